@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The main job, end to end, with real parts: a project, its devpi-server (production
+# settings), users, the staged indexes, a package published to the first stage and
+# installed from the project index with plain pip. Run it with `make demo`.
+#
+# Everything happens in a temporary folder that is removed at the end
+# (PIPL_DEMO_KEEP=1 keeps it).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d "${TMPDIR:-/tmp}/pipl-demo.XXXXXX")
+export PIPL_PROJECT="$work/demo"
+export XDG_CONFIG_HOME="$work/config"   # login tokens of this demo stay in the demo
+port=$(python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+
+cleanup() {
+    pipl proj stop >/dev/null 2>&1 || true
+    if [ "${PIPL_DEMO_KEEP:-0}" = 1 ]; then echo "kept: $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+step() { printf "\n\033[1m$ %s\033[0m\n" "$*"; local t0=$SECONDS; "$@"; echo "   [$((SECONDS-t0))s]"; }
+secret() { python -c 'import secrets; print(secrets.token_urlsafe(16))'; }
+
+echo "== 1. a project and its server"
+step pipl proj create "$PIPL_PROJECT" --port "$port"
+step pipl proj start --detach
+
+echo "== 2. users and the staged indexes"
+step pipl proj index create-default
+alice_pw=$(secret)
+printf '%s\n' "$alice_pw" | step pipl proj user add alice --email alice@studio.example --password-stdin
+step pipl proj user list
+
+echo "== 3. alice publishes a package to the first stage"
+step uv build --quiet --wheel --no-build-isolation --python "$(command -v python)" \
+    -o "$work/dist" "$here/hello"
+printf '%s\n' "$alice_pw" | step pipl proj login alice --password-stdin
+step pipl proj index upload "$work"/dist/*.whl
+step pipl proj index upload "$work"/dist/*.whl      # identical: skipped
+step pipl proj logout
+
+echo "== 4. the project owner promotes it to qa"
+step pipl proj index push hello-pipl 1.0.0 --to qa
+
+echo "== 5. plain pip installs it from the project index"
+simple="http://127.0.0.1:$port/demo/dev/+simple/"
+step python -m venv "$work/env"
+PIP_CONFIG_FILE=/dev/null step "$work/env/bin/pip" install --quiet --disable-pip-version-check \
+    --index-url "$simple" hello-pipl
+step "$work/env/bin/hello-pipl"
+
+echo "== 6. state, then a clean stop"
+step pipl proj status
+step pipl proj index show dev
+step pipl proj stop
+echo
+echo "Demo finished: project, server, users, stages, publish, promote and pip install all worked."

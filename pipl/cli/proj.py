@@ -1,0 +1,173 @@
+"""``pipl proj``: create a project, run its server, log in; ``user`` and ``index`` subgroups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from pipl.cli.output import emit_json, read_password, table
+from pipl.cli.state import AppState, boundary, pass_state
+
+
+def _split(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+@click.group()
+def proj() -> None:
+    """Projects: create one, start/stop its devpi-server, manage its users and indexes."""
+
+
+def _register_subgroups() -> None:
+    from pipl.cli.proj_index import index
+    from pipl.cli.proj_user import user
+
+    proj.add_command(user)
+    proj.add_command(index)
+
+
+@proj.command()
+@click.argument("path", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--name", help="Project name (default: the folder name); also names the "
+              "devpi user that owns the project's indexes.")
+@click.option("--port", type=click.IntRange(1, 65535), help="Server port (default 3141).")
+@click.option("--stages", default="dev,qa,prod", show_default=True,
+              help="Stage indexes, first stage first; each inherits the ones after it.")
+@click.option("--no-pypi", is_flag=True, help="Offline project: no mirror of PyPI (root/pypi).")
+@click.option("--server-arg", "server_args", multiple=True, metavar="ARG",
+              help="Extra devpi-server argument, stored in pipl.toml (repeatable).")
+@boundary
+def create(path: Path, name: str | None, port: int | None, stages: str, no_pypi: bool,
+           server_args: tuple[str, ...]) -> None:
+    """Create a project in PATH (a new or empty folder).
+
+    Writes pipl.toml, initializes the devpi server folder, and generates the root and
+    project-owner passwords into 0600 files under .pipl/secrets (there is no default
+    password). Nothing is left behind if any step fails.
+
+    \b
+    Example:
+      pipl proj create ~/projects/demo --stages dev,qa,prod
+    """
+    from pipl.project.create import create_project
+
+    project = create_project(path, name=name, port=port, stages=_split(stages),
+                             pypi_mirror=not no_pypi, server_args=list(server_args))
+    click.echo(f"Created project {project.name!r} at {project.root}")
+    click.echo(f"  server url:  {project.url}  (start it: pipl proj start --detach)")
+    click.echo(f"  stages:      {' -> '.join(project.config.stages)}")
+    click.echo(f"  secrets:     {project.secrets.path} (0600 files)")
+
+
+@proj.command()
+@click.option("--detach", "-d", is_flag=True,
+              help="Run in the background (pid file and log under .pipl/run) and return "
+                   "once the server answers.")
+@click.option("--timeout", type=float, default=120.0, show_default=True,
+              help="Seconds to wait for the server to answer.")
+@pass_state
+@boundary
+def start(state: AppState, detach: bool, timeout: float) -> None:
+    """Start the project's devpi-server.
+
+    In the foreground by default (Ctrl-C stops it cleanly); with --detach in the
+    background.
+    """
+    from pipl.project import server
+
+    project = state.project()
+    if detach:
+        started = server.start_detached(project, timeout=timeout)
+        _report_started(started)
+        click.echo(f"  log: {project.logfile}   stop: pipl proj stop")
+        return
+
+    def on_ready(started: server.Started) -> None:
+        _report_started(started)
+        click.echo("  Ctrl-C stops it.")
+
+    code = server.run_foreground(project, on_ready=on_ready, timeout=timeout)
+    click.echo(f"Server stopped (exit {code}).")
+
+
+def _report_started(started: object) -> None:
+    from pipl.project.server import Started
+
+    assert isinstance(started, Started)
+    if started.cleared_stale_pid:
+        click.echo(f"Removed a stale pid file (pid {started.cleared_stale_pid} was gone).")
+    click.echo(f"Server ready at {started.url} (pid {started.pid}, {started.seconds:.2f}s)")
+
+
+@proj.command()
+@pass_state
+@boundary
+def stop(state: AppState) -> None:
+    """Stop the project's server (SIGTERM, then SIGKILL after 20 s)."""
+    from pipl.project import server
+
+    pid = server.stop(state.project())
+    click.echo(f"Server stopped (pid {pid}).")
+
+
+@proj.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_state
+@boundary
+def status(state: AppState, as_json: bool) -> None:
+    """Show the server's url, pid, devpi serials and indexes."""
+    from pipl.project.status import server_status
+
+    st = server_status(state.project())
+    if as_json:
+        emit_json("status", st.to_dict())
+        return
+    click.echo(f"project:      {st.project}  ({st.root})")
+    click.echo(f"url:          {st.url}")
+    if not st.running:
+        click.echo("server:       not running  (start: pipl proj start --detach)")
+        return
+    click.echo(f"server:       running, pid {st.pid or 'unknown (not started by pipl)'}")
+    click.echo(f"serial:       {st.serial}  (events processed up to {st.event_serial})")
+    click.echo(f"pipl plugin:  {'loaded' if st.plugin else 'NOT loaded'}")
+    click.echo(f"log:          {st.log}")
+    if st.indexes:
+        click.echo("")
+        table([(i.name, i.bases, i.volatile, i.projects) for i in st.indexes],
+              ["INDEX", "BASES", "VOLATILE", "PROJECTS"])
+    else:
+        click.echo("indexes:      none (create them: pipl proj index create-default)")
+
+
+@proj.command()
+@click.argument("user")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+@pass_state
+@boundary
+def login(state: AppState, user: str, password_stdin: bool) -> None:
+    """Log in as USER; later commands act as USER until 'pipl proj logout'.
+
+    The password is checked by the server and then forgotten: only devpi's login token is
+    kept, in a 0600 file in your config folder.
+    """
+    from pipl.index.session import login as do_login
+
+    project = state.project()
+    password = read_password(password_stdin, confirm=False)
+    token = do_login(project, user, password)
+    click.echo(f"Logged in as {token.user} at {project.url}")
+
+
+@proj.command()
+@pass_state
+@boundary
+def logout(state: AppState) -> None:
+    """Forget this machine's login token for the project."""
+    from pipl.index.session import logout as do_logout
+
+    do_logout(state.project())
+    click.echo("Logged out.")
+
+
+_register_subgroups()

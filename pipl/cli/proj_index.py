@@ -1,0 +1,183 @@
+"""``pipl proj index``: the project's indexes (base, stages, and any others)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from pipl.cli.output import emit_json, table
+from pipl.cli.state import AppState, boundary, pass_state
+
+
+def _full_name(state: AppState, name: str) -> str:
+    """``dev`` means the project owner's ``dev``; ``bob/sandbox`` is taken as is."""
+    from pipl import names
+
+    return names.check_index(name if "/" in name else f"{state.project().owner}/{name}")
+
+
+def _split(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+@click.group()
+def index() -> None:
+    """Indexes of the project's server: the default chain, custom indexes, uploads."""
+
+
+@index.command("create-default")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_state
+@boundary
+def create_default(state: AppState, as_json: bool) -> None:
+    """Create the project's base index and its stage chain from pipl.toml.
+
+    Safe to run again: indexes that exist are brought back in line with pipl.toml.
+    """
+    from pipl.index.stages import create_default as do_create
+
+    project = state.project()
+    with state.client("admin") as client:
+        changes = do_create(project, client)
+    if as_json:
+        emit_json("index-changes", [c.__dict__ for c in changes])
+        return
+    table([(c.name, c.action, c.bases) for c in changes], ["INDEX", "ACTION", "BASES"])
+    click.echo(f"Install from the first stage: pip install --index-url {project.simple_url()} PKG")
+
+
+@index.command()
+@click.argument("name")
+@click.option("--bases", help="Comma-separated indexes this one inherits from.")
+@click.option("--volatile/--non-volatile", default=True, show_default=True,
+              help="Non-volatile indexes never lose or overwrite a release.")
+@click.option("--acl-upload", help="Comma-separated users allowed to upload "
+              "(:AUTHENTICATED: for any logged-in user).")
+@click.option("--handlers", help="Comma-separated CI handlers to run on upload.")
+@click.option("--promote-to", help="Index to push a release to once its handlers pass.")
+@pass_state
+@boundary
+def create(state: AppState, name: str, bases: str | None, volatile: bool,
+           acl_upload: str | None, handlers: str | None, promote_to: str | None) -> None:
+    """Create index NAME (USER/INDEX, or INDEX for the project owner's).
+
+    \b
+    Example:
+      pipl proj index create alice/sandbox --bases dev
+    """
+    full = _full_name(state, name)
+    options: dict[str, Any] = {}
+    if handlers is not None:
+        options["pipl_handlers"] = _split(handlers)
+    if promote_to:
+        options["pipl_promote_to"] = _full_name(state, promote_to)
+    with state.client("admin") as client:
+        client.create_index(
+            full,
+            bases=[_full_name(state, b) for b in _split(bases) or []],
+            volatile=volatile,
+            acl_upload=_split(acl_upload),
+            **options,
+        )
+    click.echo(f"Created index {full}.")
+
+
+@index.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_state
+@boundary
+def list_indexes(state: AppState, as_json: bool) -> None:
+    """List every index with its bases and pipl CI options."""
+    with state.client("anonymous") as client:
+        indexes = client.indexes()
+    if as_json:
+        emit_json("indexes", indexes)
+        return
+    table(
+        [(n, c.get("type"), c.get("bases"), c.get("volatile"), c.get("pipl_handlers"),
+          c.get("pipl_promote_to") or None) for n, c in indexes.items()],
+        ["INDEX", "TYPE", "BASES", "VOLATILE", "HANDLERS", "PROMOTE-TO"],
+    )
+
+
+@index.command()
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_state
+@boundary
+def show(state: AppState, name: str, as_json: bool) -> None:
+    """Show index NAME's configuration and projects."""
+    full = _full_name(state, name)
+    with state.client("anonymous") as client:
+        config = client.get_index(full)
+    if as_json:
+        emit_json("index", {"name": full, **config})
+        return
+    click.echo(f"index: {full}")
+    for key in sorted(k for k in config if k != "projects"):
+        value = config[key]
+        click.echo(f"  {key}: {','.join(map(str, value)) if isinstance(value, list) else value}")
+    projects = config.get("projects") or []
+    click.echo(f"  projects ({len(projects)}): {', '.join(sorted(projects)) or '-'}")
+
+
+@index.command()
+@click.argument("name")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@pass_state
+@boundary
+def remove(state: AppState, name: str, yes: bool) -> None:
+    """Remove index NAME and everything on it (volatile indexes only)."""
+    full = _full_name(state, name)
+    if not yes:
+        click.confirm(f"Remove index {full} and all its releases?", abort=True)
+    with state.client("admin") as client:
+        client.delete_index(full)
+    click.echo(f"Removed index {full}.")
+
+
+@index.command()
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--to", "target", help="Index to upload to (default: the first stage).")
+@pass_state
+@boundary
+def upload(state: AppState, files: tuple[Path, ...], target: str | None) -> None:
+    """Upload wheels and sdists to an index (default: the first stage).
+
+    An identical file already on the index is skipped.
+    """
+    from pipl.index.distfile import read_distfile
+
+    project = state.project()
+    full = _full_name(state, target) if target else project.stage_index()
+    dists = [read_distfile(f) for f in files]  # all checked before anything is sent
+    with state.client() as client:
+        for dist in dists:
+            result = client.upload(full, dist)
+            click.echo(f"{result.filename} -> {full}: {result.action}")
+
+
+@index.command()
+@click.argument("project_name", metavar="PROJECT")
+@click.argument("version")
+@click.option("--from", "source", help="Source index (default: the first stage).")
+@click.option("--to", "target", required=True, help="Target index.")
+@pass_state
+@boundary
+def push(state: AppState, project_name: str, version: str, source: str | None,
+         target: str) -> None:
+    """Copy release PROJECT VERSION to another index (files already there are skipped)."""
+    project = state.project()
+    src = _full_name(state, source) if source else project.stage_index()
+    dst = _full_name(state, target)
+    with state.client() as client:
+        result = client.push(src, project_name, version, dst)
+    for name in result.copied:
+        click.echo(f"{name}: {src} -> {dst}")
+    for name in result.skipped:
+        click.echo(f"{name}: already on {dst}, skipped")

@@ -1,0 +1,63 @@
+"""State shared by all commands of one ``pipl`` invocation, and the error boundary."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from pipl.errors import PiplError
+
+if TYPE_CHECKING:
+    from pipl.index.client import IndexClient
+    from pipl.index.session import Identity
+    from pipl.project.project import Project
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class CliError(click.ClickException):
+    """A ``PiplError`` on its way out: click prints ``Error: <message>`` and exits."""
+
+    def __init__(self, error: PiplError) -> None:
+        super().__init__(error.message)
+        self.exit_code = error.exit_code
+
+
+def boundary(func: F) -> F:
+    """Turn ``PiplError`` raised by a command into a one-line error and its exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except PiplError as exc:
+            raise CliError(exc) from exc
+
+    return wrapper  # type: ignore[return-value]  # same signature as func
+
+
+@dataclass
+class AppState:
+    """Built once in the root command, passed to every subcommand."""
+
+    project_path: str | None = None
+    _project: Project | None = field(default=None, repr=False)
+
+    def project(self) -> Project:
+        if self._project is None:
+            from pipl.project.project import find_project
+
+            self._project = find_project(override=self.project_path)
+        return self._project
+
+    def client(self, identity: Identity = "user") -> IndexClient:
+        from pipl.index.session import connect
+
+        return connect(self.project(), identity)
+
+
+pass_state = click.make_pass_decorator(AppState)

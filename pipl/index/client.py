@@ -1,0 +1,375 @@
+"""A client for the project's devpi-server REST API.
+
+One ``IndexClient`` holds one HTTP connection pool and, after ``login``, devpi's login
+token: passwords cross the wire once, every later request carries the token (devpi
+verifies a raw password with argon2, which costs about 0.2 s per request). Every error
+devpi answers becomes a ``PiplError`` carrying devpi's own message.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from pipl import names
+from pipl.errors import (
+    AuthError,
+    Conflict,
+    IndexServerError,
+    NotFound,
+    ServerNotRunning,
+)
+from pipl.index.distfile import DistFile, read_distfile
+from pipl.project.secrets import Token
+
+JSON = "application/json"
+
+
+@dataclass(frozen=True)
+class Link:
+    """A file of a release on an index."""
+
+    basename: str
+    href: str
+    rel: str
+    sha256: str | None
+    for_href: str | None = None
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    filename: str
+    index: str
+    uploaded: bool  # False: an identical file was there already
+
+    @property
+    def action(self) -> str:
+        return "uploaded" if self.uploaded else "identical, skipped"
+
+
+@dataclass(frozen=True)
+class PushResult:
+    project: str
+    version: str
+    source: str
+    target: str
+    copied: list[str]
+    skipped: list[str]
+
+
+def _error_for(response: httpx.Response, what: str) -> IndexServerError:
+    message = ""
+    try:
+        body = response.json()
+        if isinstance(body, dict):
+            message = str(body.get("message") or "")
+    except ValueError:
+        pass
+    if not message:
+        lines = response.text.strip().splitlines()
+        message = response.reason_phrase or (lines[0] if lines else "")
+    status = response.status_code
+    text = f"{what}: {message} (HTTP {status})" if message else f"{what}: HTTP {status}"
+    if status in (401, 403):
+        return AuthError(text, status=status)
+    if status == 404:
+        return NotFound(text, status=status)
+    if status == 409:
+        return Conflict(text, status=status)
+    return IndexServerError(text, status=status)
+
+
+class IndexClient:
+    """Talks to one devpi-server. Use as a context manager, or call ``close()``."""
+
+    def __init__(self, url: str, *, timeout: float = 60.0, token: Token | None = None) -> None:
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(
+            base_url=self.url, timeout=timeout, headers={"Accept": JSON}, follow_redirects=False
+        )
+        self.token: Token | None = None
+        if token is not None:
+            self.use_token(token)
+
+    def __enter__(self) -> IndexClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- plumbing -------------------------------------------------------------------------
+    def _send(self, method: str, path: str, what: str, *, ok: Iterable[int] = (200, 201),
+              **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.ConnectError:
+            raise ServerNotRunning(
+                f"no server answers at {self.url}: start it with 'pipl proj start --detach'"
+            ) from None
+        except httpx.TimeoutException:
+            raise IndexServerError(f"{what}: the server at {self.url} did not answer in time") from None
+        if response.status_code not in tuple(ok):
+            raise _error_for(response, what)
+        return response
+
+    def _json(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
+        response = self._send(method, path, what, **kwargs)
+        if not response.content:
+            return None
+        body = response.json()
+        return body.get("result", body) if isinstance(body, dict) else body
+
+    # -- authentication -------------------------------------------------------------------
+    def login(self, user: str, password: str) -> Token:
+        """Log in once; later requests carry devpi's token instead of the password."""
+        names.check_user(user)
+        try:
+            result = self._json("POST", "/+login", f"login as {user!r}",
+                                json={"user": user, "password": password})
+        except AuthError:
+            raise AuthError(
+                f"login as {user!r} failed: wrong user name or password", status=401
+            ) from None
+        token = Token(user, result["password"], time.time() + float(result["expiration"]))
+        self.use_token(token)
+        return token
+
+    def use_token(self, token: Token) -> None:
+        raw = f"{token.user}:{token.token}".encode()
+        self._http.headers["X-Devpi-Auth"] = base64.b64encode(raw).decode()
+        self.token = token
+
+    def logout(self) -> None:
+        self._http.headers.pop("X-Devpi-Auth", None)
+        self.token = None
+
+    @property
+    def user(self) -> str | None:
+        return self.token.user if self.token else None
+
+    def whoami(self) -> str | None:
+        """The user the server sees for this client's token (None: anonymous or expired)."""
+        status = self.api().get("authstatus") or []
+        return status[1] if len(status) > 1 and status[0] == "ok" else None
+
+    # -- server ---------------------------------------------------------------------------
+    def api(self) -> dict[str, Any]:
+        return dict(self._json("GET", "/+api", "read the server API"))
+
+    def status(self) -> dict[str, Any]:
+        return dict(self._json("GET", "/+status", "read the server status"))
+
+    # -- users ----------------------------------------------------------------------------
+    def users(self) -> dict[str, dict[str, Any]]:
+        return dict(self._json("GET", "/", "list users"))
+
+    def get_user(self, name: str) -> dict[str, Any]:
+        names.check_user(name)
+        return dict(self._json("GET", f"/{name}", f"read user {name!r}"))
+
+    def create_user(self, name: str, password: str, *, email: str | None = None) -> dict[str, Any]:
+        names.check_user(name)
+        if not password:
+            raise AuthError(f"user {name!r} needs a non-empty password")
+        body: dict[str, str] = {"password": password}
+        if email:
+            body["email"] = email
+        return dict(self._json("PUT", f"/{name}", f"create user {name!r}", json=body))
+
+    def modify_user(self, name: str, *, password: str | None = None,
+                    email: str | None = None) -> None:
+        names.check_user(name)
+        body: dict[str, str] = {}
+        if password is not None:
+            if not password:
+                raise AuthError(f"user {name!r} needs a non-empty password")
+            body["password"] = password
+        if email is not None:
+            body["email"] = email
+        if body:
+            self._json("PATCH", f"/{name}", f"modify user {name!r}", json=body)
+
+    def delete_user(self, name: str) -> None:
+        names.check_user(name)
+        self._json("DELETE", f"/{name}", f"remove user {name!r}")
+
+    # -- indexes --------------------------------------------------------------------------
+    def indexes(self) -> dict[str, dict[str, Any]]:
+        """Every index on the server, as ``{"user/index": config}``."""
+        result: dict[str, dict[str, Any]] = {}
+        for user, config in sorted(self.users().items()):
+            for index, ixconfig in sorted((config.get("indexes") or {}).items()):
+                result[f"{user}/{index}"] = ixconfig
+        return result
+
+    def get_index(self, name: str) -> dict[str, Any]:
+        names.check_index(name)
+        return dict(self._json("GET", f"/{name}", f"read index {name!r}"))
+
+    def index_exists(self, name: str) -> bool:
+        try:
+            self.get_index(name)
+        except NotFound:
+            return False
+        return True
+
+    def create_index(self, name: str, *, bases: Iterable[str] = (), volatile: bool = True,
+                     acl_upload: Iterable[str] | None = None, **options: Any) -> dict[str, Any]:
+        names.check_index(name)
+        body: dict[str, Any] = {"type": "stage", "bases": list(bases), "volatile": volatile}
+        if acl_upload is not None:
+            body["acl_upload"] = list(acl_upload)
+        body.update(options)
+        return dict(self._json("PUT", f"/{name}", f"create index {name!r}", json=body))
+
+    def modify_index(self, name: str, **changes: Any) -> dict[str, Any]:
+        """Change some options of an index, keeping the others."""
+        config = self.get_index(name)
+        config.pop("projects", None)
+        config.update(changes)
+        return dict(self._json("PATCH", f"/{name}", f"modify index {name!r}", json=config))
+
+    def delete_index(self, name: str) -> None:
+        names.check_index(name)
+        self._json("DELETE", f"/{name}", f"remove index {name!r}")
+
+    # -- projects, versions, files --------------------------------------------------------
+    def projects(self, index: str) -> list[str]:
+        return sorted(self.get_index(index).get("projects") or [])
+
+    def versions(self, index: str, project: str, *, inherited: bool = True) -> dict[str, Any]:
+        """``{version: versiondata}`` of ``project`` on ``index`` (and its bases)."""
+        names.check_index(index)
+        project = names.normalize_dist(names.check_dist(project))
+        params = {} if inherited else {"ignore_bases": "1"}
+        if not inherited and project not in self.projects(index):
+            # answered from the index alone: devpi would otherwise ask its PyPI mirror
+            return {}
+        try:
+            return dict(self._json("GET", f"/{index}/{project}", f"read {project} on {index}",
+                                   params=params) or {})
+        except NotFound:
+            return {}
+
+    def links(self, index: str, project: str, version: str, *,
+              inherited: bool = False) -> list[Link]:
+        """Files of one release; only those stored on ``index`` itself unless ``inherited``."""
+        data = self.versions(index, project, inherited=inherited).get(version) or {}
+        return [
+            Link(
+                basename=link["href"].rsplit("/", 1)[-1].split("#", 1)[0],
+                href=link["href"].split("#", 1)[0],
+                rel=link.get("rel", ""),
+                sha256=(link.get("hashes") or {}).get("sha256"),
+                for_href=link.get("for_href"),
+            )
+            for link in data.get("+links", [])
+        ]
+
+    def upload(self, index: str, path: Path | DistFile) -> UploadResult:
+        """Upload a wheel or sdist. An identical file already there is not sent again;
+        a different file under an existing name on a non-volatile index is refused."""
+        dist = path if isinstance(path, DistFile) else read_distfile(Path(path))
+        names.check_index(index)
+        for link in self.links(index, dist.name, dist.version):
+            if link.rel == "releasefile" and link.basename == dist.filename:
+                if link.sha256 == dist.sha256:
+                    return UploadResult(dist.filename, index, uploaded=False)
+                if not self.get_index(index).get("volatile", True):
+                    raise Conflict(
+                        f"{dist.filename} already exists on the non-volatile index {index} "
+                        f"with other content: bump the version of {dist.name} and publish again",
+                        status=409,
+                    )
+        with dist.path.open("rb") as fh:
+            fields = [(":action", "file_upload"), ("protocol_version", "1"), *dist.form_fields()]
+            self._send(
+                "POST", f"/{index}/", f"upload {dist.filename} to {index}",
+                data=_multidict(fields),
+                files={"content": (dist.filename, fh, "application/octet-stream")},
+            )
+        return UploadResult(dist.filename, index, uploaded=True)
+
+    def download(self, href: str, dest: Path) -> Path:
+        with self._http.stream("GET", href, headers={"Accept": "*/*"}) as response:
+            if response.status_code != 200:
+                response.read()
+                raise _error_for(response, f"download {href}")
+            with dest.open("wb") as fh:
+                for chunk in response.iter_bytes(1 << 20):
+                    fh.write(chunk)
+        return dest
+
+    def push(self, source: str, project: str, version: str, target: str,
+             *, workdir: Path | None = None) -> PushResult:
+        """Copy a release from ``source`` to ``target``, skipping files already there.
+
+        devpi refuses (409) to push a file that exists on a non-volatile target, so the
+        target is checked first and only missing files travel.
+        """
+        names.check_index(source)
+        names.check_index(target)
+        files = [lk for lk in self.links(source, project, version, inherited=True)
+                 if lk.rel == "releasefile"]
+        if not files:
+            raise NotFound(f"no files of {project} {version} on {source}", status=404)
+        there = {lk.basename: lk for lk in self.links(target, project, version)
+                 if lk.rel == "releasefile"}
+        missing = [lk for lk in files if lk.basename not in there]
+        for lk in files:
+            other = there.get(lk.basename)
+            if other is not None and other.sha256 != lk.sha256:
+                raise Conflict(
+                    f"{lk.basename} exists on {target} with other content: "
+                    f"bump the version of {project} instead of pushing it again", status=409)
+        skipped = sorted(set(there) & {lk.basename for lk in files})
+        if not missing:
+            return PushResult(project, version, source, target, [], skipped)
+        if not there:
+            self._json("POST", f"/{source}", f"push {project} {version} to {target}",
+                       json={"name": project, "version": version, "targetindex": target})
+        else:
+            self._copy_files(missing, target, workdir)
+        return PushResult(project, version, source, target,
+                          sorted(lk.basename for lk in missing), skipped)
+
+    def _copy_files(self, links: list[Link], target: str, workdir: Path | None) -> None:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+            for link in links:
+                local = self.download(link.href, Path(tmp) / link.basename)
+                self.upload(target, local)
+
+    def upload_toxresult(self, link: Link | str, result: dict[str, Any]) -> str:
+        """Attach a tox result (tox's ``--result-json`` data) to a release file."""
+        href = link.href if isinstance(link, Link) else link
+        path = httpx.URL(href).path
+        return str(self._json("POST", path, f"upload tox result for {href.rsplit('/', 1)[-1]}",
+                              json=result))
+
+    def delete_version(self, index: str, project: str, version: str) -> None:
+        names.check_index(index)
+        project = names.normalize_dist(names.check_dist(project))
+        self._json("DELETE", f"/{index}/{project}/{version}",
+                   f"remove {project} {version} from {index}")
+
+
+def _multidict(fields: list[tuple[str, str]]) -> dict[str, str | list[str]]:
+    data: dict[str, str | list[str]] = {}
+    for key, value in fields:
+        if key in data:
+            existing = data[key]
+            data[key] = [*existing, value] if isinstance(existing, list) else [existing, value]
+        else:
+            data[key] = value
+    return data

@@ -1,0 +1,113 @@
+"""The project's indexes: a non-volatile base index and the chain of stage indexes.
+
+With stages ``dev, qa, prod`` owned by project ``demo``::
+
+    demo/dev -> demo/qa -> demo/prod -> demo/base [-> root/pypi]
+
+Each stage lists the next one in its devpi ``bases``, so installing from ``demo/dev``
+sees every later stage. The first stage takes uploads from any logged-in user; later
+stages and the base only from the project owner (CI promotion). Each stage's
+``pipl_promote_to`` names the next stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipl.errors import Conflict
+from pipl.index.client import IndexClient
+from pipl.project.project import Project
+
+AUTHENTICATED = ":AUTHENTICATED:"
+PIPL_KEYS = ("pipl_handlers", "pipl_promote_to")
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    name: str
+    bases: list[str]
+    volatile: bool
+    acl_upload: list[str]
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def settings(self) -> dict[str, Any]:
+        """Everything devpi is told about this index, as create/modify keywords."""
+        return {
+            "bases": self.bases,
+            "volatile": self.volatile,
+            "acl_upload": self.acl_upload,
+            "acl_toxresult_upload": [AUTHENTICATED],
+            **self.options,
+        }
+
+    def differs_from(self, config: dict[str, Any]) -> bool:
+        return any(_as_list(config.get(k)) != _as_list(v) for k, v in self.settings().items())
+
+
+def _as_list(value: Any) -> Any:
+    return list(value) if isinstance(value, (list, tuple)) else value
+
+
+@dataclass(frozen=True)
+class IndexChange:
+    name: str
+    action: str  # created | updated | unchanged
+    bases: list[str]
+
+
+def default_specs(project: Project) -> list[IndexSpec]:
+    """The base index then the stages from last to first (each one's bases exist before it)."""
+    owner = project.owner
+    specs = [IndexSpec(
+        name=project.base_index,
+        bases=["root/pypi"] if project.config.pypi_mirror else [],
+        volatile=False,
+        acl_upload=[owner],
+        options={"pipl_handlers": [], "pipl_promote_to": ""},
+    )]
+    stages = project.stage_indexes
+    for position in range(len(stages) - 1, -1, -1):
+        name = stages[position]
+        nxt = stages[position + 1] if position + 1 < len(stages) else project.base_index
+        specs.append(IndexSpec(
+            name=name,
+            bases=[nxt],
+            volatile=True,
+            acl_upload=[AUTHENTICATED] if position == 0 else [owner],
+            options={
+                "pipl_handlers": [],
+                "pipl_promote_to": stages[position + 1] if position + 1 < len(stages) else "",
+            },
+        ))
+    return specs
+
+
+def ensure_owner(project: Project, admin: IndexClient) -> bool:
+    """Create the project's owner user if missing; return True when created."""
+    password = project.secrets.password(project.owner)
+    if password is None:
+        raise Conflict(f"no password for the project user {project.owner!r} in the secrets")
+    if project.owner in admin.users():
+        return False
+    admin.create_user(project.owner, password)
+    return True
+
+
+def create_default(project: Project, admin: IndexClient) -> list[IndexChange]:
+    """Create (or bring back in line with pipl.toml) the owner user, base and stage indexes."""
+    ensure_owner(project, admin)
+    existing = admin.indexes()
+    changes = []
+    for spec in default_specs(project):
+        current = existing.get(spec.name)
+        if current is None:
+            admin.create_index(spec.name, **spec.settings())
+            action = "created"
+        elif spec.differs_from(current):
+            admin.modify_index(spec.name, **spec.settings())
+            action = "updated"
+        else:
+            action = "unchanged"
+        changes.append(IndexChange(spec.name, action, spec.bases))
+    return changes

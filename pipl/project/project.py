@@ -1,0 +1,111 @@
+"""A pipl project on disk: where its server data, secrets and run files live."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipl.errors import ProjectError
+from pipl.project.config import FILENAME, ProjectConfig
+from pipl.project.secrets import SecretStore
+
+ENV_PROJECT = "PIPL_PROJECT"
+
+
+@dataclass(frozen=True)
+class Project:
+    """A project folder: ``pipl.toml`` at its root, pipl's own state under ``.pipl/``."""
+
+    root: Path
+    config: ProjectConfig
+
+    @classmethod
+    def load(cls, root: Path) -> Project:
+        root = Path(root).resolve()
+        return cls(root=root, config=ProjectConfig.load(root / FILENAME))
+
+    # -- where things live -------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / ".pipl"
+
+    @property
+    def serverdir(self) -> Path:
+        return self.state_dir / "devpi"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.state_dir / "run"
+
+    @property
+    def pidfile(self) -> Path:
+        return self.run_dir / "server.pid"
+
+    @property
+    def logfile(self) -> Path:
+        return self.run_dir / "server.log"
+
+    @property
+    def secrets(self) -> SecretStore:
+        return SecretStore(self.state_dir / "secrets")
+
+    # -- the server and its indexes --------------------------------------------------
+    @property
+    def url(self) -> str:
+        host = self.config.host
+        if host in ("0.0.0.0", "::", ""):  # noqa: S104 - listening everywhere; talk to loopback
+            host = "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.config.port}"
+
+    @property
+    def owner(self) -> str:
+        """The devpi user that owns the project's base and stage indexes."""
+        return self.config.name
+
+    @property
+    def base_index(self) -> str:
+        return f"{self.owner}/base"
+
+    @property
+    def stage_indexes(self) -> list[str]:
+        return [f"{self.owner}/{stage}" for stage in self.config.stages]
+
+    def stage_index(self, stage: str | None = None) -> str:
+        """The index of ``stage`` (the first stage by default)."""
+        stages = self.config.stages
+        if stage is None:
+            stage = stages[0]
+        if stage not in stages:
+            raise ProjectError(
+                f"unknown stage {stage!r}: this project's stages are {', '.join(stages)}"
+            )
+        return f"{self.owner}/{stage}"
+
+    def simple_url(self, index: str | None = None) -> str:
+        """The PEP 503 URL pip and uv install from (the first stage by default)."""
+        return f"{self.url}/{index or self.stage_index()}/+simple/"
+
+
+def find_project(start: Path | None = None, override: str | os.PathLike[str] | None = None) -> Project:
+    """The project named by ``override`` or ``$PIPL_PROJECT``, else the one above ``start``."""
+    explicit = override or os.environ.get(ENV_PROJECT)
+    if explicit:
+        root = Path(explicit).expanduser()
+        if not (root / FILENAME).is_file():
+            raise ProjectError(f"{root} is not a pipl project (no {FILENAME} there)")
+        return Project.load(root)
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / FILENAME).is_file():
+            return Project.load(folder)
+    raise ProjectError(
+        f"no pipl project at or above {here}: cd into one, pass --project PATH "
+        f"or set {ENV_PROJECT} (create one with 'pipl proj create PATH')"
+    )

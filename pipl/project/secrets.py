@@ -1,0 +1,115 @@
+"""Secrets of a project: generated passwords, devpi's server secret, cached login tokens.
+
+All live under ``.pipl/secrets`` (0700) in 0600 files, so the file system decides who may
+act as the project's administrator. Passwords never travel per request: clients log in
+once and reuse devpi's token until it nears expiry.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipl.fsutil import private_dir, write_private
+
+# a token is renewed when less than this many seconds of its life remain
+TOKEN_MARGIN = 300
+
+
+def new_password() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def new_server_secret() -> bytes:
+    """A secret in the form devpi-gen-secret writes (base64 of 32 random bytes)."""
+    return base64.b64encode(secrets.token_bytes(32))
+
+
+@dataclass(frozen=True)
+class Token:
+    user: str
+    token: str
+    expires: float
+
+    @property
+    def fresh(self) -> bool:
+        return self.expires - time.time() > TOKEN_MARGIN
+
+
+class TokenCache:
+    """Login tokens in one 0600 JSON file, keyed by server URL and user."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _load(self) -> dict[str, dict[str, dict[str, object]]]:
+        try:
+            data = json.loads(self.path.read_text())
+        except (FileNotFoundError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def get(self, url: str, user: str) -> Token | None:
+        entry = self._load().get(url, {}).get(user)
+        if not isinstance(entry, dict):
+            return None
+        try:
+            token = Token(user, str(entry["token"]), float(entry["expires"]))  # type: ignore[arg-type]  # json values
+        except (KeyError, TypeError, ValueError):
+            return None
+        return token if token.fresh else None
+
+    def users(self, url: str) -> list[str]:
+        return sorted(self._load().get(url, {}))
+
+    def put(self, url: str, token: Token) -> None:
+        data = self._load()
+        data.setdefault(url, {})[token.user] = {"token": token.token, "expires": token.expires}
+        private_dir(self.path.parent)
+        write_private(self.path, json.dumps(data, indent=1))
+
+    def drop(self, url: str, user: str | None = None) -> None:
+        data = self._load()
+        if url not in data:
+            return
+        if user is None:
+            del data[url]
+        else:
+            data[url].pop(user, None)
+        write_private(self.path, json.dumps(data, indent=1))
+
+
+class SecretStore:
+    """The project's ``.pipl/secrets`` folder."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @property
+    def server_secret_file(self) -> Path:
+        return self.path / "devpi-secret"
+
+    def password_file(self, user: str) -> Path:
+        return self.path / f"{user}.password"
+
+    def create(self) -> None:
+        private_dir(self.path)
+        write_private(self.server_secret_file, new_server_secret())
+
+    def password(self, user: str) -> str | None:
+        try:
+            return self.password_file(user).read_text().strip() or None
+        except (FileNotFoundError, PermissionError):
+            return None
+
+    def set_password(self, user: str, password: str) -> None:
+        private_dir(self.path)
+        write_private(self.password_file(user), password + "\n")
+
+    @property
+    def tokens(self) -> TokenCache:
+        return TokenCache(self.path / "tokens.json")

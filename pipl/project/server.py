@@ -1,0 +1,274 @@
+"""The project's devpi-server: start (foreground or detached), stop, status.
+
+devpi-server always runs as a separate process from the project's Python, with pipl's
+devpi plugin loaded through its ``devpi_server`` entry point. A detached server is
+tracked by a pid file; a start returns only once the server answers HTTP.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import signal
+import socket
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipl.errors import PortBusy, ServerError, ServerNotRunning
+from pipl.project.project import Project
+from pipl.runner import Runner
+
+START_TIMEOUT = 120.0
+STOP_TIMEOUT = 20.0
+POLL = 0.05
+
+
+def devpi_argv(project: Project) -> list[str]:
+    """The devpi-server command line for ``project`` (holds no secret)."""
+    cfg = project.config
+    return [
+        sys.executable, "-m", "devpi_server",
+        "--serverdir", str(project.serverdir),
+        "--host", cfg.host,
+        "--port", str(cfg.port),
+        "--secretfile", str(project.secrets.server_secret_file),
+        *cfg.server_args,
+    ]
+
+
+# -- process bookkeeping ---------------------------------------------------------------
+def _is_alive(pid: int) -> bool:
+    try:
+        # reap it if it is our own child that has exited
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    stat = Path(f"/proc/{pid}/stat")
+    with contextlib.suppress(OSError, IndexError):
+        if stat.read_text().rsplit(")", 1)[1].split()[0] == "Z":
+            return False
+    return True
+
+
+def _is_our_server(project: Project, pid: int) -> bool:
+    """True if ``pid`` is alive and (where /proc tells) a devpi-server of this project."""
+    if not _is_alive(pid):
+        return False
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    try:
+        args = cmdline.read_bytes().split(b"\0")
+    except OSError:
+        return True  # no /proc here: trust the pid file
+    return str(project.serverdir).encode() in args
+
+
+def read_pid(project: Project) -> int | None:
+    """The pid of the project's running server, or None (a stale pid file counts as none)."""
+    try:
+        pid = int(project.pidfile.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    return pid if _is_our_server(project, pid) else None
+
+
+def _clear_stale_pidfile(project: Project) -> int | None:
+    """Remove a pid file whose process is gone; return the pid it named."""
+    try:
+        pid = int(project.pidfile.read_text().strip())
+    except FileNotFoundError:
+        return None
+    except ValueError:
+        project.pidfile.unlink(missing_ok=True)
+        return -1
+    if _is_our_server(project, pid):
+        return None
+    project.pidfile.unlink(missing_ok=True)
+    return pid
+
+
+def _check_port_free(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise PortBusy(
+                    f"port {port} on {host} is already in use by another program: stop it, "
+                    "or set another [server] port in pipl.toml"
+                ) from None
+            raise ServerError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+def _answers(url: str, timeout: float = 1.0) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/+api", timeout=timeout) as resp:  # noqa: S310 - http URL built from pipl.toml
+            return bool(resp.status == 200)
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def _log_tail(path: Path, offset: int, lines: int = 30) -> list[str]:
+    try:
+        with path.open("rb") as fh:
+            fh.seek(offset)
+            text = fh.read().decode(errors="replace")
+    except OSError:
+        return []
+    return [line for line in text.splitlines() if line.strip()][-lines:]
+
+
+def _death_message(project: Project, code: int | None, tail: list[str]) -> ServerError:
+    joined = "\n".join(tail)
+    if "Address already in use" in joined or "address already in use" in joined:
+        return PortBusy(
+            f"port {project.config.port} is already in use: stop the program using it, "
+            "or set another [server] port in pipl.toml"
+        )
+    reason = next(
+        (line for line in reversed(tail) if "fatal" in line.lower() or "error" in line.lower()),
+        tail[-1] if tail else "no output",
+    )
+    return ServerError(
+        f"devpi-server exited while starting (exit {code}): {reason.strip()} "
+        f"(see {project.logfile})"
+    )
+
+
+# -- lifecycle ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Started:
+    pid: int
+    url: str
+    seconds: float
+    cleared_stale_pid: int | None = None
+
+
+def _prepare_start(project: Project) -> int | None:
+    running = read_pid(project)
+    if running is not None:
+        raise ServerError(
+            f"the server of project {project.name!r} is already running "
+            f"(pid {running}, {project.url})"
+        )
+    stale = _clear_stale_pidfile(project)
+    _check_port_free(project.config.host, project.config.port)
+    project.run_dir.mkdir(parents=True, exist_ok=True)
+    return stale
+
+
+def _wait_ready(project: Project, is_done: Callable[[], int | None], log_offset: int,
+                timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        code = is_done()
+        if code is not None:
+            raise _death_message(project, code, _log_tail(project.logfile, log_offset))
+        if _answers(project.url):
+            return
+        time.sleep(POLL)
+    raise ServerError(
+        f"devpi-server did not answer at {project.url} within {timeout:.0f}s "
+        f"(see {project.logfile})"
+    )
+
+
+def start_detached(project: Project, *, timeout: float = START_TIMEOUT,
+                   runner: Runner | None = None) -> Started:
+    """Start the server in the background and return once it answers."""
+    began = time.perf_counter()
+    stale = _prepare_start(project)
+    log_offset = project.logfile.stat().st_size if project.logfile.exists() else 0
+    with project.logfile.open("ab") as log:
+        log.write(f"---- pipl: starting devpi-server at {time.ctime()}\n".encode())
+        log.flush()
+        proc = (runner or Runner()).spawn(devpi_argv(project), stdout=log, detach=True)
+    project.pidfile.write_text(f"{proc.pid}\n")
+    try:
+        _wait_ready(project, proc.poll, log_offset, timeout)
+    except BaseException:
+        _terminate(proc.pid, STOP_TIMEOUT)
+        proc.poll()
+        project.pidfile.unlink(missing_ok=True)
+        raise
+    # the server lives on after this call; stop() reaps it
+    proc.returncode = 0
+    return Started(proc.pid, project.url, time.perf_counter() - began, stale)
+
+
+def run_foreground(project: Project, *, on_ready: Callable[[Started], None] | None = None,
+                   timeout: float = START_TIMEOUT, runner: Runner | None = None) -> int:
+    """Run the server attached to this terminal until it exits or Ctrl-C; return its code."""
+    began = time.perf_counter()
+    stale = _prepare_start(project)
+    proc = (runner or Runner()).spawn(devpi_argv(project))
+    project.pidfile.write_text(f"{proc.pid}\n")
+    try:
+        try:
+            _wait_ready(project, proc.poll, 0, timeout)
+            if on_ready is not None:
+                on_ready(Started(proc.pid, project.url, time.perf_counter() - began, stale))
+            return proc.wait()
+        except KeyboardInterrupt:
+            # the terminal sent SIGINT to devpi-server too; give it time to finish
+            try:
+                return proc.wait(timeout=STOP_TIMEOUT)
+            except KeyboardInterrupt:
+                pass
+            return _terminate(proc.pid, STOP_TIMEOUT) or 0
+    finally:
+        if proc.poll() is None:
+            _terminate(proc.pid, STOP_TIMEOUT)
+            proc.poll()
+        project.pidfile.unlink(missing_ok=True)
+
+
+def _terminate(pid: int, timeout: float) -> int | None:
+    """SIGTERM, then SIGKILL after ``timeout``; return the exit code when known."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not _is_alive(pid):
+                return None
+            time.sleep(POLL)
+    return None
+
+
+def stop(project: Project, *, timeout: float = STOP_TIMEOUT) -> int:
+    """Stop the project's server; return the pid it had."""
+    pid = read_pid(project)
+    if pid is None:
+        stale = _clear_stale_pidfile(project)
+        extra = f" (removed a stale pid file naming pid {stale})" if stale else ""
+        raise ServerNotRunning(f"the server of project {project.name!r} is not running{extra}")
+    _terminate(pid, timeout)
+    project.pidfile.unlink(missing_ok=True)
+    return pid
+
+
+@contextlib.contextmanager
+def running(project: Project, *, timeout: float = START_TIMEOUT) -> Iterator[Started]:
+    """Run the project's server for the duration of a ``with`` block."""
+    started = start_detached(project, timeout=timeout)
+    try:
+        yield started
+    finally:
+        with contextlib.suppress(ServerNotRunning):
+            stop(project)

@@ -1,0 +1,68 @@
+"""What the project's server is doing: pid, devpi serials, indexes."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from pipl.errors import ServerNotRunning
+from pipl.project.project import Project
+from pipl.project.server import read_pid
+
+
+@dataclass(frozen=True)
+class IndexSummary:
+    name: str
+    bases: list[str]
+    volatile: bool
+    projects: int
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    project: str
+    root: str
+    url: str
+    running: bool
+    pid: int | None = None
+    serial: int | None = None
+    event_serial: int | None = None
+    plugin: bool | None = None
+    indexes: list[IndexSummary] = field(default_factory=list)
+    log: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def server_status(project: Project) -> ServerStatus:
+    """The server's state; ``running`` is False when nothing answers."""
+    from pipl.index.client import IndexClient
+
+    base = {"project": project.name, "root": str(project.root), "url": project.url,
+            "log": str(project.logfile)}
+    pid = read_pid(project)
+    with IndexClient(project.url, timeout=10) as client:
+        try:
+            status = client.status()
+            features = client.api().get("features") or []
+            indexes = [
+                IndexSummary(
+                    name=name,
+                    bases=list(config.get("bases") or []),
+                    volatile=bool(config.get("volatile")),
+                    projects=len(client.projects(name)) if config.get("type") == "stage" else 0,
+                )
+                for name, config in client.indexes().items()
+            ]
+        except ServerNotRunning:
+            return ServerStatus(running=False, pid=pid, **base)
+    return ServerStatus(
+        running=True,
+        pid=pid,
+        serial=status.get("serial"),
+        event_serial=status.get("event-serial"),
+        plugin="pipl" in features,
+        indexes=indexes,
+        **base,
+    )
