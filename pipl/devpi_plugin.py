@@ -28,5 +28,7 @@ def devpiserver_get_features() -> set[str]:
 def devpiserver_indexconfig_defaults(index_type: str) -> dict[str, Any]:
     if index_type != "stage":
         return {}
-    return {key: (list(value) if isinstance(value, list) else value)
-            for key, value in INDEX_OPTIONS.items()}
+    return {
+        key: (list(value) if isinstance(value, list) else value)
+        for key, value in INDEX_OPTIONS.items()
+    }

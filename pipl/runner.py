@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from pipl.errors import CommandError
 
@@ -69,9 +70,7 @@ class Runner:
         except FileNotFoundError as exc:
             raise CommandError(f"cannot run {args[0]!r}: program not found") from exc
         except subprocess.TimeoutExpired as exc:
-            raise CommandError(
-                f"timed out after {timeout:.0f}s: {redact(args, secrets)}"
-            ) from exc
+            raise CommandError(f"timed out after {timeout:.0f}s: {redact(args, secrets)}") from exc
         done = Completed(
             argv=args,
             returncode=proc.returncode,
@@ -89,7 +88,7 @@ class Runner:
         *,
         cwd: Path | None = None,
         env: Mapping[str, str] | None = None,
-        stdout: int | object | None = None,
+        stdout: IO[bytes] | None = None,
         detach: bool = False,
     ) -> subprocess.Popen[bytes]:
         args = [str(a) for a in argv]
@@ -99,7 +98,7 @@ class Runner:
                 cwd=cwd,
                 env=dict(env) if env is not None else None,
                 stdin=subprocess.DEVNULL if detach else None,
-                stdout=stdout,  # type: ignore[arg-type]  # a file object or a subprocess constant
+                stdout=stdout,
                 stderr=subprocess.STDOUT if stdout is not None else None,
                 start_new_session=detach,
             )

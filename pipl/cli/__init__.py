@@ -51,9 +51,12 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, lazy=GROUPS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="pipl")
 @click.option(
-    "--project", "project_path", metavar="PATH", envvar="PIPL_PROJECT",
+    "--project",
+    "project_path",
+    metavar="PATH",
+    envvar="PIPL_PROJECT",
     help="The project to act on (default: the one at or above the current folder; "
-         "env PIPL_PROJECT).",
+    "env PIPL_PROJECT).",
 )
 @click.pass_context
 def cli(ctx: click.Context, project_path: str | None) -> None:

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from typing import Any
 
 import click
+
+from pipl.errors import UsageError
 
 JSON_VERSION = 1
 
 
 def emit_json(kind: str, data: Any) -> None:
     """Print ``{"version": 1, "kind": kind, "data": ...}``: the stable machine shape."""
-    click.echo(json.dumps({"version": JSON_VERSION, "kind": kind, "data": data}, indent=2,
-                          default=str))
+    click.echo(
+        json.dumps({"version": JSON_VERSION, "kind": kind, "data": data}, indent=2, default=str)
+    )
 
 
 def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
@@ -40,9 +44,9 @@ def _cell(value: Any) -> str:
 def read_password(password_stdin: bool, *, confirm: bool = True, prompt: str = "Password") -> str:
     """A password from one line of stdin, or typed twice at a hidden prompt."""
     if password_stdin:
-        line = click.get_text_stream("stdin").readline().rstrip("\r\n")
+        line = sys.stdin.readline().rstrip("\r\n")
         if not line:
-            raise click.UsageError("no password on stdin (got an empty line)")
+            raise UsageError("no password on stdin (got an empty line)")
         return line
     value = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
     return str(value)

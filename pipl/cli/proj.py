@@ -29,17 +29,35 @@ def _register_subgroups() -> None:
 
 @proj.command()
 @click.argument("path", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--name", help="Project name (default: the folder name); also names the "
-              "devpi user that owns the project's indexes.")
+@click.option(
+    "--name",
+    help="Project name (default: the folder name); also names the "
+    "devpi user that owns the project's indexes.",
+)
 @click.option("--port", type=click.IntRange(1, 65535), help="Server port (default 3141).")
-@click.option("--stages", default="dev,qa,prod", show_default=True,
-              help="Stage indexes, first stage first; each inherits the ones after it.")
+@click.option(
+    "--stages",
+    default="dev,qa,prod",
+    show_default=True,
+    help="Stage indexes, first stage first; each inherits the ones after it.",
+)
 @click.option("--no-pypi", is_flag=True, help="Offline project: no mirror of PyPI (root/pypi).")
-@click.option("--server-arg", "server_args", multiple=True, metavar="ARG",
-              help="Extra devpi-server argument, stored in pipl.toml (repeatable).")
+@click.option(
+    "--server-arg",
+    "server_args",
+    multiple=True,
+    metavar="ARG",
+    help="Extra devpi-server argument, stored in pipl.toml (repeatable).",
+)
 @boundary
-def create(path: Path, name: str | None, port: int | None, stages: str, no_pypi: bool,
-           server_args: tuple[str, ...]) -> None:
+def create(
+    path: Path,
+    name: str | None,
+    port: int | None,
+    stages: str,
+    no_pypi: bool,
+    server_args: tuple[str, ...],
+) -> None:
     """Create a project in PATH (a new or empty folder).
 
     Writes pipl.toml, initializes the devpi server folder, and generates the root and
@@ -52,8 +70,14 @@ def create(path: Path, name: str | None, port: int | None, stages: str, no_pypi:
     """
     from pipl.project.create import create_project
 
-    project = create_project(path, name=name, port=port, stages=_split(stages),
-                             pypi_mirror=not no_pypi, server_args=list(server_args))
+    project = create_project(
+        path,
+        name=name,
+        port=port,
+        stages=_split(stages),
+        pypi_mirror=not no_pypi,
+        server_args=list(server_args),
+    )
     click.echo(f"Created project {project.name!r} at {project.root}")
     click.echo(f"  server url:  {project.url}  (start it: pipl proj start --detach)")
     click.echo(f"  stages:      {' -> '.join(project.config.stages)}")
@@ -61,11 +85,20 @@ def create(path: Path, name: str | None, port: int | None, stages: str, no_pypi:
 
 
 @proj.command()
-@click.option("--detach", "-d", is_flag=True,
-              help="Run in the background (pid file and log under .pipl/run) and return "
-                   "once the server answers.")
-@click.option("--timeout", type=float, default=120.0, show_default=True,
-              help="Seconds to wait for the server to answer.")
+@click.option(
+    "--detach",
+    "-d",
+    is_flag=True,
+    help="Run in the background (pid file and log under .pipl/run) and return "
+    "once the server answers.",
+)
+@click.option(
+    "--timeout",
+    type=float,
+    default=120.0,
+    show_default=True,
+    help="Seconds to wait for the server to answer.",
+)
 @pass_state
 @boundary
 def start(state: AppState, detach: bool, timeout: float) -> None:
@@ -134,8 +167,10 @@ def status(state: AppState, as_json: bool) -> None:
     click.echo(f"log:          {st.log}")
     if st.indexes:
         click.echo("")
-        table([(i.name, i.bases, i.volatile, i.projects) for i in st.indexes],
-              ["INDEX", "BASES", "VOLATILE", "PROJECTS"])
+        table(
+            [(i.name, i.bases, i.volatile, i.projects) for i in st.indexes],
+            ["INDEX", "BASES", "VOLATILE", "PROJECTS"],
+        )
     else:
         click.echo("indexes:      none (create them: pipl proj index create-default)")
 

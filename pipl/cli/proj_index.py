@@ -53,16 +53,29 @@ def create_default(state: AppState, as_json: bool) -> None:
 @index.command()
 @click.argument("name")
 @click.option("--bases", help="Comma-separated indexes this one inherits from.")
-@click.option("--volatile/--non-volatile", default=True, show_default=True,
-              help="Non-volatile indexes never lose or overwrite a release.")
-@click.option("--acl-upload", help="Comma-separated users allowed to upload "
-              "(:AUTHENTICATED: for any logged-in user).")
+@click.option(
+    "--volatile/--non-volatile",
+    default=True,
+    show_default=True,
+    help="Non-volatile indexes never lose or overwrite a release.",
+)
+@click.option(
+    "--acl-upload",
+    help="Comma-separated users allowed to upload (:AUTHENTICATED: for any logged-in user).",
+)
 @click.option("--handlers", help="Comma-separated CI handlers to run on upload.")
 @click.option("--promote-to", help="Index to push a release to once its handlers pass.")
 @pass_state
 @boundary
-def create(state: AppState, name: str, bases: str | None, volatile: bool,
-           acl_upload: str | None, handlers: str | None, promote_to: str | None) -> None:
+def create(
+    state: AppState,
+    name: str,
+    bases: str | None,
+    volatile: bool,
+    acl_upload: str | None,
+    handlers: str | None,
+    promote_to: str | None,
+) -> None:
     """Create index NAME (USER/INDEX, or INDEX for the project owner's).
 
     \b
@@ -98,8 +111,17 @@ def list_indexes(state: AppState, as_json: bool) -> None:
         emit_json("indexes", indexes)
         return
     table(
-        [(n, c.get("type"), c.get("bases"), c.get("volatile"), c.get("pipl_handlers"),
-          c.get("pipl_promote_to") or None) for n, c in indexes.items()],
+        [
+            (
+                n,
+                c.get("type"),
+                c.get("bases"),
+                c.get("volatile"),
+                c.get("pipl_handlers"),
+                c.get("pipl_promote_to") or None,
+            )
+            for n, c in indexes.items()
+        ],
         ["INDEX", "TYPE", "BASES", "VOLATILE", "HANDLERS", "PROMOTE-TO"],
     )
 
@@ -141,8 +163,9 @@ def remove(state: AppState, name: str, yes: bool) -> None:
 
 
 @index.command()
-@click.argument("files", nargs=-1, required=True,
-                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @click.option("--to", "target", help="Index to upload to (default: the first stage).")
 @pass_state
 @boundary
@@ -169,8 +192,7 @@ def upload(state: AppState, files: tuple[Path, ...], target: str | None) -> None
 @click.option("--to", "target", required=True, help="Target index.")
 @pass_state
 @boundary
-def push(state: AppState, project_name: str, version: str, source: str | None,
-         target: str) -> None:
+def push(state: AppState, project_name: str, version: str, source: str | None, target: str) -> None:
     """Copy release PROJECT VERSION to another index (files already there are skipped)."""
     project = state.project()
     src = _full_name(state, source) if source else project.stage_index()

@@ -6,6 +6,7 @@ import click
 
 from pipl.cli.output import emit_json, read_password, table
 from pipl.cli.state import AppState, boundary, pass_state
+from pipl.errors import UsageError
 
 
 @click.group()
@@ -56,21 +57,29 @@ def add(state: AppState, name: str, email: str | None, password_stdin: bool) -> 
 @user.command("set")
 @click.argument("name")
 @click.option("--email", help="New e-mail address.")
-@click.option("--password", "change_password", is_flag=True,
-              help="Change the password (prompted for, or read with --password-stdin).")
+@click.option(
+    "--password",
+    "change_password",
+    is_flag=True,
+    help="Change the password (prompted for, or read with --password-stdin).",
+)
 @click.option("--password-stdin", is_flag=True, help="Read the new password from stdin.")
 @pass_state
 @boundary
-def set_user(state: AppState, name: str, email: str | None, change_password: bool,
-             password_stdin: bool) -> None:
+def set_user(
+    state: AppState, name: str, email: str | None, change_password: bool, password_stdin: bool
+) -> None:
     """Change user NAME's password and/or e-mail."""
     from pipl import names
 
     names.check_user(name)
     if not (email or change_password or password_stdin):
-        raise click.UsageError("nothing to change: give --password and/or --email")
-    password = read_password(password_stdin, prompt="New password") if (
-        change_password or password_stdin) else None
+        raise UsageError("nothing to change: give --password and/or --email")
+    password = (
+        read_password(password_stdin, prompt="New password")
+        if (change_password or password_stdin)
+        else None
+    )
     project = state.project()
     with state.client("admin") as client:
         client.modify_user(name, password=password, email=email)
@@ -78,7 +87,9 @@ def set_user(state: AppState, name: str, email: str | None, change_password: boo
         # pipl keeps these two passwords in the project's secrets
         project.secrets.set_password(name, password)
         project.secrets.tokens.drop(project.url, name)
-    changed = " and ".join(x for x in ("password" if password else "", "email" if email else "") if x)
+    changed = " and ".join(
+        x for x in ("password" if password else "", "email" if email else "") if x
+    )
     click.echo(f"Changed {changed} of {name!r}.")
 
 
@@ -94,7 +105,7 @@ def remove(state: AppState, name: str, yes: bool) -> None:
     names.check_user(name)
     project = state.project()
     if name in ("root", project.owner):
-        raise click.UsageError(f"{name!r} is needed by the project and cannot be removed")
+        raise UsageError(f"{name!r} is needed by the project and cannot be removed")
     if not yes:
         click.confirm(f"Remove user {name!r} and their indexes?", abort=True)
     with state.client("admin") as client:

@@ -24,7 +24,8 @@ class CliError(click.ClickException):
 
     def __init__(self, error: PiplError) -> None:
         super().__init__(error.message)
-        self.exit_code = error.exit_code
+        # click declares exit_code on the class; each pipl error family has its own
+        self.exit_code = error.exit_code  # type: ignore[misc]
 
 
 def boundary(func: F) -> F:

@@ -107,8 +107,9 @@ class IndexClient:
         self._http.close()
 
     # -- plumbing -------------------------------------------------------------------------
-    def _send(self, method: str, path: str, what: str, *, ok: Iterable[int] = (200, 201),
-              **kwargs: Any) -> httpx.Response:
+    def _send(
+        self, method: str, path: str, what: str, *, ok: Iterable[int] = (200, 201), **kwargs: Any
+    ) -> httpx.Response:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.ConnectError:
@@ -116,7 +117,9 @@ class IndexClient:
                 f"no server answers at {self.url}: start it with 'pipl proj start --detach'"
             ) from None
         except httpx.TimeoutException:
-            raise IndexServerError(f"{what}: the server at {self.url} did not answer in time") from None
+            raise IndexServerError(
+                f"{what}: the server at {self.url} did not answer in time"
+            ) from None
         if response.status_code not in tuple(ok):
             raise _error_for(response, what)
         return response
@@ -133,8 +136,9 @@ class IndexClient:
         """Log in once; later requests carry devpi's token instead of the password."""
         names.check_user(user)
         try:
-            result = self._json("POST", "/+login", f"login as {user!r}",
-                                json={"user": user, "password": password})
+            result = self._json(
+                "POST", "/+login", f"login as {user!r}", json={"user": user, "password": password}
+            )
         except AuthError:
             raise AuthError(
                 f"login as {user!r} failed: wrong user name or password", status=401
@@ -185,8 +189,9 @@ class IndexClient:
             body["email"] = email
         return dict(self._json("PUT", f"/{name}", f"create user {name!r}", json=body))
 
-    def modify_user(self, name: str, *, password: str | None = None,
-                    email: str | None = None) -> None:
+    def modify_user(
+        self, name: str, *, password: str | None = None, email: str | None = None
+    ) -> None:
         names.check_user(name)
         body: dict[str, str] = {}
         if password is not None:
@@ -222,8 +227,15 @@ class IndexClient:
             return False
         return True
 
-    def create_index(self, name: str, *, bases: Iterable[str] = (), volatile: bool = True,
-                     acl_upload: Iterable[str] | None = None, **options: Any) -> dict[str, Any]:
+    def create_index(
+        self,
+        name: str,
+        *,
+        bases: Iterable[str] = (),
+        volatile: bool = True,
+        acl_upload: Iterable[str] | None = None,
+        **options: Any,
+    ) -> dict[str, Any]:
         names.check_index(name)
         body: dict[str, Any] = {"type": "stage", "bases": list(bases), "volatile": volatile}
         if acl_upload is not None:
@@ -255,13 +267,18 @@ class IndexClient:
             # answered from the index alone: devpi would otherwise ask its PyPI mirror
             return {}
         try:
-            return dict(self._json("GET", f"/{index}/{project}", f"read {project} on {index}",
-                                   params=params) or {})
+            return dict(
+                self._json(
+                    "GET", f"/{index}/{project}", f"read {project} on {index}", params=params
+                )
+                or {}
+            )
         except NotFound:
             return {}
 
-    def links(self, index: str, project: str, version: str, *,
-              inherited: bool = False) -> list[Link]:
+    def links(
+        self, index: str, project: str, version: str, *, inherited: bool = False
+    ) -> list[Link]:
         """Files of one release; only those stored on ``index`` itself unless ``inherited``."""
         data = self.versions(index, project, inherited=inherited).get(version) or {}
         return [
@@ -293,7 +310,9 @@ class IndexClient:
         with dist.path.open("rb") as fh:
             fields = [(":action", "file_upload"), ("protocol_version", "1"), *dist.form_fields()]
             self._send(
-                "POST", f"/{index}/", f"upload {dist.filename} to {index}",
+                "POST",
+                f"/{index}/",
+                f"upload {dist.filename} to {index}",
                 data=_multidict(fields),
                 files={"content": (dist.filename, fh, "application/octet-stream")},
             )
@@ -309,8 +328,9 @@ class IndexClient:
                     fh.write(chunk)
         return dest
 
-    def push(self, source: str, project: str, version: str, target: str,
-             *, workdir: Path | None = None) -> PushResult:
+    def push(
+        self, source: str, project: str, version: str, target: str, *, workdir: Path | None = None
+    ) -> PushResult:
         """Copy a release from ``source`` to ``target``, skipping files already there.
 
         devpi refuses (409) to push a file that exists on a non-volatile target, so the
@@ -318,29 +338,42 @@ class IndexClient:
         """
         names.check_index(source)
         names.check_index(target)
-        files = [lk for lk in self.links(source, project, version, inherited=True)
-                 if lk.rel == "releasefile"]
+        files = [
+            lk
+            for lk in self.links(source, project, version, inherited=True)
+            if lk.rel == "releasefile"
+        ]
         if not files:
             raise NotFound(f"no files of {project} {version} on {source}", status=404)
-        there = {lk.basename: lk for lk in self.links(target, project, version)
-                 if lk.rel == "releasefile"}
+        there = {
+            lk.basename: lk
+            for lk in self.links(target, project, version)
+            if lk.rel == "releasefile"
+        }
         missing = [lk for lk in files if lk.basename not in there]
         for lk in files:
             other = there.get(lk.basename)
             if other is not None and other.sha256 != lk.sha256:
                 raise Conflict(
                     f"{lk.basename} exists on {target} with other content: "
-                    f"bump the version of {project} instead of pushing it again", status=409)
+                    f"bump the version of {project} instead of pushing it again",
+                    status=409,
+                )
         skipped = sorted(set(there) & {lk.basename for lk in files})
         if not missing:
             return PushResult(project, version, source, target, [], skipped)
         if not there:
-            self._json("POST", f"/{source}", f"push {project} {version} to {target}",
-                       json={"name": project, "version": version, "targetindex": target})
+            self._json(
+                "POST",
+                f"/{source}",
+                f"push {project} {version} to {target}",
+                json={"name": project, "version": version, "targetindex": target},
+            )
         else:
             self._copy_files(missing, target, workdir)
-        return PushResult(project, version, source, target,
-                          sorted(lk.basename for lk in missing), skipped)
+        return PushResult(
+            project, version, source, target, sorted(lk.basename for lk in missing), skipped
+        )
 
     def _copy_files(self, links: list[Link], target: str, workdir: Path | None) -> None:
         import tempfile
@@ -354,14 +387,18 @@ class IndexClient:
         """Attach a tox result (tox's ``--result-json`` data) to a release file."""
         href = link.href if isinstance(link, Link) else link
         path = httpx.URL(href).path
-        return str(self._json("POST", path, f"upload tox result for {href.rsplit('/', 1)[-1]}",
-                              json=result))
+        return str(
+            self._json(
+                "POST", path, f"upload tox result for {href.rsplit('/', 1)[-1]}", json=result
+            )
+        )
 
     def delete_version(self, index: str, project: str, version: str) -> None:
         names.check_index(index)
         project = names.normalize_dist(names.check_dist(project))
-        self._json("DELETE", f"/{index}/{project}/{version}",
-                   f"remove {project} {version} from {index}")
+        self._json(
+            "DELETE", f"/{index}/{project}/{version}", f"remove {project} {version} from {index}"
+        )
 
 
 def _multidict(fields: list[tuple[str, str]]) -> dict[str, str | list[str]]:

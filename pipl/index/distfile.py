@@ -57,8 +57,10 @@ def sha256_of(path: Path) -> str:
 def read_distfile(path: Path) -> DistFile:
     """Inspect a ``.whl`` or sdist and return what an upload needs."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise UsageError(f"{path}: no such file")
+    if not path.is_file():
+        raise UsageError(f"{path} is not a file: give a wheel (.whl) or an sdist (.tar.gz)")
     try:
         if path.name.endswith(".whl"):
             raw = _wheel_metadata(path)

@@ -59,27 +59,31 @@ class IndexChange:
 def default_specs(project: Project) -> list[IndexSpec]:
     """The base index then the stages from last to first (each one's bases exist before it)."""
     owner = project.owner
-    specs = [IndexSpec(
-        name=project.base_index,
-        bases=["root/pypi"] if project.config.pypi_mirror else [],
-        volatile=False,
-        acl_upload=[owner],
-        options={"pipl_handlers": [], "pipl_promote_to": ""},
-    )]
+    specs = [
+        IndexSpec(
+            name=project.base_index,
+            bases=["root/pypi"] if project.config.pypi_mirror else [],
+            volatile=False,
+            acl_upload=[owner],
+            options={"pipl_handlers": [], "pipl_promote_to": ""},
+        )
+    ]
     stages = project.stage_indexes
     for position in range(len(stages) - 1, -1, -1):
         name = stages[position]
         nxt = stages[position + 1] if position + 1 < len(stages) else project.base_index
-        specs.append(IndexSpec(
-            name=name,
-            bases=[nxt],
-            volatile=True,
-            acl_upload=[AUTHENTICATED] if position == 0 else [owner],
-            options={
-                "pipl_handlers": [],
-                "pipl_promote_to": stages[position + 1] if position + 1 < len(stages) else "",
-            },
-        ))
+        specs.append(
+            IndexSpec(
+                name=name,
+                bases=[nxt],
+                volatile=True,
+                acl_upload=[AUTHENTICATED] if position == 0 else [owner],
+                options={
+                    "pipl_handlers": [],
+                    "pipl_promote_to": stages[position + 1] if position + 1 < len(stages) else "",
+                },
+            )
+        )
     return specs
 
 

@@ -81,7 +81,7 @@ class ProjectConfig:
         server.add("port", self.port)
         server.add(tomlkit.comment("serve devpi's mirror of PyPI as root/pypi, the base of all"))
         server.add("pypi_mirror", self.pypi_mirror)
-        server.add(tomlkit.comment("extra devpi-server arguments, e.g. [\"--outside-url\", URL]"))
+        server.add(tomlkit.comment('extra devpi-server arguments, e.g. ["--outside-url", URL]'))
         server.add("args", list(self.server_args))
         doc.add("server", server)
         stages = tomlkit.table()

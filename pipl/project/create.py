@@ -104,7 +104,13 @@ def _populate(root: Path, config: ProjectConfig, runner: Runner) -> None:
     root_password = new_password()
     store.set_password("root", root_password)
     store.set_password(config.name, new_password())
-    argv = [sys.executable, "-c", _DEVPI_INIT, "--serverdir", state / "devpi"]
+    argv: list[str | os.PathLike[str]] = [
+        sys.executable,
+        "-c",
+        _DEVPI_INIT,
+        "--serverdir",
+        state / "devpi",
+    ]
     if not config.pypi_mirror:
         argv.append("--no-root-pypi")
     runner.run(argv, input=root_password + "\n", secrets=[root_password])

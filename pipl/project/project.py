@@ -93,7 +93,9 @@ class Project:
         return f"{self.url}/{index or self.stage_index()}/+simple/"
 
 
-def find_project(start: Path | None = None, override: str | os.PathLike[str] | None = None) -> Project:
+def find_project(
+    start: Path | None = None, override: str | os.PathLike[str] | None = None
+) -> Project:
     """The project named by ``override`` or ``$PIPL_PROJECT``, else the one above ``start``."""
     explicit = override or os.environ.get(ENV_PROJECT)
     if explicit:

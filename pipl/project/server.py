@@ -33,11 +33,20 @@ def devpi_argv(project: Project) -> list[str]:
     """The devpi-server command line for ``project`` (holds no secret)."""
     cfg = project.config
     return [
-        sys.executable, "-m", "devpi_server",
-        "--serverdir", str(project.serverdir),
-        "--host", cfg.host,
-        "--port", str(cfg.port),
-        "--secretfile", str(project.secrets.server_secret_file),
+        sys.executable,
+        "-m",
+        "devpi_server",
+        "--serverdir",
+        str(project.serverdir),
+        "--host",
+        cfg.host,
+        "--port",
+        str(cfg.port),
+        "--secretfile",
+        str(project.secrets.server_secret_file),
+        # only root creates and modifies users and indexes (devpi lets anyone by default)
+        "--restrict-modify",
+        "root",
         *cfg.server_args,
     ]
 
@@ -172,8 +181,9 @@ def _prepare_start(project: Project) -> int | None:
     return stale
 
 
-def _wait_ready(project: Project, is_done: Callable[[], int | None], log_offset: int,
-                timeout: float) -> None:
+def _wait_ready(
+    project: Project, is_done: Callable[[], int | None], log_offset: int, timeout: float
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         code = is_done()
@@ -188,8 +198,9 @@ def _wait_ready(project: Project, is_done: Callable[[], int | None], log_offset:
     )
 
 
-def start_detached(project: Project, *, timeout: float = START_TIMEOUT,
-                   runner: Runner | None = None) -> Started:
+def start_detached(
+    project: Project, *, timeout: float = START_TIMEOUT, runner: Runner | None = None
+) -> Started:
     """Start the server in the background and return once it answers."""
     began = time.perf_counter()
     stale = _prepare_start(project)
@@ -211,8 +222,13 @@ def start_detached(project: Project, *, timeout: float = START_TIMEOUT,
     return Started(proc.pid, project.url, time.perf_counter() - began, stale)
 
 
-def run_foreground(project: Project, *, on_ready: Callable[[Started], None] | None = None,
-                   timeout: float = START_TIMEOUT, runner: Runner | None = None) -> int:
+def run_foreground(
+    project: Project,
+    *,
+    on_ready: Callable[[Started], None] | None = None,
+    timeout: float = START_TIMEOUT,
+    runner: Runner | None = None,
+) -> int:
     """Run the server attached to this terminal until it exits or Ctrl-C; return its code."""
     began = time.perf_counter()
     stale = _prepare_start(project)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from pipl.errors import ServerNotRunning
@@ -39,9 +39,15 @@ def server_status(project: Project) -> ServerStatus:
     """The server's state; ``running`` is False when nothing answers."""
     from pipl.index.client import IndexClient
 
-    base = {"project": project.name, "root": str(project.root), "url": project.url,
-            "log": str(project.logfile)}
     pid = read_pid(project)
+    stopped = ServerStatus(
+        project.name,
+        str(project.root),
+        project.url,
+        running=False,
+        pid=pid,
+        log=str(project.logfile),
+    )
     with IndexClient(project.url, timeout=10) as client:
         try:
             status = client.status()
@@ -56,13 +62,12 @@ def server_status(project: Project) -> ServerStatus:
                 for name, config in client.indexes().items()
             ]
         except ServerNotRunning:
-            return ServerStatus(running=False, pid=pid, **base)
-    return ServerStatus(
+            return stopped
+    return replace(
+        stopped,
         running=True,
-        pid=pid,
         serial=status.get("serial"),
         event_serial=status.get("event-serial"),
         plugin="pipl" in features,
         indexes=indexes,
-        **base,
     )

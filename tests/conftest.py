@@ -1,0 +1,86 @@
+"""Shared fixtures: a hermetic environment and one real devpi-server per test session."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipl.index.client import IndexClient
+from pipl.index.session import connect
+from pipl.index.stages import create_default
+from pipl.project import server
+from pipl.project.create import create_project
+from pipl.project.project import Project
+
+# Test-only: devpi derives its token secret with argon2 at start; these parameters make
+# that take milliseconds instead of seconds. Production projects keep devpi's defaults.
+FAST_ARGON2 = ["--argon2-memory-cost", "8", "--argon2-time-cost", "1", "--argon2-parallelism", "1"]
+
+_ENV_DROP = (
+    "PIPL_PROJECT",
+    "PIP_FIND_LINKS",
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_CONSTRAINT",
+    "UV_INDEX_URL",
+    "UV_EXTRA_INDEX_URL",
+    "UV_INDEX",
+    "UV_DEFAULT_INDEX",
+    "UV_FIND_LINKS",
+    "VIRTUAL_ENV",
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def hermetic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A temporary HOME and config folders; pip and uv ignore this machine's settings."""
+    home = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HOME", str(home))
+        mp.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+        mp.setenv("PIP_CONFIG_FILE", os.devnull)
+        mp.setenv("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+        mp.setenv("UV_NO_CONFIG", "1")
+        for name in _ENV_DROP:
+            mp.delenv(name, raising=False)
+        yield home
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def new_project(path: Path, **kwargs: object) -> Project:
+    """An offline project with fast test argon2 parameters, on a free port."""
+    kwargs.setdefault("pypi_mirror", False)
+    kwargs.setdefault("port", free_port())
+    kwargs.setdefault("server_args", FAST_ARGON2)
+    return create_project(path, **kwargs)  # type: ignore[arg-type]  # keyword pass-through
+
+
+@pytest.fixture(scope="session")
+def project(tmp_path_factory: pytest.TempPathFactory, hermetic: Path) -> Iterator[Project]:
+    """The session's project: its server running, default indexes created."""
+    proj = new_project(tmp_path_factory.mktemp("projects") / "studio")
+    with server.running(proj):
+        with connect(proj, "admin") as admin:
+            create_default(proj, admin)
+        yield proj
+
+
+@pytest.fixture
+def admin(project: Project) -> Iterator[IndexClient]:
+    with connect(project, "admin") as client:
+        yield client
+
+
+@pytest.fixture
+def owner(project: Project) -> Iterator[IndexClient]:
+    with connect(project, "owner") as client:
+        yield client

@@ -1,0 +1,42 @@
+import pytest
+
+from pipl import names
+from pipl.errors import UsageError
+
+
+@pytest.mark.parametrize("name", ["alice", "a", "studio-2", "A.b_c", "x" * 64])
+def test_good_simple_names(name):
+    assert names.check_simple(name, "user") == name
+
+
+@pytest.mark.parametrize(
+    "name", ["", "-x", "x-", "a/b", "../etc", "a..b", "a b", "x" * 65, "é", "a;rm", "+api"]
+)
+def test_bad_simple_names(name):
+    with pytest.raises(UsageError, match="invalid user name"):
+        names.check_simple(name, "user")
+
+
+def test_index_names():
+    assert names.check_index("demo/dev") == "demo/dev"
+    with pytest.raises(UsageError, match="USER/INDEX"):
+        names.check_index("dev")
+    with pytest.raises(UsageError, match="invalid index name"):
+        names.check_index("demo/../x")
+
+
+def test_stage_lists():
+    assert names.check_stages(["dev", "prod"]) == ["dev", "prod"]
+    with pytest.raises(UsageError, match="unique"):
+        names.check_stages(["dev", "dev"])
+    with pytest.raises(UsageError, match="at least one"):
+        names.check_stages([])
+    with pytest.raises(UsageError, match="base"):
+        names.check_stages(["dev", "base"])
+
+
+def test_dist_names_normalize_like_pep503():
+    assert names.normalize_dist("Shot_010.Anim") == "shot-010-anim"
+    assert names.check_dist("Shot_010.Anim") == "Shot_010.Anim"
+    with pytest.raises(UsageError):
+        names.check_dist("-bad")
