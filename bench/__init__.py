@@ -1,0 +1,1 @@
+"""Benchmarks comparing pipl with the tools a user would pick instead (``make bench``)."""

@@ -1,0 +1,56 @@
+"""Helpers shared by the benchmarks: timing, a hermetic environment, result tables."""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def clean_env(home: Path, **extra: str) -> dict[str, str]:
+    """This machine's settings for pip and uv left out, as a new user would have."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PIP_", "UV_", "PIPL_", "VIRTUAL_ENV"))}
+    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), PIP_CONFIG_FILE=os.devnull,
+               PIP_DISABLE_PIP_VERSION_CHECK="1", UV_NO_CONFIG="1")
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env.update(extra)
+    return env
+
+
+def timed(argv: Sequence[str | os.PathLike[str]], env: dict[str, str],
+          cwd: Path | None = None, input: str | None = None) -> float:
+    start = time.perf_counter()
+    subprocess.run([str(a) for a in argv], env=env, cwd=cwd, check=True, input=input,
+                   text=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return time.perf_counter() - start
+
+
+def repeat(fn: Callable[[], float], n: int) -> list[float]:
+    return [fn() for _ in range(n)]
+
+
+def summary(samples: list[float]) -> str:
+    if len(samples) == 1:
+        return f"{samples[0]:.2f} s"
+    return f"{statistics.median(samples):.2f} s (min {min(samples):.2f}, n={len(samples)})"
+
+
+def print_table(title: str, rows: list[tuple[str, str]]) -> None:
+    width = max(len(r[0]) for r in rows)
+    print(f"\n## {title}")
+    for name, value in rows:
+        print(f"  {name.ljust(width)}  {value}")

@@ -1,0 +1,25 @@
+"""Run the benchmarks: ``python bench/run.py [NAME ...]`` (default: all)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+BENCHES = {
+    "project": "bench.bench_project",
+}
+
+
+def main(argv: list[str]) -> None:
+    chosen = argv or list(BENCHES)
+    for name in chosen:
+        if name not in BENCHES:
+            sys.exit(f"unknown benchmark {name!r}; choose from {', '.join(BENCHES)}")
+        importlib.import_module(BENCHES[name]).main()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
