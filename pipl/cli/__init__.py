@@ -18,6 +18,8 @@ from pipl.cli.state import AppState
 # name -> (module, attribute, one-line help shown by `pipl --help`)
 GROUPS: dict[str, tuple[str, str, str]] = {
     "proj": ("pipl.cli.proj", "proj", "Projects: create, start/stop the server, users, indexes."),
+    "work": ("pipl.cli.work", "work", "Workspaces: uv virtualenvs on the project index, shells."),
+    "packl": ("pipl.cli.packl", "packl", "Packls: create from templates, add deps, bump, publish."),
 }
 
 

@@ -72,7 +72,7 @@ def _error_for(response: httpx.Response, what: str) -> IndexServerError:
     except ValueError:
         pass
     if not message:
-        lines = response.text.strip().splitlines()
+        lines = [line.strip() for line in response.text.splitlines() if line.strip()]
         message = response.reason_phrase or (lines[0] if lines else "")
     status = response.status_code
     text = f"{what}: {message} (HTTP {status})" if message else f"{what}: HTTP {status}"
@@ -309,13 +309,21 @@ class IndexClient:
                     )
         with dist.path.open("rb") as fh:
             fields = [(":action", "file_upload"), ("protocol_version", "1"), *dist.form_fields()]
-            self._send(
-                "POST",
-                f"/{index}/",
-                f"upload {dist.filename} to {index}",
-                data=_multidict(fields),
-                files={"content": (dist.filename, fh, "application/octet-stream")},
-            )
+            try:
+                self._send(
+                    "POST",
+                    f"/{index}/",
+                    f"upload {dist.filename} to {index}",
+                    data=_multidict(fields),
+                    files={"content": (dist.filename, fh, "application/octet-stream")},
+                )
+            except AuthError as exc:
+                who = repr(self.user) if self.user else "an anonymous client"
+                raise AuthError(
+                    f"{who} may not upload to {index}: log in as a user allowed there "
+                    "(pipl proj login USER)",
+                    status=exc.status,
+                ) from None
         return UploadResult(dist.filename, index, uploaded=True)
 
     def download(self, href: str, dest: Path) -> Path:

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipl.errors import Conflict
+from pipl.index.bootstrap import publish_bootstrap
 from pipl.index.client import IndexClient
+from pipl.index.session import connect
 from pipl.project.project import Project
 
 AUTHENTICATED = ":AUTHENTICATED:"
@@ -52,7 +54,7 @@ def _as_list(value: Any) -> Any:
 @dataclass(frozen=True)
 class IndexChange:
     name: str
-    action: str  # created | updated | unchanged
+    action: str  # created | updated | unchanged | uploaded <file> | has <file>
     bases: list[str]
 
 
@@ -99,7 +101,8 @@ def ensure_owner(project: Project, admin: IndexClient) -> bool:
 
 
 def create_default(project: Project, admin: IndexClient) -> list[IndexChange]:
-    """Create (or bring back in line with pipl.toml) the owner user, base and stage indexes."""
+    """Create (or bring back in line with pipl.toml) the owner user, base and stage indexes,
+    and put pipl-pipe and the packl build backend on the base index."""
     ensure_owner(project, admin)
     existing = admin.indexes()
     changes = []
@@ -114,4 +117,9 @@ def create_default(project: Project, admin: IndexClient) -> list[IndexChange]:
         else:
             action = "unchanged"
         changes.append(IndexChange(spec.name, action, spec.bases))
+    with connect(project, "owner") as owner:
+        uploads = publish_bootstrap(project, owner)
+    for upload in uploads:
+        verb = "uploaded" if upload.uploaded else "has"
+        changes.append(IndexChange(project.base_index, f"{verb} {upload.filename}", []))
     return changes

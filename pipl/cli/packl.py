@@ -1,0 +1,258 @@
+"""``pipl packl``: create, inspect, edit, build and publish packls in a workspace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from pipl.cli.output import emit_json, table
+from pipl.cli.state import AppState, boundary, pass_state
+from pipl.cli.work import workspace_option
+
+packl_option = click.option(
+    "--packl",
+    "packl_name",
+    metavar="NAME",
+    help="The packl to act on (default: the one you are in, or the workspace's only one).",
+)
+
+
+def _context(state: AppState, workspace: str | None):
+    from pipl.workspace.workspace import find_workspace
+
+    project = state.project()
+    return project, find_workspace(project, workspace)
+
+
+@click.group()
+def packl() -> None:
+    """Packls: packages generated from templates, published to the project index.
+
+    \b
+    Kinds: lib, task, product, asset, segment, pipeline, envset.
+    Typical flow:
+      pipl packl create shotlib --kind lib
+      pipl packl add numpy --packl shotlib
+      pipl packl bump minor --packl shotlib
+      pipl packl publish shotlib
+    """
+
+
+@packl.command()
+@click.argument("name")
+@click.option(
+    "--kind", required=True, help="lib, task, product, asset, segment, pipeline or envset."
+)
+@click.option("--description", help="One line saying what the packl is for.")
+@workspace_option
+@pass_state
+@boundary
+def create(
+    state: AppState, name: str, kind: str, description: str | None, workspace: str | None
+) -> None:
+    """Create packl NAME of KIND in the workspace, installed in editable mode."""
+    from pipl.packl.create import create_packl
+
+    project, ws = _context(state, workspace)
+    with state.client("anonymous") as client:
+        new = create_packl(project, ws, name, kind, description=description, client=client)
+    click.echo(f"Created {kind} packl {new.name!r} at {new.path} (installed editable)")
+
+
+@packl.command("list")
+@workspace_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_state
+@boundary
+def list_packls(state: AppState, workspace: str | None, as_json: bool) -> None:
+    """List the packls of the workspace."""
+    from pipl.packl.packl import list_packls as do_list
+
+    _, ws = _context(state, workspace)
+    rows = []
+    for p in do_list(ws):
+        pp = p.pyproject
+        rows.append({"name": pp.name, "version": pp.version, "kind": pp.kind, "path": str(p.path)})
+    if as_json:
+        emit_json("packls", rows)
+        return
+    if not rows:
+        click.echo(f"No packls in workspace {ws.name!r}: pipl packl create NAME --kind KIND")
+    table(
+        [(r["name"], r["version"], r["kind"], r["path"]) for r in rows],
+        ["PACKL", "VERSION", "KIND", "PATH"],
+    )
+
+
+@packl.command()
+@click.argument("name", required=False)
+@workspace_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_state
+@boundary
+def show(state: AppState, name: str | None, workspace: str | None, as_json: bool) -> None:
+    """Show a packl: version, kind, dependencies, entry points and edit history."""
+    from pipl import names
+    from pipl.packl.packl import find_packl
+
+    _, ws = _context(state, workspace)
+    p = find_packl(ws, name)
+    pp = p.pyproject
+    installed = ws.distributions().get(names.normalize_dist(pp.name))
+    data = {
+        "name": pp.name,
+        "version": pp.version,
+        "kind": pp.kind,
+        "path": str(p.path),
+        "description": str(pp.project.get("description", "")),
+        "dependencies": pp.dependencies,
+        "optional_dependencies": pp.optional_dependencies,
+        "entry_points": pp.entry_points,
+        "history": pp.history,
+        "installed": installed.version if installed else None,
+    }
+    if as_json:
+        emit_json("packl", data)
+        return
+    click.echo(f"{data['name']} {data['version']}  ({data['kind']})  {data['path']}")
+    click.echo(f"  {data['description']}")
+    click.echo(f"  installed in {ws.name}: {data['installed'] or 'no'}")
+    click.echo(f"  dependencies: {', '.join(data['dependencies']) or '-'}")
+    for extra, deps in pp.optional_dependencies.items():
+        click.echo(f"  extra [{extra}]: {', '.join(deps)}")
+    for group, eps in pp.entry_points.items():
+        for ep_name, target in eps.items():
+            click.echo(f"  entry point {group}: {ep_name} = {target}")
+    click.echo("  history:")
+    for entry in pp.history:
+        click.echo(
+            f"    {entry.get('at')}  {entry.get('by')}  {entry.get('action')}  "
+            f"{entry.get('detail')}"
+        )
+
+
+@packl.command()
+@click.argument("requirement")
+@click.option("--extra", help="Record it under this extra (optional-dependencies).")
+@click.option(
+    "--editable",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Install from this source folder in editable mode (shared, not copied).",
+)
+@packl_option
+@workspace_option
+@pass_state
+@boundary
+def add(
+    state: AppState,
+    requirement: str,
+    extra: str | None,
+    editable: Path | None,
+    packl_name: str | None,
+    workspace: str | None,
+) -> None:
+    """Install REQUIREMENT from the project index and record it in the packl.
+
+    \b
+    Examples:
+      pipl packl add "shotlib>=1.2"
+      pipl packl add maya-tools --extra edit
+      pipl packl add mylib --editable ~/src/mylib
+    """
+    from pipl.packl import deps
+    from pipl.packl.packl import find_packl
+
+    project, ws = _context(state, workspace)
+    change = deps.add(
+        project, ws, find_packl(ws, packl_name), requirement, extra=extra, editable=editable
+    )
+    where = f" (extra {change.extra})" if change.extra else ""
+    click.echo(f"{change.packl}: {change.action} {change.requirement}{where}")
+
+
+@packl.command()
+@click.argument("requirement")
+@click.option("--extra", help="Remove it from this extra.")
+@packl_option
+@workspace_option
+@pass_state
+@boundary
+def remove(
+    state: AppState,
+    requirement: str,
+    extra: str | None,
+    packl_name: str | None,
+    workspace: str | None,
+) -> None:
+    """Remove a dependency from the packl (and uninstall it if nothing else needs it)."""
+    from pipl.packl import deps
+    from pipl.packl.packl import find_packl
+
+    project, ws = _context(state, workspace)
+    change = deps.remove(project, ws, find_packl(ws, packl_name), requirement, extra=extra)
+    tail = ", uninstalled" if change.uninstalled else ", still installed (needed elsewhere)"
+    click.echo(f"{change.packl}: removed {change.requirement}{tail}")
+
+
+@packl.command()
+@click.argument("part", type=click.Choice(["major", "minor", "patch", "pre", "post", "dev"]))
+@click.option(
+    "--label",
+    type=click.Choice(["a", "b", "rc"]),
+    help="Pre-release label for 'pre' (default: keep the current one, or 'a').",
+)
+@packl_option
+@workspace_option
+@pass_state
+@boundary
+def bump(
+    state: AppState, part: str, label: str | None, packl_name: str | None, workspace: str | None
+) -> None:
+    """Bump the packl's version (always a valid PEP 440 version)."""
+    from pipl.packl.packl import find_packl
+    from pipl.packl.version import bump_packl
+
+    project, ws = _context(state, workspace)
+    target = find_packl(ws, packl_name)
+    old, new = bump_packl(project, ws, target, part, label=label)
+    click.echo(f"{target.name}: {old} -> {new}")
+
+
+@packl.command()
+@click.argument("name", required=False)
+@workspace_option
+@pass_state
+@boundary
+def build(state: AppState, name: str | None, workspace: str | None) -> None:
+    """Build the packl's sdist and wheel into its dist/ folder (through uv)."""
+    from pipl.packl.build import build as do_build
+    from pipl.packl.packl import find_packl
+
+    project, ws = _context(state, workspace)
+    built = do_build(project, ws, find_packl(ws, name))
+    for path in built.files:
+        click.echo(str(path))
+    click.echo(f"Built {built.packl} {built.version} in {built.seconds:.2f}s")
+
+
+@packl.command()
+@click.argument("name", required=False)
+@click.option("--stage", help="Stage to publish to (default: the workspace's stage).")
+@workspace_option
+@pass_state
+@boundary
+def publish(state: AppState, name: str | None, stage: str | None, workspace: str | None) -> None:
+    """Build the packl and upload it to a stage index (identical files are skipped)."""
+    from pipl.packl.build import publish as do_publish
+    from pipl.packl.packl import find_packl
+
+    project, ws = _context(state, workspace)
+    with state.client() as client:
+        result = do_publish(project, ws, find_packl(ws, name), client, stage=stage)
+    for upload in result.uploads:
+        click.echo(f"{upload.filename} -> {result.index}: {upload.action}")
+    click.echo(
+        f"Published {result.built.packl} {result.built.version} to {result.index} "
+        f"(build {result.built.seconds:.2f}s, upload {result.seconds:.2f}s)"
+    )

@@ -1,0 +1,209 @@
+"""``pipl work``: workareas and workspaces (uv virtualenvs on the project index)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from pipl.cli.output import emit_json, table
+from pipl.cli.state import AppState, boundary, pass_state
+
+workspace_option = click.option(
+    "-w",
+    "--workspace",
+    "workspace",
+    metavar="NAME",
+    help="Workspace NAME or AREA/NAME (default: $PIPL_WORKSPACE, or the one you are in).",
+)
+
+
+@click.group()
+def work() -> None:
+    """Workspaces: virtualenvs that install packls from the project index.
+
+    \b
+    Typical session:
+      pipl work create anim
+      pipl packl create shot-010 --kind task -w anim
+      pipl work shell anim
+    """
+
+
+@work.command("create-area")
+@click.argument("name")
+@click.option(
+    "--path",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the workarea lives (default: PROJECT/workareas/NAME).",
+)
+@pass_state
+@boundary
+def create_area(state: AppState, name: str, path: Path | None) -> None:
+    """Create workarea NAME, a folder holding workspaces ('default' always exists)."""
+    from pipl.workspace.area import create_area as do_create
+
+    area = do_create(state.project(), name, path)
+    click.echo(f"Created workarea {area.name!r} at {area.path}")
+
+
+@work.command()
+@click.argument("name")
+@click.option("--area", help="Workarea (default: 'default').")
+@click.option("--stage", help="Stage index to install from (default: the first stage).")
+@click.option("--python", help="Python interpreter for the virtualenv (default: pipl's).")
+@click.option(
+    "--with",
+    "requirements",
+    multiple=True,
+    metavar="REQ",
+    help="Install REQ from the project index right away (repeatable).",
+)
+@pass_state
+@boundary
+def create(
+    state: AppState,
+    name: str,
+    area: str | None,
+    stage: str | None,
+    python: str | None,
+    requirements: tuple[str, ...],
+) -> None:
+    """Create workspace NAME: a uv virtualenv installing from the project index."""
+    import time
+
+    from pipl.workspace.workspace import create_workspace
+
+    project = state.project()
+    started = time.perf_counter()
+    ws = create_workspace(
+        project, name, area=area, stage=stage, python=python, requirements=requirements
+    )
+    took = time.perf_counter() - started
+    click.echo(f"Created workspace {ws.area}/{ws.name} at {ws.path} ({took:.2f}s)")
+    click.echo(f"  installs from: {ws.index_url(project)}")
+    click.echo(f"  enter it:      pipl work shell {ws.name}")
+
+
+@work.command("list")
+@click.option("--area", help="Only this workarea.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_state
+@boundary
+def list_workspaces(state: AppState, area: str | None, as_json: bool) -> None:
+    """List workspaces and their packls."""
+    from pipl.packl.packl import list_packls
+    from pipl.workspace.workspace import list_workspaces as do_list
+
+    rows = [
+        {
+            "name": ws.name,
+            "area": ws.area,
+            "stage": ws.stage,
+            "path": str(ws.path),
+            "packls": [p.name for p in list_packls(ws)],
+            "created": ws.created,
+            "created_by": ws.created_by,
+        }
+        for ws in do_list(state.project(), area)
+    ]
+    if as_json:
+        emit_json("workspaces", rows)
+        return
+    if not rows:
+        click.echo("No workspaces yet: pipl work create NAME")
+    table(
+        [(r["area"], r["name"], r["stage"], r["packls"], r["path"]) for r in rows],
+        ["AREA", "WORKSPACE", "STAGE", "PACKLS", "PATH"],
+    )
+
+
+@work.command()
+@click.argument("name")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@pass_state
+@boundary
+def remove(state: AppState, name: str, yes: bool) -> None:
+    """Remove workspace NAME, its virtualenv and the packl sources inside it."""
+    from pipl.packl.packl import list_packls
+    from pipl.workspace.workspace import find_workspace, remove_workspace
+
+    ws = find_workspace(state.project(), name)
+    packls = [p.name for p in list_packls(ws)]
+    if not yes:
+        held = f" and the sources of {', '.join(packls)}" if packls else ""
+        click.confirm(f"Remove workspace {ws.area}/{ws.name}{held}?", abort=True)
+    remove_workspace(ws)
+    click.echo(f"Removed workspace {ws.area}/{ws.name}.")
+
+
+@work.command()
+@click.argument("name", required=False)
+@pass_state
+@boundary
+def shell(state: AppState, name: str | None) -> None:
+    """Open your shell inside workspace NAME (its commands on PATH); exit to leave."""
+    from pipl.workspace.shell import spawn_shell
+    from pipl.workspace.workspace import find_workspace
+
+    project = state.project()
+    ws = find_workspace(project, name)
+    click.echo(
+        f"Entering workspace {ws.area}/{ws.name} of {project.name} (exit to leave)", err=True
+    )
+    raise SystemExit(spawn_shell(project, ws))
+
+
+@work.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@workspace_option
+@click.argument("argv", nargs=-1, type=click.UNPROCESSED, required=True)
+@pass_state
+@boundary
+def run(state: AppState, workspace: str | None, argv: tuple[str, ...]) -> None:
+    """Run a command inside a workspace: pipl work run [-w NAME] -- CMD [ARGS]..."""
+    from pipl.workspace.shell import run_in
+    from pipl.workspace.workspace import find_workspace
+
+    project = state.project()
+    raise SystemExit(run_in(project, find_workspace(project, workspace), list(argv)))
+
+
+@work.command()
+@click.argument("source")
+@click.argument("new")
+@click.option("--area", help="Workarea of the copy (default: the source's).")
+@pass_state
+@boundary
+def clone(state: AppState, source: str, new: str, area: str | None) -> None:
+    """Copy workspace SOURCE as NEW: same package versions, its packls copied."""
+    import time
+
+    from pipl.workspace.workspace import clone_workspace, find_workspace
+
+    project = state.project()
+    started = time.perf_counter()
+    ws = clone_workspace(project, find_workspace(project, source), new, area=area)
+    click.echo(f"Cloned {source} as {ws.area}/{ws.name} ({time.perf_counter() - started:.2f}s)")
+
+
+@work.command()
+@workspace_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_state
+@boundary
+def commands(state: AppState, workspace: str | None, as_json: bool) -> None:
+    """List the commands installed packls offer (entry points 'pipl.commands')."""
+    from pipl.workspace.shell import commands as list_commands
+    from pipl.workspace.workspace import find_workspace
+
+    ws = find_workspace(state.project(), workspace)
+    found = list_commands(ws)
+    if as_json:
+        emit_json("commands", [c.__dict__ for c in found])
+        return
+    if not found:
+        click.echo(f"No packl commands in workspace {ws.name!r}.")
+    table(
+        [(c.name, c.packl, c.version, c.target, c.installed) for c in found],
+        ["COMMAND", "PACKL", "VERSION", "TARGET", "ON PATH"],
+    )

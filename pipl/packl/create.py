@@ -1,0 +1,94 @@
+"""``pipl packl create``: a packl from a template, installed editable in the workspace."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+
+from pipl import names
+from pipl.errors import PacklError, UsageError
+from pipl.index.bootstrap import pipl_pipe_requirement
+from pipl.index.client import IndexClient
+from pipl.packl.packl import Packl, list_packls
+from pipl.packl.pyproject import PyProject, user
+from pipl.packl.templates import available_kinds, render
+from pipl.project.project import Project
+from pipl.uv import Uv
+from pipl.workspace.workspace import Workspace
+
+FIRST_VERSION = "0.1.0"
+
+
+def _clean_description(text: str) -> str:
+    return " ".join(text.replace('"', "'").replace("\\", "/").split())
+
+
+def check_name_free(
+    project: Project, ws: Workspace, name: str, client: IndexClient | None = None
+) -> None:
+    """Refuse a name that clashes (after PEP 503 normalization) in the workspace or on
+    the index the workspace installs from."""
+    wanted = names.normalize_dist(name)
+    for packl in list_packls(ws):
+        if names.normalize_dist(packl.name) == wanted:
+            raise PacklError(
+                f"workspace {ws.name!r} already has packl {packl.name!r}, "
+                f"the same name as {name!r} once normalized ({wanted})"
+            )
+    if client is not None:
+        index = project.stage_index(ws.stage)
+        if client.versions(index, wanted):
+            raise PacklError(
+                f"{wanted!r} already exists on the project index ({index}): "
+                f"pick another name, or use it with 'pipl packl add {wanted}'"
+            )
+
+
+def create_packl(
+    project: Project,
+    ws: Workspace,
+    name: str,
+    kind: str,
+    *,
+    description: str | None = None,
+    client: IndexClient | None = None,
+    install: bool = True,
+    uv: Uv | None = None,
+) -> Packl:
+    """Render ``kind``'s template as packl ``name`` in ``ws`` and install it editable."""
+    names.check_dist(name, "packl")
+    if kind not in available_kinds():
+        raise UsageError(
+            f"unknown packl kind {kind!r}: choose one of {', '.join(available_kinds())}"
+        )
+    check_name_free(project, ws, name, client)
+    module = names.normalize_dist(name).replace("-", "_")
+    if not module.isidentifier():
+        raise UsageError(
+            f"packl name {name!r} gives the module name {module!r}, which is not "
+            "a Python identifier: start it with a letter"
+        )
+    context = {
+        "name": name,
+        "module": module,
+        "kind": kind,
+        "description": _clean_description(description or f"The {name} {kind} packl"),
+        "version": FIRST_VERSION,
+        "pipl_pipe": pipl_pipe_requirement(),
+        "user": user(),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+    }
+    dest = ws.packls_dir / name
+    if dest.exists():
+        raise PacklError(f"{dest} exists already; remove it or pick another name")
+    try:
+        render(kind, dest, context)
+        pyproject = PyProject(dest / "pyproject.toml")
+        pyproject.record("create", f"kind {kind} from template {kind}")
+        pyproject.save()
+        if install:
+            (uv or Uv()).install(ws.python, [], editables=[dest], index_url=ws.index_url(project))
+    except BaseException:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise
+    return Packl(dest, name)
