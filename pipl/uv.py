@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from pipl.errors import CommandError, PacklError, ServerNotRunning
+from pipl.errors import CommandError, PacklError, PiplError, ServerNotRunning
 from pipl.runner import Completed, Runner
 
 
@@ -118,10 +118,14 @@ _CONNECT = re.compile(
 )
 
 
-def explain_failure(done: Completed, what: str, index_url: str | None):
+# uv's decorations before a message line: the error cross, tree drawing, "cause:"
+_DECORATION = re.compile(r"^[\s\u00d7╰─▶│]+(cause:\s*)?")
+
+
+def explain_failure(done: Completed, what: str, index_url: str | None) -> PiplError:
     """A uv failure as a ``PiplError`` whose one line says why and what to do."""
     text = done.stderr.strip() or done.stdout.strip()
-    lines = [re.sub(r"^[\s×╰─▶│]+(cause:\s*)?", "", line).strip() for line in text.splitlines()]
+    lines = [_DECORATION.sub("", line).strip() for line in text.splitlines()]
     lines = [line for line in lines if line]
     if index_url and _CONNECT.search(text):
         return ServerNotRunning(

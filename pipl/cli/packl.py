@@ -67,20 +67,35 @@ def create(
 @boundary
 def list_packls(state: AppState, workspace: str | None, as_json: bool) -> None:
     """List the packls of the workspace."""
+    from pipl.errors import PacklError
     from pipl.packl.packl import list_packls as do_list
 
     _, ws = _context(state, workspace)
-    rows = []
+    rows: list[dict[str, str | None]] = []
     for p in do_list(ws):
-        pp = p.pyproject
-        rows.append({"name": pp.name, "version": pp.version, "kind": pp.kind, "path": str(p.path)})
+        row: dict[str, str | None] = {
+            "name": p.name,
+            "version": None,
+            "kind": None,
+            "path": str(p.path),
+            "error": None,
+        }
+        try:
+            pp = p.pyproject
+            row.update(name=pp.name, version=pp.version, kind=pp.kind)
+        except PacklError as exc:  # one broken packl must not hide the others
+            row["error"] = str(exc)
+        rows.append(row)
     if as_json:
         emit_json("packls", rows)
         return
     if not rows:
         click.echo(f"No packls in workspace {ws.name!r}: pipl packl create NAME --kind KIND")
     table(
-        [(r["name"], r["version"], r["kind"], r["path"]) for r in rows],
+        [
+            (r["name"], r["version"], r["kind"] or "BROKEN: pipl packl show NAME", r["path"])
+            for r in rows
+        ],
         ["PACKL", "VERSION", "KIND", "PATH"],
     )
 
@@ -118,7 +133,7 @@ def show(state: AppState, name: str | None, workspace: str | None, as_json: bool
     click.echo(f"{data['name']} {data['version']}  ({data['kind']})  {data['path']}")
     click.echo(f"  {data['description']}")
     click.echo(f"  installed in {ws.name}: {data['installed'] or 'no'}")
-    click.echo(f"  dependencies: {', '.join(data['dependencies']) or '-'}")
+    click.echo(f"  dependencies: {', '.join(pp.dependencies) or '-'}")
     for extra, deps in pp.optional_dependencies.items():
         click.echo(f"  extra [{extra}]: {', '.join(deps)}")
     for group, eps in pp.entry_points.items():

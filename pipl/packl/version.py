@@ -46,7 +46,7 @@ def bump(version: str, part: str, *, label: str | None = None) -> str:
         raise UsageError(f"cannot bump {part!r}: choose one of {', '.join(PARTS)}")
     if label is not None and label not in LABELS:
         raise UsageError(f"pre-release label {label!r}: choose one of {', '.join(LABELS)}")
-    major, minor, micro = (list(v.release) + [0, 0, 0])[:3]
+    major, minor, micro = (*v.release, 0, 0, 0)[:3]
     epoch = f"{v.epoch}!" if v.epoch else ""
     unfinished = v.pre is not None or v.dev is not None
     if part == "major":
