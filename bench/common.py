@@ -54,3 +54,38 @@ def print_table(title: str, rows: list[tuple[str, str]]) -> None:
     print(f"\n## {title}")
     for name, value in rows:
         print(f"  {name.ljust(width)}  {value}")
+
+
+FAST_ARGON2 = ["--server-arg=--argon2-memory-cost", "--server-arg=8",
+               "--server-arg=--argon2-time-cost", "--server-arg=1",
+               "--server-arg=--argon2-parallelism", "--server-arg=1"]
+
+
+def pipl(*args: str | os.PathLike[str], env: dict[str, str], check: bool = True,
+         input: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(BIN / "pipl"), *map(str, args)], env=env, check=check,
+                          text=True, capture_output=True, input=input)
+
+
+class BenchProject:
+    """An offline project with its server running, for benchmarks of what comes after."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.root = tmp / "proj"
+        self.env = clean_env(tmp / "home", PIPL_PROJECT=str(self.root),
+                             UV_CACHE_DIR=str(tmp / "uv-cache"))
+        self.port = free_port()
+
+    def __enter__(self) -> BenchProject:
+        pipl("proj", "create", self.root, "--no-pypi", "--port", str(self.port), *FAST_ARGON2,
+             env=self.env)
+        pipl("proj", "start", "--detach", env=self.env)
+        pipl("proj", "index", "create-default", env=self.env)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pipl("proj", "stop", env=self.env, check=False)
+
+    @property
+    def simple_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/proj/dev/+simple/"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job, end to end, with real parts: a project, its devpi-server (production
-# settings), users, the staged indexes, a package published to the first stage and
-# installed from the project index with plain pip. Run it with `make demo`.
+# settings), users, the staged indexes, packages published to the first stage, a
+# workspace with a lib and a task packl, and installs from the project index with plain
+# pip. Run it with `make demo`.
 #
 # Everything happens in a temporary folder that is removed at the end
 # (PIPL_DEMO_KEEP=1 keeps it).
@@ -12,6 +13,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/pipl-demo.XXXXXX")
 export PIPL_PROJECT="$work/demo"
 export XDG_CONFIG_HOME="$work/config"   # login tokens of this demo stay in the demo
 port=$(python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+simple="http://127.0.0.1:$port/demo/dev/+simple/"
 
 cleanup() {
     pipl proj stop >/dev/null 2>&1 || true
@@ -19,14 +21,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step() { printf "\n\033[1m$ %s\033[0m\n" "$*"; local t0=$SECONDS; "$@"; echo "   [$((SECONDS-t0))s]"; }
+step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; local t0=$SECONDS; "$@"; echo "   [$((SECONDS - t0))s]"; }
 secret() { python -c 'import secrets; print(secrets.token_urlsafe(16))'; }
 
 echo "== 1. a project and its server"
 step pipl proj create "$PIPL_PROJECT" --port "$port"
 step pipl proj start --detach
 
-echo "== 2. users and the staged indexes"
+echo "== 2. users and the staged indexes (pipl-pipe and the build backend go on the base)"
 step pipl proj index create-default
 alice_pw=$(secret)
 printf '%s\n' "$alice_pw" | step pipl proj user add alice --email alice@studio.example --password-stdin
@@ -38,21 +40,35 @@ step uv build --quiet --wheel --no-build-isolation --python "$(command -v python
 printf '%s\n' "$alice_pw" | step pipl proj login alice --password-stdin
 step pipl proj index upload "$work"/dist/*.whl
 step pipl proj index upload "$work"/dist/*.whl      # identical: skipped
+
+echo "== 4. alice's workspace: a lib packl and a task packl that depends on it"
+step pipl work create anim
+step pipl packl create shotlib --kind lib -w anim --description "Shot helpers"
+step pipl packl publish shotlib -w anim
+step pipl packl create shot-010 --kind task -w anim --description "Shot 010 animation"
+step pipl packl add "shotlib>=0.1" --packl shot-010 -w anim
+step pipl packl bump minor --packl shot-010 -w anim
+step pipl packl show shot-010 -w anim
+step pipl work commands -w anim
+step pipl work run -w anim -- shot-010-info
+step pipl packl publish shot-010 -w anim
 step pipl proj logout
 
-echo "== 4. the project owner promotes it to qa"
+echo "== 5. the project owner promotes releases to qa"
 step pipl proj index push hello-pipl 1.0.0 --to qa
+step pipl proj index push shot-010 0.2.0 --to qa
 
-echo "== 5. plain pip installs it from the project index"
-simple="http://127.0.0.1:$port/demo/dev/+simple/"
+echo "== 6. plain pip installs from the project index into fresh environments"
 step python -m venv "$work/env"
 PIP_CONFIG_FILE=/dev/null step "$work/env/bin/pip" install --quiet --disable-pip-version-check \
-    --index-url "$simple" hello-pipl
+    --index-url "$simple" hello-pipl shot-010
 step "$work/env/bin/hello-pipl"
+step "$work/env/bin/shot-010-info"
 
-echo "== 6. state, then a clean stop"
+echo "== 7. state, then a clean stop"
 step pipl proj status
 step pipl proj index show dev
 step pipl proj stop
 echo
-echo "Demo finished: project, server, users, stages, publish, promote and pip install all worked."
+echo "Demo finished: project, server, users, stages, workspace, packls, publish, promote"
+echo "and pip install all worked."

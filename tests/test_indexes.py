@@ -37,20 +37,24 @@ def test_default_chain_inherits_later_stages(project, admin):
 
 
 def test_create_default_is_idempotent_and_repairs(project, admin):
-    assert {c.action for c in create_default(project, admin)} == {"unchanged"}
+    again = create_default(project, admin)
+    assert {c.action for c in again.changes} == {"unchanged"}
+    assert [u.uploaded for u in again.bootstrap] == [False, False]  # identical: kept
     admin.modify_index(f"{project.owner}/qa", bases=[])
-    changes = {c.name: c.action for c in create_default(project, admin)}
+    changes = {c.name: c.action for c in create_default(project, admin).changes}
     assert changes[f"{project.owner}/qa"] == "updated"
     assert admin.get_index(f"{project.owner}/qa")["bases"] == [f"{project.owner}/prod"]
 
 
 def test_cli_create_default_json(cli, project):
     payload = json.loads(cli("proj", "index", "create-default", "--json").output)
-    assert payload["kind"] == "index-changes"
-    assert [c["name"] for c in payload["data"]] == [
+    assert payload["kind"] == "default-indexes"
+    assert [c["name"] for c in payload["data"]["changes"]] == [
         project.base_index,
         *reversed(project.stage_indexes),
     ]
+    carried = {b["filename"].split("-")[0] for b in payload["data"]["bootstrap"]}
+    assert carried == {"pipl_pipe", "flit_core"}
 
 
 def test_cli_custom_index_lifecycle(cli, project):

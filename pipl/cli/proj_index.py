@@ -42,11 +42,23 @@ def create_default(state: AppState, as_json: bool) -> None:
 
     project = state.project()
     with state.client("admin") as client:
-        changes = do_create(project, client)
+        result = do_create(project, client)
     if as_json:
-        emit_json("index-changes", [c.__dict__ for c in changes])
+        emit_json(
+            "default-indexes",
+            {
+                "changes": [c.__dict__ for c in result.changes],
+                "bootstrap": [
+                    {"filename": u.filename, "index": u.index, "uploaded": u.uploaded}
+                    for u in result.bootstrap
+                ],
+            },
+        )
         return
-    table([(c.name, c.action, c.bases) for c in changes], ["INDEX", "ACTION", "BASES"])
+    table([(c.name, c.action, c.bases) for c in result.changes], ["INDEX", "ACTION", "BASES"])
+    for upload in result.bootstrap:
+        state_word = "uploaded" if upload.uploaded else "already there"
+        click.echo(f"{upload.index} carries {upload.filename} ({state_word})")
     click.echo(f"Install from the first stage: pip install --index-url {project.simple_url()} PKG")
 
 

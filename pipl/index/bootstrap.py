@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pipl.index.client import IndexClient, UploadResult
 from pipl.index.wheelpack import pack_installed
-from pipl.project.project import Project
+
+if TYPE_CHECKING:
+    from pipl.index.client import IndexClient, UploadResult
+    from pipl.project.project import Project
 
 # every packl depends on pipl-pipe and builds with flit_core
 BOOTSTRAP = ("pipl-pipe", "flit_core")
@@ -18,10 +21,3 @@ def publish_bootstrap(project: Project, client: IndexClient) -> list[UploadResul
     with tempfile.TemporaryDirectory(prefix="pipl-bootstrap-") as tmp:
         wheels = [pack_installed(name, Path(tmp)) for name in BOOTSTRAP]
         return [client.upload(project.base_index, wheel) for wheel in wheels]
-
-
-def pipl_pipe_requirement() -> str:
-    """The requirement packls get on the framework: the version pipl ships, or newer."""
-    import importlib.metadata
-
-    return f"pipl-pipe>={importlib.metadata.version('pipl-pipe')}"

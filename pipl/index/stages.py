@@ -17,7 +17,7 @@ from typing import Any
 
 from pipl.errors import Conflict
 from pipl.index.bootstrap import publish_bootstrap
-from pipl.index.client import IndexClient
+from pipl.index.client import IndexClient, UploadResult
 from pipl.index.session import connect
 from pipl.project.project import Project
 
@@ -54,8 +54,16 @@ def _as_list(value: Any) -> Any:
 @dataclass(frozen=True)
 class IndexChange:
     name: str
-    action: str  # created | updated | unchanged | uploaded <file> | has <file>
+    action: str  # created | updated | unchanged
     bases: list[str]
+
+
+@dataclass(frozen=True)
+class DefaultIndexes:
+    """What ``create_default`` did: index changes, then the base index's bootstrap files."""
+
+    changes: list[IndexChange]
+    bootstrap: list[UploadResult]
 
 
 def default_specs(project: Project) -> list[IndexSpec]:
@@ -100,7 +108,7 @@ def ensure_owner(project: Project, admin: IndexClient) -> bool:
     return True
 
 
-def create_default(project: Project, admin: IndexClient) -> list[IndexChange]:
+def create_default(project: Project, admin: IndexClient) -> DefaultIndexes:
     """Create (or bring back in line with pipl.toml) the owner user, base and stage indexes,
     and put pipl-pipe and the packl build backend on the base index."""
     ensure_owner(project, admin)
@@ -119,7 +127,4 @@ def create_default(project: Project, admin: IndexClient) -> list[IndexChange]:
         changes.append(IndexChange(spec.name, action, spec.bases))
     with connect(project, "owner") as owner:
         uploads = publish_bootstrap(project, owner)
-    for upload in uploads:
-        verb = "uploaded" if upload.uploaded else "has"
-        changes.append(IndexChange(project.base_index, f"{verb} {upload.filename}", []))
-    return changes
+    return DefaultIndexes(changes, uploads)

@@ -5,14 +5,17 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipl import names
 from pipl.errors import PacklError
-from pipl.index.client import IndexClient, UploadResult
 from pipl.packl.packl import Packl
-from pipl.project.project import Project
 from pipl.uv import Uv
-from pipl.workspace.workspace import Workspace
+
+if TYPE_CHECKING:
+    from pipl.index.client import IndexClient, UploadResult
+    from pipl.project.project import Project
+    from pipl.workspace.workspace import Workspace
 
 
 @dataclass(frozen=True)

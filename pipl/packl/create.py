@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import shutil
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from pipl import names
 from pipl.errors import PacklError, UsageError
-from pipl.index.bootstrap import pipl_pipe_requirement
-from pipl.index.client import IndexClient
 from pipl.packl.packl import Packl, list_packls
 from pipl.packl.pyproject import PyProject, user
 from pipl.packl.templates import available_kinds, render
@@ -16,7 +15,17 @@ from pipl.project.project import Project
 from pipl.uv import Uv
 from pipl.workspace.workspace import Workspace
 
+if TYPE_CHECKING:
+    from pipl.index.client import IndexClient
+
 FIRST_VERSION = "0.1.0"
+
+
+def pipl_pipe_requirement() -> str:
+    """The requirement packls get on the framework: the version pipl ships, or newer."""
+    import importlib.metadata
+
+    return f"pipl-pipe>={importlib.metadata.version('pipl-pipe')}"
 
 
 def _clean_description(text: str) -> str:
