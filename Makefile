@@ -5,13 +5,14 @@ BIN    := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP  := $(VENV)/.pipl-installed
 
-.PHONY: help install demo test lint bench clean
+.PHONY: help install lock demo test lint bench clean
 
 help:
 	@echo "make demo   set up, then run the demo: a real project, server, packages, installs"
 	@echo "make test   set up, then run the test suite"
 	@echo "make lint   ruff and mypy"
 	@echo "make bench  benchmarks (bench/)"
+	@echo "make lock   refresh uv.lock after changing dependencies"
 	@echo "make clean  remove the virtualenv and caches"
 
 $(STAMP): pyproject.toml pipl_pipe/pyproject.toml uv.lock
@@ -20,7 +21,8 @@ $(STAMP): pyproject.toml pipl_pipe/pyproject.toml uv.lock
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --locked --python $(BIN)/python
 	touch $(STAMP)
 
-uv.lock:
+# after changing dependencies in a pyproject.toml: refresh uv.lock (then commit it)
+lock:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 	$(BIN)/uv lock --python $(BIN)/python

@@ -1,27 +1,12 @@
-"""Small file-system helpers: atomic writes and private (0600/0700) files."""
+"""Small file-system helpers: atomic writes (shared with pipl-pipe) and private files."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
+from pipl_pipe.fsutil import atomic_write
 
-def atomic_write(path: Path, data: str | bytes, *, mode: int = 0o644) -> None:
-    """Write ``data`` to ``path`` so that readers see the old or the new file, never half."""
-    path = Path(path)
-    raw = data.encode() if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(raw)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+__all__ = ["atomic_write", "private_dir", "write_private"]
 
 
 def private_dir(path: Path) -> Path:

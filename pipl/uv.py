@@ -68,8 +68,13 @@ class Uv:
         index_url: str,
         editables: Iterable[Path | str] = (),
         upgrade: Sequence[str] = (),
+        extra: str | None = None,
         what: str = "install",
     ) -> Completed:
+        """Install into the environment of ``python`` from ``index_url`` only.
+
+        ``extra`` is added to every requirement and editable path (workspaces install
+        with the ``edit`` extra, which brings editor and tool packls)."""
         args: list[str | os.PathLike[str]] = [
             "pip",
             "install",
@@ -82,8 +87,8 @@ class Uv:
         for name in upgrade:
             args += ["--upgrade-package", name]
         for path in editables:
-            args += ["--editable", str(path)]
-        args += list(requirements)
+            args += ["--editable", f"{path}[{extra}]" if extra else str(path)]
+        args += [with_extra(r, extra) for r in requirements] if extra else list(requirements)
         return self.run(args, index_url=index_url, what=what)
 
     def uninstall(self, python: Path, names: Iterable[str]) -> None:
@@ -111,6 +116,18 @@ class Uv:
             env=env,
             what=f"build {source.name}",
         )
+
+
+def with_extra(requirement: str, extra: str) -> str:
+    """``name>=1`` -> ``name[extra]>=1`` (keeping other extras and markers)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        req = Requirement(requirement)
+    except InvalidRequirement:
+        return requirement  # uv will report it
+    req.extras.add(extra)
+    return str(req)
 
 
 _CONNECT = re.compile(

@@ -21,7 +21,7 @@ from tests.helpers import fails, run
 
 KIND_GROUPS = {
     "lib": set(),
-    "task": {"console_scripts", "pipl.commands"},
+    "task": {"console_scripts", "pipl.commands", "pipl_pipe.task"},
     "product": {"pipl_pipe.product"},
     "asset": {"pipl_pipe.asset_type"},
     "segment": {"pipl_pipe.segment"},

@@ -38,6 +38,7 @@ class DistFile:
             "Home-page": "home_page",
             "Author": "author",
             "License": "license",
+            "Keywords": "keywords",
             "Metadata-Version": "metadata_version",
         }
         for header, field in keys.items():

@@ -13,7 +13,7 @@ from pipl.packl.pyproject import PyProject, user
 from pipl.packl.templates import available_kinds, render
 from pipl.project.project import Project
 from pipl.uv import Uv
-from pipl.workspace.workspace import Workspace
+from pipl.workspace.workspace import EDIT_EXTRA, Workspace
 
 if TYPE_CHECKING:
     from pipl.index.client import IndexClient
@@ -84,6 +84,7 @@ def create_packl(
         "description": _clean_description(description or f"The {name} {kind} packl"),
         "version": FIRST_VERSION,
         "pipl_pipe": pipl_pipe_requirement(),
+        "product_type": "generic",
         "user": user(),
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
     }
@@ -96,7 +97,9 @@ def create_packl(
         pyproject.record("create", f"kind {kind} from template {kind}")
         pyproject.save()
         if install:
-            (uv or Uv()).install(ws.python, [], editables=[dest], index_url=ws.index_url(project))
+            (uv or Uv()).install(
+                ws.python, [], editables=[dest], index_url=ws.index_url(project), extra=EDIT_EXTRA
+            )
     except BaseException:
         shutil.rmtree(dest, ignore_errors=True)
         raise

@@ -14,7 +14,7 @@ from pipl.packl.packl import Packl, list_packls
 from pipl.packl.pyproject import PyProject
 from pipl.project.project import Project
 from pipl.uv import Uv
-from pipl.workspace.workspace import Workspace
+from pipl.workspace.workspace import EDIT_EXTRA, Workspace
 
 
 @dataclass(frozen=True)
@@ -51,12 +51,12 @@ def _dep_list(pyproject: PyProject, extra: str | None) -> list[str]:
     if extra is None:
         if "dependencies" not in project:
             project["dependencies"] = tomlkit.array()
-        return project["dependencies"]  # type: ignore[no-any-return]  # tomlkit array
+        return project["dependencies"]
     names.check_simple(extra, "extra")
     extras = project.setdefault("optional-dependencies", tomlkit.table())
     if extra not in extras:
         extras[extra] = tomlkit.array()
-    return extras[extra]  # type: ignore[no-any-return]  # tomlkit array
+    return extras[extra]
 
 
 def _find(deps: list[str], name: str) -> int | None:
@@ -104,6 +104,7 @@ def add(
         ws.python,
         [] if editable else [str(req)],
         editables=[editable] if editable else [],
+        extra=EDIT_EXTRA,
         index_url=index_url,
         upgrade=[req.name],
         what=f"install {req}",
@@ -158,7 +159,9 @@ def remove(
 
 def _refresh(project: Project, ws: Workspace, packl: Packl, uv: Uv) -> None:
     """Reinstall the packl in editable mode so its installed metadata matches pyproject."""
-    uv.install(ws.python, [], editables=[packl.path], index_url=ws.index_url(project))
+    uv.install(
+        ws.python, [], editables=[packl.path], index_url=ws.index_url(project), extra=EDIT_EXTRA
+    )
 
 
 def _still_needed(ws: Workspace, name: str) -> bool:

@@ -27,6 +27,7 @@ from packaging.version import InvalidVersion, Version
 
 from pipl.errors import UsageError
 from pipl.uv import Uv
+from pipl.workspace.workspace import EDIT_EXTRA
 
 if TYPE_CHECKING:
     from pipl.packl.packl import Packl
@@ -104,6 +105,7 @@ def bump_packl(
         ws.python,
         [],
         editables=[packl.path],
+        extra=EDIT_EXTRA,
         index_url=ws.index_url(project),
         what=f"reinstall {pyproject.name}",
     )

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pipl.errors import WorkspaceError
 from pipl.project.project import Project
+from pipl.uv import uv_bin
 from pipl.workspace.workspace import ENV_WORKSPACE, Workspace
 
 COMMANDS_GROUP = "pipl.commands"
@@ -49,9 +50,14 @@ def prompt_label(project: Project, ws: Workspace) -> str:
 
 
 def workspace_env(
-    project: Project, ws: Workspace, base: Mapping[str, str] | None = None
+    project: Project,
+    ws: Workspace,
+    base: Mapping[str, str] | None = None,
+    *,
+    envsets: bool = False,
 ) -> dict[str, str]:
-    """The environment of a workspace: its venv first on PATH, its project and index."""
+    """The environment of a workspace: its venv first on PATH, its project and index, and
+    (``envsets=True``) what its packls' envsets resolve to."""
     env = dict(os.environ if base is None else base)
     env.pop("PYTHONHOME", None)
     index_url = ws.index_url(project)
@@ -64,7 +70,12 @@ def workspace_env(
         PIP_INDEX_URL=index_url,
         UV_DEFAULT_INDEX=index_url,
         PIPL_PROMPT=prompt_label(project, ws),
+        PIPL_UV=uv_bin(),
     )
+    if envsets:
+        from pipl.workspace.inside import envsets as resolve
+
+        env.update(resolve(project, ws, env)["env"])
     return env
 
 
@@ -74,7 +85,7 @@ def run_in(project: Project, ws: Workspace, argv: Sequence[str], cwd: Path | Non
         raise WorkspaceError(
             "no command given: write it after '--', e.g. pipl work run -- python -V"
         )
-    env = workspace_env(project, ws)
+    env = workspace_env(project, ws, envsets=True)
     exe = shutil.which(argv[0], path=env["PATH"])
     if exe is None:
         known = ", ".join(c.name for c in commands(ws)) or "none"
@@ -86,7 +97,7 @@ def run_in(project: Project, ws: Workspace, argv: Sequence[str], cwd: Path | Non
 
 def spawn_shell(project: Project, ws: Workspace, shell: str | None = None) -> int:
     """Start the user's shell inside the workspace; return its exit code."""
-    env = workspace_env(project, ws)
+    env = workspace_env(project, ws, envsets=True)
     shell = shell or os.environ.get("SHELL") or "/bin/sh"
     label = env["PIPL_PROMPT"]
     name = Path(shell).name

@@ -11,7 +11,6 @@ Layout of a workspace ``anim`` in the default workarea::
 
 from __future__ import annotations
 
-import getpass
 import importlib.metadata as md
 import os
 import shutil
@@ -19,8 +18,10 @@ import sys
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
+
+from pipl_pipe.pyproject import now
+from pipl_pipe.pyproject import user as current_user
 
 from pipl import names
 from pipl.errors import WorkspaceError
@@ -30,6 +31,9 @@ from pipl.uv import Uv
 from pipl.workspace.area import Workarea, get_area, list_areas
 
 MARKER = "pipl-workspace.toml"
+# workspaces install packls with this extra: editor and tool packls come with it, while
+# CI environments, which install without it, stay lean
+EDIT_EXTRA = "edit"
 ENV_WORKSPACE = "PIPL_WORKSPACE"
 
 
@@ -121,17 +125,6 @@ class Workspace:
         atomic_write(self.path / MARKER, tomlkit.dumps(doc))
 
 
-def current_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
-
-
-def now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def list_workspaces(project: Project, area: str | None = None) -> list[Workspace]:
     found = []
     for wa in list_areas(project):
@@ -211,7 +204,7 @@ def create_workspace(
         _configure_installers(ws, index_url)
         reqs = list(requirements)
         if reqs:
-            uv.install(ws.python, reqs, index_url=index_url)
+            uv.install(ws.python, reqs, index_url=index_url, extra=EDIT_EXTRA)
         ws.save()  # the marker comes last: a workspace without it is unfinished
     except BaseException:
         shutil.rmtree(path, ignore_errors=True)
@@ -260,7 +253,13 @@ def clone_workspace(
             elif not line.startswith("#"):
                 pins.append(line)
         if pins or editables:
-            uv.install(ws.python, pins, editables=editables, index_url=ws.index_url(project))
+            uv.install(
+                ws.python,
+                pins,
+                editables=editables,
+                index_url=ws.index_url(project),
+                extra=EDIT_EXTRA,
+            )
     except BaseException:
         shutil.rmtree(ws.path, ignore_errors=True)
         raise

@@ -16,16 +16,24 @@ KINDS: dict[str, Kind] = {
     kind.name: kind
     for kind in (
         Kind("lib", "plain Python code shared by other packls", ()),
-        Kind("task", "an application: pinned dependencies, commands, processing",
-             ("pipl.commands", "pipl.process", "pipl_pipe.task")),
-        Kind("product", "references to assets by content hash, pinned to its sources",
-             ("pipl_pipe.product",)),
-        Kind("asset", "asset types: naming conventions for stored files",
-             ("pipl_pipe.asset_type",)),
+        Kind(
+            "task",
+            "an application: pinned dependencies, commands, processing",
+            ("pipl.commands", "pipl.process", "pipl_pipe.task"),
+        ),
+        Kind(
+            "product",
+            "references to assets by content hash, pinned to its sources",
+            ("pipl_pipe.product",),
+        ),
+        Kind(
+            "asset", "asset types: naming conventions for stored files", ("pipl_pipe.asset_type",)
+        ),
         Kind("segment", "one processing step of a pipeline", ("pipl_pipe.segment",)),
         Kind("pipeline", "a DAG of segments", ("pipl.process", "pipl_pipe.pipeline")),
-        Kind("envset", "environment variables and PATH entries for workspaces",
-             ("pipl_pipe.envset",)),
+        Kind(
+            "envset", "environment variables and PATH entries for workspaces", ("pipl_pipe.envset",)
+        ),
     )
 }
 
@@ -34,6 +42,4 @@ def get_kind(name: str) -> Kind:
     try:
         return KINDS[name]
     except KeyError:
-        raise ValueError(
-            f"unknown packl kind {name!r}: choose one of {', '.join(KINDS)}"
-        ) from None
+        raise ValueError(f"unknown packl kind {name!r}: choose one of {', '.join(KINDS)}") from None

@@ -1,0 +1,23 @@
+"""Opening the asset store of a project, as configured in its ``pipl.toml``."""
+
+from __future__ import annotations
+
+from pipl_pipe.assets.store import AssetStore
+from pipl_pipe.errors import PipeError
+from pipl_pipe.services import Services
+
+from pipl.errors import PiplError
+from pipl.project.project import Project
+
+
+class AssetStoreError(PiplError):
+    exit_code = 9
+
+
+def project_store(project: Project) -> AssetStore:
+    """The ``asset_store`` service for ``project`` (default: ``PROJECT/assets``)."""
+    try:
+        store: AssetStore = Services(project_root=project.root).asset_store
+    except PipeError as exc:
+        raise AssetStoreError(str(exc)) from None
+    return store

@@ -1,0 +1,177 @@
+"""Build a product packl from a folder of outputs, in one call.
+
+Each entry of the outputs folder (a file or a folder) becomes one asset: stored by content
+hash in the asset store, listed in the product's manifest with its type, size and hash,
+and given an entry point. The product pins (``==``) the packls it was made from. The
+result is a wheel and an sdist, ready to publish; they carry the keyword ``pipl-product``
+so the index (and asset garbage collection) can tell products apart.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.version import InvalidVersion, Version
+from pipl_pipe.assets.store import AssetStore
+from pipl_pipe.assets.types import get_asset_type
+from pipl_pipe.errors import PipeError
+from pipl_pipe.products import ASSET_GROUP, MANIFEST, PRODUCT_GROUP, AssetRef, manifest_document
+
+from pipl import names
+from pipl.errors import PacklError, UsageError
+from pipl.fsutil import atomic_write
+from pipl.packl.create import pipl_pipe_requirement
+from pipl.packl.packl import Packl
+from pipl.packl.pyproject import PyProject, user
+from pipl.packl.templates import render
+from pipl.uv import Uv
+
+KEYWORD = "pipl-product"
+
+
+@dataclass(frozen=True)
+class ProductSpec:
+    """What to build: the product's name, type and version, and what it was made from."""
+
+    name: str
+    type: str
+    version: str
+    sources: list[str] = field(default_factory=list)  # exact pins, "packl==1.2.0"
+    asset_types: dict[str, str] = field(default_factory=dict)  # asset name -> asset type
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class BuiltProduct:
+    packl: Packl
+    files: list[Path]
+    assets: list[AssetRef]
+
+
+def asset_name(path: Path) -> str:
+    stem = path.name.split(".")[0] if path.is_file() else path.name
+    name = re.sub(r"[^a-z0-9]+", "_", stem.lower()).strip("_")
+    if not name or not name[0].isalpha():
+        name = f"a_{name}"
+    return name
+
+
+def _check_spec(spec: ProductSpec) -> None:
+    names.check_dist(spec.name, "product")
+    try:
+        Version(spec.version)
+    except InvalidVersion:
+        raise UsageError(
+            f"product {spec.name}: {spec.version!r} is not a PEP 440 version"
+        ) from None
+    for pin in spec.sources:
+        if "==" not in pin:
+            raise UsageError(
+                f"product {spec.name}: source {pin!r} must be an exact pin (NAME==VERSION)"
+            )
+
+
+def store_outputs(outputs: Path, spec: ProductSpec, store: AssetStore) -> list[AssetRef]:
+    """Put every entry of ``outputs`` in the store; return the manifest's asset list."""
+    entries = sorted(p for p in Path(outputs).iterdir() if not p.name.startswith("."))
+    if not entries:
+        raise UsageError(f"{outputs} is empty: a product needs at least one output")
+    refs: dict[str, AssetRef] = {}
+    for path in entries:
+        name = asset_name(path)
+        if name in refs:
+            raise UsageError(
+                f"{path.name} and another output both make the asset name {name!r}; rename one"
+            )
+        type_name = spec.asset_types.get(name) or ("folder" if path.is_dir() else "file")
+        try:
+            atype = get_asset_type(type_name)
+            if atype.folder != path.is_dir():
+                raise UsageError(
+                    f"{path.name}: asset type {type_name!r} expects a "
+                    f"{'folder' if atype.folder else 'file'}"
+                )
+            stored = store.put(path)
+        except PipeError as exc:
+            raise PacklError(f"product {spec.name}, asset {name}: {exc}") from None
+        suffix = "".join(path.suffixes) if path.is_file() else ""
+        refs[name] = AssetRef(
+            spec.name, name, type_name, stored.sha256, stored.size, stored.kind, suffix
+        )
+    unknown = set(spec.asset_types) - set(refs)
+    if unknown:
+        raise UsageError(
+            f"product {spec.name}: no output for asset(s) {', '.join(sorted(unknown))} in {outputs}"
+        )
+    return list(refs.values())
+
+
+def build_product(
+    outputs: Path,
+    spec: ProductSpec,
+    *,
+    store: AssetStore,
+    workdir: Path,
+    index_url: str,
+    uv: Uv | None = None,
+) -> BuiltProduct:
+    """Store the outputs, render the product packl, write its manifest, build it."""
+    _check_spec(spec)
+    assets = store_outputs(outputs, spec, store)
+    module = names.normalize_dist(spec.name).replace("-", "_")
+    dest = Path(workdir) / f"{spec.name}-{spec.version}"
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    context = {
+        "name": spec.name,
+        "module": module,
+        "kind": "product",
+        "version": spec.version,
+        "description": " ".join(
+            (spec.description or f"The {spec.name} {spec.type} product").replace('"', "'").split()
+        ),
+        "pipl_pipe": pipl_pipe_requirement(),
+        "product_type": spec.type,
+        "user": user(),
+        "date": "",
+    }
+    render("product", dest, context)
+    atomic_write(
+        dest / module / MANIFEST,
+        manifest_document(
+            spec.name, spec.version, spec.type, assets, spec.sources, context["description"]
+        ),
+    )
+    _write_pyproject(PyProject(dest / "pyproject.toml"), spec, module, assets)
+    packl = Packl(dest, spec.name)
+    (uv or Uv()).build(dest, packl.dist_dir, index_url=index_url)
+    files = sorted(packl.dist_dir.iterdir())
+    return BuiltProduct(packl, files, assets)
+
+
+def _write_pyproject(pp: PyProject, spec: ProductSpec, module: str, assets: list[AssetRef]) -> None:
+    import tomlkit
+
+    project = pp.project
+    project["keywords"] = [KEYWORD, spec.type]
+    deps = project["dependencies"]
+    for pin in sorted(spec.sources):
+        deps.append(pin)
+    eps = project.setdefault("entry-points", tomlkit.table(is_super_table=True))
+    eps[PRODUCT_GROUP] = {spec.name: f"{module}:PRODUCT"}
+    eps[ASSET_GROUP] = {
+        f"{spec.name}.{a.name}": f"{module}:PRODUCT.assets.{a.name}"
+        for a in sorted(assets, key=lambda a: a.name)
+    }
+    pp.pipl["product-type"] = spec.type
+    pp.record(
+        "build-product",
+        f"{len(assets)} asset(s) of type "
+        f"{', '.join(sorted({a.type for a in assets}))}; sources "
+        f"{', '.join(sorted(spec.sources)) or 'none'}",
+    )
+    pp.save()

@@ -1,0 +1,190 @@
+"""An asset store on any fsspec file system (S3, GCS, SFTP, memory...): extra ``fsspec``.
+
+Same layout and guarantees as ``LocalStore``: objects named by sha256 under
+``URL/objects/ab/``, uploads land under a temporary name first, downloads are verified.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pipl_pipe.assets.hashcache import HashCache
+from pipl_pipe.assets.store import (
+    CHUNK,
+    TREE_FORMAT,
+    TREE_PREFIX,
+    Stored,
+    _corrupted,
+    check_sha,
+    hash_file,
+    tree_document,
+)
+from pipl_pipe.errors import AssetError, AssetMissing
+
+
+class FsspecStore:
+    def __init__(
+        self,
+        url: str,
+        *,
+        hashes: HashCache | None = None,
+        durable: bool = True,
+        **storage_options: Any,
+    ) -> None:
+        try:
+            import fsspec
+        except ImportError:
+            raise AssetError(
+                f"the asset store {url} needs fsspec: install pipl-pipe[fsspec] "
+                "(and the file system's own package, e.g. s3fs)"
+            ) from None
+        self.url = url.rstrip("/")
+        self.fs, self.base = fsspec.core.url_to_fs(self.url, **storage_options)
+        self.base = self.base.rstrip("/")
+        self.hashes = hashes or HashCache()
+        del durable  # object stores commit whole objects
+
+    def _key(self, sha256: str) -> str:
+        check_sha(sha256)
+        return f"{self.base}/objects/{sha256[:2]}/{sha256}"
+
+    def has(self, sha256: str) -> bool:
+        return bool(self.fs.exists(self._key(sha256)))
+
+    def _upload(self, local: Path, sha256: str) -> bool:
+        key = self._key(sha256)
+        if self.fs.exists(key):
+            return False
+        tmp = f"{self.base}/incoming/{uuid.uuid4().hex}.part"
+        self.fs.makedirs(f"{self.base}/incoming", exist_ok=True)
+        self.fs.makedirs(key.rsplit("/", 1)[0], exist_ok=True)
+        self.fs.put_file(str(local), tmp)
+        self.fs.mv(tmp, key)
+        return True
+
+    def put(self, path: Path) -> Stored:
+        path = Path(path)
+        if path.is_file():
+            sha, size, added = self._put_file(path)
+            return Stored(sha, size, "file", added)
+        if not path.is_dir():
+            raise AssetMissing(f"{path}: no such file or folder to add")
+        entries, added, total = [], False, 0
+        for file in sorted(p for p in path.rglob("*") if p.is_file()):
+            sha, size, new = self._put_file(file)
+            added |= new
+            total += size
+            entries.append(
+                {
+                    "path": file.relative_to(path).as_posix(),
+                    "sha256": sha,
+                    "size": size,
+                    "exec": bool(os.access(file, os.X_OK)),
+                }
+            )
+        document = tree_document(entries)
+        tree_sha = hashlib.sha256(document).hexdigest()
+        if not self.has(tree_sha):
+            self.fs.makedirs(self._key(tree_sha).rsplit("/", 1)[0], exist_ok=True)
+            self.fs.pipe_file(self._key(tree_sha), document)
+            added = True
+        return Stored(tree_sha, total, "tree", added)
+
+    def _put_file(self, path: Path) -> tuple[str, int, bool]:
+        st = path.stat()
+        sha = self.hashes.get(path.resolve(), st) or hash_file(path)
+        self.hashes.put(path.resolve(), st, sha)
+        return sha, st.st_size, self._upload(path, sha)
+
+    def fetch(self, sha256: str, dest: Path, kind: str = "file") -> Path:
+        dest = Path(dest)
+        if kind == "tree":
+            staging = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
+            try:
+                for entry in self.read_tree(sha256):
+                    if ".." in Path(entry["path"]).parts:
+                        raise AssetError(f"tree {sha256} names an unsafe path {entry['path']!r}")
+                    self._fetch_file(entry["sha256"], staging / entry["path"])
+                if dest.exists():
+                    shutil.rmtree(dest)
+                os.replace(staging, dest)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+            return dest
+        staging = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
+        try:
+            self._fetch_file(sha256, staging)
+            os.replace(staging, dest)
+        except BaseException:
+            staging.unlink(missing_ok=True)
+            raise
+        return dest
+
+    def _fetch_file(self, sha256: str, target: Path) -> None:
+        key = self._key(sha256)
+        if not self.fs.exists(key):
+            raise AssetMissing(f"object {sha256} is not in the asset store {self.url}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        with self.fs.open(key, "rb") as fin, target.open("wb") as fout:
+            while chunk := fin.read(CHUNK):
+                digest.update(chunk)
+                fout.write(chunk)
+        if digest.hexdigest() != sha256:
+            target.unlink(missing_ok=True)
+            raise _corrupted(sha256, self.url)
+
+    def kind_of(self, sha256: str) -> str:
+        key = self._key(sha256)
+        if not self.fs.exists(key):
+            raise AssetMissing(f"object {sha256} is not in the asset store {self.url}")
+        with self.fs.open(key, "rb") as fh:
+            return "tree" if fh.read(len(TREE_PREFIX)) == TREE_PREFIX else "file"
+
+    def read_tree(self, sha256: str) -> list[dict[str, Any]]:
+        key = self._key(sha256)
+        if not self.fs.exists(key):
+            raise AssetMissing(f"object {sha256} is not in the asset store {self.url}")
+        data = self.fs.cat_file(key)
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise _corrupted(sha256, self.url)
+        doc = json.loads(data)
+        if doc.get("format") != TREE_FORMAT:
+            raise AssetError(f"object {sha256} in {self.url} is not a folder (tree) object")
+        return list(doc["files"])
+
+    def verify(self, sha256: str) -> None:
+        key = self._key(sha256)
+        if not self.fs.exists(key):
+            raise AssetMissing(f"object {sha256} is not in the asset store {self.url}")
+        digest = hashlib.sha256()
+        with self.fs.open(key, "rb") as fh:
+            while chunk := fh.read(CHUNK):
+                digest.update(chunk)
+        if digest.hexdigest() != sha256:
+            raise _corrupted(sha256, self.url)
+
+    def objects(self) -> Iterator[tuple[str, int]]:
+        root = f"{self.base}/objects"
+        if not self.fs.exists(root):
+            return
+        for info in sorted(self.fs.find(root, detail=True).values(), key=lambda i: i["name"]):
+            yield info["name"].rsplit("/", 1)[-1], int(info.get("size") or 0)
+
+    def mtime(self, sha256: str) -> float:
+        info = self.fs.info(self._key(sha256))
+        value = info.get("mtime") or info.get("LastModified") or info.get("created") or 0
+        return float(value.timestamp() if hasattr(value, "timestamp") else value)
+
+    def remove(self, sha256: str) -> None:
+        key = self._key(sha256)
+        if self.fs.exists(key):
+            self.fs.rm(key)

@@ -1,0 +1,333 @@
+"""The asset store: large files and folders stored by content hash (sha256).
+
+Like git-lfs objects, an object lives at ``ROOT/objects/ab/abcdef...`` named by the sha256
+of its content. A folder is stored as its files plus a *tree* object: canonical JSON
+listing each file's relative path, sha256, size and executable bit.
+
+- Writes are atomic: content goes to ``ROOT/incoming`` first and is renamed into place, so a
+  reader never sees half an object, and two writers of the same content end with one.
+- Reads verify: ``fetch`` hashes what it copies out and refuses a mismatch.
+- The store owns paths; asset types (``pipl_pipe.assets.types``) own file names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import mmap
+import os
+import shutil
+import stat
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from pipl_pipe.assets.hashcache import HashCache
+from pipl_pipe.errors import AssetCorrupted, AssetError, AssetMissing
+
+CHUNK = 8 << 20
+TREE_FORMAT = "pipl-tree/1"
+# config asset_store defaults (pipl.toml [config.asset_store] overrides them):
+# url: folder or fsspec URL (default PROJECT/assets); durable: fsync objects before use
+DEFAULTS: dict[str, Any] = {"durable": True}
+TREE_PREFIX = b'{"files":'  # canonical tree documents start so (sorted keys)
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What ``put`` stored: the object's hash, the content size, file or tree."""
+
+    sha256: str
+    size: int
+    kind: str  # "file" | "tree"
+    added: bool  # False: the store had it already
+
+
+class AssetStore(Protocol):
+    url: str
+
+    def put(self, path: Path) -> Stored: ...
+    def has(self, sha256: str) -> bool: ...
+    def fetch(self, sha256: str, dest: Path, kind: str = "file") -> Path: ...
+    def verify(self, sha256: str) -> None: ...
+    def kind_of(self, sha256: str) -> str: ...
+    def read_tree(self, sha256: str) -> list[dict[str, Any]]: ...
+    def mtime(self, sha256: str) -> float: ...
+    def objects(self) -> Iterator[tuple[str, int]]: ...
+    def remove(self, sha256: str) -> None: ...
+
+
+def check_sha(sha256: str) -> str:
+    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        raise AssetError(f"{sha256!r} is not a sha256 (64 lowercase hex digits)")
+    return sha256
+
+
+def hash_file(path: Path) -> str:
+    """sha256 of a file; large files are hashed straight from the page cache (mmap)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size < CHUNK:
+            digest.update(fh.read())
+            return digest.hexdigest()
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            view = memoryview(mapped)
+            try:
+                for start in range(0, size, 8 * CHUNK):
+                    digest.update(view[start : start + 8 * CHUNK])
+            finally:
+                view.release()
+    return digest.hexdigest()
+
+
+def _copy_data(src: Path, dst: Path) -> None:
+    """Copy bytes in the kernel where it can (copy_file_range may even share extents)."""
+    with src.open("rb") as fin, dst.open("wb") as fout:
+        size = os.fstat(fin.fileno()).st_size
+        copied = 0
+        try:
+            while copied < size:
+                n = os.copy_file_range(fin.fileno(), fout.fileno(), size - copied)
+                if n == 0:
+                    break
+                copied += n
+        except (AttributeError, OSError):
+            fin.seek(copied)
+            fout.seek(copied)
+            shutil.copyfileobj(fin, fout, CHUNK)
+        fout.flush()
+
+
+def tree_document(entries: list[dict[str, Any]]) -> bytes:
+    """Canonical bytes of a tree object (same folder content, same hash)."""
+    body = {"format": TREE_FORMAT, "files": sorted(entries, key=lambda e: str(e["path"]))}
+    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+
+class LocalStore:
+    """An asset store in a local (or mounted) folder."""
+
+    def __init__(
+        self, root: Path, *, hashes: HashCache | None = None, durable: bool = True
+    ) -> None:
+        self.root = Path(root).expanduser().absolute()
+        self.url = str(self.root)
+        self.hashes = hashes or HashCache()
+        self.durable = durable
+
+    # -- layout -----------------------------------------------------------------------
+    def object_path(self, sha256: str) -> Path:
+        check_sha(sha256)
+        return self.root / "objects" / sha256[:2] / sha256
+
+    def _tmp(self) -> Path:
+        tmp = self.root / "incoming"
+        tmp.mkdir(parents=True, exist_ok=True)
+        return tmp / f"{uuid.uuid4().hex}.part"
+
+    def has(self, sha256: str) -> bool:
+        return self.object_path(sha256).is_file()
+
+    # -- writing ------------------------------------------------------------------------
+    def put(self, path: Path) -> Stored:
+        path = Path(path)
+        if path.is_dir():
+            return self._put_tree(path)
+        if path.is_file():
+            sha, size, added = self._put_file(path)
+            return Stored(sha, size, "file", added)
+        raise AssetMissing(f"{path}: no such file or folder to add")
+
+    def _put_file(self, path: Path) -> tuple[str, int, bool]:
+        st = path.stat()
+        known = self.hashes.get(path.resolve(), st)
+        if known and self.has(known):
+            return known, st.st_size, False
+        tmp = self._tmp()
+        digest: dict[str, str] = {}
+
+        def hash_it() -> None:
+            digest["sha"] = hash_file(path)
+
+        hasher = threading.Thread(target=hash_it)  # hashing and copying overlap
+        hasher.start()
+        try:
+            _copy_data(path, tmp)
+            hasher.join()
+            if "sha" not in digest:
+                raise AssetError(f"{path}: could not be read while adding it")
+            sha = digest["sha"]
+            if path.stat().st_mtime_ns != st.st_mtime_ns:
+                raise AssetError(f"{path} changed while it was being added; add it again")
+            added = self._commit(tmp, sha)
+        except BaseException:
+            hasher.join()
+            tmp.unlink(missing_ok=True)
+            raise
+        self.hashes.put(path.resolve(), st, sha)
+        return sha, st.st_size, added
+
+    def _commit(self, tmp: Path, sha: str) -> bool:
+        final = self.object_path(sha)
+        if final.exists():
+            tmp.unlink()
+            return False
+        if self.durable:
+            with tmp.open("rb") as fh:
+                os.fsync(fh.fileno())
+        tmp.chmod(0o444)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, final)  # atomic; a concurrent writer of the same content is harmless
+        return True
+
+    def _put_tree(self, folder: Path) -> Stored:
+        entries: list[dict[str, Any]] = []
+        added = False
+        total = 0
+        for file in sorted(p for p in folder.rglob("*") if p.is_file() or p.is_symlink()):
+            if file.is_symlink():
+                raise AssetError(f"{file}: symbolic links cannot be stored in an asset folder")
+            sha, size, new = self._put_file(file)
+            added |= new
+            total += size
+            entries.append(
+                {
+                    "path": file.relative_to(folder).as_posix(),
+                    "sha256": sha,
+                    "size": size,
+                    "exec": bool(file.stat().st_mode & stat.S_IXUSR),
+                }
+            )
+        document = tree_document(entries)
+        tree_sha = hashlib.sha256(document).hexdigest()
+        if not self.has(tree_sha):
+            tmp = self._tmp()
+            tmp.write_bytes(document)
+            added |= self._commit(tmp, tree_sha)
+        return Stored(tree_sha, total, "tree", added)
+
+    # -- reading ------------------------------------------------------------------------
+    def _require(self, sha256: str) -> Path:
+        obj = self.object_path(sha256)
+        if not obj.is_file():
+            raise AssetMissing(f"object {sha256} is not in the asset store {self.url}")
+        return obj
+
+    def kind_of(self, sha256: str) -> str:
+        """``tree`` for a folder object, else ``file``."""
+        with self._require(sha256).open("rb") as fh:
+            return "tree" if fh.read(len(TREE_PREFIX)) == TREE_PREFIX else "file"
+
+    def read_tree(self, sha256: str) -> list[dict[str, Any]]:
+        obj = self._require(sha256)
+        data = obj.read_bytes()
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise _corrupted(sha256, self.url)
+        try:
+            doc = json.loads(data)
+            assert doc["format"] == TREE_FORMAT
+            return list(doc["files"])
+        except (ValueError, KeyError, AssertionError):
+            raise AssetError(
+                f"object {sha256} in {self.url} is not a folder (tree) object"
+            ) from None
+
+    def fetch(self, sha256: str, dest: Path, kind: str = "file") -> Path:
+        """Copy an object out to ``dest``, verified; a folder for a tree."""
+        dest = Path(dest)
+        if kind == "tree":
+            entries = self.read_tree(sha256)
+            staging = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
+            try:
+                for entry in entries:
+                    target = staging / entry["path"]
+                    if ".." in Path(entry["path"]).parts or Path(entry["path"]).is_absolute():
+                        raise AssetError(f"tree {sha256} names an unsafe path {entry['path']!r}")
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    self._fetch_file(entry["sha256"], target)
+                    if entry.get("exec"):
+                        target.chmod(0o755)
+                if dest.exists():
+                    shutil.rmtree(dest)
+                os.replace(staging, dest)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+            return dest
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        staging = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
+        try:
+            self._fetch_file(sha256, staging)
+            os.replace(staging, dest)
+        except BaseException:
+            staging.unlink(missing_ok=True)
+            raise
+        return dest
+
+    def _fetch_file(self, sha256: str, target: Path) -> None:
+        obj = self._require(sha256)
+        digest = hashlib.sha256()
+        with obj.open("rb") as fin, target.open("wb") as fout:
+            while chunk := fin.read(CHUNK):
+                digest.update(chunk)
+                fout.write(chunk)
+        if digest.hexdigest() != sha256:
+            target.unlink(missing_ok=True)
+            raise _corrupted(sha256, self.url)
+        target.chmod(0o644)
+
+    def verify(self, sha256: str) -> None:
+        """Raise ``AssetCorrupted`` unless the object's content hashes to its name."""
+        if hash_file(self._require(sha256)) != sha256:
+            raise _corrupted(sha256, self.url)
+
+    def objects(self) -> Iterator[tuple[str, int]]:
+        base = self.root / "objects"
+        if not base.is_dir():
+            return
+        for sub in sorted(base.iterdir()):
+            for obj in sorted(sub.iterdir()):
+                yield obj.name, obj.stat().st_size
+
+    def mtime(self, sha256: str) -> float:
+        return self._require(sha256).stat().st_mtime
+
+    def remove(self, sha256: str) -> None:
+        self.object_path(sha256).unlink(missing_ok=True)
+
+
+def _corrupted(sha256: str, url: str) -> AssetCorrupted:
+    return AssetCorrupted(
+        f"object {sha256} in {url} is corrupted (its content no longer hashes to its name): "
+        "restore it from a backup, or remove it and add the asset again"
+    )
+
+
+def open_store(url: str | os.PathLike[str], **kwargs: Any) -> AssetStore:
+    """A store for a folder path / ``file://`` URL, or any fsspec URL (extra ``fsspec``)."""
+    text = str(url)
+    if "://" not in text or text.startswith("file://"):
+        return LocalStore(Path(text.removeprefix("file://")), **kwargs)
+    from pipl_pipe.assets.remote import FsspecStore
+
+    return FsspecStore(text, **kwargs)
+
+
+def from_config(config: dict[str, Any]) -> AssetStore:
+    """The ``asset_store`` service factory: ``url`` from config, else ``PROJECT/assets``."""
+    url = os.environ.get("PIPL_ASSET_STORE") or config.get("url")
+    if not url:
+        root = config.get("project_root")
+        if not root:
+            raise AssetError(
+                "no asset store: set [config.asset_store] url in pipl.toml, "
+                "PIPL_ASSET_STORE, or work inside a pipl project (PIPL_PROJECT)"
+            )
+        url = str(Path(root) / "assets")
+    elif "://" not in str(url) and config.get("project_root"):
+        url = str(Path(config["project_root"]) / url)  # relative to the project
+    return open_store(url, durable=bool(config.get("durable", True)))

@@ -1,0 +1,84 @@
+"""Running a task's processing: ``python -m pipl_pipe.process TASK OUTDIR``.
+
+The task's ``pipl.process`` entry point is called with a folder to write into; it returns
+the products to make of what it wrote, as a dict or a list of dicts::
+
+    {"name": "shot-010-render", "type": "render", "outputs": "frames-dir-inside-OUTDIR",
+     "assets": {"frames": "exr-frames"}, "version": "1.0.0", "description": "..."}
+
+(``outputs`` defaults to OUTDIR itself, ``version`` to the task's version). This module
+prints them as JSON, with ``sources``: the exact versions of the task and of the upstream
+products it depends on, which every product built from this run pins.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from pipl_pipe.entrypoints import default_index, normalize
+from pipl_pipe.errors import PipeError
+from pipl_pipe.products import products_required_by
+from pipl_pipe.tasks import PROCESS_GROUP
+
+
+def run(task: str, outdir: Path) -> dict[str, Any]:
+    index = default_index()
+    plugins = [p for p in index.group(PROCESS_GROUP) if normalize(p.dist) == normalize(task)]
+    if not plugins:
+        raise PipeError(
+            f"{task} has no processing (no {PROCESS_GROUP} entry point); "
+            "give it a task type with processing (create_task)"
+        )
+    plugin = plugins[0]
+    outdir.mkdir(parents=True, exist_ok=True)
+    result = plugin.load()(outdir)
+    specs = result if isinstance(result, list) else [result]
+    version = md.version(plugin.dist)
+    sources = [f"{plugin.dist}=={version}"] + [
+        f"{p.name}=={p.version}" for p in products_required_by(plugin.dist, index=index)
+    ]
+    products = []
+    for spec in specs:
+        if not isinstance(spec, dict) or "name" not in spec or "type" not in spec:
+            raise PipeError(
+                f"processing of {task} ({plugin.value}) must return a dict "
+                "with at least 'name' and 'type' (or a list of such dicts)"
+            )
+        outputs = (outdir / spec.get("outputs", ".")).resolve()
+        if not outputs.is_relative_to(outdir.resolve()):
+            raise PipeError(
+                f"processing of {task}: outputs {spec['outputs']!r} is outside {outdir}"
+            )
+        products.append(
+            {
+                "name": spec["name"],
+                "type": spec["type"],
+                "outputs": str(outputs),
+                "assets": dict(spec.get("assets", {})),
+                "version": spec.get("version", version),
+                "description": spec.get("description", ""),
+                "sources": sources,
+            }
+        )
+    return {"task": plugin.dist, "version": version, "products": products}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: python -m pipl_pipe.process TASK OUTDIR", file=sys.stderr)
+        return 2
+    try:
+        print(json.dumps(run(args[0], Path(args[1]))))
+    except PipeError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
