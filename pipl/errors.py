@@ -86,3 +86,9 @@ class PacklError(PiplError):
     """A packl is missing, broken, or cannot be built or published."""
 
     exit_code = 8
+
+
+class FrameworkError(PiplError):
+    """pipl-pipe reported a problem: the asset store, a product, a service, a task type."""
+
+    exit_code = 9

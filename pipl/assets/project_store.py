@@ -6,12 +6,8 @@ from pipl_pipe.assets.store import AssetStore
 from pipl_pipe.errors import PipeError
 from pipl_pipe.services import Services
 
-from pipl.errors import PiplError
+from pipl.errors import FrameworkError
 from pipl.project.project import Project
-
-
-class AssetStoreError(PiplError):
-    exit_code = 9
 
 
 def project_store(project: Project) -> AssetStore:
@@ -19,5 +15,5 @@ def project_store(project: Project) -> AssetStore:
     try:
         store: AssetStore = Services(project_root=project.root).asset_store
     except PipeError as exc:
-        raise AssetStoreError(str(exc)) from None
+        raise FrameworkError(str(exc)) from None
     return store

@@ -20,6 +20,7 @@ GROUPS: dict[str, tuple[str, str, str]] = {
     "proj": ("pipl.cli.proj", "proj", "Projects: create, start/stop the server, users, indexes."),
     "work": ("pipl.cli.work", "work", "Workspaces: uv virtualenvs on the project index, shells."),
     "packl": ("pipl.cli.packl", "packl", "Packls: create from templates, add deps, bump, publish."),
+    "asset": ("pipl.cli.asset", "asset", "Assets: the content-addressed store, verify, gc."),
 }
 
 

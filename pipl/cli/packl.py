@@ -271,3 +271,69 @@ def publish(state: AppState, name: str | None, stage: str | None, workspace: str
         f"Published {result.built.packl} {result.built.version} to {result.index} "
         f"(build {result.built.seconds:.2f}s, upload {result.seconds:.2f}s)"
     )
+
+
+@packl.command("create-task")
+@click.argument("name")
+@click.argument("task_type")
+@workspace_option
+@pass_state
+@boundary
+def create_task(state: AppState, name: str, task_type: str, workspace: str | None) -> None:
+    """Turn packl NAME into a task of TASK_TYPE (same as `create_task` in the shell).
+
+    Task types come from installed packls (entry points pipl_pipe.task_type).
+    """
+    from pipl.packl.packl import find_packl
+    from pipl.uv import Uv
+    from pipl.workspace.inside import ask
+    from pipl.workspace.shell import workspace_env
+    from pipl.workspace.workspace import EDIT_EXTRA
+
+    project, ws = _context(state, workspace)
+    target = find_packl(ws, name)
+    out = ask(
+        ws,
+        "pipl_pipe.tasks",
+        [str(target.path), task_type, "--no-refresh"],
+        workspace_env(project, ws),
+    )
+    Uv().install(
+        ws.python,
+        [],
+        editables=[target.path],
+        index_url=ws.index_url(project),
+        extra=EDIT_EXTRA,
+        what=f"reinstall {target.name}",
+    )
+    click.echo(out.strip().replace("not reinstalled (--no-refresh)", "reinstalled"))
+
+
+@packl.command()
+@click.argument("task")
+@click.option("--stage", help="Stage to publish the products to (default: the workspace's).")
+@click.option("--no-publish", is_flag=True, help="Build the products, do not upload them.")
+@workspace_option
+@pass_state
+@boundary
+def process(
+    state: AppState, task: str, stage: str | None, no_publish: bool, workspace: str | None
+) -> None:
+    """Run TASK's processing in the workspace and publish the products it makes."""
+    from pipl.assets.project_store import project_store
+    from pipl.product.process import run_process
+
+    project, ws = _context(state, workspace)
+    store = project_store(project)
+    if no_publish:
+        result = run_process(project, ws, task, store=store)
+    else:
+        with state.client() as client:
+            result = run_process(project, ws, task, store=store, client=client, stage=stage)
+    for product in result.products:
+        click.echo(
+            f"built {product.packl.name} with {len(product.assets)} asset(s): "
+            + ", ".join(f"{a.name} ({a.type}, {a.sha256[:12]})" for a in product.assets)
+        )
+    for upload in result.uploads:
+        click.echo(f"{upload.filename} -> {result.index}: {upload.action}")

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+from pipl_pipe.errors import PipeError
 
-from pipl.errors import PiplError
+from pipl.errors import FrameworkError, PiplError
 
 if TYPE_CHECKING:
     from pipl.index.client import IndexClient
@@ -37,6 +38,8 @@ def boundary(func: F) -> F:
             return func(*args, **kwargs)
         except PiplError as exc:
             raise CliError(exc) from exc
+        except PipeError as exc:  # the framework's errors, e.g. a corrupted asset
+            raise CliError(FrameworkError(str(exc))) from exc
 
     return wrapper  # type: ignore[return-value]  # same signature as func
 

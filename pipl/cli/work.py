@@ -207,3 +207,52 @@ def commands(state: AppState, workspace: str | None, as_json: bool) -> None:
         [(c.name, c.packl, c.version, c.target, c.installed) for c in found],
         ["COMMAND", "PACKL", "VERSION", "TARGET", "ON PATH"],
     )
+
+
+@work.command()
+@workspace_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_state
+@boundary
+def env(state: AppState, workspace: str | None, as_json: bool) -> None:
+    """Show what the packls' envsets set in the workspace, in the order they apply."""
+    from pipl.workspace.inside import envsets
+    from pipl.workspace.shell import workspace_env
+    from pipl.workspace.workspace import find_workspace
+
+    project = state.project()
+    ws = find_workspace(project, workspace)
+    resolution = envsets(project, ws, workspace_env(project, ws))
+    if as_json:
+        emit_json("envsets", resolution)
+        return
+    if not resolution["changes"]:
+        click.echo(f"No envsets in workspace {ws.name!r}.")
+    click.echo(f"order: {' -> '.join(resolution['order']) or '-'}")
+    table(
+        [
+            (c["var"], c["action"], c["value"], c["packl"], c["note"] or None)
+            for c in resolution["changes"]
+        ],
+        ["VARIABLE", "ACTION", "VALUE", "PACKL", "NOTE"],
+    )
+    for conflict in resolution["conflicts"]:
+        click.echo(f"conflict: {conflict}", err=True)
+
+
+@work.command("fetch-assets")
+@workspace_option
+@pass_state
+@boundary
+def fetch_assets(state: AppState, workspace: str | None) -> None:
+    """Copy every asset of the workspace's products into it (verified), for offline work."""
+    from pipl.workspace.inside import ask
+    from pipl.workspace.shell import workspace_env
+    from pipl.workspace.workspace import find_workspace
+
+    project = state.project()
+    ws = find_workspace(project, workspace)
+    rows = ask(ws, "pipl_pipe.products", ["fetch", "--json"], workspace_env(project, ws))
+    for row in rows:
+        click.echo(f"{row['product']}.{row['asset']}: {row['path']}")
+    click.echo(f"{len(rows)} assets in {ws.path / 'assets'}")

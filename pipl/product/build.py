@@ -9,20 +9,26 @@ so the index (and asset garbage collection) can tell products apart.
 
 from __future__ import annotations
 
-import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 from pipl_pipe.assets.store import AssetStore
-from pipl_pipe.assets.types import get_asset_type
 from pipl_pipe.errors import PipeError
-from pipl_pipe.products import ASSET_GROUP, MANIFEST, PRODUCT_GROUP, AssetRef, manifest_document
+from pipl_pipe.products import (
+    ASSET_GROUP,
+    MANIFEST,
+    PRODUCT_GROUP,
+    AssetRef,
+    asset_name,
+    manifest_document,
+)
 
 from pipl import names
 from pipl.errors import PacklError, UsageError
 from pipl.fsutil import atomic_write
+from pipl.packl.build import dist_files
 from pipl.packl.create import pipl_pipe_requirement
 from pipl.packl.packl import Packl
 from pipl.packl.pyproject import PyProject, user
@@ -49,14 +55,6 @@ class BuiltProduct:
     packl: Packl
     files: list[Path]
     assets: list[AssetRef]
-
-
-def asset_name(path: Path) -> str:
-    stem = path.name.split(".")[0] if path.is_file() else path.name
-    name = re.sub(r"[^a-z0-9]+", "_", stem.lower()).strip("_")
-    if not name or not name[0].isalpha():
-        name = f"a_{name}"
-    return name
 
 
 def _check_spec(spec: ProductSpec) -> None:
@@ -86,14 +84,10 @@ def store_outputs(outputs: Path, spec: ProductSpec, store: AssetStore) -> list[A
             raise UsageError(
                 f"{path.name} and another output both make the asset name {name!r}; rename one"
             )
+        # the type is recorded by name and resolved where the product is used (it is checked
+        # by `python -m pipl_pipe.process`, in the environment that defines it)
         type_name = spec.asset_types.get(name) or ("folder" if path.is_dir() else "file")
         try:
-            atype = get_asset_type(type_name)
-            if atype.folder != path.is_dir():
-                raise UsageError(
-                    f"{path.name}: asset type {type_name!r} expects a "
-                    f"{'folder' if atype.folder else 'file'}"
-                )
             stored = store.put(path)
         except PipeError as exc:
             raise PacklError(f"product {spec.name}, asset {name}: {exc}") from None
@@ -149,7 +143,7 @@ def build_product(
     _write_pyproject(PyProject(dest / "pyproject.toml"), spec, module, assets)
     packl = Packl(dest, spec.name)
     (uv or Uv()).build(dest, packl.dist_dir, index_url=index_url)
-    files = sorted(packl.dist_dir.iterdir())
+    files = dist_files(packl, spec.version)
     return BuiltProduct(packl, files, assets)
 
 

@@ -179,4 +179,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run the imported module, not this __main__ copy, so that classes packls subclass
+    # (and isinstance checks) are the same objects
+    from pipl_pipe.envsets import main as _main
+
+    raise SystemExit(_main())

@@ -53,6 +53,7 @@ def run(task: str, outdir: Path) -> dict[str, Any]:
             raise PipeError(
                 f"processing of {task}: outputs {spec['outputs']!r} is outside {outdir}"
             )
+        _check_asset_types(task, outputs, dict(spec.get("assets", {})))
         products.append(
             {
                 "name": spec["name"],
@@ -65,6 +66,26 @@ def run(task: str, outdir: Path) -> dict[str, Any]:
             }
         )
     return {"task": plugin.dist, "version": version, "products": products}
+
+
+def _check_asset_types(task: str, outputs: Path, assets: dict[str, str]) -> None:
+    """Asset types are known here, in the task's environment: check them now."""
+    from pipl_pipe.assets.types import get_asset_type
+    from pipl_pipe.products import asset_name
+
+    entries = {asset_name(p): p for p in outputs.iterdir() if not p.name.startswith(".")}
+    for name, type_name in assets.items():
+        atype = get_asset_type(type_name)
+        path = entries.get(name)
+        if path is None:
+            raise PipeError(
+                f"processing of {task} names asset {name!r} but wrote no {name} in its outputs"
+            )
+        if atype.folder != path.is_dir():
+            want = "a folder" if atype.folder else "a file"
+            raise PipeError(
+                f"processing of {task}: asset {name} has type {type_name!r}, which is {want}"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,4 +102,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run the imported module, not this __main__ copy, so that classes packls subclass
+    # (and isinstance checks) are the same objects
+    from pipl_pipe.process import main as _main
+
+    raise SystemExit(_main())

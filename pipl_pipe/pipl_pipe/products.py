@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pipl_pipe.entrypoints import EntryPointIndex, Plugin, default_index, normalize
 from pipl_pipe.errors import AssetError, ManifestError
@@ -32,6 +32,15 @@ PRODUCT_GROUP = "pipl_pipe.product"
 ASSET_GROUP = "pipl_pipe.asset"
 PRODUCT_TYPE_GROUP = "pipl_pipe.product_type"
 ASSET_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+def asset_name(path: Path) -> str:
+    """The asset name an output file or folder gets: ``Chair-Rig.v2.ma`` -> ``chair_rig``."""
+    stem = path.name.split(".")[0] if path.is_file() else path.name
+    name = re.sub(r"[^a-z0-9]+", "_", stem.lower()).strip("_")
+    if not name or not name[0].isalpha():
+        name = f"a_{name}"
+    return name[:63]
 
 
 @dataclass(frozen=True)
@@ -233,6 +242,14 @@ def products_required_by(
     return [p for p in found if type is None or p.type == type]
 
 
+class ProductType:
+    """A kind of product (model, rig, render...): list subclasses in the entry-point group
+    ``pipl_pipe.product_type``; a product names its type in its manifest."""
+
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+
+
 def product_types(index: EntryPointIndex | None = None) -> dict[str, Any]:
     """Product types declared by packls (``pipl_pipe.product_type``): name -> object."""
     return {p.name: p.load() for p in (index or default_index()).group(PRODUCT_TYPE_GROUP)}
@@ -265,8 +282,9 @@ def manifest_document(
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
-def fetch_all(workspace: Path | None = None, index: EntryPointIndex | None = None,
-              store: Any = None) -> list[tuple[AssetRef, Path]]:
+def fetch_all(
+    workspace: Path | None = None, index: EntryPointIndex | None = None, store: Any = None
+) -> list[tuple[AssetRef, Path]]:
     """Fetch every asset of every installed product (for offline work in a workspace)."""
     fetched = []
     for product in installed_products(index).values():
@@ -287,12 +305,27 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         if args[0] == "fetch":
-            rows = [{"product": a.product, "asset": a.name, "sha256": a.sha256,
-                     "size": a.size, "path": str(path)} for a, path in fetch_all()]
+            rows = [
+                {
+                    "product": a.product,
+                    "asset": a.name,
+                    "sha256": a.sha256,
+                    "size": a.size,
+                    "path": str(path),
+                }
+                for a, path in fetch_all()
+            ]
         else:
-            rows = [{"product": p.name, "version": p.version, "type": p.type,
-                     "assets": [a.to_dict() for a in p.assets], "sources": p.sources}
-                    for p in installed_products().values()]
+            rows = [
+                {
+                    "product": p.name,
+                    "version": p.version,
+                    "type": p.type,
+                    "assets": [a.to_dict() for a in p.assets],
+                    "sources": p.sources,
+                }
+                for p in installed_products().values()
+            ]
     except PipeError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
@@ -305,4 +338,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # run the imported module, not this __main__ copy, so that classes packls subclass
+    # (and isinstance checks) are the same objects
+    from pipl_pipe.products import main as _main
+
+    raise SystemExit(_main())
