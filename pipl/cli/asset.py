@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -119,8 +120,12 @@ def verify(state: AppState, objects: tuple[str, ...]) -> None:
     store = _store(state)
     shas = list(objects) or [sha for sha, _ in store.objects()]
     bad = []
-    with click.progressbar(shas, label="verifying", file=sys.stderr, show_pos=True) as bar:
-        for sha in bar:
+    with contextlib.ExitStack() as stack:
+        todo = shas
+        if sys.stderr.isatty():  # a progress bar for people, nothing for logs
+            todo = stack.enter_context(click.progressbar(shas, label="verifying", show_pos=True,
+                                                         file=sys.stderr))
+        for sha in todo:
             try:
                 store.verify(sha)
             except AssetCorrupted:

@@ -16,7 +16,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pipl_pipe.entrypoints import EntryPointIndex, Plugin
+from pipl_pipe.entrypoints import EntryPointIndex, Plugin, normalize
 from pipl_pipe.errors import PipeError, ServiceError
 
 BUILTIN = "pipl-pipe"
@@ -57,13 +57,13 @@ def choose(plugins: list[Plugin], what: str, chosen: str | None) -> Plugin | Non
     """The one rule for a name given by several distributions (see module doc)."""
     if chosen:
         for plugin in plugins:
-            if plugin.dist.lower().replace("_", "-") == chosen.lower().replace("_", "-"):
+            if normalize(plugin.dist) == normalize(chosen):
                 return plugin
         raise ServiceError(
             f"pipl.toml [services] picks {chosen!r} for {what}, but {chosen} does not provide "
             f"it (providers: {', '.join(p.dist for p in plugins) or 'none'})"
         )
-    packls = [p for p in plugins if p.dist != BUILTIN]
+    packls = sorted((p for p in plugins if p.dist != BUILTIN), key=lambda p: p.dist)
     if len(packls) > 1:
         names = " and ".join(str(p) for p in packls)
         raise ServiceError(
@@ -100,7 +100,10 @@ class Configs:
         builtin = next((p for p in plugins if p.dist == BUILTIN), None)
         if builtin is not None:
             merged.update(_as_dict(builtin))
-        chosen = choose(plugins, f"config {name}", self.choices.get(name))
+        pick = self.choices.get(name)
+        if pick and not any(normalize(p.dist) == normalize(pick) for p in plugins):
+            pick = None  # the picked packl provides the service, not a config of that name
+        chosen = choose(plugins, f"config {name}", pick)
         if chosen is not None and chosen is not builtin:
             merged.update(_as_dict(chosen))
         merged.update(self.settings.get("config", {}).get(name, {}))

@@ -1,0 +1,63 @@
+"""examples/cg: a model, a rig, a shot task and its render, all through the project index."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import fails, run
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "cg"
+
+
+@pytest.fixture(scope="module")
+def facts(project, tmp_path_factory):
+    sys.path.insert(0, str(EXAMPLE))
+    try:
+        import run as cg_run
+    finally:
+        sys.path.remove(str(EXAMPLE))
+    return cg_run.run(
+        project, workspace="cg", log=lambda _: None, workdir=tmp_path_factory.mktemp("cg")
+    )
+
+
+def test_open_scene_resolves_upstream_assets(facts, project):
+    out = facts["open_scene"]
+    ws = project.root / "workareas" / "default" / "cg"
+    assert f"{ws}/assets/chair-rig/chair-rig.scene.ma" in out  # type-owned name (.ma)
+    assert "chair-model.chair.ma" in out and "chair-model.textures" in out
+    assert "viewer: maya-2025" in out  # the edit extra's envset reached the command
+    scene = (ws / "assets" / "chair-rig" / "chair-rig.scene.ma").read_text()
+    assert 'createNode joint -n "chair_root"' in scene
+
+
+def test_envsets_of_the_edit_extra(facts):
+    assert facts["envsets"]["CG_SCENE_VIEWER"] == "maya-2025"
+    assert facts["envsets"]["PATH"].split(":")[0].endswith("maya_tools/bin")
+
+
+def test_render_installs_with_plain_pip_and_fetches_verified_frames(facts):
+    lines = facts["viewer"].splitlines()
+    assert lines[0].startswith("shot-010-anim-render 0.1.0 render ['shot-010-anim.0001.exr'")
+    assert lines[1] == "sources chair-rig==1.0.0 shot-010-anim==0.1.0"
+    installed = set(facts["installed"])
+    assert {"chair_rig", "chair_model", "shot_010_anim", "pipl_pipe"} <= installed
+    assert "maya_tools" not in installed  # tools come only with the edit extra
+
+
+def test_cli_on_the_cg_workspace(facts, project):
+    def cli(*args):
+        return run([*args, "-w", "cg"], project=project.root)
+
+    env = json.loads(cli("work", "env", "--json").output)["data"]
+    assert env["env"]["MAYA_VERSION"] == "2025" and not env["conflicts"]
+    fetched = cli("work", "fetch-assets").output
+    # the rig (scene) and the model (chair, textures) the task depends on
+    assert "chair-rig.scene:" in fetched and "3 assets" in fetched.splitlines()[-1]
+    built = cli("packl", "process", "shot-010-anim", "--no-publish").output
+    assert f"frames (exr-frames, {facts['render']['frames'][:12]})" in built  # deterministic
+    fails(cli("packl", "create-task", "chair-rig-user", "shot-animation"), 8, "no packl")
+    fails(cli("packl", "create-task", "shot-010-anim", "paint"), 7, "unknown task type 'paint'")
+    fails(cli("packl", "process", "cg-pipeline"), 8, "has no processing")
