@@ -120,11 +120,9 @@ def verify(state: AppState, objects: tuple[str, ...]) -> None:
     store = _store(state)
     shas = list(objects) or [sha for sha, _ in store.objects()]
     bad = []
-    with contextlib.ExitStack() as stack:
-        todo = shas
-        if sys.stderr.isatty():  # a progress bar for people, nothing for logs
-            todo = stack.enter_context(click.progressbar(shas, label="verifying", show_pos=True,
-                                                         file=sys.stderr))
+    # a progress bar for people at a terminal, nothing for logs
+    bar = click.progressbar(shas, label="verifying", show_pos=True, file=sys.stderr)
+    with bar if sys.stderr.isatty() else contextlib.nullcontext(shas) as todo:
         for sha in todo:
             try:
                 store.verify(sha)
