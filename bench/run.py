@@ -11,6 +11,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 BENCHES = {
     "project": "bench.bench_project",
     "workspace": "bench.bench_workspace",
+    "assets": "bench.bench_assets",
+    "lookup": "bench.bench_lookup",
 }
 
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job, end to end, with real parts: a project, its devpi-server (production
 # settings), users, the staged indexes, packages published to the first stage, a
-# workspace with a lib and a task packl, and installs from the project index with plain
-# pip. Run it with `make demo`.
+# workspace with a lib and a task packl, a CG mini-production (assets, products, a task
+# and its render), and installs from the project index with plain pip.
+# Run it with `make demo`.
 #
 # Everything happens in a temporary folder that is removed at the end
 # (PIPL_DEMO_KEEP=1 keeps it).
@@ -65,10 +66,18 @@ PIP_CONFIG_FILE=/dev/null step "$work/env/bin/pip" install --quiet --disable-pip
 step "$work/env/bin/hello-pipl"
 step "$work/env/bin/shot-010-info"
 
-echo "== 7. state, then a clean stop"
+echo "== 7. a CG mini-production: assets by hash, model and rig products, a shot task,"
+echo "      its render published as a product and installed with plain pip"
+step python "$here/cg/run.py"
+step pipl work env -w cg
+step pipl asset ls
+step pipl asset verify
+step pipl asset gc --dry-run
+
+echo "== 8. state, then a clean stop"
 step pipl proj status
 step pipl proj index show dev
 step pipl proj stop
 echo
-echo "Demo finished: project, server, users, stages, workspace, packls, publish, promote"
-echo "and pip install all worked."
+echo "Demo finished: project, server, users, stages, workspace, packls, publish, promote,"
+echo "assets, products, tasks, envsets and pip install all worked."

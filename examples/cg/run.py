@@ -25,12 +25,13 @@ from pipl.packl import deps
 from pipl.packl.build import publish
 from pipl.packl.create import create_packl
 from pipl.packl.packl import Packl
+from pipl.packl.task import create_task
 from pipl.product.build import ProductSpec, build_product
 from pipl.product.process import run_process
 from pipl.project.project import Project, find_project
 from pipl.runner import Runner
 from pipl.uv import Uv
-from pipl.workspace.inside import ask, envsets
+from pipl.workspace.inside import envsets
 from pipl.workspace.shell import workspace_env
 from pipl.workspace.workspace import EDIT_EXTRA, create_workspace
 
@@ -126,14 +127,7 @@ def run(
         task = create_packl(
             project, ws, "shot-010-anim", "lib", description="Shot 010: the chair wobbles"
         )
-        log(
-            ask(
-                ws,
-                "pipl_pipe.tasks",
-                [str(task.path), "shot-animation", "--no-refresh"],
-                workspace_env(project, ws),
-            ).strip()
-        )
+        log(create_task(project, ws, task, "shot-animation", uv=uv))
         deps.add(project, ws, task, "chair-rig==1.0.0", uv=uv)
         deps.add(project, ws, task, "maya-tools", extra="edit", uv=uv)
         publish(project, ws, task, client)

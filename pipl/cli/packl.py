@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from pipl.cli.output import emit_json, table
 from pipl.cli.state import AppState, boundary, pass_state
 from pipl.cli.work import workspace_option
+
+if TYPE_CHECKING:
+    from pipl.project.project import Project
+    from pipl.workspace.workspace import Workspace
 
 packl_option = click.option(
     "--packl",
@@ -18,7 +23,7 @@ packl_option = click.option(
 )
 
 
-def _context(state: AppState, workspace: str | None):
+def _context(state: AppState, workspace: str | None) -> tuple[Project, Workspace]:
     from pipl.workspace.workspace import find_workspace
 
     project = state.project()
@@ -285,28 +290,10 @@ def create_task(state: AppState, name: str, task_type: str, workspace: str | Non
     Task types come from installed packls (entry points pipl_pipe.task_type).
     """
     from pipl.packl.packl import find_packl
-    from pipl.uv import Uv
-    from pipl.workspace.inside import ask
-    from pipl.workspace.shell import workspace_env
-    from pipl.workspace.workspace import EDIT_EXTRA
+    from pipl.packl.task import create_task as do_create
 
     project, ws = _context(state, workspace)
-    target = find_packl(ws, name)
-    out = ask(
-        ws,
-        "pipl_pipe.tasks",
-        [str(target.path), task_type, "--no-refresh"],
-        workspace_env(project, ws),
-    )
-    Uv().install(
-        ws.python,
-        [],
-        editables=[target.path],
-        index_url=ws.index_url(project),
-        extra=EDIT_EXTRA,
-        what=f"reinstall {target.name}",
-    )
-    click.echo(out.strip().replace("not reinstalled (--no-refresh)", "reinstalled"))
+    click.echo(do_create(project, ws, find_packl(ws, name), task_type))
 
 
 @packl.command()

@@ -26,7 +26,7 @@ class CliError(click.ClickException):
     def __init__(self, error: PiplError) -> None:
         super().__init__(error.message)
         # click declares exit_code on the class; each pipl error family has its own
-        self.exit_code = error.exit_code  # type: ignore[misc]
+        self.exit_code = error.exit_code  # type: ignore[misc]  # a ClassVar in click's stubs
 
 
 def boundary(func: F) -> F:

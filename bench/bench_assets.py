@@ -1,0 +1,85 @@
+"""Adding a 1 GiB asset to the store, next to a plain ``cp`` of the same file.
+
+All runs use the same file on the same file system, page cache warm (as after writing the
+file). ``durable`` is the store's default (objects are fsync'ed before they are used); the
+non-durable figure is the one comparable with ``cp``, which does not fsync.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import print_table
+
+SIZE = 1 << 30
+ROUNDS = 3
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    from pipl_pipe.assets.hashcache import HashCache
+    from pipl_pipe.assets.store import LocalStore, hash_file
+
+    base = Path(os.environ.get("PIPL_BENCH_DIR") or tempfile.gettempdir())
+    with tempfile.TemporaryDirectory(dir=base) as tmp:
+        work = Path(tmp)
+        src = work / "plate.bin"
+        with src.open("wb") as fh:
+            for _ in range(SIZE // (64 << 20)):
+                fh.write(os.urandom(64 << 20))
+        mb = SIZE / 1e6
+
+        def cp(i: int) -> float:
+            dst = work / f"copy{i}.bin"
+            took = _timed(lambda: subprocess.run(["cp", src, dst], check=True))
+            dst.unlink()
+            return took
+
+        def put(i: int, durable: bool) -> float:
+            store = LocalStore(work / f"store{i}{durable}", durable=durable,
+                               hashes=HashCache(work / f"h{i}{durable}.sqlite"))
+            took = _timed(lambda: store.put(src))
+            shutil.rmtree(store.root)
+            return took
+
+        cp(-1)  # warm up
+        cps = [cp(i) for i in range(ROUNDS)]
+        fast = [put(i, False) for i in range(ROUNDS)]
+        durable = [put(i, True) for i in range(ROUNDS)]
+        hashing = [_timed(lambda: hash_file(src)) for _ in range(ROUNDS)]
+        cp_sum = [cp(i) + _timed(lambda: subprocess.run(["sha256sum", src], check=True,
+                                                         stdout=subprocess.DEVNULL))
+                  for i in range(ROUNDS)]
+        store = LocalStore(work / "again", hashes=HashCache(work / "again.sqlite"))
+        store.put(src)
+        readd = [_timed(lambda: store.put(src)) for _ in range(ROUNDS)]
+
+    med = statistics.median
+
+    def row(samples: list[float]) -> str:
+        return f"{med(samples):6.2f} s  {mb / med(samples):6.0f} MB/s"
+
+    print_table("add a 1 GiB file (median of 3, warm page cache)", [
+        ("cp", row(cps)),
+        ("asset store put (not fsync'ed)", row(fast) + f"   {med(fast) / med(cps):.1f}x cp"),
+        ("asset store put (durable, default)", row(durable)
+         + f"   {med(durable) / med(cps):.1f}x cp"),
+        ("sha256 of the file alone", row(hashing) + f"   {med(hashing) / med(cps):.1f}x cp"),
+        ("cp + sha256sum (by hand)", row(cp_sum)),
+        ("re-add the same file", f"{med(readd) * 1000:6.2f} ms"),
+    ])
+
+
+if __name__ == "__main__":
+    main()

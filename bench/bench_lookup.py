@@ -1,0 +1,131 @@
+"""Services and products in an environment with 200 installed packls.
+
+A uv virtualenv gets pipl-pipe and 200 packls (100 products with manifests and asset
+entry points, 99 libs with configs, one task depending on 5 of the products). Inside it,
+timed from a fresh process: the first lookups (which scan the entry points once), the
+same lookups again (cached), and the naive way (``importlib.metadata.entry_points()``
+for every lookup).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.common import print_table
+
+PROBE = r"""
+import json, time
+t0 = time.perf_counter()
+from pipl_pipe.services import get_services
+from pipl_pipe.products import get_product, products_required_by
+from pipl_pipe.tasks import current_task
+t1 = time.perf_counter()
+store = get_services().asset_store
+rigs = current_task().products(type="rig")
+one = get_product("prod-042")
+cfg = get_services().configs.get("lib-7")
+t2 = time.perf_counter()
+for _ in range(100):
+    current_task().products(type="rig"); get_product("prod-042")
+t3 = time.perf_counter()
+import importlib.metadata as md
+for _ in range(10):
+    eps = [ep for ep in md.entry_points(group="pipl_pipe.product") if ep.name == "prod-042"]
+t4 = time.perf_counter()
+print(json.dumps({"import": t1 - t0, "first": t2 - t1, "cached": (t3 - t2) / 100,
+                  "naive": (t4 - t3) / 10, "rigs": len(rigs), "dists": 0}))
+"""
+
+
+def _wheel(out: Path, name: str, files: dict[str, str], eps: dict[str, dict[str, str]],
+           requires: list[str]) -> None:
+    import sys as _sys
+
+    _sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.helpers import make_wheel
+
+    module = name.replace("-", "_")
+    body = files.pop("__init__.py", "")
+    wheel = make_wheel(out, name, "1.0.0", requires=requires, body=body)
+    if not (eps or files):
+        return
+    import zipfile
+
+    extra = dict(files)
+    if eps:
+        extra[f"{module}-1.0.0.dist-info/entry_points.txt"] = "".join(
+            f"[{g}]\n" + "".join(f"{k} = {v}\n" for k, v in e.items()) + "\n"
+            for g, e in eps.items())
+    with zipfile.ZipFile(wheel, "a") as zf:
+        for path, text in extra.items():
+            zf.writestr(path if "/" in path else f"{module}/{path}", text)
+
+
+def main() -> None:
+    from pipl.index.wheelpack import pack_installed
+    from pipl.uv import Uv
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        wheels = work / "wheels"
+        pack_installed("pipl-pipe", wheels)
+        pack_installed("tomlkit", wheels)
+        names = []
+        for i in range(100):
+            name = f"prod-{i:03d}"
+            kind = "rig" if i % 2 else "model"
+            manifest = {"format": "pipl-product/1", "name": name, "version": "1.0.0",
+                        "type": kind, "sources": [], "description": "",
+                        "assets": [{"name": "main", "type": "file", "sha256": "a" * 64,
+                                    "size": 1, "kind": "file", "suffix": ""}]}
+            module = name.replace("-", "_")
+            _wheel(wheels, name, {
+                "__init__.py": "from pipl_pipe.products import Product\n"
+                               "PRODUCT = Product.from_package(__name__)\n",
+                "pipl_manifest.json": json.dumps(manifest)},
+                {"pipl_pipe.product": {name: f"{module}:PRODUCT"},
+                 "pipl_pipe.asset": {f"{name}.main": f"{module}:PRODUCT.assets.main"}},
+                ["pipl-pipe"])
+            names.append(name)
+        for i in range(99):
+            name = f"lib-{i}"
+            module = name.replace("-", "_")
+            _wheel(wheels, name, {"__init__.py": f"CONFIG = {{'n': {i}}}\n"},
+                   {"pipl_pipe.config": {name: f"{module}:CONFIG"}}, ["pipl-pipe"])
+            names.append(name)
+        _wheel(wheels, "shot-task", {"__init__.py": "from pipl_pipe.tasks import Task\n"
+                                                    "TASK = Task.declare('shot-task', 'x')\n"},
+               {"pipl_pipe.task": {"shot-task": "shot_task:TASK"}},
+               [f"prod-{i:03d}==1.0.0" for i in range(5)])
+        names.append("shot-task")
+        uv = Uv()
+        env = work / "env"
+        uv.venv(env, sys.executable)
+        uv.run(["pip", "install", "--quiet", "--python", env / "bin" / "python", "--no-index",
+                "--find-links", wheels, *names])
+        count = len(list((env / "lib").glob("python3*/site-packages/*.dist-info")))
+        runs = []
+        for _ in range(5):
+            out = subprocess.run([env / "bin" / "python", "-c", PROBE], capture_output=True,
+                                 text=True, check=True, cwd=work,
+                                 env={"PATH": "/usr/bin:/bin", "PIPL_ASSET_STORE":
+                                      str(work / "store"), "HOME": str(work)})
+            runs.append(json.loads(out.stdout))
+    best = {k: sorted(r[k] for r in runs)[len(runs) // 2] for k in runs[0]}
+    print_table(f"lookups with {count} installed distributions (median of 5 processes)", [
+        ("import pipl_pipe modules", f"{best['import'] * 1000:6.1f} ms"),
+        ("first lookups (scan + service + typed query + product + config)",
+         f"{best['first'] * 1000:6.1f} ms   (target < 100 ms)"),
+        ("same lookups again (cached)", f"{best['cached'] * 1000:6.2f} ms"),
+        ("naive: importlib.metadata.entry_points() per lookup",
+         f"{best['naive'] * 1000:6.1f} ms per lookup"),
+        ("rig products found by the typed query", str(runs[0]["rigs"])),
+    ])
+
+
+if __name__ == "__main__":
+    main()
