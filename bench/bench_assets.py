@@ -29,7 +29,8 @@ def _timed(fn) -> float:
 
 def main() -> None:
     from pipl_pipe.assets.hashcache import HashCache
-    from pipl_pipe.assets.store import LocalStore, hash_file
+    from pipl_pipe.assets.objects import hash_file
+    from pipl_pipe.assets.store import LocalStore
 
     base = Path(os.environ.get("PIPL_BENCH_DIR") or tempfile.gettempdir())
     with tempfile.TemporaryDirectory(dir=base) as tmp:
@@ -47,8 +48,11 @@ def main() -> None:
             return took
 
         def put(i: int, durable: bool) -> float:
-            store = LocalStore(work / f"store{i}{durable}", durable=durable,
-                               hashes=HashCache(work / f"h{i}{durable}.sqlite"))
+            store = LocalStore(
+                work / f"store{i}{durable}",
+                durable=durable,
+                hashes=HashCache(work / f"h{i}{durable}.sqlite"),
+            )
             took = _timed(lambda: store.put(src))
             shutil.rmtree(store.root)
             return took
@@ -58,9 +62,13 @@ def main() -> None:
         fast = [put(i, False) for i in range(ROUNDS)]
         durable = [put(i, True) for i in range(ROUNDS)]
         hashing = [_timed(lambda: hash_file(src)) for _ in range(ROUNDS)]
-        cp_sum = [cp(i) + _timed(lambda: subprocess.run(["sha256sum", src], check=True,
-                                                         stdout=subprocess.DEVNULL))
-                  for i in range(ROUNDS)]
+        cp_sum = [
+            cp(i)
+            + _timed(
+                lambda: subprocess.run(["sha256sum", src], check=True, stdout=subprocess.DEVNULL)
+            )
+            for i in range(ROUNDS)
+        ]
         store = LocalStore(work / "again", hashes=HashCache(work / "again.sqlite"))
         store.put(src)
         readd = [_timed(lambda: store.put(src)) for _ in range(ROUNDS)]
@@ -70,15 +78,20 @@ def main() -> None:
     def row(samples: list[float]) -> str:
         return f"{med(samples):6.2f} s  {mb / med(samples):6.0f} MB/s"
 
-    print_table("add a 1 GiB file (median of 3, warm page cache)", [
-        ("cp", row(cps)),
-        ("asset store put (not fsync'ed)", row(fast) + f"   {med(fast) / med(cps):.1f}x cp"),
-        ("asset store put (durable, default)", row(durable)
-         + f"   {med(durable) / med(cps):.1f}x cp"),
-        ("sha256 of the file alone", row(hashing) + f"   {med(hashing) / med(cps):.1f}x cp"),
-        ("cp + sha256sum (by hand)", row(cp_sum)),
-        ("re-add the same file", f"{med(readd) * 1000:6.2f} ms"),
-    ])
+    print_table(
+        "add a 1 GiB file (median of 3, warm page cache)",
+        [
+            ("cp", row(cps)),
+            ("asset store put (not fsync'ed)", row(fast) + f"   {med(fast) / med(cps):.1f}x cp"),
+            (
+                "asset store put (durable, default)",
+                row(durable) + f"   {med(durable) / med(cps):.1f}x cp",
+            ),
+            ("sha256 of the file alone", row(hashing) + f"   {med(hashing) / med(cps):.1f}x cp"),
+            ("cp + sha256sum (by hand)", row(cp_sum)),
+            ("re-add the same file", f"{med(readd) * 1000:6.2f} ms"),
+        ],
+    )
 
 
 if __name__ == "__main__":

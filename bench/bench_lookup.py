@@ -41,8 +41,9 @@ print(json.dumps({"import": t1 - t0, "first": t2 - t1, "cached": (t3 - t2) / 100
 """
 
 
-def _wheel(out: Path, name: str, files: dict[str, str], eps: dict[str, dict[str, str]],
-           requires: list[str]) -> None:
+def _wheel(
+    out: Path, name: str, files: dict[str, str], eps: dict[str, dict[str, str]], requires: list[str]
+) -> None:
     import sys as _sys
 
     _sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -59,7 +60,8 @@ def _wheel(out: Path, name: str, files: dict[str, str], eps: dict[str, dict[str,
     if eps:
         extra[f"{module}-1.0.0.dist-info/entry_points.txt"] = "".join(
             f"[{g}]\n" + "".join(f"{k} = {v}\n" for k, v in e.items()) + "\n"
-            for g, e in eps.items())
+            for g, e in eps.items()
+        )
     with zipfile.ZipFile(wheel, "a") as zf:
         for path, text in extra.items():
             zf.writestr(path if "/" in path else f"{module}/{path}", text)
@@ -78,53 +80,111 @@ def main() -> None:
         for i in range(100):
             name = f"prod-{i:03d}"
             kind = "rig" if i % 2 else "model"
-            manifest = {"format": "pipl-product/1", "name": name, "version": "1.0.0",
-                        "type": kind, "sources": [], "description": "",
-                        "assets": [{"name": "main", "type": "file", "sha256": "a" * 64,
-                                    "size": 1, "kind": "file", "suffix": ""}]}
+            manifest = {
+                "format": "pipl-product/1",
+                "name": name,
+                "version": "1.0.0",
+                "type": kind,
+                "sources": [],
+                "description": "",
+                "assets": [
+                    {
+                        "name": "main",
+                        "type": "file",
+                        "sha256": "a" * 64,
+                        "size": 1,
+                        "kind": "file",
+                        "suffix": "",
+                    }
+                ],
+            }
             module = name.replace("-", "_")
-            _wheel(wheels, name, {
-                "__init__.py": "from pipl_pipe.products import Product\n"
-                               "PRODUCT = Product.from_package(__name__)\n",
-                "pipl_manifest.json": json.dumps(manifest)},
-                {"pipl_pipe.product": {name: f"{module}:PRODUCT"},
-                 "pipl_pipe.asset": {f"{name}.main": f"{module}:PRODUCT.assets.main"}},
-                ["pipl-pipe"])
+            _wheel(
+                wheels,
+                name,
+                {
+                    "__init__.py": "from pipl_pipe.products import Product\n"
+                    "PRODUCT = Product.from_package(__name__)\n",
+                    "pipl_manifest.json": json.dumps(manifest),
+                },
+                {
+                    "pipl_pipe.product": {name: f"{module}:PRODUCT"},
+                    "pipl_pipe.asset": {f"{name}.main": f"{module}:PRODUCT.assets.main"},
+                },
+                ["pipl-pipe"],
+            )
             names.append(name)
         for i in range(99):
             name = f"lib-{i}"
             module = name.replace("-", "_")
-            _wheel(wheels, name, {"__init__.py": f"CONFIG = {{'n': {i}}}\n"},
-                   {"pipl_pipe.config": {name: f"{module}:CONFIG"}}, ["pipl-pipe"])
+            _wheel(
+                wheels,
+                name,
+                {"__init__.py": f"CONFIG = {{'n': {i}}}\n"},
+                {"pipl_pipe.config": {name: f"{module}:CONFIG"}},
+                ["pipl-pipe"],
+            )
             names.append(name)
-        _wheel(wheels, "shot-task", {"__init__.py": "from pipl_pipe.tasks import Task\n"
-                                                    "TASK = Task.declare('shot-task', 'x')\n"},
-               {"pipl_pipe.task": {"shot-task": "shot_task:TASK"}},
-               [f"prod-{i:03d}==1.0.0" for i in range(5)])
+        _wheel(
+            wheels,
+            "shot-task",
+            {
+                "__init__.py": "from pipl_pipe.tasks import Task\n"
+                "TASK = Task.declare('shot-task', 'x')\n"
+            },
+            {"pipl_pipe.task": {"shot-task": "shot_task:TASK"}},
+            [f"prod-{i:03d}==1.0.0" for i in range(5)],
+        )
         names.append("shot-task")
         uv = Uv()
         env = work / "env"
         uv.venv(env, sys.executable)
-        uv.run(["pip", "install", "--quiet", "--python", env / "bin" / "python", "--no-index",
-                "--find-links", wheels, *names])
+        uv.run(
+            [
+                "pip",
+                "install",
+                "--quiet",
+                "--python",
+                env / "bin" / "python",
+                "--no-index",
+                "--find-links",
+                wheels,
+                *names,
+            ]
+        )
         count = len(list((env / "lib").glob("python3*/site-packages/*.dist-info")))
         runs = []
         for _ in range(5):
-            out = subprocess.run([env / "bin" / "python", "-c", PROBE], capture_output=True,
-                                 text=True, check=True, cwd=work,
-                                 env={"PATH": "/usr/bin:/bin", "PIPL_ASSET_STORE":
-                                      str(work / "store"), "HOME": str(work)})
+            out = subprocess.run(
+                [env / "bin" / "python", "-c", PROBE],
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=work,
+                env={
+                    "PATH": "/usr/bin:/bin",
+                    "PIPL_ASSET_STORE": str(work / "store"),
+                    "HOME": str(work),
+                },
+            )
             runs.append(json.loads(out.stdout))
     best = {k: sorted(r[k] for r in runs)[len(runs) // 2] for k in runs[0]}
-    print_table(f"lookups with {count} installed distributions (median of 5 processes)", [
-        ("import pipl_pipe modules", f"{best['import'] * 1000:6.1f} ms"),
-        ("first lookups (scan + service + typed query + product + config)",
-         f"{best['first'] * 1000:6.1f} ms   (target < 100 ms)"),
-        ("same lookups again (cached)", f"{best['cached'] * 1000:6.2f} ms"),
-        ("naive: importlib.metadata.entry_points() per lookup",
-         f"{best['naive'] * 1000:6.1f} ms per lookup"),
-        ("rig products found by the typed query", str(runs[0]["rigs"])),
-    ])
+    print_table(
+        f"lookups with {count} installed distributions (median of 5 processes)",
+        [
+            ("import pipl_pipe modules", f"{best['import'] * 1000:6.1f} ms"),
+            (
+                "first lookups (scan + service + typed query + product + config)",
+                f"{best['first'] * 1000:6.1f} ms   (target < 100 ms)",
+            ),
+            ("same lookups again (cached)", f"{best['cached'] * 1000:6.2f} ms"),
+            (
+                "naive: importlib.metadata.entry_points() per lookup",
+                f"{best['naive'] * 1000:6.1f} ms per lookup",
+            ),
+            ("rig products found by the typed query", str(runs[0]["rigs"])),
+        ],
+    )
 
 
 if __name__ == "__main__":

@@ -11,17 +11,25 @@ from pathlib import Path
 
 from bench.common import BIN, clean_env, free_port, print_table, summary, timed
 
-FAST_ARGON2 = ["--server-arg=--argon2-memory-cost", "--server-arg=8",
-               "--server-arg=--argon2-time-cost", "--server-arg=1",
-               "--server-arg=--argon2-parallelism", "--server-arg=1"]
+FAST_ARGON2 = [
+    "--server-arg=--argon2-memory-cost",
+    "--server-arg=8",
+    "--server-arg=--argon2-time-cost",
+    "--server-arg=1",
+    "--server-arg=--argon2-parallelism",
+    "--server-arg=1",
+]
 
 
 def run_once(tmp: Path, extra: list[str]) -> dict[str, float]:
     proj = tmp / f"p{free_port()}"
     env = clean_env(tmp / "home", PIPL_PROJECT=str(proj))
     pipl = str(BIN / "pipl")
-    out = {"create": timed([pipl, "proj", "create", proj, "--no-pypi",
-                            "--port", str(free_port()), *extra], env)}
+    out = {
+        "create": timed(
+            [pipl, "proj", "create", proj, "--no-pypi", "--port", str(free_port()), *extra], env
+        )
+    }
     out["start --detach (to ready)"] = timed([pipl, "proj", "start", "--detach"], env)
     try:
         out["index create-default"] = timed([pipl, "proj", "index", "create-default"], env)

@@ -38,8 +38,17 @@ def bench_install(proj: BenchProject, tmp: Path) -> list[tuple[str, str]]:
         env_dir = tmp / f"venv{i}"
         start = time.perf_counter()
         timed([sys.executable, "-m", "venv", env_dir], proj.env)
-        timed([env_dir / "bin" / "pip", "install", "--quiet", "--index-url", proj.simple_url,
-               *PACKLS], proj.env)
+        timed(
+            [
+                env_dir / "bin" / "pip",
+                "install",
+                "--quiet",
+                "--index-url",
+                proj.simple_url,
+                *PACKLS,
+            ],
+            proj.env,
+        )
         return time.perf_counter() - start
 
     venv_pip(-1)  # fills pip's cache
@@ -58,22 +67,32 @@ def bench_publish(proj: BenchProject) -> list[tuple[str, str]]:
     builds, publishes = [], []
     for i in range(ROUNDS):
         pipl("packl", "bump", "patch", "--packl", PACKLS[0], "-w", "authoring", env=proj.env)
-        builds.append(timed([BIN / "pipl", "packl", "build", PACKLS[0], "-w", "authoring"],
-                            proj.env))
+        builds.append(
+            timed([BIN / "pipl", "packl", "build", PACKLS[0], "-w", "authoring"], proj.env)
+        )
         pipl("packl", "bump", "patch", "--packl", PACKLS[0], "-w", "authoring", env=proj.env)
-        publishes.append(timed([BIN / "pipl", "packl", "publish", PACKLS[0], "-w", "authoring"],
-                               proj.env))
+        publishes.append(
+            timed([BIN / "pipl", "packl", "publish", PACKLS[0], "-w", "authoring"], proj.env)
+        )
         del i
     backend_code = (
         "import sys, tempfile, flit_core.buildapi as b\n"
         "out = tempfile.mkdtemp()\n"
         "b.build_sdist(out); b.build_wheel(out)\n"
     )
-    backend = [timed([ws / ".venv" / "bin" / "python", "-c", backend_code], proj.env,
-                     cwd=packl_dir) for _ in range(ROUNDS)] if _has_flit(ws) else []
+    backend = (
+        [
+            timed([ws / ".venv" / "bin" / "python", "-c", backend_code], proj.env, cwd=packl_dir)
+            for _ in range(ROUNDS)
+        ]
+        if _has_flit(ws)
+        else []
+    )
     if not backend:
-        backend = [timed([sys.executable, "-c", backend_code], proj.env, cwd=packl_dir)
-                   for _ in range(ROUNDS)]
+        backend = [
+            timed([sys.executable, "-c", backend_code], proj.env, cwd=packl_dir)
+            for _ in range(ROUNDS)
+        ]
     share = statistics.median(backend) / statistics.median(builds) * 100
     return [
         ("pipl packl build (sdist + wheel, uv)", summary(builds)),
@@ -89,8 +108,10 @@ def _has_flit(ws: Path) -> bool:
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, BenchProject(Path(tmp)) as proj:
-        print_table("workspace + 5 packls from the project index (warm caches)",
-                    bench_install(proj, Path(tmp)))
+        print_table(
+            "workspace + 5 packls from the project index (warm caches)",
+            bench_install(proj, Path(tmp)),
+        )
         print_table("build and publish a small packl", bench_publish(proj))
 
 

@@ -22,20 +22,40 @@ def free_port() -> int:
 
 def clean_env(home: Path, **extra: str) -> dict[str, str]:
     """This machine's settings for pip and uv left out, as a new user would have."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PIP_", "UV_", "PIPL_", "VIRTUAL_ENV"))}
-    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), PIP_CONFIG_FILE=os.devnull,
-               PIP_DISABLE_PIP_VERSION_CHECK="1", UV_NO_CONFIG="1")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PIP_", "UV_", "PIPL_", "VIRTUAL_ENV"))
+    }
+    env.update(
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        PIP_CONFIG_FILE=os.devnull,
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+        UV_NO_CONFIG="1",
+    )
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     env.update(extra)
     return env
 
 
-def timed(argv: Sequence[str | os.PathLike[str]], env: dict[str, str],
-          cwd: Path | None = None, input: str | None = None) -> float:
+def timed(
+    argv: Sequence[str | os.PathLike[str]],
+    env: dict[str, str],
+    cwd: Path | None = None,
+    input: str | None = None,
+) -> float:
     start = time.perf_counter()
-    subprocess.run([str(a) for a in argv], env=env, cwd=cwd, check=True, input=input,
-                   text=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    subprocess.run(
+        [str(a) for a in argv],
+        env=env,
+        cwd=cwd,
+        check=True,
+        input=input,
+        text=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     return time.perf_counter() - start
 
 
@@ -56,15 +76,27 @@ def print_table(title: str, rows: list[tuple[str, str]]) -> None:
         print(f"  {name.ljust(width)}  {value}")
 
 
-FAST_ARGON2 = ["--server-arg=--argon2-memory-cost", "--server-arg=8",
-               "--server-arg=--argon2-time-cost", "--server-arg=1",
-               "--server-arg=--argon2-parallelism", "--server-arg=1"]
+FAST_ARGON2 = [
+    "--server-arg=--argon2-memory-cost",
+    "--server-arg=8",
+    "--server-arg=--argon2-time-cost",
+    "--server-arg=1",
+    "--server-arg=--argon2-parallelism",
+    "--server-arg=1",
+]
 
 
-def pipl(*args: str | os.PathLike[str], env: dict[str, str], check: bool = True,
-         input: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / "pipl"), *map(str, args)], env=env, check=check,
-                          text=True, capture_output=True, input=input)
+def pipl(
+    *args: str | os.PathLike[str], env: dict[str, str], check: bool = True, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "pipl"), *map(str, args)],
+        env=env,
+        check=check,
+        text=True,
+        capture_output=True,
+        input=input,
+    )
 
 
 class BenchProject:
@@ -72,13 +104,22 @@ class BenchProject:
 
     def __init__(self, tmp: Path) -> None:
         self.root = tmp / "proj"
-        self.env = clean_env(tmp / "home", PIPL_PROJECT=str(self.root),
-                             UV_CACHE_DIR=str(tmp / "uv-cache"))
+        self.env = clean_env(
+            tmp / "home", PIPL_PROJECT=str(self.root), UV_CACHE_DIR=str(tmp / "uv-cache")
+        )
         self.port = free_port()
 
     def __enter__(self) -> BenchProject:
-        pipl("proj", "create", self.root, "--no-pypi", "--port", str(self.port), *FAST_ARGON2,
-             env=self.env)
+        pipl(
+            "proj",
+            "create",
+            self.root,
+            "--no-pypi",
+            "--port",
+            str(self.port),
+            *FAST_ARGON2,
+            env=self.env,
+        )
         pipl("proj", "start", "--detach", env=self.env)
         pipl("proj", "index", "create-default", env=self.env)
         return self

@@ -8,7 +8,8 @@ import threading
 
 import pytest
 from pipl_pipe.assets.hashcache import HashCache
-from pipl_pipe.assets.store import LocalStore, open_store
+from pipl_pipe.assets.service import open_store
+from pipl_pipe.assets.store import LocalStore
 from pipl_pipe.assets.types import AssetType, asset_type, get_asset_type, known_types
 from pipl_pipe.entrypoints import EntryPointIndex
 from pipl_pipe.errors import AssetCorrupted, AssetError, AssetMissing

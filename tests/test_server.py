@@ -10,9 +10,9 @@ import time
 import pytest
 
 from pipl.errors import PortBusy, ServerError, ServerNotRunning
+from pipl.index.status import server_status
 from pipl.project import server
 from pipl.project.project import Project
-from pipl.project.status import server_status
 from tests.conftest import new_project
 from tests.helpers import fails, run
 

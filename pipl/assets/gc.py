@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipl_pipe.assets.store import AssetStore
+from pipl_pipe.assets.objects import AssetStore
 from pipl_pipe.products import FORMAT, MANIFEST
 
 from pipl.index.client import IndexClient

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipl_pipe.assets.store import AssetStore
+from pipl_pipe.assets.objects import AssetStore
 from pipl_pipe.errors import PipeError
 from pipl_pipe.services import Services
 

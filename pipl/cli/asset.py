@@ -14,7 +14,7 @@ from pipl.cli.output import emit_json, table
 from pipl.cli.state import AppState, boundary, pass_state
 
 if TYPE_CHECKING:
-    from pipl_pipe.assets.store import AssetStore
+    from pipl_pipe.assets.objects import AssetStore
 
 
 def _store(state: AppState) -> AssetStore:

@@ -150,7 +150,7 @@ def stop(state: AppState) -> None:
 @boundary
 def status(state: AppState, as_json: bool) -> None:
     """Show the server's url, pid, devpi serials and indexes."""
-    from pipl.project.status import server_status
+    from pipl.index.status import server_status
 
     st = server_status(state.project())
     if as_json:

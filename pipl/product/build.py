@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
-from pipl_pipe.assets.store import AssetStore
+from pipl_pipe.assets.objects import AssetStore
 from pipl_pipe.errors import PipeError
 from pipl_pipe.products import (
     ASSET_GROUP,

@@ -19,7 +19,7 @@ from pipl.runner import Runner
 from pipl.uv import Uv
 
 if TYPE_CHECKING:
-    from pipl_pipe.assets.store import AssetStore
+    from pipl_pipe.assets.objects import AssetStore
 
     from pipl.index.client import IndexClient, UploadResult
     from pipl.project.project import Project

@@ -2,7 +2,7 @@
 
 Public surface: ``Project``, ``find_project``, ``ProjectConfig``; creation lives in
 ``pipl.project.create``, the server lifecycle in ``pipl.project.server`` and its state in
-``pipl.project.status``.
+``pipl.index.status``.
 """
 
 from pipl.project.config import ProjectConfig

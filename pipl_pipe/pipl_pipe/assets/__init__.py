@@ -1,5 +1,5 @@
 """Assets: large files and folders stored by content hash, named by their types.
 
-``pipl_pipe.assets.store`` (``LocalStore``, ``open_store``, the ``asset_store`` service
-factory), ``pipl_pipe.assets.remote`` (fsspec URLs), ``pipl_pipe.assets.types``.
+``objects`` (what every store shares), ``store`` (``LocalStore``), ``remote`` (fsspec
+URLs), ``service`` (``open_store`` and the ``asset_store`` service factory), ``types``.
 """

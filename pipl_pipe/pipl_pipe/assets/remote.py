@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from pipl_pipe.assets.hashcache import HashCache
-from pipl_pipe.assets.store import (
+from pipl_pipe.assets.objects import (
     CHUNK,
     TREE_FORMAT,
     TREE_PREFIX,
     Stored,
-    _corrupted,
     check_sha,
+    corrupted,
     hash_file,
     tree_document,
 )
@@ -140,7 +140,7 @@ class FsspecStore:
                 fout.write(chunk)
         if digest.hexdigest() != sha256:
             target.unlink(missing_ok=True)
-            raise _corrupted(sha256, self.url)
+            raise corrupted(sha256, self.url)
 
     def kind_of(self, sha256: str) -> str:
         key = self._key(sha256)
@@ -155,7 +155,7 @@ class FsspecStore:
             raise AssetMissing(f"object {sha256} is not in the asset store {self.url}")
         data = self.fs.cat_file(key)
         if hashlib.sha256(data).hexdigest() != sha256:
-            raise _corrupted(sha256, self.url)
+            raise corrupted(sha256, self.url)
         doc = json.loads(data)
         if doc.get("format") != TREE_FORMAT:
             raise AssetError(f"object {sha256} in {self.url} is not a folder (tree) object")
@@ -170,7 +170,7 @@ class FsspecStore:
             while chunk := fh.read(CHUNK):
                 digest.update(chunk)
         if digest.hexdigest() != sha256:
-            raise _corrupted(sha256, self.url)
+            raise corrupted(sha256, self.url)
 
     def objects(self) -> Iterator[tuple[str, int]]:
         root = f"{self.base}/objects"

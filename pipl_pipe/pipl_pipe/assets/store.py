@@ -14,74 +14,27 @@ from __future__ import annotations
 
 import hashlib
 import json
-import mmap
 import os
 import shutil
 import stat
 import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from pipl_pipe.assets.hashcache import HashCache
-from pipl_pipe.errors import AssetCorrupted, AssetError, AssetMissing
-
-CHUNK = 8 << 20
-TREE_FORMAT = "pipl-tree/1"
-# config asset_store defaults (pipl.toml [config.asset_store] overrides them):
-# url: folder or fsspec URL (default PROJECT/assets); durable: fsync objects before use
-DEFAULTS: dict[str, Any] = {"durable": True}
-TREE_PREFIX = b'{"files":'  # canonical tree documents start so (sorted keys)
-
-
-@dataclass(frozen=True)
-class Stored:
-    """What ``put`` stored: the object's hash, the content size, file or tree."""
-
-    sha256: str
-    size: int
-    kind: str  # "file" | "tree"
-    added: bool  # False: the store had it already
-
-
-class AssetStore(Protocol):
-    url: str
-
-    def put(self, path: Path) -> Stored: ...
-    def has(self, sha256: str) -> bool: ...
-    def fetch(self, sha256: str, dest: Path, kind: str = "file") -> Path: ...
-    def verify(self, sha256: str) -> None: ...
-    def kind_of(self, sha256: str) -> str: ...
-    def read_tree(self, sha256: str) -> list[dict[str, Any]]: ...
-    def mtime(self, sha256: str) -> float: ...
-    def objects(self) -> Iterator[tuple[str, int]]: ...
-    def remove(self, sha256: str) -> None: ...
-
-
-def check_sha(sha256: str) -> str:
-    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
-        raise AssetError(f"{sha256!r} is not a sha256 (64 lowercase hex digits)")
-    return sha256
-
-
-def hash_file(path: Path) -> str:
-    """sha256 of a file; large files are hashed straight from the page cache (mmap)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        size = os.fstat(fh.fileno()).st_size
-        if size < CHUNK:
-            digest.update(fh.read())
-            return digest.hexdigest()
-        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            view = memoryview(mapped)
-            try:
-                for start in range(0, size, 8 * CHUNK):
-                    digest.update(view[start : start + 8 * CHUNK])
-            finally:
-                view.release()
-    return digest.hexdigest()
+from pipl_pipe.assets.objects import (
+    CHUNK,
+    TREE_FORMAT,
+    TREE_PREFIX,
+    Stored,
+    check_sha,
+    corrupted,
+    hash_file,
+    tree_document,
+)
+from pipl_pipe.errors import AssetError, AssetMissing
 
 
 def _copy_data(src: Path, dst: Path) -> None:
@@ -100,12 +53,6 @@ def _copy_data(src: Path, dst: Path) -> None:
             fout.seek(copied)
             shutil.copyfileobj(fin, fout, CHUNK)
         fout.flush()
-
-
-def tree_document(entries: list[dict[str, Any]]) -> bytes:
-    """Canonical bytes of a tree object (same folder content, same hash)."""
-    body = {"format": TREE_FORMAT, "files": sorted(entries, key=lambda e: str(e["path"]))}
-    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
 
 class LocalStore:
@@ -226,7 +173,7 @@ class LocalStore:
         obj = self._require(sha256)
         data = obj.read_bytes()
         if hashlib.sha256(data).hexdigest() != sha256:
-            raise _corrupted(sha256, self.url)
+            raise corrupted(sha256, self.url)
         try:
             doc = json.loads(data)
             assert doc["format"] == TREE_FORMAT
@@ -277,13 +224,13 @@ class LocalStore:
                 fout.write(chunk)
         if digest.hexdigest() != sha256:
             target.unlink(missing_ok=True)
-            raise _corrupted(sha256, self.url)
+            raise corrupted(sha256, self.url)
         target.chmod(0o644)
 
     def verify(self, sha256: str) -> None:
         """Raise ``AssetCorrupted`` unless the object's content hashes to its name."""
         if hash_file(self._require(sha256)) != sha256:
-            raise _corrupted(sha256, self.url)
+            raise corrupted(sha256, self.url)
 
     def objects(self) -> Iterator[tuple[str, int]]:
         base = self.root / "objects"
@@ -298,36 +245,3 @@ class LocalStore:
 
     def remove(self, sha256: str) -> None:
         self.object_path(sha256).unlink(missing_ok=True)
-
-
-def _corrupted(sha256: str, url: str) -> AssetCorrupted:
-    return AssetCorrupted(
-        f"object {sha256} in {url} is corrupted (its content no longer hashes to its name): "
-        "restore it from a backup, or remove it and add the asset again"
-    )
-
-
-def open_store(url: str | os.PathLike[str], **kwargs: Any) -> AssetStore:
-    """A store for a folder path / ``file://`` URL, or any fsspec URL (extra ``fsspec``)."""
-    text = str(url)
-    if "://" not in text or text.startswith("file://"):
-        return LocalStore(Path(text.removeprefix("file://")), **kwargs)
-    from pipl_pipe.assets.remote import FsspecStore
-
-    return FsspecStore(text, **kwargs)
-
-
-def from_config(config: dict[str, Any]) -> AssetStore:
-    """The ``asset_store`` service factory: ``url`` from config, else ``PROJECT/assets``."""
-    url = os.environ.get("PIPL_ASSET_STORE") or config.get("url")
-    if not url:
-        root = config.get("project_root")
-        if not root:
-            raise AssetError(
-                "no asset store: set [config.asset_store] url in pipl.toml, "
-                "PIPL_ASSET_STORE, or work inside a pipl project (PIPL_PROJECT)"
-            )
-        url = str(Path(root) / "assets")
-    elif "://" not in str(url) and config.get("project_root"):
-        url = str(Path(config["project_root"]) / url)  # relative to the project
-    return open_store(url, durable=bool(config.get("durable", True)))

@@ -1,4 +1,4 @@
-"""What the project's server is doing: pid, devpi serials, indexes."""
+"""What the project's server is doing: pid, devpi serials, indexes (read through its API)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from pipl.errors import ServerNotRunning
+from pipl.index.client import IndexClient
 from pipl.project.project import Project
 from pipl.project.server import read_pid
 
@@ -37,8 +38,6 @@ class ServerStatus:
 
 def server_status(project: Project) -> ServerStatus:
     """The server's state; ``running`` is False when nothing answers."""
-    from pipl.index.client import IndexClient
-
     pid = read_pid(project)
     stopped = ServerStatus(
         project.name,

@@ -1,0 +1,46 @@
+"""Opening an asset store from a URL or the ``asset_store`` config.
+
+A folder path or ``file://`` URL gives a ``LocalStore``; any other URL an ``FsspecStore``
+(extra ``fsspec``). ``from_config`` is the factory of the built-in ``asset_store`` service.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pipl_pipe.assets.objects import AssetStore
+from pipl_pipe.errors import AssetError
+
+# config asset_store defaults (pipl.toml [config.asset_store] overrides them):
+# url: folder or fsspec URL (default PROJECT/assets); durable: fsync objects before use
+DEFAULTS: dict[str, Any] = {"durable": True}
+
+
+def open_store(url: str | os.PathLike[str], **kwargs: Any) -> AssetStore:
+    """A store for a folder path / ``file://`` URL, or any fsspec URL (extra ``fsspec``)."""
+    text = str(url)
+    if "://" not in text or text.startswith("file://"):
+        from pipl_pipe.assets.store import LocalStore
+
+        return LocalStore(Path(text.removeprefix("file://")), **kwargs)
+    from pipl_pipe.assets.remote import FsspecStore
+
+    return FsspecStore(text, **kwargs)
+
+
+def from_config(config: dict[str, Any]) -> AssetStore:
+    """The ``asset_store`` service factory: ``url`` from config, else ``PROJECT/assets``."""
+    url = os.environ.get("PIPL_ASSET_STORE") or config.get("url")
+    if not url:
+        root = config.get("project_root")
+        if not root:
+            raise AssetError(
+                "no asset store: set [config.asset_store] url in pipl.toml, "
+                "PIPL_ASSET_STORE, or work inside a pipl project (PIPL_PROJECT)"
+            )
+        url = str(Path(root) / "assets")
+    elif "://" not in str(url) and config.get("project_root"):
+        url = str(Path(config["project_root"]) / url)  # relative to the project
+    return open_store(url, durable=bool(config.get("durable", True)))
