@@ -11,10 +11,12 @@ import hashlib
 import json
 import mmap
 import os
+import shutil
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from pipl_pipe.errors import AssetCorrupted, AssetError
 
@@ -82,3 +84,85 @@ def corrupted(sha256: str, url: str) -> AssetCorrupted:
         f"object {sha256} in {url} is corrupted (its content no longer hashes to its name): "
         "restore it from a backup, or remove it and add the asset again"
     )
+
+
+class StoreBase:
+    """Reading shared by every store: verified copies out, trees, verification.
+
+    A store subclass opens an object for reading (``_open_object``); everything that reads
+    objects goes through the hash check here, so no store can hand out unverified bytes.
+    """
+
+    url: str
+
+    def _open_object(self, sha256: str) -> BinaryIO:
+        raise NotImplementedError
+
+    def kind_of(self, sha256: str) -> str:
+        """``tree`` for a folder object, else ``file``."""
+        with self._open_object(sha256) as fh:
+            return "tree" if fh.read(len(TREE_PREFIX)) == TREE_PREFIX else "file"
+
+    def read_tree(self, sha256: str) -> list[dict[str, Any]]:
+        with self._open_object(sha256) as fh:
+            data = fh.read()
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise corrupted(sha256, self.url)
+        try:
+            doc = json.loads(data)
+            if doc["format"] != TREE_FORMAT:
+                raise ValueError(doc["format"])
+            return list(doc["files"])
+        except (ValueError, KeyError, TypeError):
+            raise AssetError(
+                f"object {sha256} in {self.url} is not a folder (tree) object"
+            ) from None
+
+    def verify(self, sha256: str) -> None:
+        """Raise ``AssetCorrupted`` unless the object's content hashes to its name."""
+        digest = hashlib.sha256()
+        with self._open_object(sha256) as fh:
+            while chunk := fh.read(CHUNK):
+                digest.update(chunk)
+        if digest.hexdigest() != sha256:
+            raise corrupted(sha256, self.url)
+
+    def fetch(self, sha256: str, dest: Path, kind: str = "file") -> Path:
+        """Copy an object out to ``dest`` (a folder for a tree), verified, all or nothing."""
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        staging = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
+        try:
+            if kind == "tree":
+                for entry in self.read_tree(sha256):
+                    relative = Path(entry["path"])
+                    if ".." in relative.parts or relative.is_absolute():
+                        raise AssetError(f"tree {sha256} names an unsafe path {entry['path']!r}")
+                    target = staging / relative
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    self._copy_out(entry["sha256"], target)
+                    if entry.get("exec"):
+                        target.chmod(0o755)
+                if dest.exists():
+                    shutil.rmtree(dest)
+            else:
+                self._copy_out(sha256, staging)
+            os.replace(staging, dest)
+        except BaseException:
+            if staging.is_dir():
+                shutil.rmtree(staging, ignore_errors=True)
+            else:
+                staging.unlink(missing_ok=True)
+            raise
+        return dest
+
+    def _copy_out(self, sha256: str, target: Path) -> None:
+        digest = hashlib.sha256()
+        with self._open_object(sha256) as fin, target.open("wb") as fout:
+            while chunk := fin.read(CHUNK):
+                digest.update(chunk)
+                fout.write(chunk)
+        if digest.hexdigest() != sha256:
+            target.unlink(missing_ok=True)
+            raise corrupted(sha256, self.url)
+        target.chmod(0o644)

@@ -7,29 +7,24 @@ Same layout and guarantees as ``LocalStore``: objects named by sha256 under
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pipl_pipe.assets.hashcache import HashCache
 from pipl_pipe.assets.objects import (
-    CHUNK,
-    TREE_FORMAT,
-    TREE_PREFIX,
+    StoreBase,
     Stored,
     check_sha,
-    corrupted,
     hash_file,
     tree_document,
 )
 from pipl_pipe.errors import AssetError, AssetMissing
 
 
-class FsspecStore:
+class FsspecStore(StoreBase):
     def __init__(
         self,
         url: str,
@@ -103,74 +98,12 @@ class FsspecStore:
         self.hashes.put(path.resolve(), st, sha)
         return sha, st.st_size, self._upload(path, sha)
 
-    def fetch(self, sha256: str, dest: Path, kind: str = "file") -> Path:
-        dest = Path(dest)
-        if kind == "tree":
-            staging = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
-            try:
-                for entry in self.read_tree(sha256):
-                    if ".." in Path(entry["path"]).parts:
-                        raise AssetError(f"tree {sha256} names an unsafe path {entry['path']!r}")
-                    self._fetch_file(entry["sha256"], staging / entry["path"])
-                if dest.exists():
-                    shutil.rmtree(dest)
-                os.replace(staging, dest)
-            except BaseException:
-                shutil.rmtree(staging, ignore_errors=True)
-                raise
-            return dest
-        staging = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
-        try:
-            self._fetch_file(sha256, staging)
-            os.replace(staging, dest)
-        except BaseException:
-            staging.unlink(missing_ok=True)
-            raise
-        return dest
-
-    def _fetch_file(self, sha256: str, target: Path) -> None:
+    def _open_object(self, sha256: str) -> BinaryIO:
         key = self._key(sha256)
         if not self.fs.exists(key):
             raise AssetMissing(f"object {sha256} is not in the asset store {self.url}")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        digest = hashlib.sha256()
-        with self.fs.open(key, "rb") as fin, target.open("wb") as fout:
-            while chunk := fin.read(CHUNK):
-                digest.update(chunk)
-                fout.write(chunk)
-        if digest.hexdigest() != sha256:
-            target.unlink(missing_ok=True)
-            raise corrupted(sha256, self.url)
-
-    def kind_of(self, sha256: str) -> str:
-        key = self._key(sha256)
-        if not self.fs.exists(key):
-            raise AssetMissing(f"object {sha256} is not in the asset store {self.url}")
-        with self.fs.open(key, "rb") as fh:
-            return "tree" if fh.read(len(TREE_PREFIX)) == TREE_PREFIX else "file"
-
-    def read_tree(self, sha256: str) -> list[dict[str, Any]]:
-        key = self._key(sha256)
-        if not self.fs.exists(key):
-            raise AssetMissing(f"object {sha256} is not in the asset store {self.url}")
-        data = self.fs.cat_file(key)
-        if hashlib.sha256(data).hexdigest() != sha256:
-            raise corrupted(sha256, self.url)
-        doc = json.loads(data)
-        if doc.get("format") != TREE_FORMAT:
-            raise AssetError(f"object {sha256} in {self.url} is not a folder (tree) object")
-        return list(doc["files"])
-
-    def verify(self, sha256: str) -> None:
-        key = self._key(sha256)
-        if not self.fs.exists(key):
-            raise AssetMissing(f"object {sha256} is not in the asset store {self.url}")
-        digest = hashlib.sha256()
-        with self.fs.open(key, "rb") as fh:
-            while chunk := fh.read(CHUNK):
-                digest.update(chunk)
-        if digest.hexdigest() != sha256:
-            raise corrupted(sha256, self.url)
+        fh: BinaryIO = self.fs.open(key, "rb")
+        return fh
 
     def objects(self) -> Iterator[tuple[str, int]]:
         root = f"{self.base}/objects"

@@ -13,7 +13,6 @@ listing each file's relative path, sha256, size and executable bit.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import stat
@@ -21,13 +20,12 @@ import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pipl_pipe.assets.hashcache import HashCache
 from pipl_pipe.assets.objects import (
     CHUNK,
-    TREE_FORMAT,
-    TREE_PREFIX,
+    StoreBase,
     Stored,
     check_sha,
     corrupted,
@@ -55,7 +53,7 @@ def _copy_data(src: Path, dst: Path) -> None:
         fout.flush()
 
 
-class LocalStore:
+class LocalStore(StoreBase):
     """An asset store in a local (or mounted) folder."""
 
     def __init__(
@@ -164,71 +162,11 @@ class LocalStore:
             raise AssetMissing(f"object {sha256} is not in the asset store {self.url}")
         return obj
 
-    def kind_of(self, sha256: str) -> str:
-        """``tree`` for a folder object, else ``file``."""
-        with self._require(sha256).open("rb") as fh:
-            return "tree" if fh.read(len(TREE_PREFIX)) == TREE_PREFIX else "file"
-
-    def read_tree(self, sha256: str) -> list[dict[str, Any]]:
-        obj = self._require(sha256)
-        data = obj.read_bytes()
-        if hashlib.sha256(data).hexdigest() != sha256:
-            raise corrupted(sha256, self.url)
-        try:
-            doc = json.loads(data)
-            assert doc["format"] == TREE_FORMAT
-            return list(doc["files"])
-        except (ValueError, KeyError, AssertionError):
-            raise AssetError(
-                f"object {sha256} in {self.url} is not a folder (tree) object"
-            ) from None
-
-    def fetch(self, sha256: str, dest: Path, kind: str = "file") -> Path:
-        """Copy an object out to ``dest``, verified; a folder for a tree."""
-        dest = Path(dest)
-        if kind == "tree":
-            entries = self.read_tree(sha256)
-            staging = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
-            try:
-                for entry in entries:
-                    target = staging / entry["path"]
-                    if ".." in Path(entry["path"]).parts or Path(entry["path"]).is_absolute():
-                        raise AssetError(f"tree {sha256} names an unsafe path {entry['path']!r}")
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    self._fetch_file(entry["sha256"], target)
-                    if entry.get("exec"):
-                        target.chmod(0o755)
-                if dest.exists():
-                    shutil.rmtree(dest)
-                os.replace(staging, dest)
-            except BaseException:
-                shutil.rmtree(staging, ignore_errors=True)
-                raise
-            return dest
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        staging = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
-        try:
-            self._fetch_file(sha256, staging)
-            os.replace(staging, dest)
-        except BaseException:
-            staging.unlink(missing_ok=True)
-            raise
-        return dest
-
-    def _fetch_file(self, sha256: str, target: Path) -> None:
-        obj = self._require(sha256)
-        digest = hashlib.sha256()
-        with obj.open("rb") as fin, target.open("wb") as fout:
-            while chunk := fin.read(CHUNK):
-                digest.update(chunk)
-                fout.write(chunk)
-        if digest.hexdigest() != sha256:
-            target.unlink(missing_ok=True)
-            raise corrupted(sha256, self.url)
-        target.chmod(0o644)
+    def _open_object(self, sha256: str) -> BinaryIO:
+        return self._require(sha256).open("rb")
 
     def verify(self, sha256: str) -> None:
-        """Raise ``AssetCorrupted`` unless the object's content hashes to its name."""
+        """Raise ``AssetCorrupted`` unless the object hashes to its name (hashed in place)."""
         if hash_file(self._require(sha256)) != sha256:
             raise corrupted(sha256, self.url)
 
