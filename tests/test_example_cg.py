@@ -61,3 +61,33 @@ def test_cli_on_the_cg_workspace(facts, project):
     fails(cli("packl", "create-task", "chair-rig-user", "shot-animation"), 8, "no packl")
     fails(cli("packl", "create-task", "shot-010-anim", "paint"), 7, "unknown task type 'paint'")
     fails(cli("packl", "process", "cg-pipeline"), 8, "has no processing")
+
+
+def test_create_task_console_script_in_the_workspace(facts, project):
+    """`create_task` as a user types it in the workspace shell, refresh included."""
+    from pipl.packl.create import create_packl
+    from pipl.runner import Runner
+    from pipl.workspace.shell import workspace_env
+    from pipl.workspace.workspace import find_workspace
+
+    ws = find_workspace(project, "cg")
+    create_packl(project, ws, "shot-020-anim", "lib")
+    env = workspace_env(project, ws, envsets=True)
+    done = Runner().run(["create_task", "shot-020-anim", "shot-animation"], env=env)
+    assert "shot-020-anim is now a shot-animation task" in done.stdout
+    assert done.stdout.rstrip().endswith("; reinstalled")
+    entry = ws.distributions()["shot-020-anim"].entry_points
+    assert {(e.group, e.name) for e in entry} >= {
+        ("pipl.commands", "open-scene"),
+        ("pipl_pipe.task", "shot-020-anim"),
+    }
+    # one task per workspace: with two, the command asks which one
+    two = Runner().run(["open-scene"], env=env, check=False)
+    assert two.returncode == 1 and "expected one task" in two.stderr
+    one = Runner().run(["open-scene"], env={**env, "PIPL_TASK": "shot-010-anim"})
+    assert "with 1 rig(s)" in one.stdout
+    again = Runner().run(["create_task", "shot-020-anim", "generic"], env=env, check=False)
+    assert again.returncode == 1 and "already a task of type 'shot-animation'" in again.stderr
+    bad = Runner().run(["create_task", "shot-020-anim", "nope"], env=env, check=False)
+    assert bad.returncode == 1
+    assert "unknown task type 'nope': known types are generic, shot-animation" in bad.stderr
