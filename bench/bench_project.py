@@ -9,16 +9,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from bench.common import BIN, clean_env, free_port, print_table, summary, timed
-
-FAST_ARGON2 = [
-    "--server-arg=--argon2-memory-cost",
-    "--server-arg=8",
-    "--server-arg=--argon2-time-cost",
-    "--server-arg=1",
-    "--server-arg=--argon2-parallelism",
-    "--server-arg=1",
-]
+from bench.common import BIN, FAST_ARGON2, clean_env, free_port, print_table, summary, timed
 
 
 def run_once(tmp: Path, extra: list[str]) -> dict[str, float]:
