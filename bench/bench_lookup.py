@@ -44,27 +44,28 @@ print(json.dumps({"import": t1 - t0, "first": t2 - t1, "cached": (t3 - t2) / 100
 def _wheel(
     out: Path, name: str, files: dict[str, str], eps: dict[str, dict[str, str]], requires: list[str]
 ) -> None:
-    import sys as _sys
-
-    _sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from tests.helpers import make_wheel
+    from pipl.index.wheelpack import write_wheel
 
     module = name.replace("-", "_")
-    body = files.pop("__init__.py", "")
-    wheel = make_wheel(out, name, "1.0.0", requires=requires, body=body)
-    if not (eps or files):
-        return
-    import zipfile
-
-    extra = dict(files)
+    metadata = "".join(
+        [
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0.0\n",
+            *(f"Requires-Dist: {r}\n" for r in requires),
+        ]
+    )
+    dist_info = {"METADATA": metadata.encode()}
     if eps:
-        extra[f"{module}-1.0.0.dist-info/entry_points.txt"] = "".join(
+        dist_info["entry_points.txt"] = "".join(
             f"[{g}]\n" + "".join(f"{k} = {v}\n" for k, v in e.items()) + "\n"
             for g, e in eps.items()
-        )
-    with zipfile.ZipFile(wheel, "a") as zf:
-        for path, text in extra.items():
-            zf.writestr(path if "/" in path else f"{module}/{path}", text)
+        ).encode()
+    write_wheel(
+        out,
+        name,
+        "1.0.0",
+        {f"{module}/{path}": text.encode() for path, text in files.items()},
+        dist_info,
+    )
 
 
 def main() -> None:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import zipfile
 from pathlib import Path
 
 from click.testing import CliRunner, Result
 
 from pipl.cli import cli
+from pipl.index.wheelpack import write_wheel
 
 
 def make_wheel(
@@ -20,11 +18,11 @@ def make_wheel(
     requires: list[str] | None = None,
     body: str = "",
     scripts: dict[str, str] | None = None,
+    files: dict[str, str] | None = None,
+    entry_points: dict[str, dict[str, str]] | None = None,
 ) -> Path:
-    """Write a pure-Python wheel for module ``name`` (dashes -> underscores) into ``dest``."""
-    dest.mkdir(parents=True, exist_ok=True)
+    """A pure-Python wheel for module ``name`` (dashes -> underscores), written directly."""
     module = name.replace("-", "_")
-    dist_info = f"{module}-{version}.dist-info"
     metadata = [
         "Metadata-Version: 2.1",
         f"Name: {name}",
@@ -32,26 +30,18 @@ def make_wheel(
         f"Summary: test package {name}",
     ]
     metadata += [f"Requires-Dist: {r}" for r in requires or []]
-    files = {
-        f"{module}/__init__.py": (body or f"VERSION = {version!r}\n"),
-        f"{dist_info}/METADATA": "\n".join(metadata) + "\n",
-        f"{dist_info}/WHEEL": "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\n"
-        "Tag: py3-none-any\n",
-    }
+    content = {f"{module}/__init__.py": (body or f"VERSION = {version!r}\n").encode()}
+    content.update({f"{module}/{path}": text.encode() for path, text in (files or {}).items()})
+    groups = dict(entry_points or {})
     if scripts:
-        lines = ["[console_scripts]", *(f"{k} = {v}" for k, v in scripts.items())]
-        files[f"{dist_info}/entry_points.txt"] = "\n".join(lines) + "\n"
-    record = []
-    for path, text in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
-        record.append(f"{path},sha256={digest.decode()},{len(text.encode())}")
-    record.append(f"{dist_info}/RECORD,,")
-    files[f"{dist_info}/RECORD"] = "\n".join(record) + "\n"
-    wheel = dest / f"{module}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as zf:
-        for path, text in files.items():
-            zf.writestr(zipfile.ZipInfo(path, date_time=(2020, 1, 1, 0, 0, 0)), text)
-    return wheel
+        groups["console_scripts"] = scripts
+    dist_info = {"METADATA": ("\n".join(metadata) + "\n").encode()}
+    if groups:
+        dist_info["entry_points.txt"] = "".join(
+            f"[{g}]\n" + "".join(f"{k} = {v}\n" for k, v in eps.items()) + "\n"
+            for g, eps in groups.items()
+        ).encode()
+    return write_wheel(dest, name, version, content, dist_info)
 
 
 def run(args: list[str], *, input: str | None = None, project: Path | None = None) -> Result:

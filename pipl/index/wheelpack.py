@@ -13,6 +13,7 @@ import hashlib
 import importlib.metadata as md
 import importlib.util
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -74,29 +75,20 @@ def _package_files(dist: md.Distribution, module: str) -> dict[str, Path]:
     return files
 
 
-def pack_installed(dist_name: str, out_dir: Path, *, module: str | None = None) -> Path:
-    """Write a ``py3-none-any`` wheel of the installed distribution ``dist_name``."""
-    try:
-        dist = md.distribution(dist_name)
-    except md.PackageNotFoundError:
-        raise PiplError(f"{dist_name} is not installed next to pipl; reinstall pipl") from None
-    name, version = dist.metadata["Name"], dist.version
-    stem = f"{name.replace('-', '_').replace('.', '_')}-{version}"
-    module = module or name.replace("-", "_").lower()
-    entries: dict[str, bytes] = {
-        arc: path.read_bytes() for arc, path in _package_files(dist, module).items()
-    }
+def write_wheel(
+    out_dir: Path, name: str, version: str, files: dict[str, bytes], dist_info: dict[str, bytes]
+) -> Path:
+    """Write a reproducible ``py3-none-any`` wheel: ``files`` by archive path, plus the
+    ``.dist-info`` files given (``METADATA`` at least); ``WHEEL`` and ``RECORD`` are made."""
+    stem = f"{re.sub(r'[-_.]+', '_', name)}-{version}"
     info = f"{stem}.dist-info"
-    for meta in _DIST_INFO_KEEP:
-        text = dist.read_text(meta)
-        if text is not None:
-            entries[f"{info}/{meta}"] = text.encode()
+    entries = dict(files)
+    entries.update({f"{info}/{key}": data for key, data in dist_info.items()})
     entries[f"{info}/WHEEL"] = (
         b"Wheel-Version: 1.0\nGenerator: pipl\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     )
     record = [_record_line(arc, data) for arc, data in sorted(entries.items())]
     entries[f"{info}/RECORD"] = ("\n".join([*record, f"{info}/RECORD,,"]) + "\n").encode()
-
     out_dir.mkdir(parents=True, exist_ok=True)
     wheel = out_dir / f"{stem}-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -106,3 +98,20 @@ def pack_installed(dist_name: str, out_dir: Path, *, module: str | None = None) 
             item.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(item, entries[arc])
     return wheel
+
+
+def pack_installed(dist_name: str, out_dir: Path, *, module: str | None = None) -> Path:
+    """Write a ``py3-none-any`` wheel of the installed distribution ``dist_name``."""
+    try:
+        dist = md.distribution(dist_name)
+    except md.PackageNotFoundError:
+        raise PiplError(f"{dist_name} is not installed next to pipl; reinstall pipl") from None
+    name, version = dist.metadata["Name"], dist.version
+    module = module or name.replace("-", "_").lower()
+    files = {arc: path.read_bytes() for arc, path in _package_files(dist, module).items()}
+    dist_info = {}
+    for meta in _DIST_INFO_KEEP:
+        text = dist.read_text(meta)
+        if text is not None:
+            dist_info[meta] = text.encode()
+    return write_wheel(out_dir, name, version, files, dist_info)
