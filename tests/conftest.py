@@ -84,3 +84,18 @@ def admin(project: Project) -> Iterator[IndexClient]:
 def owner(project: Project) -> Iterator[IndexClient]:
     with connect(project, "owner") as client:
         yield client
+
+
+@pytest.fixture
+def fake_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A folder on sys.path for fake installed distributions (see tests/fakedists.py);
+    modules imported from it are forgotten afterwards."""
+    import sys
+
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    yield site
+    for name, module in list(sys.modules.items()):
+        if str(getattr(module, "__file__", "") or "").startswith(str(site)):
+            del sys.modules[name]

@@ -32,23 +32,8 @@ def product_module(name, type_, assets=("scene",)):
 
 
 @pytest.fixture
-def site(tmp_path, monkeypatch):
-    site = tmp_path / "site"
-    site.mkdir()
-    monkeypatch.syspath_prepend(str(site))
-    yield site
-    for prefix in (
-        "m_model",
-        "m_rig",
-        "m_task",
-        "m_other",
-        "env_a",
-        "env_b",
-        "env_c",
-        "types_x",
-        "task_x",
-    ):
-        forget_modules(prefix)
+def site(fake_site):
+    return fake_site
 
 
 def test_manifest_errors_name_the_product(tmp_path):

@@ -8,7 +8,7 @@ from pipl_pipe.entrypoints import EntryPointIndex
 from pipl_pipe.errors import PluginError, ServiceError
 from pipl_pipe.services import Services
 
-from tests.fakedists import forget_modules, make_dist
+from tests.fakedists import make_dist
 
 FACTORY = """
 CALLS = []
@@ -23,13 +23,8 @@ NOT_A_DICT = [1, 2]
 
 
 @pytest.fixture
-def site(tmp_path, monkeypatch):
-    site = tmp_path / "site"
-    site.mkdir()
-    monkeypatch.syspath_prepend(str(site))
-    yield site
-    forget_modules("studio_a")
-    forget_modules("studio_b")
+def site(fake_site):
+    return fake_site
 
 
 def services(site, project_root, toml=""):

@@ -12,13 +12,14 @@ import json
 import mmap
 import os
 import shutil
+import stat
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
-from pipl_pipe.errors import AssetCorrupted, AssetError
+from pipl_pipe.errors import AssetCorrupted, AssetError, AssetMissing
 
 CHUNK = 8 << 20
 TREE_FORMAT = "pipl-tree/1"
@@ -97,6 +98,47 @@ class StoreBase:
 
     def _open_object(self, sha256: str) -> BinaryIO:
         raise NotImplementedError
+
+    def _put_file(self, path: Path) -> tuple[str, int, bool]:
+        """Store one file; return its sha256, size, and whether it was new."""
+        raise NotImplementedError
+
+    def _put_document(self, sha256: str, data: bytes) -> bool:
+        """Store a small object (a tree document) unless present; True if it was new."""
+        raise NotImplementedError
+
+    def put(self, path: Path) -> Stored:
+        """Store a file, or a folder as its files plus a tree object."""
+        path = Path(path)
+        if path.is_dir():
+            return self._put_tree(path)
+        if path.is_file():
+            sha, size, added = self._put_file(path)
+            return Stored(sha, size, "file", added)
+        raise AssetMissing(f"{path}: no such file or folder to add")
+
+    def _put_tree(self, folder: Path) -> Stored:
+        entries: list[dict[str, Any]] = []
+        added = False
+        total = 0
+        for file in sorted(p for p in folder.rglob("*") if p.is_file() or p.is_symlink()):
+            if file.is_symlink():
+                raise AssetError(f"{file}: symbolic links cannot be stored in an asset folder")
+            sha, size, new = self._put_file(file)
+            added |= new
+            total += size
+            entries.append(
+                {
+                    "path": file.relative_to(folder).as_posix(),
+                    "sha256": sha,
+                    "size": size,
+                    "exec": bool(file.stat().st_mode & stat.S_IXUSR),
+                }
+            )
+        document = tree_document(entries)
+        tree_sha = hashlib.sha256(document).hexdigest()
+        added |= self._put_document(tree_sha, document)
+        return Stored(tree_sha, total, "tree", added)
 
     def kind_of(self, sha256: str) -> str:
         """``tree`` for a folder object, else ``file``."""

@@ -6,8 +6,6 @@ Same layout and guarantees as ``LocalStore``: objects named by sha256 under
 
 from __future__ import annotations
 
-import hashlib
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,10 +14,8 @@ from typing import Any, BinaryIO
 from pipl_pipe.assets.hashcache import HashCache
 from pipl_pipe.assets.objects import (
     StoreBase,
-    Stored,
     check_sha,
     hash_file,
-    tree_document,
 )
 from pipl_pipe.errors import AssetError, AssetMissing
 
@@ -64,33 +60,13 @@ class FsspecStore(StoreBase):
         self.fs.mv(tmp, key)
         return True
 
-    def put(self, path: Path) -> Stored:
-        path = Path(path)
-        if path.is_file():
-            sha, size, added = self._put_file(path)
-            return Stored(sha, size, "file", added)
-        if not path.is_dir():
-            raise AssetMissing(f"{path}: no such file or folder to add")
-        entries, added, total = [], False, 0
-        for file in sorted(p for p in path.rglob("*") if p.is_file()):
-            sha, size, new = self._put_file(file)
-            added |= new
-            total += size
-            entries.append(
-                {
-                    "path": file.relative_to(path).as_posix(),
-                    "sha256": sha,
-                    "size": size,
-                    "exec": bool(os.access(file, os.X_OK)),
-                }
-            )
-        document = tree_document(entries)
-        tree_sha = hashlib.sha256(document).hexdigest()
-        if not self.has(tree_sha):
-            self.fs.makedirs(self._key(tree_sha).rsplit("/", 1)[0], exist_ok=True)
-            self.fs.pipe_file(self._key(tree_sha), document)
-            added = True
-        return Stored(tree_sha, total, "tree", added)
+    def _put_document(self, sha256: str, data: bytes) -> bool:
+        if self.has(sha256):
+            return False
+        key = self._key(sha256)
+        self.fs.makedirs(key.rsplit("/", 1)[0], exist_ok=True)
+        self.fs.pipe_file(key, data)
+        return True
 
     def _put_file(self, path: Path) -> tuple[str, int, bool]:
         st = path.stat()

@@ -12,25 +12,21 @@ listing each file's relative path, sha256, size and executable bit.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
-import stat
 import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from pipl_pipe.assets.hashcache import HashCache
 from pipl_pipe.assets.objects import (
     CHUNK,
     StoreBase,
-    Stored,
     check_sha,
     corrupted,
     hash_file,
-    tree_document,
 )
 from pipl_pipe.errors import AssetError, AssetMissing
 
@@ -78,15 +74,6 @@ class LocalStore(StoreBase):
         return self.object_path(sha256).is_file()
 
     # -- writing ------------------------------------------------------------------------
-    def put(self, path: Path) -> Stored:
-        path = Path(path)
-        if path.is_dir():
-            return self._put_tree(path)
-        if path.is_file():
-            sha, size, added = self._put_file(path)
-            return Stored(sha, size, "file", added)
-        raise AssetMissing(f"{path}: no such file or folder to add")
-
     def _put_file(self, path: Path) -> tuple[str, int, bool]:
         st = path.stat()
         known = self.hashes.get(path.resolve(), st)
@@ -129,31 +116,12 @@ class LocalStore(StoreBase):
         os.replace(tmp, final)  # atomic; a concurrent writer of the same content is harmless
         return True
 
-    def _put_tree(self, folder: Path) -> Stored:
-        entries: list[dict[str, Any]] = []
-        added = False
-        total = 0
-        for file in sorted(p for p in folder.rglob("*") if p.is_file() or p.is_symlink()):
-            if file.is_symlink():
-                raise AssetError(f"{file}: symbolic links cannot be stored in an asset folder")
-            sha, size, new = self._put_file(file)
-            added |= new
-            total += size
-            entries.append(
-                {
-                    "path": file.relative_to(folder).as_posix(),
-                    "sha256": sha,
-                    "size": size,
-                    "exec": bool(file.stat().st_mode & stat.S_IXUSR),
-                }
-            )
-        document = tree_document(entries)
-        tree_sha = hashlib.sha256(document).hexdigest()
-        if not self.has(tree_sha):
-            tmp = self._tmp()
-            tmp.write_bytes(document)
-            added |= self._commit(tmp, tree_sha)
-        return Stored(tree_sha, total, "tree", added)
+    def _put_document(self, sha256: str, data: bytes) -> bool:
+        if self.has(sha256):
+            return False
+        tmp = self._tmp()
+        tmp.write_bytes(data)
+        return self._commit(tmp, sha256)
 
     # -- reading ------------------------------------------------------------------------
     def _require(self, sha256: str) -> Path:
