@@ -1,12 +1,13 @@
-"""Small file-system helpers: atomic writes (shared with pipl-pipe) and private files."""
+"""Small file-system helpers: atomic writes and file locks (shared with pipl-pipe) and
+private files."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pipl_pipe.fsutil import atomic_write
+from pipl_pipe.fsutil import atomic_write, locked
 
-__all__ = ["atomic_write", "private_dir", "write_private"]
+__all__ = ["atomic_write", "locked", "private_dir", "write_private"]
 
 
 def private_dir(path: Path) -> Path:

@@ -39,7 +39,7 @@ def test_default_chain_inherits_later_stages(project, admin):
 def test_create_default_is_idempotent_and_repairs(project, admin):
     again = create_default(project, admin)
     assert {c.action for c in again.changes} == {"unchanged"}
-    assert [u.uploaded for u in again.bootstrap] == [False, False, False]  # identical: kept
+    assert [u.uploaded for u in again.bootstrap] == [False] * 4  # identical: kept
     admin.modify_index(f"{project.owner}/qa", bases=[])
     changes = {c.name: c.action for c in create_default(project, admin).changes}
     assert changes[f"{project.owner}/qa"] == "updated"
@@ -54,7 +54,7 @@ def test_cli_create_default_json(cli, project):
         *reversed(project.stage_indexes),
     ]
     carried = {b["filename"].split("-")[0] for b in payload["data"]["bootstrap"]}
-    assert carried == {"pipl_pipe", "tomlkit", "flit_core"}
+    assert carried == {"pipl_pipe", "tomlkit", "filelock", "flit_core"}
 
 
 def test_cli_custom_index_lifecycle(cli, project):
