@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipl_pipe.fsutil import LockTimeout, locked
+from pipl_pipe.fsutil import locked
 
 _BUMP = """
 import sys, time
@@ -44,4 +44,3 @@ def test_a_held_lock_times_out_with_a_message(tmp_path: Path) -> None:
     # once released, the next command gets it at once
     with locked(target, timeout=0.2):
         pass
-
