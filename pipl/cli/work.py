@@ -91,31 +91,72 @@ def create(
 @pass_state
 @boundary
 def list_workspaces(state: AppState, area: str | None, as_json: bool) -> None:
-    """List workspaces and their packls."""
-    from pipl.packl.packl import list_packls
-    from pipl.workspace.workspace import list_workspaces as do_list
+    """List workspaces and their packls; broken ones are listed with what is wrong.
 
-    rows = [
-        {
-            "name": ws.name,
-            "area": ws.area,
-            "stage": ws.stage,
-            "path": str(ws.path),
-            "packls": [p.name for p in list_packls(ws)],
-            "created": ws.created,
-            "created_by": ws.created_by,
-        }
-        for ws in do_list(state.project(), area)
-    ]
+    \b
+    Example:
+      pipl work list --area default --json
+    """
+    from pipl.errors import WorkspaceError
+    from pipl.packl.packl import list_packls
+    from pipl.workspace.workspace import scan_workspaces
+
+    found, broken = scan_workspaces(state.project(), area)
+    rows = []
+    for ws in found:
+        try:
+            ws.check_venv()
+            error = None
+        except WorkspaceError as exc:
+            error = str(exc)
+        rows.append(
+            {
+                "name": ws.name,
+                "area": ws.area,
+                "stage": ws.stage,
+                "path": str(ws.path),
+                "packls": [p.name for p in list_packls(ws)],
+                "created": ws.created,
+                "created_by": ws.created_by,
+                "error": error,
+            }
+        )
+    for bad in broken:
+        rows.append(
+            {
+                "name": bad.name,
+                "area": bad.area,
+                "stage": None,
+                "path": str(bad.path),
+                "packls": [],
+                "created": None,
+                "created_by": None,
+                "error": bad.error,
+            }
+        )
+    rows.sort(key=lambda r: (str(r["area"]), str(r["name"])))
     if as_json:
         emit_json("workspaces", rows)
         return
     if not rows:
         click.echo("No workspaces yet: pipl work create NAME")
     table(
-        [(r["area"], r["name"], r["stage"], r["packls"], r["path"]) for r in rows],
-        ["AREA", "WORKSPACE", "STAGE", "PACKLS", "PATH"],
+        [
+            (
+                r["area"],
+                r["name"],
+                r["stage"],
+                r["packls"],
+                "BROKEN" if r["error"] else "ok",
+                r["path"],
+            )
+            for r in rows
+        ],
+        ["AREA", "WORKSPACE", "STAGE", "PACKLS", "STATE", "PATH"],
     )
+    for r in rows:
+        if r["error"]:
+            click.echo(f"{r['area']}/{r['name']}: {r['error']}", err=True)
 
 
 @work.command()
@@ -135,6 +176,37 @@ def remove(state: AppState, name: str, yes: bool) -> None:
         click.confirm(f"Remove workspace {ws.area}/{ws.name}{held}?", abort=True)
     remove_workspace(ws)
     click.echo(f"Removed workspace {ws.area}/{ws.name}.")
+
+
+@work.command()
+@click.argument("name")
+@click.option("--python", help="Interpreter for the new virtualenv (default: as at creation).")
+@pass_state
+@boundary
+def repair(state: AppState, name: str, python: str | None) -> None:
+    """Rebuild workspace NAME's virtualenv and reinstall its packls; the sources stay.
+
+    Use it when the virtualenv is gone or broken (deleted, or its Python moved). The
+    packls in the workspace are installed editable again (with the 'edit' extra), and so
+    are the '--with' requirements it was created with. If a step fails, the old
+    virtualenv is put back.
+
+    \b
+    Example:
+      pipl work repair anim
+    """
+    from pipl.workspace.repair import repair_workspace
+    from pipl.workspace.workspace import find_workspace
+
+    project = state.project()
+    ws = find_workspace(project, name)
+    result = repair_workspace(
+        project, ws, python=python, progress=lambda step: click.echo(f"... {step}", err=True)
+    )
+    for packl, reason in result.skipped.items():
+        click.echo(f"skipped {packl}: {reason}", err=True)
+    installed = ", ".join(result.packls + result.editables) or "no packls"
+    click.echo(f"Repaired workspace {result.workspace} ({result.seconds:.2f}s): {installed}")
 
 
 @work.command()
@@ -245,14 +317,19 @@ def env(state: AppState, workspace: str | None, as_json: bool) -> None:
 @pass_state
 @boundary
 def fetch_assets(state: AppState, workspace: str | None) -> None:
-    """Copy every asset of the workspace's products into it (verified), for offline work."""
+    """Copy every asset of the workspace's products into it (verified), for offline work.
+
+    \b
+    Example:
+      pipl work fetch-assets -w anim
+    """
     from pipl.workspace.inside import ask
     from pipl.workspace.shell import workspace_env
     from pipl.workspace.workspace import find_workspace
 
     project = state.project()
     ws = find_workspace(project, workspace)
-    rows = ask(ws, "pipl_pipe.products", ["fetch", "--json"], workspace_env(project, ws))
+    rows = ask(ws, "pipl_pipe.products", ["fetch"], workspace_env(project, ws))
     for row in rows:
         click.echo(f"{row['product']}.{row['asset']}: {row['path']}")
     click.echo(f"{len(rows)} assets in {ws.path / 'assets'}")
