@@ -58,11 +58,12 @@ SHAPES: dict[str, Any] = {
         {
             "name": S,
             "area": S,
-            "stage": S,
+            "stage": OPT_S,
             "path": S,
             "packls": [S],
             "created": OPT_S,
             "created_by": OPT_S,
+            "error": OPT_S,
         }
     ],
     "packls": [{"name": S, "version": OPT_S, "kind": OPT_S, "path": S, "error": OPT_S}],
