@@ -40,7 +40,13 @@ def work() -> None:
 @pass_state
 @boundary
 def create_area(state: AppState, name: str, path: Path | None) -> None:
-    """Create workarea NAME, a folder holding workspaces ('default' always exists)."""
+    """Create workarea NAME, a folder holding workspaces ('default' always exists).
+
+    \b
+    Example:
+      pipl work create-area shots --path /studio/work/shots
+      pipl work create sh010 --area shots
+    """
     from pipl.workspace.area import create_area as do_create
 
     area = do_create(state.project(), name, path)
@@ -69,7 +75,13 @@ def create(
     python: str | None,
     requirements: tuple[str, ...],
 ) -> None:
-    """Create workspace NAME: a uv virtualenv installing from the project index."""
+    """Create workspace NAME: a uv virtualenv installing from the project index.
+
+    \b
+    Examples:
+      pipl work create anim
+      pipl work create lookdev --stage qa --with "shotlib>=0.2"
+    """
     import time
 
     from pipl.workspace.workspace import create_workspace
@@ -165,7 +177,12 @@ def list_workspaces(state: AppState, area: str | None, as_json: bool) -> None:
 @pass_state
 @boundary
 def remove(state: AppState, name: str, yes: bool) -> None:
-    """Remove workspace NAME, its virtualenv and the packl sources inside it."""
+    """Remove workspace NAME, its virtualenv and the packl sources inside it.
+
+    \b
+    Example:
+      pipl work remove anim --yes
+    """
     from pipl.packl.packl import list_packls
     from pipl.workspace.workspace import find_workspace, remove_workspace
 
@@ -214,7 +231,12 @@ def repair(state: AppState, name: str, python: str | None) -> None:
 @pass_state
 @boundary
 def shell(state: AppState, name: str | None) -> None:
-    """Open your shell inside workspace NAME (its commands on PATH); exit to leave."""
+    """Open your shell inside workspace NAME (its commands on PATH); exit to leave.
+
+    \b
+    Example:
+      pipl work shell anim
+    """
     from pipl.workspace.shell import spawn_shell
     from pipl.workspace.workspace import find_workspace
 
@@ -232,7 +254,13 @@ def shell(state: AppState, name: str | None) -> None:
 @pass_state
 @boundary
 def run(state: AppState, workspace: str | None, argv: tuple[str, ...]) -> None:
-    """Run a command inside a workspace: pipl work run [-w NAME] -- CMD [ARGS]..."""
+    """Run a command inside a workspace: pipl work run [-w NAME] -- CMD [ARGS]...
+
+    \b
+    Examples:
+      pipl work run -w anim -- shot-010-info
+      pipl work run -w anim -- python -c "import shotlib"
+    """
     from pipl.workspace.shell import run_in
     from pipl.workspace.workspace import find_workspace
 
@@ -247,7 +275,12 @@ def run(state: AppState, workspace: str | None, argv: tuple[str, ...]) -> None:
 @pass_state
 @boundary
 def clone(state: AppState, source: str, new: str, area: str | None) -> None:
-    """Copy workspace SOURCE as NEW: same package versions, its packls copied."""
+    """Copy workspace SOURCE as NEW: same package versions, its packls copied.
+
+    \b
+    Example:
+      pipl work clone anim anim-fix
+    """
     import time
 
     from pipl.workspace.workspace import clone_workspace, find_workspace
@@ -264,7 +297,12 @@ def clone(state: AppState, source: str, new: str, area: str | None) -> None:
 @pass_state
 @boundary
 def commands(state: AppState, workspace: str | None, as_json: bool) -> None:
-    """List the commands installed packls offer (entry points 'pipl.commands')."""
+    """List the commands installed packls offer (entry points 'pipl.commands').
+
+    \b
+    Example:
+      pipl work commands -w anim --json
+    """
     from pipl.workspace.shell import commands as list_commands
     from pipl.workspace.workspace import find_workspace
 
@@ -287,7 +325,12 @@ def commands(state: AppState, workspace: str | None, as_json: bool) -> None:
 @pass_state
 @boundary
 def env(state: AppState, workspace: str | None, as_json: bool) -> None:
-    """Show what the packls' envsets set in the workspace, in the order they apply."""
+    """Show what the packls' envsets set in the workspace, in the order they apply.
+
+    \b
+    Example:
+      pipl work env -w cg
+    """
     from pipl.workspace.inside import envsets
     from pipl.workspace.shell import workspace_env
     from pipl.workspace.workspace import find_workspace
