@@ -1,0 +1,160 @@
+"""A released version never changes: on every stage, through publish and upload; later
+stages are non-volatile (existing projects are brought in line); replacing is explicit,
+first-stage only and recorded."""
+
+import hashlib
+import json
+
+import httpx
+import pytest
+
+from pipl.errors import Conflict
+from pipl.index.session import connect
+from pipl.index.stages import create_default
+from pipl.packl.create import create_packl
+from pipl.project import server
+from pipl.workspace.workspace import create_workspace, remove_workspace
+from tests.conftest import new_project
+from tests.helpers import fails, make_wheel, run
+
+
+@pytest.fixture(scope="module")
+def ws(project):
+    space = create_workspace(project, "releases")
+    yield space
+    remove_workspace(space)
+
+
+@pytest.fixture
+def cli(project, ws):
+    def invoke(*args):
+        return run([*args, "-w", ws.name], project=project.root)
+
+    return invoke
+
+
+def _edit(packl, text):
+    module = packl.path / packl.name.replace("-", "_") / "__init__.py"
+    module.write_text(module.read_text() + f"\n{text}\n")
+
+
+def _files(client, index, name, version):
+    return {lk.basename: lk.sha256 for lk in client.links(index, name, version)}
+
+
+def test_publish_after_an_edit_to_prod_is_refused(project, ws, cli, owner):
+    """The reproduction: an edited packl published again under its version to prod."""
+    prod = project.stage_index("prod")
+    packl = create_packl(project, ws, "prodlib", "lib")
+    assert cli("packl", "publish", "prodlib", "--stage", "prod").exit_code == 0
+    before = _files(owner, prod, "prodlib", "0.1.0")
+    assert len(before) == 2  # sdist and wheel
+    _edit(packl, "EDITED = True")
+    fails(
+        cli("packl", "publish", "prodlib", "--stage", "prod"),
+        5,
+        "prodlib-0.1.0",
+        f"already on {prod}",
+        "bump the version",
+    )
+    assert _files(owner, prod, "prodlib", "0.1.0") == before  # same bytes as before
+    fails(
+        cli("packl", "publish", "prodlib", "--stage", "prod", "--replace"),
+        2,
+        "first stage",
+        prod,
+    )
+    assert _files(owner, prod, "prodlib", "0.1.0") == before
+
+
+def test_first_stage_refuses_too_and_replace_is_explicit_and_recorded(project, ws, cli, owner):
+    dev = project.stage_index()
+    packl = create_packl(project, ws, "devlib", "lib")
+    assert cli("packl", "publish", "devlib").exit_code == 0
+    first = _files(owner, dev, "devlib", "0.1.0")
+    again = cli("packl", "publish", "devlib")  # identical: a no-op
+    assert again.output.count("identical, skipped") == 2
+    _edit(packl, "EDITED = 1")
+    fails(cli("packl", "publish", "devlib"), 5, "devlib-0.1.0", dev, "bump the version")
+    assert _files(owner, dev, "devlib", "0.1.0") == first
+
+    replaced = cli("packl", "publish", "devlib", "--replace")
+    assert replaced.exit_code == 0, replaced.output
+    assert replaced.output.count("replaced") == 2
+    now = _files(owner, dev, "devlib", "0.1.0")
+    assert set(now) == set(first) and all(now[f] != first[f] for f in now)
+    history = json.loads(cli("packl", "show", "devlib", "--json").output)["data"]["history"]
+    assert history[-1]["action"] == "replace"
+    assert "0.1.0 on" in history[-1]["detail"] and dev in history[-1]["detail"]
+    # the replaced sdist carries its own record: publishing again is a no-op
+    assert cli("packl", "publish", "devlib").output.count("identical, skipped") == 2
+
+    # once promoted, the first stage cannot replace it either
+    pushed = run(["proj", "index", "push", "devlib", "0.1.0", "--to", "qa"], project=project.root)
+    assert pushed.exit_code == 0, pushed.output
+    _edit(packl, "EDITED = 2")
+    fails(
+        cli("packl", "publish", "devlib", "--replace"),
+        5,
+        "cannot replace devlib-0.1.0",
+        f"{project.stage_index('qa')} holds it too",
+    )
+    assert _files(owner, dev, "devlib", "0.1.0") == now
+
+
+def test_cli_upload_refuses_changed_files_and_sends_nothing(project, tmp_path):
+    def cli(*args):
+        return run(["proj", "index", *args], project=project.root)
+
+    dev = project.stage_index()
+    wheel = make_wheel(tmp_path / "a", "up-once", "1.0")
+    assert "uploaded" in cli("upload", str(wheel)).output
+    changed = make_wheel(tmp_path / "b", "up-once", "1.0", body="X = 2\n")
+    other = make_wheel(tmp_path / "b", "up-other", "1.0")
+    # the second file is refused, so the first one is not sent either
+    fails(cli("upload", str(other), str(changed)), 5, "up_once-1.0", dev, "bump the version")
+    with connect(project, "anonymous") as client:
+        assert client.versions(dev, "up-other") == {}
+    fails(cli("upload", str(changed), "--to", "qa", "--replace"), 2, "first stage")
+    result = cli("upload", str(changed), "--replace")
+    assert result.exit_code == 0 and "replaced" in result.output
+    with connect(project, "anonymous") as client:
+        [link] = client.links(dev, "up-once", "1.0")
+    assert link.sha256 == hashlib.sha256(changed.read_bytes()).hexdigest()
+
+
+def test_create_default_brings_volatile_stages_in_line(tmp_path, project):
+    """A project whose stages were all created volatile (as pipl did before)."""
+    old = new_project(tmp_path / "old")
+    with server.running(old), connect(old, "admin") as admin:
+        create_default(old, admin)
+        for stage in old.stage_indexes:
+            admin.modify_index(stage, volatile=True)
+        prod = old.stage_index("prod")
+        with connect(old, "owner") as owner:
+            wheel = make_wheel(tmp_path / "a", "legacy", "1.0")
+            owner.upload(prod, wheel)
+            changes = {c.name: c.action for c in create_default(old, admin).changes}
+            assert changes[prod] == "updated" and changes[old.stage_index("qa")] == "updated"
+            assert changes[old.stage_index()] == "unchanged"
+            volatile = {i: admin.get_index(i)["volatile"] for i in old.stage_indexes}
+            assert volatile == {old.stage_index(): True, old.stage_index("qa"): False, prod: False}
+            changed = make_wheel(tmp_path / "b", "legacy", "1.0", body="X = 2\n")
+            with pytest.raises(Conflict, match="bump the version"):
+                owner.upload(prod, changed, replace=True)
+            # devpi itself now refuses the overwrite, even for a client that skips the check
+            token = owner.token
+            assert token is not None
+            raw = httpx.post(
+                f"{old.url}/{prod}/",
+                data={":action": "file_upload", "name": "legacy", "version": "1.0"},
+                files={"content": (changed.name, changed.read_bytes())},
+                headers={"X-Devpi-Auth": _auth(token.user, token.token), "Accept": "*/*"},
+            )
+            assert raw.status_code == 409
+
+
+def _auth(user, token):
+    import base64
+
+    return base64.b64encode(f"{user}:{token}".encode()).decode()
