@@ -158,3 +158,61 @@ def _auth(user, token):
     import base64
 
     return base64.b64encode(f"{user}:{token}".encode()).decode()
+
+
+def test_products_record_the_sha256_of_the_files_they_were_made_from(project, owner, tmp_path):
+    from pipl_pipe.assets.hashcache import HashCache
+    from pipl_pipe.assets.store import LocalStore
+    from pipl_pipe.products import Product
+
+    from pipl.assets.gc import manifest_from_wheel
+    from pipl.errors import PacklError
+    from pipl.product.build import ProductSpec, build_product
+
+    wheel = make_wheel(tmp_path / "w", "prov-lib", "1.0")
+    owner.upload(project.stage_index("prod"), wheel)  # inherited by dev
+    store = LocalStore(tmp_path / "store", hashes=HashCache(tmp_path / "h.sqlite"))
+    outputs = tmp_path / "out"
+    outputs.mkdir()
+    (outputs / "geo.abc").write_bytes(b"geometry")
+
+    def build(*sources):
+        return build_product(
+            outputs,
+            ProductSpec("prov-product", "model", "1.0.0", list(sources)),
+            store=store,
+            workdir=tmp_path / "work",
+            index_url=project.simple_url(),
+            client=owner,
+            index=project.stage_index(),
+        )
+
+    with pytest.raises(PacklError, match=r"made from ghost-src==2\.0, which is not on"):
+        build("prov-lib==1.0", "ghost-src==2.0")
+    assert not list(store.objects())  # refused before anything was stored
+    built = build("prov-lib==1.0")
+    manifest = manifest_from_wheel(next(p for p in built.files if p.suffix == ".whl"))
+    assert manifest is not None and manifest["format"] == "pipl-product/2"
+    expected = {"prov-lib==1.0": {wheel.name: hashlib.sha256(wheel.read_bytes()).hexdigest()}}
+    assert manifest["source_files"] == expected
+    assert Product.from_manifest(manifest, "prov-product").source_files == expected
+
+
+def test_product_manifests_of_format_1_still_read():
+    from pipl_pipe.errors import ManifestError
+    from pipl_pipe.products import Product
+
+    old = {
+        "format": "pipl-product/1",
+        "name": "old-product",
+        "version": "1.0.0",
+        "type": "model",
+        "sources": ["old-lib==1.0"],
+        "assets": [{"name": "scene", "type": "file", "sha256": "a" * 64, "size": 1}],
+    }
+    product = Product.from_manifest(old, "old-product")
+    assert product.sources == ["old-lib==1.0"] and product.source_files == {}
+    with pytest.raises(ManifestError, match="format is not one of"):
+        Product.from_manifest({**old, "format": "pipl-product/9"}, "future")
+    with pytest.raises(ManifestError, match="source_files must map"):
+        Product.from_manifest({**old, "format": "pipl-product/2", "source_files": []}, "bad")

@@ -323,7 +323,7 @@ class IndexClient:
         changed = [lk for lk in same if lk.sha256 != dist.sha256]
         if not changed:
             return "upload"
-        bump = f"bump the version of {dist.name} (pipl packl bump patch) and publish again"
+        bump = f"bump the version of {dist.name} and publish again"
         released = next((lk.index for lk in changed if lk.index != index), None)
         if not replace:
             where = here.index if here is not None else changed[0].index
