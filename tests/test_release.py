@@ -216,3 +216,34 @@ def test_product_manifests_of_format_1_still_read():
         Product.from_manifest({**old, "format": "pipl-product/9"}, "future")
     with pytest.raises(ManifestError, match="source_files must map"):
         Product.from_manifest({**old, "format": "pipl-product/2", "source_files": []}, "bad")
+
+
+def test_a_product_description_with_backslashes_and_quotes(project, owner, tmp_path):
+    import zipfile
+
+    from pipl_pipe.assets.hashcache import HashCache
+    from pipl_pipe.assets.store import LocalStore
+
+    from pipl.index.distfile import read_distfile
+    from pipl.product.build import ProductSpec, build_product
+
+    outputs = tmp_path / "out"
+    outputs.mkdir()
+    (outputs / "frame.exr").write_bytes(b"pixels")
+    text = 'Frames of C:\\renders\\shot_010\\N "final"\n  take \\u2'
+    built = build_product(
+        outputs,
+        ProductSpec("slashed-render", "render", "1.0.0", description=text),
+        store=LocalStore(tmp_path / "store", hashes=HashCache(tmp_path / "h.sqlite")),
+        workdir=tmp_path / "work",
+        index_url=project.simple_url(),
+    )
+    wheel = next(p for p in built.files if p.suffix == ".whl")
+    one_line = 'Frames of C:\\renders\\shot_010\\N "final" take \\u2'
+    assert read_distfile(wheel).metadata["Summary"] == [one_line]
+    with zipfile.ZipFile(wheel) as zf:
+        manifest = json.loads(zf.read("slashed_render/pipl_manifest.json"))
+        module = zf.read("slashed_render/__init__.py").decode()
+    assert manifest["description"] == one_line
+    compile(module, "slashed_render/__init__.py", "exec")  # a valid module
+    assert owner.upload(project.stage_index(), wheel).uploaded

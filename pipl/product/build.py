@@ -166,14 +166,15 @@ def build_product(
     if dest.exists():
         shutil.rmtree(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    # one line, kept as given in the metadata and the manifest (written by tomlkit and json);
+    # the template's docstring and strings get a copy without quotes and backslashes
+    description = " ".join((spec.description or f"The {spec.name} {spec.type} product").split())
     context = {
         "name": spec.name,
         "module": module,
         "kind": "product",
         "version": spec.version,
-        "description": " ".join(
-            (spec.description or f"The {spec.name} {spec.type} product").replace('"', "'").split()
-        ),
+        "description": description.replace('"', "'").replace("\\", "/"),
         "pipl_pipe": pipl_pipe_requirement(),
         "product_type": spec.type,
         "user": user(),
@@ -188,21 +189,24 @@ def build_product(
             spec.type,
             assets,
             spec.sources,
-            context["description"],
+            description,
             source_files=pinned,
         ),
     )
-    _write_pyproject(PyProject(dest / "pyproject.toml"), spec, module, assets)
+    _write_pyproject(PyProject(dest / "pyproject.toml"), spec, module, assets, description)
     packl = Packl(dest, spec.name)
     (uv or Uv()).build(dest, packl.dist_dir, index_url=index_url)
     files = dist_files(packl, spec.version)
     return BuiltProduct(packl, files, assets)
 
 
-def _write_pyproject(pp: PyProject, spec: ProductSpec, module: str, assets: list[AssetRef]) -> None:
+def _write_pyproject(
+    pp: PyProject, spec: ProductSpec, module: str, assets: list[AssetRef], description: str
+) -> None:
     import tomlkit
 
     project = pp.project
+    project["description"] = description
     project["keywords"] = [KEYWORD, spec.type]
     deps = project["dependencies"]
     for pin in sorted(spec.sources):
