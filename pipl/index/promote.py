@@ -320,7 +320,7 @@ def _move(
     required_by: str = "",
     requirement: str = "",
 ) -> Move:
-    found = client.release_files(source, name, version)
+    found = client.release_files(source, name, version, mirrors=True)
     if not found:
         raise NotFound(
             f"no files of {name} {version} on {source} or the indexes it inherits from: "
