@@ -37,6 +37,10 @@ def create_default(state: AppState, as_json: bool) -> None:
     """Create the project's base index and its stage chain from pipl.toml.
 
     Safe to run again: indexes that exist are brought back in line with pipl.toml.
+
+    \b
+    Example:
+      pipl proj index create-default
     """
     from pipl.index.stages import create_default as do_create
 
@@ -116,7 +120,12 @@ def create(
 @pass_state
 @boundary
 def list_indexes(state: AppState, as_json: bool) -> None:
-    """List every index with its bases and pipl CI options."""
+    """List every index with its bases and pipl CI options.
+
+    \b
+    Example:
+      pipl proj index list --json
+    """
     with state.client("anonymous") as client:
         indexes = client.indexes()
     if as_json:
@@ -144,7 +153,13 @@ def list_indexes(state: AppState, as_json: bool) -> None:
 @pass_state
 @boundary
 def show(state: AppState, name: str, as_json: bool) -> None:
-    """Show index NAME's configuration and projects."""
+    """Show index NAME's configuration and projects.
+
+    \b
+    Examples:
+      pipl proj index show dev
+      pipl proj index show alice/sandbox --json
+    """
     full = _full_name(state, name)
     with state.client("anonymous") as client:
         config = client.get_index(full)
@@ -165,7 +180,12 @@ def show(state: AppState, name: str, as_json: bool) -> None:
 @pass_state
 @boundary
 def remove(state: AppState, name: str, yes: bool) -> None:
-    """Remove index NAME and everything on it (volatile indexes only)."""
+    """Remove index NAME and everything on it (volatile indexes only).
+
+    \b
+    Example:
+      pipl proj index remove alice/sandbox --yes
+    """
     full = _full_name(state, name)
     if not yes:
         click.confirm(f"Remove index {full} and all its releases?", abort=True)
