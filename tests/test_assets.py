@@ -231,6 +231,12 @@ def test_adding_again_makes_an_object_young(store, tmp_path):
     age_all()
     assert store.put(folder).added is False
     assert young(tree_sha) and young(sha(b"wood"))
+    assert store.remove(sha(b"wood"), older_than=3600) is False  # young: kept
+    assert store.has(sha(b"wood"))
+    assert not any((store.root / "incoming").iterdir())
+    assert store.remove(file_sha, older_than=3600) is True
+    assert not store.has(file_sha)
+    assert store.put(src).added is True  # the stat cache does not fool a re-add
 
 
 def test_adding_again_makes_an_object_young_in_an_fsspec_store(tmp_path):
@@ -242,8 +248,10 @@ def test_adding_again_makes_an_object_young_in_an_fsspec_store(tmp_path):
     assert remote.mtime(stored) < time.time() - 3600
     assert remote.put(src).added is False
     assert remote.mtime(stored) > time.time() - 60
-    remote.remove(stored)
+    assert remote.remove(stored, older_than=3600) is False and remote.has(stored)
+    assert remote.remove(stored, older_than=0) is True
     assert not remote.has(stored) and list(remote.objects()) == []
+    assert remote.put(src).added is True
 
 
 @pytest.mark.parametrize("kind", ["local", "fsspec"])

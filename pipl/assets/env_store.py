@@ -131,5 +131,5 @@ class EnvStore:
         for sha, size in self._call("objects"):
             yield str(sha), int(size)
 
-    def remove(self, sha256: str) -> None:
-        self._call("remove", sha256)
+    def remove(self, sha256: str, *, older_than: float | None = None) -> bool:
+        return bool(self._call("remove", sha256, older_than))

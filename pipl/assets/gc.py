@@ -158,11 +158,13 @@ def collect(
     for sha, size in list(store.objects()):
         if sha in report.referenced:
             continue
-        # the age is read right before the removal: an add in between makes it young
-        if time.time() - store.mtime(sha) < grace_seconds:
+        if dry_run:
+            removed = time.time() - store.mtime(sha) >= grace_seconds
+        else:
+            # the store reads the age as it removes: an add at the same moment keeps it
+            removed = store.remove(sha, older_than=grace_seconds)
+        if removed:
+            report.removed.append((sha, size))
+        else:
             report.kept_recent.append(sha)
-            continue
-        if not dry_run:
-            store.remove(sha)
-        report.removed.append((sha, size))
     return report

@@ -60,7 +60,7 @@ class AssetStore(Protocol):
     def read_tree(self, sha256: str) -> list[dict[str, Any]]: ...
     def mtime(self, sha256: str) -> float: ...
     def objects(self) -> Iterator[tuple[str, int]]: ...
-    def remove(self, sha256: str) -> None: ...
+    def remove(self, sha256: str, *, older_than: float | None = None) -> bool: ...
     def close(self) -> None: ...
     def __enter__(self) -> AssetStore: ...
     def __exit__(self, *exc: object) -> None: ...
@@ -304,18 +304,26 @@ class StoreBase:
         added |= self._put_document(tree_sha, document)
         return Stored(tree_sha, total, "tree", added)
 
+    _kinds_known = False  # store.json was seen: it is never taken back
+
+    def _kinds_are_recorded(self) -> bool:
+        if not self._kinds_known:
+            self._kinds_known = self._kinds_recorded()
+        return self._kinds_known
+
     def _record_kinds(self) -> None:
         """Before the first write to a store made before kinds were recorded: record its
         trees, then say so in ``store.json`` (once; concurrent writers wait)."""
-        if self._kinds_recorded():
+        if self._kinds_are_recorded():
             return
         with self._store_lock():
-            if self._kinds_recorded():
+            if self._kinds_are_recorded():
                 return
             for sha, _ in list(self.objects()):
                 if not self._tree_recorded(sha) and self._unrecorded_tree(sha):
                     self._record_tree(sha)
             self._write_store_info()
+            self._kinds_known = True
 
     # -- reading ------------------------------------------------------------------------
     def kind_of(self, sha256: str) -> str:
@@ -324,7 +332,7 @@ class StoreBase:
             raise AssetMissing(f"object {sha256} is not in the asset store {self.url}")
         if self._tree_recorded(sha256):
             return "tree"
-        if self._kinds_recorded():
+        if self._kinds_are_recorded():
             return "file"
         # a store nothing has written to since kinds were recorded: what its first write
         # will record

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,11 +98,15 @@ class FsspecStore(StoreBase):
             self._mark("trees", sha256)
 
     def _touch(self, sha256: str) -> bool:
-        """Refresh an object's age (a stamp beside it); False if the object is absent."""
+        """Refresh an object's age (a stamp beside it); False if the object is absent.
+
+        The object is looked for again after the stamp is written: a garbage collection
+        that moves it away before the stamp puts it back on seeing the stamp, one that
+        moves it away after makes this look fail (and the caller store it again)."""
         if not self.has(sha256):
             return False
         self._mark("stamps", sha256)
-        return True
+        return self.has(sha256)
 
     def _put_document(self, sha256: str, data: bytes) -> bool:
         if self._touch(sha256):
@@ -168,8 +173,32 @@ class FsspecStore(StoreBase):
             return max(written, _seconds(self.fs.info(stamp)))
         return written
 
-    def remove(self, sha256: str) -> None:
-        for area in ("objects", "trees", "stamps"):
-            path = self._path(area, sha256)
-            if self.fs.exists(path):
-                self.fs.rm(path)
+    def _stamp_time(self, sha256: str) -> float:
+        stamp = self._path("stamps", sha256)
+        return _seconds(self.fs.info(stamp)) if self.fs.exists(stamp) else 0.0
+
+    def remove(self, sha256: str, *, older_than: float | None = None) -> bool:
+        """Remove an object and its stamp (tree records stay: they describe bytes).
+
+        With ``older_than`` (seconds), only if it was not added in that time: the object
+        is moved aside, then a stamp newer than its age puts it back (see ``_touch``)."""
+        key = self._key(sha256)
+        if not self.fs.exists(key):
+            return False
+        if older_than is None:
+            self.fs.rm(key)
+        else:
+            age = self.mtime(sha256)
+            if time.time() - age < older_than:
+                return False
+            aside = f"{self.base}/incoming/{uuid.uuid4().hex}.gc"
+            self.fs.makedirs(f"{self.base}/incoming", exist_ok=True)
+            self.fs.mv(key, aside)
+            if self._stamp_time(sha256) > age:  # added again meanwhile: put it back
+                self.fs.mv(aside, key)
+                return False
+            self.fs.rm(aside)
+        stamp = self._path("stamps", sha256)
+        if self.fs.exists(stamp):
+            self.fs.rm(stamp)
+        return True

@@ -32,7 +32,7 @@ OPS: dict[str, Callable[..., Any]] = {
     "read_tree": lambda store, sha: store.read_tree(sha),
     "mtime": lambda store, sha: store.mtime(sha),
     "objects": lambda store: [list(item) for item in store.objects()],
-    "remove": lambda store, sha: store.remove(sha),
+    "remove": lambda store, sha, older_than=None: store.remove(sha, older_than=older_than),
 }
 
 

@@ -21,6 +21,7 @@ import contextlib
 import json
 import os
 import stat
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -192,6 +193,26 @@ class LocalStore(StoreBase):
     def mtime(self, sha256: str) -> float:
         return self._require(sha256).stat().st_mtime
 
-    def remove(self, sha256: str) -> None:
-        self.object_path(sha256).unlink(missing_ok=True)
-        self._tree_record(sha256).unlink(missing_ok=True)
+    def remove(self, sha256: str, *, older_than: float | None = None) -> bool:
+        """Remove an object (tree records stay: they describe bytes, not an object).
+
+        With ``older_than`` (seconds), only if it was not added in that time: the object
+        is moved aside first and its age read there, so an add that refreshed it before
+        the move keeps it, and an add after the move finds it gone and stores it again."""
+        obj = self.object_path(sha256)
+        if older_than is None:
+            try:
+                obj.unlink()
+            except FileNotFoundError:
+                return False
+            return True
+        aside = self._tmp().with_suffix(".gc")
+        try:
+            os.rename(obj, aside)
+        except FileNotFoundError:
+            return False
+        if time.time() - aside.stat().st_mtime < older_than:
+            os.replace(aside, obj)  # added again meanwhile: put it back
+            return False
+        aside.unlink()
+        return True
