@@ -204,6 +204,57 @@ def test_a_file_whose_stat_tells_nothing_is_stored_under_its_real_hash(tmp_path,
     store.verify(stored.sha256)  # the name is the hash of the bytes stored
 
 
+def test_a_file_changing_while_it_is_added_is_never_misnamed(store, tmp_path):
+    src = tmp_path / "cache.abc"
+    versions = [bytes([n]) * (24 << 20) for n in range(4)]
+    src.write_bytes(versions[0])
+    stop = threading.Event()
+
+    def keep_rewriting():  # in place, as a tool still writing its output would
+        n = 0
+        while not stop.is_set():
+            with src.open("r+b") as fh:
+                fh.write(versions[n % 4])
+            n += 1
+
+    writer = threading.Thread(target=keep_rewriting, daemon=True)
+    writer.start()
+    outcomes = []
+    try:
+        for _ in range(5):
+            try:
+                outcomes.append(store.put(src).sha256)
+            except AssetError as exc:
+                assert "changed while it was being added" in str(exc)
+                outcomes.append("refused")
+    finally:
+        stop.set()
+        writer.join()
+    assert all(store.has(o) for o in outcomes if o != "refused")
+    for obj, _ in store.objects():
+        store.verify(obj)  # every stored object hashes to its name
+    assert not any((store.root / "incoming").iterdir())
+
+
+def test_the_copy_is_hashed_when_the_kernel_cannot_copy(store, tmp_path, monkeypatch):
+    src = tmp_path / "plate.exr"
+    data = os.urandom((40 << 20) + 7)
+    src.write_bytes(data)
+    real = os.copy_file_range
+    calls = []
+
+    def once_then_refuse(*args):
+        calls.append(args)
+        if len(calls) > 1:
+            raise OSError(18, "Invalid cross-device link")
+        return real(*args)
+
+    monkeypatch.setattr(os, "copy_file_range", once_then_refuse)
+    stored = store.put(src)
+    assert (stored.sha256, stored.size) == (sha(data), len(data)) and len(calls) == 2
+    store.verify(stored.sha256)
+
+
 def test_adding_again_makes_an_object_young(store, tmp_path):
     src = tmp_path / "plate.exr"
     src.write_bytes(b"frame")

@@ -107,7 +107,13 @@ class EnvStore:
 
     # -- AssetStore -----------------------------------------------------------------------
     def put(self, path: Path) -> Stored:
-        return Stored(**self._call("put", str(Path(path).absolute())))
+        path = Path(path).absolute()
+        if path.is_fifo():  # its other end belongs to this process, not the store's
+            raise errors.AssetError(
+                f"{path} is a pipe: the asset store of {self.where} can add files and "
+                "folders only; write the content to a file first"
+            )
+        return Stored(**self._call("put", str(path)))
 
     def has(self, sha256: str) -> bool:
         return bool(self._call("has", sha256))

@@ -8,7 +8,9 @@ says the store keeps these records).
 
 - Writes are atomic: content goes to ``ROOT/incoming`` first and is renamed into place, so a
   reader never sees half an object, and two writers of the same content end with one.
-- The name is the hash of the bytes written: one read of the source feeds both.
+- The name is the hash of the bytes stored: a regular file is copied in the kernel and
+  the copy itself is hashed as it lands; a pipe (or a file whose ``stat`` says nothing of
+  its content) is read once, into memory that feeds both the copy and the hash.
 - Adding an object again refreshes its age (mtime), which garbage collection's grace
   period counts from.
 - Reads verify: ``fetch`` hashes what it copies out and refuses a mismatch.
@@ -18,9 +20,12 @@ says the store keeps these records).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import mmap
 import os
 import stat
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -29,6 +34,7 @@ from typing import BinaryIO
 
 from pipl_pipe.assets.hashcache import HashCache
 from pipl_pipe.assets.objects import (
+    CHUNK,
     STORE_FORMAT,
     STORE_INFO,
     StoreBase,
@@ -40,6 +46,70 @@ from pipl_pipe.assets.objects import (
 )
 from pipl_pipe.errors import AssetMissing
 from pipl_pipe.fsutil import atomic_write, locked
+
+
+STEP = 32 << 20  # bytes copied between two looks of the hasher
+
+
+def copy_hashing_the_copy(fin: BinaryIO, fout: BinaryIO) -> tuple[str, int]:
+    """Copy ``fin`` into ``fout`` (in the kernel where it can) and return the sha256 and
+    size of what landed in ``fout``: a thread hashes the copy itself as it grows, from the
+    page cache, so the name is that of the bytes stored, at the cost of a plain copy.
+    ``fout`` must be open for reading too (``w+b``)."""
+    src, dst = fin.fileno(), fout.fileno()
+    digest = hashlib.sha256()
+    state = {"copied": 0, "done": False}
+    failure: list[BaseException] = []
+    progress = threading.Condition()
+
+    def hash_copy() -> None:
+        pos = 0
+        try:
+            while True:
+                with progress:
+                    while state["copied"] <= pos and not state["done"]:
+                        progress.wait()
+                    upto = state["copied"]
+                if upto <= pos:
+                    return
+                start = pos - pos % mmap.ALLOCATIONGRANULARITY
+                with mmap.mmap(dst, upto - start, offset=start, access=mmap.ACCESS_READ) as m:
+                    view = memoryview(m)
+                    try:
+                        digest.update(view[pos - start :])
+                    finally:
+                        view.release()
+                pos = upto
+        except BaseException as exc:  # noqa: BLE001 - handed to the copying thread
+            failure.append(exc)
+
+    def advance(n: int) -> None:
+        with progress:
+            state["copied"] += n
+            progress.notify()
+
+    hasher = threading.Thread(target=hash_copy, name="pipl-asset-hash", daemon=True)
+    hasher.start()
+    try:
+        try:
+            while n := os.copy_file_range(src, dst, STEP):
+                advance(n)
+        except OSError:  # not in the kernel here (another file system...): read and write
+            fin.seek(state["copied"])
+            fout.seek(state["copied"])
+            buffer = bytearray(CHUNK)
+            while n := fin.readinto(buffer):  # type: ignore[attr-defined]  # binary files have it
+                fout.write(memoryview(buffer)[:n])
+                fout.flush()
+                advance(n)
+    finally:
+        with progress:
+            state["done"] = True
+            progress.notify()
+        hasher.join()
+    if failure:
+        raise failure[0]
+    return digest.hexdigest(), state["copied"]
 
 
 def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
@@ -125,8 +195,11 @@ class LocalStore(StoreBase):
                 return known, st.st_size, False
         tmp = self._tmp()
         try:
-            with path.open("rb") as fin, tmp.open("wb") as fout:
-                sha, size = copy_hashing(fin, fout)
+            with path.open("rb") as fin, tmp.open("w+b") as fout:
+                if cacheable:
+                    sha, size = copy_hashing_the_copy(fin, fout)
+                else:  # a pipe, or a file whose stat does not tell: read once, as it comes
+                    sha, size = copy_hashing(fin, fout)
                 if self.durable:
                     fout.flush()
                     os.fsync(fout.fileno())
