@@ -60,7 +60,7 @@ def serve(store_factory: Callable[[], AssetStore]) -> int:
 
     try:
         store = store_factory()
-    except Exception as exc:
+    except Exception as exc:  # any failure of the provider is answered, by name
         answer(_failure(exc))
         return 1
     answer({"ok": {"url": store.url}})
@@ -73,7 +73,7 @@ def serve(store_factory: Callable[[], AssetStore]) -> int:
             continue
         try:
             answer({"ok": op(store, *args)})
-        except Exception as exc:
+        except Exception as exc:  # answered by name; the store stays up
             answer(_failure(exc))
     close = getattr(store, "close", None)
     if callable(close):

@@ -47,7 +47,6 @@ from pipl_pipe.assets.objects import (
 from pipl_pipe.errors import AssetMissing
 from pipl_pipe.fsutil import atomic_write, locked
 
-
 STEP = 32 << 20  # bytes copied between two looks of the hasher
 
 
@@ -80,7 +79,7 @@ def copy_hashing_the_copy(fin: BinaryIO, fout: BinaryIO) -> tuple[str, int]:
                     finally:
                         view.release()
                 pos = upto
-        except BaseException as exc:  # noqa: BLE001 - handed to the copying thread
+        except BaseException as exc:  # handed to the copying thread, raised there
             failure.append(exc)
 
     def advance(n: int) -> None:
