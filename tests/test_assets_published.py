@@ -8,6 +8,7 @@ import os
 import subprocess
 import time
 
+import pytest
 from pipl_pipe.assets.hashcache import HashCache
 from pipl_pipe.assets.store import LocalStore
 
@@ -256,3 +257,28 @@ def test_a_provider_that_is_not_on_the_index_is_named(project):
         assert len(lines) == 1 and lines[0].startswith("Error: ") and pick in lines[0], lines
     finally:
         toml.write_text(before)
+
+
+def test_gc_reads_manifests_from_sdists_and_refuses_what_it_cannot_read(tmp_path):
+    import io
+    import tarfile
+
+    from pipl.assets.gc import GcRefused, manifest_from_dist
+
+    data = json.dumps(manifest("shot-prod", "c" * 64)).encode()
+    sdist = tmp_path / "shot_prod-1.0.0.tar.gz"
+    with tarfile.open(sdist, "w:gz") as tf:
+        member = tarfile.TarInfo("shot_prod-1.0.0/shot_prod/pipl_manifest.json")
+        member.size = len(data)
+        tf.addfile(member, io.BytesIO(data))
+    product = manifest_from_dist(sdist, "product shot-prod 1.0.0 on demo/dev")
+    assert [a.sha256 for a in product.assets] == ["c" * 64]
+    bare = write_wheel(
+        tmp_path,
+        "bare-prod",
+        "1.0.0",
+        {"bare_prod/__init__.py": b""},
+        {"METADATA": b"Metadata-Version: 2.1\nName: bare-prod\nVersion: 1.0.0\n"},
+    )
+    with pytest.raises(GcRefused, match="bare-prod 1.0.0 on demo/dev is marked pipl-product"):
+        manifest_from_dist(bare, "product bare-prod 1.0.0 on demo/dev")
