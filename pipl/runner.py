@@ -90,6 +90,7 @@ class Runner:
         env: Mapping[str, str] | None = None,
         stdout: IO[bytes] | None = None,
         detach: bool = False,
+        pass_fds: Sequence[int] = (),
     ) -> subprocess.Popen[bytes]:
         args = [str(a) for a in argv]
         try:
@@ -101,6 +102,7 @@ class Runner:
                 stdout=stdout,
                 stderr=subprocess.STDOUT if stdout is not None else None,
                 start_new_session=detach,
+                pass_fds=tuple(pass_fds),
             )
         except FileNotFoundError as exc:
             raise CommandError(f"cannot run {args[0]!r}: program not found") from exc
