@@ -60,9 +60,9 @@ def clean(pipeline: Pipeline, *, everything: bool = False) -> list[Path]:
     removed = []
     with open_db(prefix) as db:
         for found in sorted(stale, key=lambda f: len(f.root.parts)):
-            if found.root.exists():
+            if found.root.exists():  # else gone with a stale parent's folder
                 shutil.rmtree(found.root)
-                removed.append(found.root)
+            removed.append(found.root)
         db.forget(f.meta["key"] for f in stale)
     return removed
 
