@@ -24,6 +24,7 @@ KNIGHTS = {
     "melt": (
         "knight, quality = get_input('knights'), get_input('quality')\n"
         "open(get_data_fn('result.txt'), 'w').write(knight + ' ' + quality + '\\n')\n"
+        "logger.info('melting %s', knight)\n"
         "set_output(knight + ' ' + quality)\n"
     ),
     "summary": (

@@ -88,7 +88,11 @@ def test_storage_layout_keeps_code_params_and_logs(tmp_path):
     assert set(meta["parents"]) == {"knights", "quality"}
     instances = sorted(d.name for d in (melt / "data").iterdir())
     assert len(instances) == 4 and instances[0].startswith("Galahad_the_Brave_")
-    assert all((melt / "data" / i / "instance.log").exists() for i in instances)
+    logs = [(melt / "data" / i / "instance.log").read_text() for i in instances]
+    assert "INFO melting Galahad" in logs[0] and "INFO melting Lancelot" in logs[-1]
+    # an instance that says nothing has no log file
+    (quality_instance,) = (tmp_path / "data").glob("quality_*/data/*")
+    assert not (quality_instance / "instance.log").exists()
     assert (melt / "data" / instances[0] / "result.txt").read_text() == "Galahad the Brave\n"
 
 

@@ -117,23 +117,29 @@ def plan(
             for p in parents
             for ident, inst, value in outputs.get(p, [])
         ]
-    combos: Any = itertools.product(*(outputs.get(p, []) for p in parents))
+    # slugs computed once per parent output, joined per combination
+    grouped = multiplex.group_by is not None
+    sources = [[(e, "" if grouped else _slug(e[2])) for e in outputs.get(p, [])] for p in parents]
+    combos: Any = itertools.product(*sources)
     if multiplex.where is not None:
         where = _compiled(segment, "where", multiplex.where)
-        combos = [c for c in combos if _eval(segment, "where", multiplex.where, where, parents, c)]
+        combos = [
+            c
+            for c in combos
+            if _eval(segment, "where", multiplex.where, where, parents, [e for e, _ in c])
+        ]
     if multiplex.group_by is None:
         result = []
         for combo in combos:
-            values = {p: e[2] for p, e in zip(parents, combo, strict=True)}
-            identity = "|".join(e[0] for e in combo)
-            result.append(
-                Planned(
-                    _name(values, identity),
-                    values,
-                    {p: [e[1]] for p, e in zip(parents, combo, strict=True)},
-                )
-            )
+            values = {p: e[2] for p, (e, _) in zip(parents, combo, strict=True)}
+            digest = hashlib.blake2b(
+                "|".join(e[0] for e, _ in combo).encode(), digest_size=5
+            ).hexdigest()
+            slug = "-".join(s for _, s in combo if s)[:40].strip("_.-")
+            feeding = {p: [e[1]] for p, (e, _) in zip(parents, combo, strict=True)}
+            result.append(Planned(f"{slug}_{digest}" if slug else digest, values, feeding))
         return result
+    combos = [[e for e, _ in c] for c in combos]
     group = _compiled(segment, "group_by", multiplex.group_by)
     classes: dict[Any, list[tuple[Element, ...]]] = {}
     for combo in combos:

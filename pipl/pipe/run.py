@@ -33,7 +33,13 @@ from pipl.pipe.keys import segment_key
 from pipl.pipe.multiplex import Element, Planned, plan
 from pipl.pipe.parse import parse
 from pipl.pipe.pipeline import Pipeline
-from pipl.pipe.store import finished_on_disk, instance_dir, segment_root, write_segment
+from pipl.pipe.store import (
+    finished_on_disk,
+    instance_dir,
+    instance_folders,
+    segment_root,
+    write_segment,
+)
 
 Progress = Callable[[str, int, int], None]
 
@@ -216,10 +222,11 @@ def _run_segment(
     done = db.done(seg.key)
     todo: list[Planned] = []
     recovered: list[Result] = []
+    present = instance_folders(seg.root) if len(done) < len(planned) else set()
     for item in planned:
         if item.name in done:
             continue
-        record = finished_on_disk(seg.root, item.name)
+        record = finished_on_disk(seg.root, item.name) if item.name in present else None
         if record is not None:
             done[item.name] = record["output"]
             recovered.append(

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipl_pipe.segment.worker import MARKER, read_marker
+from pipl_pipe.segment.worker import read_marker
 
 from pipl.fsutil import atomic_write
 from pipl.pipe.code import SegmentCode
@@ -78,13 +78,18 @@ def instance_dir(root: Path, name: str) -> Path:
     return root / "data" / name
 
 
+def instance_folders(root: Path) -> set[str]:
+    """Names of the instance folders present (one listing, not one stat per instance)."""
+    try:
+        return set(os.listdir(root / "data"))
+    except FileNotFoundError:
+        return set()
+
+
 def finished_on_disk(root: Path, name: str) -> dict[str, Any] | None:
     """The record of an instance that finished well (a run killed before the database
     heard of it), or None."""
-    folder = instance_dir(root, name)
-    if not os.path.exists(folder / MARKER):
-        return None
-    record = read_marker(folder)
+    record = read_marker(os.path.join(root, "data", name))
     return record if record is not None and record.get("ok") else None
 
 

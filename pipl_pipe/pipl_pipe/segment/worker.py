@@ -3,7 +3,8 @@
 The engine sends a ``SegmentJob`` (the segment's code, hooks, parameters and folders) and
 batches of ``Task`` (one per instance); ``run_batch`` runs them one after the other and
 returns one ``Result`` each. Every instance leaves, in ``<root>/data/<instance>/``, its
-files, ``instance.log`` (with the traceback if it raised) and ``.instance.pkl`` (status,
+files, ``instance.log`` (what it logged or printed, and the traceback if it raised;
+no file when there was nothing) and ``.instance.pkl`` (status,
 input, outputs, timings): the record the tracking database is rebuilt from.
 
 ``python -m pipl_pipe.segment.worker READ_FD WRITE_FD`` serves batches over two
@@ -119,27 +120,28 @@ class _Log:
         return self.buffer
 
 
-def _fresh_dir(path: Path) -> None:
+def _fresh_dir(path: str) -> None:
     try:
-        os.makedirs(path)
+        os.mkdir(path)
     except FileExistsError:  # left by a failed or killed run: start clean
         shutil.rmtree(path)
-        os.makedirs(path)
+        os.mkdir(path)
 
 
 def run_batch(job: SegmentJob, tasks: list[Task]) -> list[Result]:
     """Run the instances one after the other; a raising instance is recorded, not raised."""
     log = _Log(job.name)
-    data = Path(job.root) / "data"
+    data = os.path.join(job.root, "data")
+    os.makedirs(data, exist_ok=True)
     results = []
     for task in tasks:
-        folder = data / task.name
+        folder = os.path.join(data, task.name)
         _fresh_dir(folder)
         buffer = log.reset()
         env = Environment(
             segment=job.name,
             instance=task.name,
-            data_dir=folder,
+            data_dir=Path(folder),
             seg_input=task.input,
             parent_dirs=task.parent_dirs,
             segment_roots=job.segment_roots,
@@ -170,15 +172,18 @@ def run_batch(job: SegmentJob, tasks: list[Task]) -> list[Result]:
             state.leave(token)
         seconds = time.perf_counter() - clock
         result = Result(task.name, not error, output, started, seconds, error)
-        (folder / LOG).write_text(buffer.getvalue())
+        text = buffer.getvalue()
+        if text:  # an instance that said nothing has no log file (an empty log)
+            with open(os.path.join(folder, LOG), "w") as fh:
+                fh.write(text)
         write_marker(folder, task, result)
         results.append(result)
     return results
 
 
-def write_marker(folder: Path, task: Task, result: Result) -> None:
-    """The instance's record, written last and renamed into place (no fsync: a record lost
-    to a power cut only makes the instance run again)."""
+def write_marker(folder: str, task: Task, result: Result) -> None:
+    """The instance's record, written last. No fsync and no rename: a record cut short by
+    a kill or a power cut does not unpickle, so the instance simply runs again."""
     record = {
         "name": task.name,
         "input": task.input,
@@ -188,19 +193,18 @@ def write_marker(folder: Path, task: Task, result: Result) -> None:
         "seconds": result.seconds,
         "error": result.error,
     }
-    tmp = folder / (MARKER + ".tmp")
     try:
         payload = pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as exc:  # an output that does not pickle fails the instance
         record.update(ok=False, output=[], error=f"outputs do not pickle: {exc}")
         payload = pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
-    tmp.write_bytes(payload)
-    os.replace(tmp, folder / MARKER)
+    with open(os.path.join(folder, MARKER), "wb") as fh:
+        fh.write(payload)
 
 
-def read_marker(folder: Path) -> dict[str, Any] | None:
+def read_marker(folder: str | Path) -> dict[str, Any] | None:
     try:
-        with open(folder / MARKER, "rb") as fh:
+        with open(os.path.join(folder, MARKER), "rb") as fh:
             record: dict[str, Any] = pickle.load(fh)  # noqa: S301  # written by write_marker
     except (OSError, EOFError, pickle.UnpicklingError):
         return None
