@@ -45,7 +45,8 @@ DRIVER = """
 import json, resource, sys, time
 from pathlib import Path
 from pipl.pipe import Pipeline, run
-code, prefix, n, m, jobs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+code, prefix = sys.argv[1], sys.argv[2]
+n, m, jobs = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 p = Pipeline("knights -> melt; quality -> melt; melt -> summary;", Path(code), Path(prefix))
 p.push(knights=[f"knight{i}" for i in range(n)], quality=[f"quality{j}" for j in range(m)])
 r = run(p, jobs=jobs)
@@ -84,12 +85,14 @@ rule summary:
 
 def _pipl(code: Path, prefix: Path, n: int, m: int, jobs: int = 2) -> tuple[float, dict]:
     start = time.perf_counter()
-    out = subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-c", DRIVER, str(code), str(prefix), str(n), str(m), str(jobs)],
-        check=True,
         capture_output=True,
         text=True,
-    ).stdout
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"pipl run failed ({n}x{m}):\n{done.stderr[-2000:]}")
+    out = done.stdout
     took = time.perf_counter() - start
     result = json.loads(out.strip().splitlines()[-1])
     assert result["ok"], result
@@ -119,7 +122,8 @@ def _snakemake_venv(tmp: Path) -> Path | None:
     uv = BIN / "uv"
     try:
         subprocess.run(
-            [str(uv), "venv", "--python", sys.executable, str(venv)], check=True,
+            [str(uv), "venv", "--python", sys.executable, str(venv)],
+            check=True,
             capture_output=True,
         )
         subprocess.run(

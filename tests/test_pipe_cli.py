@@ -31,17 +31,26 @@ def test_run_status_push_rebuild_clean(knights_dir):
     data = _json(cli(["pipe", "run", *p, "-j", "2", "--json"]))
     ran = {s["segment"]: s["ran"] for s in data["segments"]}
     assert data["ok"] and ran == {
-        "knights": 2, "quality": 1, "melt": 4, "summary": 1, "melt_brave": 2, "by_knight": 2,
+        "knights": 2,
+        "quality": 1,
+        "melt": 4,
+        "summary": 1,
+        "melt_brave": 2,
+        "by_knight": 2,
     }
     summary = next(knights_dir.glob("pipe-data/knights_*/melt_*/summary_*/data/*/summary.txt"))
     assert summary.read_text().splitlines() == [
-        "Galahad the Brave", "Galahad the Pure", "Lancelot the Brave", "Lancelot the Pure",
+        "Galahad the Brave",
+        "Galahad the Pure",
+        "Lancelot the Brave",
+        "Lancelot the Pure",
     ]
     brave = sorted(knights_dir.glob("pipe-data/knights_*/melt_brave_*/data/*/result.txt"))
     assert [f.read_text() for f in brave] == ["Galahad the Brave\n", "Lancelot the Brave\n"]
     by_knight = sorted(knights_dir.glob("pipe-data/knights_*/by_knight_*/data/*/qualities.txt"))
     assert [f.read_text() for f in by_knight] == [
-        "Galahad: the Brave, the Pure\n", "Lancelot: the Brave, the Pure\n",
+        "Galahad: the Brave, the Pure\n",
+        "Lancelot: the Brave, the Pure\n",
     ]
 
     result = cli(["pipe", "push", "knights", "Robin", *p])
@@ -49,7 +58,12 @@ def test_run_status_push_rebuild_clean(knights_dir):
     data = _json(cli(["pipe", "run", *p, "--json"]))
     ran = {s["segment"]: s["ran"] for s in data["segments"]}
     assert ran == {
-        "knights": 1, "quality": 0, "melt": 2, "summary": 1, "melt_brave": 1, "by_knight": 1,
+        "knights": 1,
+        "quality": 0,
+        "melt": 2,
+        "summary": 1,
+        "melt_brave": 1,
+        "by_knight": 1,
     }
 
     status = _json(cli(["pipe", "status", *p, "--json"]))
@@ -76,8 +90,14 @@ def test_run_failure_is_one_error_line_naming_the_log(knights_dir):
     melt = knights_dir / "knights_pipeline" / "segments" / "melt.py"
     melt.write_text("raise KeyError('no horse')\n")
     result = cli(["pipe", "run", "-P", str(knights_dir), "-q"])
-    fails(result, 10, "6 instance(s) failed", "KeyError: 'no horse'", "instance.log",
-          "not run: summary")
+    fails(
+        result,
+        10,
+        "6 instance(s) failed",
+        "KeyError: 'no horse'",
+        "instance.log",
+        "not run: summary",
+    )
     assert "melt" in result.stdout  # the table is shown first
     status = cli(["pipe", "status", "-P", str(knights_dir)]).output
     assert "failed: melt/" in status
@@ -92,9 +112,13 @@ def test_bad_definitions_and_pushes_are_one_line_errors(knights_dir, tmp_path):
     fails(cli(["pipe", "push", "melt", "x", "-P", str(knights_dir)]), 2, "melt has parents")
     fails(cli(["pipe", "status", "-P", str(tmp_path)]), 10, "is not a pipeline packl")
     summary = knights_dir / "knights_pipeline" / "segments" / "summary.py"
-    summary.write_text(summary.read_text().replace('"0"', "\"melt.nope\""))
-    fails(cli(["pipe", "run", "-P", str(knights_dir), "-q"]), 10,
-          'segment summary: group_by expression "melt.nope" failed', "AttributeError")
+    summary.write_text(summary.read_text().replace('"0"', '"melt.nope"'))
+    fails(
+        cli(["pipe", "run", "-P", str(knights_dir), "-q"]),
+        10,
+        'segment summary: group_by expression "melt.nope" failed',
+        "AttributeError",
+    )
 
 
 def test_graph_dot_and_drawings(knights_dir, tmp_path):

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from pipl.pipe import Pipeline, prepare, run
 from pipl.pipe.db import open_db, rebuild
@@ -64,16 +63,30 @@ def test_segment_environment(tmp_path):
             key=lambda o: o["value"],
         )
     assert outputs == [
-        {"value": 2, "files": 1, "all": 2, "tmp": True, "big": False,
-         "table": {"value": 2}, "doubled": 4},
-        {"value": 5, "files": 1, "all": 2, "tmp": True, "big": True,
-         "table": {"value": 5}, "doubled": 10},
+        {
+            "value": 2,
+            "files": 1,
+            "all": 2,
+            "tmp": True,
+            "big": False,
+            "table": {"value": 2},
+            "doubled": 4,
+        },
+        {
+            "value": 5,
+            "files": 1,
+            "all": 2,
+            "tmp": True,
+            "big": True,
+            "table": {"value": 5},
+            "doubled": 10,
+        },
     ]
     (b_inst,) = [d for d in (tmp_path / "data").glob("a_*/b_*/data/*") if d.name.startswith("5")]
     assert (b_inst / "child.log").read_text() == "hello from a child\n"
     log = (b_inst / "instance.log").read_text()
     assert "INFO value 5" in log and "printed, not on stdout" in log
-    params = pickle.loads((b_inst / ".params.pkl").read_bytes())
+    params = pickle.loads((b_inst / ".params.pkl").read_bytes())  # noqa: S301  # made here
     assert params == {"values": {"big": True}, "exposed": ["big"]}
 
 
@@ -103,15 +116,24 @@ def _ran(report):
 def test_changing_a_segment_recomputes_it_and_descendants_only(tmp_path):
     p = knights(tmp_path)
     assert _ran(run(p, executor="interactive")) == {
-        "knights": 2, "quality": 1, "melt": 4, "summary": 1,
+        "knights": 2,
+        "quality": 1,
+        "melt": 4,
+        "summary": 1,
     }
     assert _ran(run(p, executor="interactive")) == {
-        "knights": 0, "quality": 0, "melt": 0, "summary": 0,
+        "knights": 0,
+        "quality": 0,
+        "melt": 0,
+        "summary": 0,
     }
     melt = tmp_path / "code" / "melt.py"
     melt.write_text(melt.read_text() + "# a comment changes the code\n")
     assert _ran(run(p, executor="interactive")) == {
-        "knights": 0, "quality": 0, "melt": 4, "summary": 1,
+        "knights": 0,
+        "quality": 0,
+        "melt": 4,
+        "summary": 1,
     }
     p.segments = {"summary": {"params": {"title": "all"}}}
     assert _ran(run(p, executor="interactive"))["summary"] == 1
@@ -182,7 +204,8 @@ def test_failed_instances_run_again_without_code_change(tmp_path):
     p = knights(
         tmp_path,
         melt=(
-            f"import os\nif get_input('knights') == 'Galahad' and not os.path.exists({str(flag)!r}):\n"
+            "import os\n"
+            f"if get_input('knights') == 'Galahad' and not os.path.exists({str(flag)!r}):\n"
             "    raise RuntimeError('not yet')\n"
         ),
     )

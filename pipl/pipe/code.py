@@ -33,7 +33,7 @@ class SegmentCode:
     dist: str = ""  # the segment packl's distribution and version, "name==1.0"
     hooks: dict[str, tuple[str, str]] = field(default_factory=dict)
     depend: dict[str, bytes] = field(default_factory=dict)  # path -> content
-    multiplex: Multiplex = Multiplex()
+    multiplex: Multiplex = field(default_factory=Multiplex)
 
 
 def root_names(name: str) -> list[str]:
@@ -42,10 +42,13 @@ def root_names(name: str) -> list[str]:
     return ["_".join(parts[:n]) for n in range(len(parts), 0, -1) if parts[n - 1]]
 
 
-def find_code(name: str, code_dir: Path | None, spec: dict[str, Any], line: int) -> SegmentCode:
-    """The segment's code; none found raises ``PipelineError`` naming ``line``."""
+def find_code(
+    name: str, code_dir: Path | None, spec: dict[str, Any], line: int, python: str | None = None
+) -> SegmentCode:
+    """The segment's code; none found raises ``PipelineError`` naming ``line``. Segment
+    packls are looked up in the environment of ``python`` (default: this one)."""
     if "packl" in spec:
-        found = _entry_point(name, [str(spec["packl"])], spec)
+        found = _entry_point(name, [str(spec["packl"])], spec, python)
         if found is None:
             raise PipelineError(
                 f"pipeline line {line}: segment {name} names segment packl "
@@ -58,7 +61,7 @@ def find_code(name: str, code_dir: Path | None, spec: dict[str, Any], line: int)
             script = code_dir / f"{root}.py"
             if script.is_file():
                 return _script(name, root, script, code_dir, spec)
-    found = _entry_point(name, root_names(name), spec)
+    found = _entry_point(name, root_names(name), spec, python)
     if found is not None:
         return found
     where = f"{code_dir}/{name}.py" if code_dir is not None else f"{name}.py"
@@ -116,7 +119,11 @@ def _script(
     return SegmentCode(name, source, str(script), hooks=hooks, depend=depend, multiplex=multiplex)
 
 
-def _entry_point(name: str, candidates: list[str], spec: dict[str, Any]) -> SegmentCode | None:
+def _entry_point(
+    name: str, candidates: list[str], spec: dict[str, Any], python: str | None = None
+) -> SegmentCode | None:
+    if python is not None:
+        return _entry_point_elsewhere(name, candidates, spec, python)
     from pipl_pipe.entrypoints import default_index
 
     plugins = {p.name: p for p in default_index().group(SEGMENT_GROUP)}
@@ -143,6 +150,29 @@ def _entry_point(name: str, candidates: list[str], spec: dict[str, Any]) -> Segm
             multiplex=multiplex,
         )
     return None
+
+
+def _entry_point_elsewhere(
+    name: str, candidates: list[str], spec: dict[str, Any], python: str
+) -> SegmentCode | None:
+    from pipl.pipe.envs import probe_entry_point
+
+    found = probe_entry_point(python, candidates)
+    if found is None:
+        return None
+    meta = dict(spec)
+    if "multiplex" not in meta and found["multiplex"]:
+        meta["multiplex"] = found["multiplex"]
+    multiplex, depend = _directives(name, found["source"], None, meta)
+    return SegmentCode(
+        name,
+        found["source"],
+        found["origin"] or found["value"],
+        entry=found["value"].strip(),
+        dist=f"{found['dist']}=={found['version']}",
+        depend=depend,
+        multiplex=multiplex,
+    )
 
 
 def _module_attr(value: str, attr: str) -> Any:

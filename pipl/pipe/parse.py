@@ -7,6 +7,7 @@ an enclosing ``digraph NAME { ... }`` is accepted. Errors name the line.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from pipl.errors import PipelineError
@@ -35,7 +36,7 @@ def parse(text: str) -> Dag:
                         f"{statement!r} (write chains like 'a -> b -> c;')"
                     )
                 dag.add(name, number)
-            for parent, child in zip(names, names[1:], strict=False):
+            for parent, child in itertools.pairwise(names):
                 if parent == child:
                     raise PipelineError(f"pipeline line {number}: {parent} -> {child} is a cycle")
                 if (parent, child) not in dag.edge_lines:

@@ -40,6 +40,7 @@ class Pipeline:
     name: str = "pipeline"
     env_lock: str = ""  # the default environment's lock text (part of every key)
     root: Path | None = None  # the pipeline packl's folder
+    index_url: str | None = None  # where segment environments resolve (the project index)
 
     def push(self, **inputs: list[Any]) -> None:
         """Inputs of orphan segments for this run: ``P.push(knights=["Lancelot"])``."""
@@ -108,6 +109,48 @@ def load_pipeline(folder: Path, prefix: Path | None = None) -> Pipeline:
         name=name,
         env_lock=lock.read_text() if lock.is_file() else "",
         root=folder,
+        index_url=_index_url(folder),
+    )
+
+
+def _index_url(folder: Path) -> str | None:
+    """env PIPL_PIPE_INDEX, or the simple URL of the project the folder is in."""
+    import os
+
+    if os.environ.get("PIPL_PIPE_INDEX"):
+        return os.environ["PIPL_PIPE_INDEX"]
+    from pipl.errors import ProjectError
+    from pipl.project.project import find_project
+
+    try:
+        return find_project(start=folder).simple_url()
+    except ProjectError:
+        return None
+
+
+def load_module_pipeline(module: str, prefix: Path) -> Pipeline:
+    """The pipeline of an installed pipeline packl, by module name (env PIPL_PIPE_PREFIX,
+    when set, overrides ``prefix``)."""
+    import importlib.metadata as md
+    import importlib.util
+    import os
+
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        raise PipelineError(f"no installed pipeline module {module!r}")
+    init = Path(spec.origin)
+    values = _constants(init)
+    if "PIPELINE" not in values:
+        raise PipelineError(f"{init} has no PIPELINE string (the DAG, like 'a -> b;')")
+    dists = md.packages_distributions().get(module.partition(".")[0], [module])
+    return Pipeline(
+        dot=str(values["PIPELINE"]),
+        code_dir=init.parent / "segments",
+        prefix=Path(os.environ.get("PIPL_PIPE_PREFIX") or prefix),
+        segments=dict(values.get("SEGMENTS", {})),
+        pushed={k: list(v) for k, v in dict(values.get("PUSH", {})).items()},
+        name=dists[0],
+        root=init.parent,
     )
 
 

@@ -94,10 +94,11 @@ def prepare(pipeline: Pipeline) -> list[Prepared]:
     prepared: dict[str, Prepared] = {}
     for name in topological(dag):
         spec = dict(pipeline.segments.get(name, {}))
-        code = find_code(name, pipeline.code_dir, spec, dag.lines[name])
+        python, env_lock = segment_environment(pipeline, name, spec)
+        elsewhere = python if python != sys.executable else None
+        code = find_code(name, pipeline.code_dir, spec, dag.lines[name], elsewhere)
         parents = dag.parents(name)
         params = dict(spec.get("params", {}))
-        python, env_lock = segment_environment(pipeline, name, spec)
         key = segment_key(code, params, {p: prepared[p].key for p in parents}, env_lock)
         parent_root = prepared[parents[0]].root if parents else None
         root = segment_root(pipeline.prefix, parent_root, name, key)

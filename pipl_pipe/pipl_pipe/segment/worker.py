@@ -78,7 +78,7 @@ def _runner(job: SegmentJob) -> Callable[[Environment], Any]:
     """The segment's code, compiled or imported once per process."""
     cached = _compiled.get(job.key)
     if cached is not None:
-        return cached  # type: ignore[no-any-return]  # cache of callables
+        return cached
     if job.entry:
         module, _, attr = job.entry.partition(":")
         func = importlib.import_module(module)

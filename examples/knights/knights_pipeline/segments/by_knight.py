@@ -1,4 +1,4 @@
-#multiplex cross_prod group_by "knights"
+# multiplex cross_prod group_by "knights"
 # one instance per knight, with all of its qualities
 knight = get_input("knights")[0]
 qualities = sorted(get_input("quality"))
