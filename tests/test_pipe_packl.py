@@ -10,6 +10,7 @@ from pipl.packl.build import publish
 from pipl.packl.create import create_packl
 from pipl.pipe import load_pipeline, run
 from pipl.workspace.workspace import create_workspace, remove_workspace
+from tests.helpers import fails
 from tests.helpers import run as cli
 
 
@@ -68,3 +69,21 @@ def test_segment_packl_in_its_own_environment_from_the_index(project, ws, owner,
     # cached by its lock: a second run reuses the environment and every instance
     report = run(load_pipeline(pipe.path, tmp_path / "data"), jobs=1)
     assert report.segment("tens").reused == 3 and report.segment("tens").ran == 0
+
+
+def test_publish_a_segment_as_a_product_once_per_key(project, ws, owner, tmp_path):
+    packl = create_packl(project, ws, "pub-pipe", "pipeline")
+    base = ["-P", str(packl.path), "--prefix", str(tmp_path)]
+    publish = ["pipe", "publish", "double", *base, "--json"]
+    fails(cli(publish, project=project.root), 10, "segment double", "0 finished")
+    assert cli(["pipe", "run", *base, "-q"], project=project.root).exit_code == 0
+    first = json.loads(cli(publish, project=project.root).stdout)["data"]
+    assert first["name"] == "pub-pipe-double" and not first["already"]
+    assert first["version"] == f"0.0.{int(first['key'], 16)}"
+    versions = owner.versions(project.stage_index(), "pub-pipe-double")
+    assert first["version"] in versions
+    again = json.loads(cli(publish, project=project.root).stdout)["data"]
+    assert again["already"] and again["version"] == first["version"]
+    # the product's metadata names the key it was made from
+    record = versions[first["version"]]
+    assert "key " + first["key"] in record.get("summary", "")

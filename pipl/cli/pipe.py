@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pipl.cli.output import emit_json, table
-from pipl.cli.state import boundary
+from pipl.cli.state import AppState, boundary, pass_state
 
 if TYPE_CHECKING:
     from pipl.pipe import Pipeline, RunReport
@@ -309,6 +309,65 @@ def clean(folder: Path, prefix: Path | None, everything: bool) -> None:
     for path in removed:
         click.echo(f"removed {path}")
     click.echo(f"{len(removed)} segment folder(s) removed")
+
+
+@pipe.command()
+@click.argument("segment")
+@pipeline_option
+@prefix_option
+@click.option("--name", help="The product's name (default: PIPELINE-SEGMENT).")
+@click.option("--stage", help="The stage to publish to (default: the first, e.g. dev).")
+@json_option
+@pass_state
+@boundary
+def publish(
+    state: AppState,
+    segment: str,
+    folder: Path,
+    prefix: Path | None,
+    name: str | None,
+    stage: str | None,
+    as_json: bool,
+) -> None:
+    """Publish a segment's outputs as a product packl whose version derives from its key.
+
+    Publishing a key that is already on the index does nothing.
+
+    \b
+    Example:
+      pipl pipe publish summary -P examples/knights
+      pipl pipe publish convol --name fft-filtered --stage qa
+    """
+    from pipl.assets.project_store import project_store
+    from pipl.pipe.publish import publish_segment
+
+    project = state.project()
+    index = project.stage_index(stage) if stage else project.stage_index()
+    with state.client() as client:
+        done = publish_segment(
+            _load(folder, prefix),
+            segment,
+            client=client,
+            index=index,
+            store=project_store(project),
+            index_url=project.simple_url(index),
+            name=name,
+        )
+    if as_json:
+        emit_json(
+            "pipe-publish",
+            {
+                "name": done.name,
+                "version": done.version,
+                "key": done.key,
+                "index": done.index,
+                "already": done.already,
+            },
+        )
+    elif done.already:
+        click.echo(f"{done.name} {done.version} (key {done.key}) is already on {done.index}")
+    else:
+        click.echo(f"published {done.name} {done.version} (key {done.key}) to {done.index}")
 
 
 @pipe.command("rebuild-db")
