@@ -100,7 +100,7 @@ def test_storage_layout_keeps_code_params_and_logs(tmp_path):
     meta = json.loads((melt / "segment.json").read_text())
     assert set(meta["parents"]) == {"knights", "quality"}
     instances = sorted(d.name for d in (melt / "data").iterdir())
-    assert len(instances) == 4 and instances[0].startswith("Galahad_the_Brave_")
+    assert len(instances) == 4 and instances[0].startswith("Galahad-the_Brave_")
     logs = [(melt / "data" / i / "instance.log").read_text() for i in instances]
     assert "INFO melting Galahad" in logs[0] and "INFO melting Lancelot" in logs[-1]
     # an instance that says nothing has no log file
@@ -184,7 +184,7 @@ def test_a_raising_segment_fails_its_descendants_only(tmp_path):
     melt = report.segment("melt")
     assert (melt.ran, melt.failed) == (3, 1)
     name, error, log = melt.failures[0]
-    assert name.startswith("Galahad_the_Pure") and error == "ValueError: too pure"
+    assert name.startswith("Galahad-the_Pure") and error == "ValueError: too pure"
     assert "Traceback" in log.read_text() and "raise ValueError('too pure')" in log.read_text()
     assert report.segment("summary").blocked == "waits for failed instances of melt"
     assert report.segment("other").ran == 3  # the three good melts go on

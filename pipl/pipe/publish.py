@@ -20,7 +20,7 @@ from pipl import names
 from pipl.errors import PipelineError
 from pipl.pipe.db import open_db
 from pipl.pipe.pipeline import Pipeline
-from pipl.pipe.run import prepare
+from pipl.pipe.run import Prepared, prepare
 
 if TYPE_CHECKING:
     from pipl_pipe.assets.objects import AssetStore
@@ -111,14 +111,11 @@ def publish_segment(
     return Published(product, version, seg.key, index, False, [Path(f) for f in files])
 
 
-def _upstream(name: str, by_name: dict[str, object]) -> list[str]:
-    from pipl.pipe.run import Prepared
-
+def _upstream(name: str, by_name: dict[str, Prepared]) -> list[str]:
     seen: list[str] = []
     stack = [name]
     while stack:
         current = by_name[stack.pop()]
-        assert isinstance(current, Prepared)
         for parent in current.parents:
             if parent not in seen:
                 seen.append(parent)

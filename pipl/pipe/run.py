@@ -2,8 +2,8 @@
 
 Segments run parents first. For each, the instances are planned from the parents'
 outputs (``multiplex``); those already done under the segment's key are reused (the
-database says so in one query; an instance finished on disk but unknown to the database,
-after a killed run, is taken from its folder); the rest go to the executor in batches,
+database says so in one query; an instance in the journal but unknown to the database,
+after a killed run, is taken from there); the rest go to the executor in batches,
 and each result batch is written to the database in one transaction.
 
 A failing instance keeps its traceback in its log and gives no output: instances of
@@ -36,7 +36,6 @@ from pipl.pipe.pipeline import Pipeline
 from pipl.pipe.store import (
     finished_on_disk,
     instance_dir,
-    instance_folders,
     segment_root,
     write_segment,
 )
@@ -223,11 +222,11 @@ def _run_segment(
     done = db.done(seg.key)
     todo: list[Planned] = []
     recovered: list[Result] = []
-    present = instance_folders(seg.root) if len(done) < len(planned) else set()
+    on_disk = finished_on_disk(seg.root) if len(done) < len(planned) else {}
     for item in planned:
         if item.name in done:
             continue
-        record = finished_on_disk(seg.root, item.name) if item.name in present else None
+        record = on_disk.get(item.name)
         if record is not None:
             done[item.name] = record["output"]
             recovered.append(

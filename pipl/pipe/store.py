@@ -5,11 +5,12 @@
     PREFIX/knights_<key>/segment.json        name, key, parents' keys, multiplex, params
                         code/knights.py      copies of the script, hooks, #depend files
                         params.json
-                        data/<instance>/     the instance's files, instance.log, .instance.pkl
+                        data/<instance>/     the instance's files, instance.log
+                        journal/<batch>.pkl  instance records (status, outputs, timings)
                         melt_<key>/...       a child segment, under its first parent
 
 The folder of a key is written once (meta files atomically); instances are folders
-under ``data/`` whose ``.instance.pkl`` is written last.
+under ``data/``, recorded in the journal when they end.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipl_pipe.segment.worker import read_marker
+from pipl_pipe.segment.worker import read_journal
 
 from pipl.fsutil import atomic_write
 from pipl.pipe.code import SegmentCode
@@ -78,19 +79,10 @@ def instance_dir(root: Path, name: str) -> Path:
     return root / "data" / name
 
 
-def instance_folders(root: Path) -> set[str]:
-    """Names of the instance folders present (one listing, not one stat per instance)."""
-    try:
-        return set(os.listdir(root / "data"))
-    except FileNotFoundError:
-        return set()
-
-
-def finished_on_disk(root: Path, name: str) -> dict[str, Any] | None:
-    """The record of an instance that finished well (a run killed before the database
-    heard of it), or None."""
-    record = read_marker(os.path.join(root, "data", name))
-    return record if record is not None and record.get("ok") else None
+def finished_on_disk(root: Path) -> dict[str, dict[str, Any]]:
+    """Records of the instances that finished well, from the journal (a run killed before
+    the database heard of them leaves them there)."""
+    return {name: rec for name, rec in read_journal(root).items() if rec.get("ok")}
 
 
 @dataclass(frozen=True)
@@ -111,16 +103,13 @@ def walk_segments(prefix: Path) -> Iterator[FoundSegment]:
         if folder != prefix and any(e.name == META for e in entries):
             yield FoundSegment(folder, read_meta(folder))
         for entry in entries:
-            if entry.is_dir() and entry.name not in ("data", "code") and "_" in entry.name:
+            if (
+                entry.is_dir()
+                and entry.name not in ("data", "code", "journal")
+                and "_" in entry.name
+            ):
                 stack.append(Path(entry.path))
 
 
 def instance_records(root: Path) -> Iterator[dict[str, Any]]:
-    data = root / "data"
-    if not data.is_dir():
-        return
-    for entry in os.scandir(data):
-        if entry.is_dir():
-            record = read_marker(Path(entry.path))
-            if record is not None:
-                yield record
+    yield from read_journal(root).values()

@@ -3,9 +3,10 @@
 The engine sends a ``SegmentJob`` (the segment's code, hooks, parameters and folders) and
 batches of ``Task`` (one per instance); ``run_batch`` runs them one after the other and
 returns one ``Result`` each. Every instance leaves, in ``<root>/data/<instance>/``, its
-files, ``instance.log`` (what it logged or printed, and the traceback if it raised;
-no file when there was nothing) and ``.instance.pkl`` (status,
-input, outputs, timings): the record the tracking database is rebuilt from.
+files and ``instance.log`` (what it logged or printed, and the traceback if it raised;
+no file when there was nothing). Its record (status, input, outputs, timings) is appended
+to a journal, ``<root>/journal/<batch>.pkl``, one file per batch: what resuming a killed
+run and rebuilding the tracking database read, without one more file per instance.
 
 ``python -m pipl_pipe.segment.worker READ_FD WRITE_FD`` serves batches over two
 inherited pipe descriptors until the engine closes them: one process per worker, never
@@ -22,6 +23,7 @@ import os
 import pickle
 import shutil
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -32,8 +34,8 @@ from typing import Any
 from pipl_pipe.segment import state
 from pipl_pipe.segment.env import UNSET, Environment
 
-MARKER = ".instance.pkl"
 LOG = "instance.log"
+JOURNAL = "journal"
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,16 @@ def run_batch(job: SegmentJob, tasks: list[Task]) -> list[Result]:
     log = _Log(job.name)
     data = os.path.join(job.root, "data")
     os.makedirs(data, exist_ok=True)
+    journal = Journal(job.root)
+    try:
+        return _run_tasks(job, tasks, data, log, journal)
+    finally:
+        journal.close()
+
+
+def _run_tasks(
+    job: SegmentJob, tasks: list[Task], data: str, log: _Log, journal: Journal
+) -> list[Result]:
     results = []
     for task in tasks:
         folder = os.path.join(data, task.name)
@@ -176,39 +188,71 @@ def run_batch(job: SegmentJob, tasks: list[Task]) -> list[Result]:
         if text:  # an instance that said nothing has no log file (an empty log)
             with open(os.path.join(folder, LOG), "w") as fh:
                 fh.write(text)
-        write_marker(folder, task, result)
-        results.append(result)
+        results.append(journal.append(task, result))
     return results
 
 
-def write_marker(folder: str, task: Task, result: Result) -> None:
-    """The instance's record, written last. No fsync and no rename: a record cut short by
-    a kill or a power cut does not unpickle, so the instance simply runs again."""
-    record = {
-        "name": task.name,
-        "input": task.input,
-        "ok": result.ok,
-        "output": result.output,
-        "started": result.started,
-        "seconds": result.seconds,
-        "error": result.error,
-    }
-    try:
-        payload = pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception as exc:  # an output that does not pickle fails the instance
-        record.update(ok=False, output=[], error=f"outputs do not pickle: {exc}")
-        payload = pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
-    with open(os.path.join(folder, MARKER), "wb") as fh:
-        fh.write(payload)
+class Journal:
+    """Instance records of one batch, appended to one file as pickles. Each record is
+    flushed as the instance ends (no fsync): a record cut short by a kill does not unpickle,
+    so that instance simply runs again."""
+
+    def __init__(self, root: str) -> None:
+        folder = os.path.join(root, JOURNAL)
+        os.makedirs(folder, exist_ok=True)
+        name = f"{time.time_ns()}-{os.getpid()}-{threading.get_ident()}.pkl"
+        self.fh = open(os.path.join(folder, name), "ab")  # noqa: SIM115  # closed by close()
+
+    def append(self, task: Task, result: Result) -> Result:
+        record = {
+            "name": task.name,
+            "input": task.input,
+            "ok": result.ok,
+            "output": result.output,
+            "started": result.started,
+            "seconds": result.seconds,
+            "error": result.error,
+        }
+        try:
+            payload = pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # an output that does not pickle fails the instance
+            error = f"outputs do not pickle: {exc}"
+            record.update(ok=False, output=[], error=error)
+            result = Result(result.name, False, [], result.started, result.seconds, error)
+            payload = pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
+        self.fh.write(payload)
+        self.fh.flush()
+        return result
+
+    def close(self) -> None:
+        self.fh.close()
 
 
-def read_marker(folder: str | Path) -> dict[str, Any] | None:
+def read_journal(root: str | Path) -> dict[str, dict[str, Any]]:
+    """The latest record of every instance of a segment folder, by instance name."""
+    found: dict[str, dict[str, Any]] = {}
+    folder = os.path.join(root, JOURNAL)
     try:
-        with open(os.path.join(folder, MARKER), "rb") as fh:
-            record: dict[str, Any] = pickle.load(fh)  # noqa: S301  # written by write_marker
-    except (OSError, EOFError, pickle.UnpicklingError):
-        return None
-    return record
+        names = sorted(os.listdir(folder))  # by time of the batch's start
+    except FileNotFoundError:
+        return found
+    for name in names:
+        try:
+            fh = open(os.path.join(folder, name), "rb")  # noqa: SIM115  # closed below
+        except OSError:
+            continue
+        with fh:
+            while True:
+                try:
+                    record = pickle.load(fh)  # noqa: S301  # written by Journal.append
+                except EOFError:
+                    break
+                except Exception:  # a record cut short by a kill: the rest is lost too
+                    break
+                previous = found.get(record["name"])
+                if previous is None or previous["started"] <= record["started"]:
+                    found[record["name"]] = record
+    return found
 
 
 def serve(read_fd: int, write_fd: int) -> None:
