@@ -267,3 +267,20 @@ def test_a_killed_run_resumes_without_redoing_finished_instances(tmp_path):
     for line in ledger.read_text().splitlines():
         counts[line] = counts.get(line, 0) + 1
     assert len(counts) == 60 and sum(1 for c in counts.values() if c > 1) <= 1
+
+
+def test_a_worker_that_dies_fails_its_batch_and_is_replaced(tmp_path):
+    p = knights(
+        tmp_path,
+        melt=(
+            "import os\n"
+            "if get_input('knights') == 'Galahad' and get_input('quality') == 'the Pure':\n"
+            "    os._exit(3)\n"
+        ),
+    )
+    p.push(knights=["Lancelot", "Galahad", "Robin", "Bedevere"])
+    report = run(p, executor="local", jobs=2)
+    melt = report.segment("melt")
+    assert melt.failed >= 1 and melt.ran + melt.failed == 8
+    assert any("worker process died (exit 3)" in error for _, error, _ in melt.failures)
+    assert report.segment("summary").blocked

@@ -23,6 +23,7 @@ from pipl.runner import Runner
 
 class Worker:
     def __init__(self, python: str, runner: Runner) -> None:
+        self.python = python
         to_child_r, to_child_w = os.pipe()
         to_parent_r, to_parent_w = os.pipe()
         self.proc = runner.spawn(
@@ -69,30 +70,30 @@ class LocalExecutor:
         work = batches(tasks, self.jobs)
         if not work:
             return
+        pool = self._pool(python)
         if len(work) == 1 or self.jobs == 1:
-            worker = self._pool(python)[0]
             for batch in work:
-                yield self._call(worker, job, batch)
+                yield self._call(pool, 0, job, batch)
             return
         pending: queue.Queue[list[Task]] = queue.Queue()
         for batch in work:
             pending.put(batch)
         done: queue.Queue[Any] = queue.Queue()
 
-        def feed(worker: Worker) -> None:
+        def feed(slot: int) -> None:
             while True:
                 try:
                     batch = pending.get_nowait()
                 except queue.Empty:
                     return
                 try:
-                    done.put(self._call(worker, job, batch))
+                    done.put(self._call(pool, slot, job, batch))
                 except BaseException as exc:  # handed to the consuming thread
                     done.put(exc)
                     return
 
         threads = [
-            threading.Thread(target=feed, args=(w,), daemon=True) for w in self._pool(python)
+            threading.Thread(target=feed, args=(slot,), daemon=True) for slot in range(len(pool))
         ]
         for t in threads:
             t.start()
@@ -104,11 +105,18 @@ class LocalExecutor:
         for t in threads:
             t.join()
 
-    def _call(self, worker: Worker, job: SegmentJob, batch: list[Task]) -> list[Result]:
+    def _call(
+        self, pool: list[Worker], slot: int, job: SegmentJob, batch: list[Task]
+    ) -> list[Result]:
+        """Run a batch on the pool's worker ``slot``; a worker that died (an instance
+        called os._exit, a crash) fails its batch and is replaced."""
+        worker = pool[slot]
         try:
             return worker.call(job, batch)
         except (EOFError, OSError):
-            code = worker.proc.poll()
+            code = worker.proc.wait()
+            worker.close()
+            pool[slot] = Worker(worker.python, self.runner)
             return [
                 Result(t.name, False, [], 0.0, 0.0, f"worker process died (exit {code})")
                 for t in batch
