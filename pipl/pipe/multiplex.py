@@ -13,7 +13,7 @@ import hashlib
 import itertools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pipl.errors import PipelineError
@@ -68,13 +68,35 @@ def parse_multiplex(text: str, segment: str) -> Multiplex:
 Element = tuple[str, str, Any]
 
 
-@dataclass
 class Planned:
-    """One instance to run (or found done): folder name, input, feeding parent instances."""
+    """One instance to run (or found done): its folder name; its input and the parent
+    instance folders feeding it are built only when it has to run."""
 
-    name: str
-    input: Any
-    parents: dict[str, list[str]] = field(default_factory=dict)
+    __slots__ = ("_members", "_names", "name")
+
+    def __init__(self, name: str, members: Any, names: Sequence[str] | None = None) -> None:
+        self.name = name
+        self._members = members  # a combination, a list of them (group_by), or an input
+        self._names = names  # parent names, or None when _members is the ready input
+
+    @property
+    def input(self) -> Any:
+        if self._names is None:
+            return self._members[0]
+        if isinstance(self._members, list):  # a group_by class: its elements
+            return [{p: e[2] for p, e in zip(self._names, m, strict=True)} for m in self._members]
+        return {p: e[2] for p, e in zip(self._names, self._members, strict=True)}
+
+    @property
+    def parents(self) -> dict[str, list[str]]:
+        if self._names is None:
+            return dict(self._members[1])
+        if isinstance(self._members, list):
+            return {
+                p: list(dict.fromkeys(m[i][1] for m in self._members))
+                for i, p in enumerate(self._names)
+            }
+        return {p: [e[1]] for p, e in zip(self._names, self._members, strict=True)}
 
 
 def _slug(value: Any, depth: int = 0) -> str:
@@ -108,12 +130,12 @@ def plan(
     """The instances of ``segment`` given its parents' outputs (or pushed inputs)."""
     if not parents:
         if pushed is None:
-            return [Planned("single", {}, {})]
+            return [Planned("single", ({}, {}))]
         key = f"{segment}_phantom"
-        return [Planned(_name(v, repr(v)), {key: v}, {}) for v in pushed]
+        return [Planned(_name(v, repr(v)), ({key: v}, {})) for v in pushed]
     if multiplex.mode == "union":
         return [
-            Planned(_name(value, f"{p}/{ident}"), {p: value}, {p: [inst]})
+            Planned(_name(value, f"{p}/{ident}"), ({p: value}, {p: [inst]}))
             for p in parents
             for ident, inst, value in outputs.get(p, [])
         ]
@@ -130,18 +152,20 @@ def plan(
         ]
     if multiplex.group_by is None:
         result = []
+        blake2b = hashlib.blake2b
         for combo in combos:
-            values = {p: e[2] for p, (e, _) in zip(parents, combo, strict=True)}
-            digest = hashlib.blake2b(
-                "|".join(e[0] for e, _ in combo).encode(), digest_size=5
-            ).hexdigest()
+            digest = blake2b("|".join(e[0] for e, _ in combo).encode(), digest_size=5).hexdigest()
             slug = "-".join(s for _, s in combo if s)[:40].strip("_.-")
-            feeding = {p: [e[1]] for p, (e, _) in zip(parents, combo, strict=True)}
-            result.append(Planned(f"{slug}_{digest}" if slug else digest, values, feeding))
+            members = tuple(e for e, _ in combo)
+            result.append(Planned(f"{slug}_{digest}" if slug else digest, members, parents))
         return result
-    combos = [[e for e, _ in c] for c in combos]
+    combos = [tuple(e for e, _ in c) for c in combos]
     group = _compiled(segment, "group_by", multiplex.group_by)
     classes: dict[Any, list[tuple[Element, ...]]] = {}
+    if not group.co_names and combos:  # a constant class ("0"): one instance, one eval
+        constant = _eval(segment, "group_by", multiplex.group_by, group, parents, combos[0])
+        classes = {constant: combos} if _hashable(constant) else {}
+        combos = [] if classes else combos
     for combo in combos:
         cls = _eval(segment, "group_by", multiplex.group_by, group, parents, combo)
         try:
@@ -152,12 +176,18 @@ def plan(
                 "not hashable (return a str, number or tuple)"
             ) from None
     result = []
-    for cls, members in classes.items():
-        elements = [{p: e[2] for p, e in zip(parents, m, strict=True)} for m in members]
-        feeding = {p: list(dict.fromkeys(m[i][1] for m in members)) for i, p in enumerate(parents)}
-        identity = repr(cls) + "|" + ";".join("|".join(e[0] for e in m) for m in members)
-        result.append(Planned(_name(cls, identity), elements, feeding))
+    for cls, group_members in classes.items():
+        identity = repr(cls) + "|" + ";".join("|".join(e[0] for e in m) for m in group_members)
+        result.append(Planned(_name(cls, identity), group_members, parents))
     return result
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 def _compiled(segment: str, kind: str, expr: str) -> Any:
