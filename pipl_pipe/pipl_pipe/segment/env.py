@@ -38,7 +38,7 @@ class Environment:
         *,
         segment: str,
         instance: str,
-        data_dir: Path,
+        data_dir: str | Path,
         seg_input: Any,
         parent_dirs: dict[str, list[str]],
         segment_roots: dict[str, str],
@@ -49,7 +49,7 @@ class Environment:
     ) -> None:
         self.segment = segment
         self.instance = instance
-        self.data_dir = data_dir
+        self._data = str(data_dir)
         self.seg_input = seg_input
         self.parent_dirs = parent_dirs
         self.segment_roots = segment_roots
@@ -59,6 +59,11 @@ class Environment:
         self.grouped = grouped
         self.output: Any = UNSET
         self.namespace: dict[str, Any] = {}
+
+    @property
+    def data_dir(self) -> Path:
+        """This instance's folder."""
+        return Path(self._data)
 
     # --- input and output ---------------------------------------------------------------
     def get_input(self, seg: str | None = None) -> Any:
@@ -92,7 +97,7 @@ class Environment:
         """``basename`` inside this instance's data folder (or inside the folder of the
         instance of parent ``seg`` that fed this one)."""
         if seg is None or seg == self.segment:
-            return str(self.data_dir / basename)
+            return os.path.join(self._data, basename)
         dirs = self.parent_dirs.get(seg)
         if not dirs:
             raise SegmentError(f"segment {self.segment}: {seg!r} is not a parent")

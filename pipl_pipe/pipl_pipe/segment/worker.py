@@ -153,7 +153,7 @@ def _run_tasks(
         env = Environment(
             segment=job.name,
             instance=task.name,
-            data_dir=Path(folder),
+            data_dir=folder,
             seg_input=task.input,
             parent_dirs=task.parent_dirs,
             segment_roots=job.segment_roots,
