@@ -179,3 +179,19 @@ def test_executors_agree(tmp_path):
 def test_examples_have_no_stored_data():
     examples = Path(__file__).resolve().parent.parent / "examples"
     assert not list(examples.glob("*/pipe-data"))
+
+
+def test_installed_pipeline_module_loads_like_its_folder(tmp_path, monkeypatch):
+    """What the template's ``pipl.process`` entry point runs: the pipeline of an importable
+    module (its segments/ beside it), data under PIPL_PIPE_PREFIX when set."""
+    from pipl.pipe import load_module_pipeline
+
+    folder = copy_example("knights", tmp_path)
+    monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.setenv("PIPL_PIPE_PREFIX", str(tmp_path / "kept"))
+    pipeline = load_module_pipeline("knights_pipeline", tmp_path / "ignored")
+    assert pipeline.prefix == tmp_path / "kept"
+    assert pipeline.code_dir == folder / "knights_pipeline" / "segments"
+    report = run(pipeline, executor="interactive")
+    assert report.ok and report.segment("melt").ran == 4
+    assert run(load_module_pipeline("knights_pipeline", tmp_path)).segment("melt").reused == 4
