@@ -24,7 +24,7 @@ def _publish_packls(proj: BenchProject) -> None:
     pipl("work", "create", "authoring", env=proj.env)
     for name in PACKLS:
         pipl("packl", "create", name, "--kind", "lib", "-w", "authoring", env=proj.env)
-        pipl("packl", "publish", name, "-w", "authoring", env=proj.env)
+        pipl("packl", "publish", "-p", name, "-w", "authoring", env=proj.env)
 
 
 def bench_install(proj: BenchProject, tmp: Path) -> list[tuple[str, str]]:
@@ -68,11 +68,11 @@ def bench_publish(proj: BenchProject) -> list[tuple[str, str]]:
     for i in range(ROUNDS):
         pipl("packl", "bump", "patch", "--packl", PACKLS[0], "-w", "authoring", env=proj.env)
         builds.append(
-            timed([BIN / "pipl", "packl", "build", PACKLS[0], "-w", "authoring"], proj.env)
+            timed([BIN / "pipl", "packl", "build", "-p", PACKLS[0], "-w", "authoring"], proj.env)
         )
         pipl("packl", "bump", "patch", "--packl", PACKLS[0], "-w", "authoring", env=proj.env)
         publishes.append(
-            timed([BIN / "pipl", "packl", "publish", PACKLS[0], "-w", "authoring"], proj.env)
+            timed([BIN / "pipl", "packl", "publish", "-p", PACKLS[0], "-w", "authoring"], proj.env)
         )
         del i
     backend_code = (

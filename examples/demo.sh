@@ -45,14 +45,14 @@ step pipl proj index upload "$work"/dist/*.whl      # identical: skipped
 echo "== 4. alice's workspace: a lib packl and a task packl that depends on it"
 step pipl work create anim
 step pipl packl create shotlib --kind lib -w anim --description "Shot helpers"
-step pipl packl publish shotlib -w anim
+step pipl packl publish --packl shotlib -w anim
 step pipl packl create shot-010 --kind task -w anim --description "Shot 010 animation"
 step pipl packl add "shotlib>=0.1" --packl shot-010 -w anim
 step pipl packl bump minor --packl shot-010 -w anim
-step pipl packl show shot-010 -w anim
+step pipl packl show --packl shot-010 -w anim
 step pipl work commands -w anim
 step pipl work run -w anim -- shot-010-info
-step pipl packl publish shot-010 -w anim
+step pipl packl publish --packl shot-010 -w anim
 step pipl proj logout
 
 echo "== 5. the project owner promotes releases to qa (requirements checked first)"

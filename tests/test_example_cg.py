@@ -66,16 +66,16 @@ def test_cli_on_the_cg_workspace(facts, project):
     fetched = cli("work", "fetch-assets").output
     # the rig (scene) and the model (chair, textures) the task depends on
     assert "chair-rig.scene:" in fetched and "3 assets" in fetched.splitlines()[-1]
-    built = cli("packl", "process", "shot-010-anim", "--no-publish").output
+    built = cli("packl", "process", "-p", "shot-010-anim", "--no-publish").output
     assert f"frames (exr-frames, {facts['render']['frames'][:12]})" in built  # deterministic
-    fails(cli("packl", "create-task", "chair-rig-user", "shot-animation"), 8, "no packl")
-    fails(cli("packl", "create-task", "shot-010-anim", "paint"), 7, "unknown task type 'paint'")
-    fails(cli("packl", "process", "cg-pipeline"), 8, "has no processing")
+    fails(cli("packl", "create-task", "shot-animation", "-p", "chair-rig-user"), 8, "no packl")
+    fails(cli("packl", "create-task", "paint", "-p", "shot-010-anim"), 7, "unknown task type 'paint'")
+    fails(cli("packl", "process", "-p", "cg-pipeline"), 8, "has no processing")
 
 
 def test_processing_again_publishes_nothing_new(facts, project):
     """The same task version with the same outputs makes the same product files."""
-    again = run(["packl", "process", "shot-010-anim", "-w", "cg"], project=project.root)
+    again = run(["packl", "process", "-p", "shot-010-anim", "-w", "cg"], project=project.root)
     assert again.exit_code == 0, again.output
     assert again.output.count("identical, skipped") == 2, again.output
 

@@ -171,7 +171,7 @@ CASES: dict[str, list[str]] = {
     "work commands": ["-w", "contract"],
     "work env": ["-w", "contract"],
     "packl list": ["-w", "contract"],
-    "packl show": ["contract-lib", "-w", "contract"],
+    "packl show": ["-p", "contract-lib", "-w", "contract"],
     "asset add": ["{asset}"],
     "asset ls": [],
     "asset verify": [],
@@ -243,7 +243,7 @@ def contract_ws(project: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
         ["packl", "create", "contract-lib", "--kind", "lib", "-w", "contract"], project=root
     )
     assert result.exit_code == 0, result.output
-    result = run(["packl", "publish", "contract-lib", "-w", "contract"], project=root)
+    result = run(["packl", "publish", "-p", "contract-lib", "-w", "contract"], project=root)
     assert result.exit_code == 0, result.output
     data = tmp_path_factory.mktemp("contract")
     asset = data / "plate.exr"

@@ -92,14 +92,14 @@ def test_packl_names_that_cannot_be_a_module_or_a_file(project, ws, name, needle
         *needles,
     )
     assert sorted(ws.packls_dir.iterdir()) == before
-    fails(run(["packl", "show", "y" * 300, "-w", "packls"], project=project.root), 2, "at most")
+    fails(run(["packl", "show", "-p", "y" * 300, "-w", "packls"], project=project.root), 2, "at most")
 
 
 def test_process_refuses_a_path_as_task_name(project, ws):
     around = sorted(ws.path.parent.iterdir())
     for task in ("../../x", "../x", "y" * 300):
         fails(
-            run(["packl", "process", task, "-w", "packls"], project=project.root),
+            run(["packl", "process", "-p", task, "-w", "packls"], project=project.root),
             2,
             "invalid task name",
         )
@@ -121,7 +121,7 @@ def test_broken_pyproject_is_named(project, ws):
     with pytest.raises(PacklError, match="breakable/pyproject.toml is not valid TOML"):
         find_packl(ws, "breakable").pyproject  # noqa: B018 - loading is the test
     fails(
-        run(["packl", "show", "breakable", "-w", "packls"], project=project.root),
+        run(["packl", "show", "-p", "breakable", "-w", "packls"], project=project.root),
         8,
         "not valid TOML",
     )
@@ -264,13 +264,13 @@ def test_cli_packl_flow(project, ws):
         return run([*args, "-w", "packls"], project=project.root, input=input)
 
     assert cli("packl", "create", "cli-task", "--kind", "task").exit_code == 0
-    shown = json.loads(cli("packl", "show", "cli-task", "--json").output)["data"]
+    shown = json.loads(cli("packl", "show", "-p", "cli-task", "--json").output)["data"]
     assert shown["kind"] == "task" and shown["installed"] == "0.1.0"
     result = cli("packl", "bump", "minor", "--packl", "cli-task")
     assert "0.1.0 -> 0.2.0" in result.output
-    result = cli("packl", "publish", "cli-task")
+    result = cli("packl", "publish", "-p", "cli-task")
     assert result.exit_code == 0 and "uploaded" in result.output
-    assert "identical, skipped" in cli("packl", "publish", "cli-task").output
+    assert "identical, skipped" in cli("packl", "publish", "-p", "cli-task").output
     fails(
         cli("packl", "add", "absent-thing", "--packl", "cli-task"),
         8,

@@ -46,12 +46,12 @@ def test_publish_after_an_edit_to_prod_is_refused(project, ws, cli, owner):
     """The reproduction: an edited packl published again under its version to prod."""
     prod = project.stage_index("prod")
     packl = create_packl(project, ws, "prodlib", "lib")
-    assert cli("packl", "publish", "prodlib", "--stage", "prod").exit_code == 0
+    assert cli("packl", "publish", "-p", "prodlib", "--stage", "prod").exit_code == 0
     before = _files(owner, prod, "prodlib", "0.1.0")
     assert len(before) == 2  # sdist and wheel
     _edit(packl, "EDITED = True")
     fails(
-        cli("packl", "publish", "prodlib", "--stage", "prod"),
+        cli("packl", "publish", "-p", "prodlib", "--stage", "prod"),
         5,
         "prodlib-0.1.0",
         f"already on {prod}",
@@ -59,7 +59,7 @@ def test_publish_after_an_edit_to_prod_is_refused(project, ws, cli, owner):
     )
     assert _files(owner, prod, "prodlib", "0.1.0") == before  # same bytes as before
     fails(
-        cli("packl", "publish", "prodlib", "--stage", "prod", "--replace"),
+        cli("packl", "publish", "-p", "prodlib", "--stage", "prod", "--replace"),
         2,
         "first stage",
         prod,
@@ -70,31 +70,31 @@ def test_publish_after_an_edit_to_prod_is_refused(project, ws, cli, owner):
 def test_first_stage_refuses_too_and_replace_is_explicit_and_recorded(project, ws, cli, owner):
     dev = project.stage_index()
     packl = create_packl(project, ws, "devlib", "lib")
-    assert cli("packl", "publish", "devlib").exit_code == 0
+    assert cli("packl", "publish", "-p", "devlib").exit_code == 0
     first = _files(owner, dev, "devlib", "0.1.0")
-    again = cli("packl", "publish", "devlib")  # identical: a no-op
+    again = cli("packl", "publish", "-p", "devlib")  # identical: a no-op
     assert again.output.count("identical, skipped") == 2
     _edit(packl, "EDITED = 1")
-    fails(cli("packl", "publish", "devlib"), 5, "devlib-0.1.0", dev, "bump the version")
+    fails(cli("packl", "publish", "-p", "devlib"), 5, "devlib-0.1.0", dev, "bump the version")
     assert _files(owner, dev, "devlib", "0.1.0") == first
 
-    replaced = cli("packl", "publish", "devlib", "--replace")
+    replaced = cli("packl", "publish", "-p", "devlib", "--replace")
     assert replaced.exit_code == 0, replaced.output
     assert replaced.output.count("replaced") == 2
     now = _files(owner, dev, "devlib", "0.1.0")
     assert set(now) == set(first) and all(now[f] != first[f] for f in now)
-    history = json.loads(cli("packl", "show", "devlib", "--json").output)["data"]["history"]
+    history = json.loads(cli("packl", "show", "-p", "devlib", "--json").output)["data"]["history"]
     assert history[-1]["action"] == "replace"
     assert "0.1.0 on" in history[-1]["detail"] and dev in history[-1]["detail"]
     # the replaced sdist carries its own record: publishing again is a no-op
-    assert cli("packl", "publish", "devlib").output.count("identical, skipped") == 2
+    assert cli("packl", "publish", "-p", "devlib").output.count("identical, skipped") == 2
 
     # once promoted, the first stage cannot replace it either
     pushed = run(["proj", "index", "push", "devlib", "0.1.0", "--to", "qa"], project=project.root)
     assert pushed.exit_code == 0, pushed.output
     _edit(packl, "EDITED = 2")
     fails(
-        cli("packl", "publish", "devlib", "--replace"),
+        cli("packl", "publish", "-p", "devlib", "--replace"),
         5,
         "cannot replace devlib-0.1.0",
         f"{project.stage_index('qa')} holds it too",

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from pipl.workspace.workspace import Workspace
 
 packl_option = click.option(
+    "-p",
     "--packl",
     "packl_name",
     metavar="NAME",
@@ -40,7 +41,7 @@ def packl() -> None:
       pipl packl create shotlib --kind lib
       pipl packl add numpy --packl shotlib
       pipl packl bump minor --packl shotlib
-      pipl packl publish shotlib
+      pipl packl publish --packl shotlib
     """
 
 
@@ -56,7 +57,13 @@ def packl() -> None:
 def create(
     state: AppState, name: str, kind: str, description: str | None, workspace: str | None
 ) -> None:
-    """Create packl NAME of KIND in the workspace, installed in editable mode."""
+    """Create packl NAME of KIND in the workspace, installed in editable mode.
+
+    \b
+    Examples:
+      pipl packl create shotlib --kind lib -w anim
+      pipl packl create shot-010 --kind task --description "Shot 010 animation"
+    """
     from pipl.packl.create import create_packl
 
     project, ws = _context(state, workspace)
@@ -71,7 +78,12 @@ def create(
 @pass_state
 @boundary
 def list_packls(state: AppState, workspace: str | None, as_json: bool) -> None:
-    """List the packls of the workspace."""
+    """List the packls of the workspace.
+
+    \b
+    Example:
+      pipl packl list -w anim --json
+    """
     from pipl.errors import PacklError
     from pipl.packl.packl import list_packls as do_list
 
@@ -98,7 +110,7 @@ def list_packls(state: AppState, workspace: str | None, as_json: bool) -> None:
         click.echo(f"No packls in workspace {ws.name!r}: pipl packl create NAME --kind KIND")
     table(
         [
-            (r["name"], r["version"], r["kind"] or "BROKEN: pipl packl show NAME", r["path"])
+            (r["name"], r["version"], r["kind"] or "BROKEN: pipl packl show -p NAME", r["path"])
             for r in rows
         ],
         ["PACKL", "VERSION", "KIND", "PATH"],
@@ -106,18 +118,24 @@ def list_packls(state: AppState, workspace: str | None, as_json: bool) -> None:
 
 
 @packl.command()
-@click.argument("name", required=False)
+@packl_option
 @workspace_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
 @boundary
-def show(state: AppState, name: str | None, workspace: str | None, as_json: bool) -> None:
-    """Show a packl: version, kind, dependencies, entry points and edit history."""
+def show(state: AppState, packl_name: str | None, workspace: str | None, as_json: bool) -> None:
+    """Show a packl: version, kind, dependencies, entry points and edit history.
+
+    \b
+    Examples:
+      pipl packl show --packl shot-010 -w anim
+      pipl packl show --json          # inside a packl's folder
+    """
     from pipl import names
     from pipl.packl.packl import find_packl
 
     _, ws = _context(state, workspace)
-    p = find_packl(ws, name)
+    p = find_packl(ws, packl_name)
     pp = p.pyproject
     installed = ws.distributions().get(names.normalize_dist(pp.name))
     data = {
@@ -205,7 +223,12 @@ def remove(
     packl_name: str | None,
     workspace: str | None,
 ) -> None:
-    """Remove a dependency from the packl (and uninstall it if nothing else needs it)."""
+    """Remove a dependency from the packl (and uninstall it if nothing else needs it).
+
+    \b
+    Example:
+      pipl packl remove shotlib --packl shot-010 -w anim
+    """
     from pipl.packl import deps
     from pipl.packl.packl import find_packl
 
@@ -229,7 +252,13 @@ def remove(
 def bump(
     state: AppState, part: str, label: str | None, packl_name: str | None, workspace: str | None
 ) -> None:
-    """Bump the packl's version (always a valid PEP 440 version)."""
+    """Bump the packl's version (always a valid PEP 440 version).
+
+    \b
+    Examples:
+      pipl packl bump minor --packl shot-010      # 0.1.0 -> 0.2.0
+      pipl packl bump pre --label rc -p shot-010  # 0.2.0 -> 0.2.1rc0
+    """
     from pipl.packl.packl import find_packl
     from pipl.packl.version import bump_packl
 
@@ -240,24 +269,29 @@ def bump(
 
 
 @packl.command()
-@click.argument("name", required=False)
+@packl_option
 @workspace_option
 @pass_state
 @boundary
-def build(state: AppState, name: str | None, workspace: str | None) -> None:
-    """Build the packl's sdist and wheel into its dist/ folder (through uv)."""
+def build(state: AppState, packl_name: str | None, workspace: str | None) -> None:
+    """Build the packl's sdist and wheel into its dist/ folder (through uv).
+
+    \b
+    Example:
+      pipl packl build --packl shotlib -w anim
+    """
     from pipl.packl.build import build as do_build
     from pipl.packl.packl import find_packl
 
     project, ws = _context(state, workspace)
-    built = do_build(project, ws, find_packl(ws, name))
+    built = do_build(project, ws, find_packl(ws, packl_name))
     for path in built.files:
         click.echo(str(path))
     click.echo(f"Built {built.packl} {built.version} in {built.seconds:.2f}s")
 
 
 @packl.command()
-@click.argument("name", required=False)
+@packl_option
 @click.option("--stage", help="Stage to publish to (default: the workspace's stage).")
 @click.option(
     "--replace",
@@ -269,7 +303,11 @@ def build(state: AppState, name: str | None, workspace: str | None) -> None:
 @pass_state
 @boundary
 def publish(
-    state: AppState, name: str | None, stage: str | None, replace: bool, workspace: str | None
+    state: AppState,
+    packl_name: str | None,
+    stage: str | None,
+    replace: bool,
+    workspace: str | None,
 ) -> None:
     """Build the packl and upload it to a stage index (identical files are skipped).
 
@@ -278,16 +316,18 @@ def publish(
 
     \b
     Examples:
-      pipl packl publish shotlib
-      pipl packl bump patch --packl shotlib && pipl packl publish shotlib
-      pipl packl publish shotlib --replace     # redo a release still only on the first stage
+      pipl packl publish --packl shotlib
+      pipl packl bump patch -p shotlib && pipl packl publish -p shotlib
+      pipl packl publish -p shotlib --replace   # redo a release still only on the first stage
     """
     from pipl.packl.build import publish as do_publish
     from pipl.packl.packl import find_packl
 
     project, ws = _context(state, workspace)
     with state.client() as client:
-        result = do_publish(project, ws, find_packl(ws, name), client, stage=stage, replace=replace)
+        result = do_publish(
+            project, ws, find_packl(ws, packl_name), client, stage=stage, replace=replace
+        )
     for upload in result.uploads:
         click.echo(f"{upload.filename} -> {result.index}: {upload.action}")
     click.echo(
@@ -297,45 +337,61 @@ def publish(
 
 
 @packl.command("create-task")
-@click.argument("name")
 @click.argument("task_type")
+@packl_option
 @workspace_option
 @pass_state
 @boundary
-def create_task(state: AppState, name: str, task_type: str, workspace: str | None) -> None:
-    """Turn packl NAME into a task of TASK_TYPE (same as `create_task` in the shell).
+def create_task(
+    state: AppState, task_type: str, packl_name: str | None, workspace: str | None
+) -> None:
+    """Turn the packl into a task of TASK_TYPE (`create_task NAME TYPE` in a workspace
+    shell does the same).
 
     Task types come from installed packls (entry points pipl_pipe.task_type).
+
+    \b
+    Example:
+      pipl packl create-task generic --packl shot-010 -w anim
     """
     from pipl.packl.packl import find_packl
     from pipl.packl.task import create_task as do_create
 
     project, ws = _context(state, workspace)
-    click.echo(do_create(project, ws, find_packl(ws, name), task_type))
+    click.echo(do_create(project, ws, find_packl(ws, packl_name), task_type))
 
 
 @packl.command()
-@click.argument("task")
+@packl_option
 @click.option("--stage", help="Stage to publish the products to (default: the workspace's).")
 @click.option("--no-publish", is_flag=True, help="Build the products, do not upload them.")
 @workspace_option
 @pass_state
 @boundary
 def process(
-    state: AppState, task: str, stage: str | None, no_publish: bool, workspace: str | None
+    state: AppState,
+    packl_name: str | None,
+    stage: str | None,
+    no_publish: bool,
+    workspace: str | None,
 ) -> None:
-    """Run TASK's processing in the workspace and publish the products it makes.
+    """Run a task packl's processing in the workspace and publish the products it makes.
+
+    The task is the packl named by --packl (it may also be an installed task that is not
+    a source packl of the workspace), or the one you are in.
 
     What the processing prints goes to stderr; pipl's own report goes to stdout.
 
     \b
     Example:
-      pipl packl process shot-010 --no-publish -w anim
+      pipl packl process --packl shot-010 --no-publish -w anim
     """
     from pipl.assets.project_store import project_store
+    from pipl.packl.packl import find_packl
     from pipl.product.process import run_process
 
     project, ws = _context(state, workspace)
+    task = packl_name or find_packl(ws, None).pyproject.name
     with project_store(project, ws) as store:
         if no_publish:
             result = run_process(project, ws, task, store=store)
