@@ -7,7 +7,7 @@ import pytest
 from pipl.errors import AuthError, Conflict, UsageError
 from pipl.index.client import IndexClient
 from pipl.index.session import logged_in_user, user_token_cache
-from tests.helpers import fails, run
+from tests.helpers import fails, run, run_in_terminal, run_process
 
 
 @pytest.fixture
@@ -81,11 +81,26 @@ def test_user_errors(cli, project):
     )
 
 
-def test_password_prompt_asks_twice(cli):
-    result = cli("proj", "user", "add", "leo", input="pw-leo\npw-leo\n")
-    assert result.exit_code == 0, result.output
-    assert "Repeat for confirmation" in result.output
+def test_password_prompt_asks_twice_on_a_terminal(cli, project):
+    code, output = run_in_terminal(
+        ["proj", "user", "add", "leo"],
+        [("Password:", "pw-leo"), ("Repeat for confirmation:", "pw-leo")],
+        project=project.root,
+    )
+    assert code == 0, output
+    assert "Added user 'leo'" in output and "pw-leo" not in output  # typed, not echoed
+    assert "leo" in cli("proj", "user", "list").output
     cli("proj", "user", "remove", "leo", "--yes")
+
+
+def test_password_without_a_terminal_is_one_line(project):
+    for args in (["proj", "user", "add", "nina"], ["proj", "login", "nina"]):
+        fails(run_process(args, project=project.root), 2, "no terminal", "--password-stdin")
+    fails(
+        run_process(["proj", "user", "set", "root", "--password"], project=project.root),
+        2,
+        "--password-stdin",
+    )
 
 
 def test_login_token_is_reused_not_the_password(project):

@@ -137,10 +137,18 @@ def _report_started(started: object) -> None:
 @pass_state
 @boundary
 def stop(state: AppState) -> None:
-    """Stop the project's server (SIGTERM, then SIGKILL after 20 s)."""
+    """Stop the project's server (SIGTERM, then SIGKILL after 20 s).
+
+    Works from the pid file under .pipl/run, so a broken pipl.toml does not keep a
+    running server from stopping.
+
+    \b
+    Example:
+      pipl proj stop
+    """
     from pipl.project import server
 
-    pid = server.stop(state.project())
+    pid = server.stop(state.project_files())
     click.echo(f"Server stopped (pid {pid}).")
 
 
