@@ -176,12 +176,19 @@ class Started:
 @contextlib.contextmanager
 def _lifecycle_lock(project: ProjectFiles, timeout: float) -> Iterator[None]:
     """Hold the lock that starts and stops of the project's server take turns on."""
+    lockfile = project.pidfile.with_name(project.pidfile.name + ".lock")
     try:
         project.run_dir.mkdir(parents=True, exist_ok=True)
+        writable = os.access(project.run_dir, os.W_OK) and (
+            not lockfile.exists() or os.access(lockfile, os.W_OK)
+        )
     except PermissionError:
+        writable = False
+    if not writable:
         raise ServerError(
-            f"cannot write {project.run_dir}: only the project's owner can start or stop its server"
-        ) from None
+            f"cannot write {project.run_dir}: only the project's owner can start or stop "
+            "its server"
+        )
     with locked(project.pidfile, timeout=timeout):
         yield
 
