@@ -121,7 +121,7 @@ def run_in_terminal(
     pid, fd = pty.fork()
     if pid == 0:  # the child: the terminal is its stdin, stdout, stderr and /dev/tty
         try:
-            os.execv(argv[0], argv)
+            os.execv(argv[0], argv)  # noqa: S606 - argv list, no shell
         finally:
             os._exit(127)
     output = b""

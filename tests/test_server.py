@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from typing import ClassVar
 
 import pytest
 
@@ -184,7 +185,7 @@ def test_concurrent_starts_give_one_server(life):
         ["--port", "1"],
         ["--port=1"],
         ["--po=1"],  # devpi takes unambiguous prefixes
-        ["--host", "0.0.0.0"],
+        ["--host", "0.0.0.0"],  # noqa: S104 - refused, never bound
         ["--listen", "0.0.0.0:80"],
         ["--serverdir", "/tmp/elsewhere"],
         ["--serverd=/tmp/elsewhere"],
@@ -245,7 +246,7 @@ def test_another_projects_server_on_the_port_gets_no_credentials(life, tmp_path)
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):
-    seen: list[tuple[str, str, bool]] = []
+    seen: ClassVar[list[tuple[str, str, bool]]] = []
 
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)

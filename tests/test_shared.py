@@ -105,12 +105,15 @@ def test_reading_commands_work_for_the_artist(shared, artist):
     assert listing.exit_code == 0, listing.output
     users = artist("proj", "user", "list")
     assert users.exit_code == 0 and "artist" in users.stdout
+    indexes = artist("proj", "index", "list")
+    assert indexes.exit_code == 0 and f"{shared.owner}/base" in indexes.stdout
 
 
 def test_owner_commands_say_they_need_the_owner(shared, artist):
     needs_root = ("needs the project's administrator", "pipl proj login root")
     fails(artist("proj", "index", "create-default"), 5, *needs_root)
-    fails(artist("proj", "user", "add", "intruder", "--password-stdin", input="pw\n"), 5, *needs_root)
+    added = artist("proj", "user", "add", "intruder", "--password-stdin", input="pw\n")
+    fails(added, 5, *needs_root)
     fails(artist("proj", "start", "--detach"), 4, "only the project's owner can start or stop")
     fails(artist("proj", "stop"), 4, "only the project's owner can start or stop")
     assert server.read_pid(shared) is not None  # still running

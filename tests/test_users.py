@@ -162,8 +162,9 @@ def test_password_change_revokes_earlier_logins_on_the_server(project, admin, tm
         assert rita.whoami() == "rita"
     change_user(project, admin, "rita", password="rita-2")
 
-    with IndexClient(project.url, token=old) as stale, pytest.raises(
-        AuthError, match="login of 'rita' is no longer valid.*pipl proj login rita"
+    with (
+        IndexClient(project.url, token=old) as stale,
+        pytest.raises(AuthError, match="login of 'rita' is no longer valid.*pipl proj login rita"),
     ):
         stale.whoami()
     # the server itself treats the old token as no login at all, for devpi's header and

@@ -41,9 +41,8 @@ def _user_key(project: Project) -> str:
 
 def check_server(project: Project, client: IndexClient) -> None:
     """Raise ``WrongServer`` unless the server answering ``client`` is ``project``'s own."""
-    expected = server_uuid(project)
-    answer = client.identify()
-    if answer.uuid == expected:
+    answer = client.identify()  # nothing there: ServerNotRunning
+    if answer.uuid == server_uuid(project):
         return
     port = project.config.port
     folder = answer.serverdir or ""

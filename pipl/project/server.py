@@ -186,8 +186,7 @@ def _lifecycle_lock(project: ProjectFiles, timeout: float) -> Iterator[None]:
         writable = False
     if not writable:
         raise ServerError(
-            f"cannot write {project.run_dir}: only the project's owner can start or stop "
-            "its server"
+            f"cannot write {project.run_dir}: only the project's owner can start or stop its server"
         )
     with locked(project.pidfile, timeout=timeout):
         yield
