@@ -260,8 +260,23 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def _bind(make, seconds=10.0):
+    """Bind a test listener to the project's port, which a busy machine may briefly lend
+    to an outgoing connection while the project's server is stopped."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return make()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def test_plain_http_server_on_the_port(life):
-    httpd = http.server.ThreadingHTTPServer((life.config.host, life.config.port), _Recorder)
+    httpd = _bind(
+        lambda: http.server.ThreadingHTTPServer((life.config.host, life.config.port), _Recorder)
+    )
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     _Recorder.seen.clear()
