@@ -6,7 +6,9 @@ which name was wrong and what a good one looks like.
 
 from __future__ import annotations
 
+import keyword
 import re
+import sys
 
 from pipl.errors import UsageError
 
@@ -16,6 +18,16 @@ _SIMPLE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9])?$")
 _DIST = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
 
 RESERVED_USERS = frozenset({"root"})
+# a packl's name becomes a folder, a module and part of its files' names (name-1.2.3-py3-
+# none-any.whl): short enough for every file system
+MAX_DIST = 100
+
+
+def _shown(name: object) -> str:
+    """``name`` for an error message: quoted, and cut when it is long."""
+    if isinstance(name, str) and len(name) > 40:
+        return f"{name[:32]!r}... ({len(name)} characters)"
+    return repr(name)
 
 
 def check_simple(name: str, what: str) -> str:
@@ -64,7 +76,27 @@ def check_dist(name: str, what: str = "package") -> str:
     """Check a distribution (packl) name against PEP 508 and return it unchanged."""
     if not isinstance(name, str) or not _DIST.match(name):
         raise UsageError(
-            f"invalid {what} name {name!r}: use letters, digits, '.', '_' or '-', "
+            f"invalid {what} name {_shown(name)}: use letters, digits, '.', '_' or '-', "
             "starting and ending with a letter or digit"
         )
+    if len(name) > MAX_DIST:
+        raise UsageError(f"invalid {what} name {_shown(name)}: use at most {MAX_DIST} characters")
     return name
+
+
+def packl_module(name: str) -> str:
+    """The module of packl ``name`` (``Shot-010`` -> ``shot_010``), if Python can import it
+    as the packl's own: an identifier, not a keyword, not a standard library module."""
+    check_dist(name, "packl")
+    module = normalize_dist(name).replace("-", "_")
+    if not module.isidentifier():
+        problem = "which is not a Python identifier: start it with a letter"
+    elif keyword.iskeyword(module):
+        problem = "a Python keyword: pick another name"
+    elif module in sys.stdlib_module_names:
+        problem = (
+            "a module of Python's standard library, which it would clash with: pick another name"
+        )
+    else:
+        return module
+    raise UsageError(f"packl name {name!r} gives the module name {module!r}, {problem}")

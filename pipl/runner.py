@@ -2,6 +2,10 @@
 
 Every call gets an argv list (never a shell), captured output, its duration, and a
 printable form with secrets redacted. Tests and embedders can swap the ``Runner``.
+
+Programs that run packl code answer pipl through a result file (``pipl_pipe.answer``),
+never through stdout: their output is the user's, and ``to_stderr=True`` passes it on to
+pipl's stderr, where it reaches the user without mixing with pipl's own output.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import IO
 from pipl.errors import CommandError
 
 REDACTED = "*****"
+STDERR_FD = 2
 
 
 def redact(argv: Sequence[str], secrets: Iterable[str] = ()) -> str:
@@ -52,7 +57,10 @@ class Runner:
         timeout: float | None = None,
         secrets: Iterable[str] = (),
         input: str | None = None,
+        to_stderr: bool = False,
     ) -> Completed:
+        """Run ``argv`` and wait. ``capture=False`` leaves its output to this process's
+        stdout and stderr; ``to_stderr=True`` sends both to stderr (not captured)."""
         args = tuple(str(a) for a in argv)
         secrets = tuple(secrets)
         start = time.perf_counter()
@@ -61,7 +69,8 @@ class Runner:
                 args,
                 cwd=cwd,
                 env=dict(env) if env is not None else None,
-                capture_output=capture,
+                capture_output=capture and not to_stderr,
+                stdout=STDERR_FD if to_stderr else None,
                 text=True,
                 timeout=timeout,
                 check=False,

@@ -40,3 +40,23 @@ def test_dist_names_normalize_like_pep503():
     assert names.check_dist("Shot_010.Anim") == "Shot_010.Anim"
     with pytest.raises(UsageError):
         names.check_dist("-bad")
+
+
+def test_dist_names_have_a_length_limit():
+    assert names.check_dist("x" * names.MAX_DIST) == "x" * names.MAX_DIST
+    with pytest.raises(UsageError, match=r"'xxxx.*\.\.\. \(101 characters\): use at most 100"):
+        names.check_dist("x" * 101, "packl")
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [("import", "keyword"), ("for", "keyword"), ("os", "standard library"), ("1x", "identifier")],
+)
+def test_packl_modules_must_be_importable_as_their_own(name, reason):
+    with pytest.raises(UsageError, match=reason):
+        names.packl_module(name)
+
+
+def test_packl_modules():
+    assert names.packl_module("Shot-010.Anim") == "shot_010_anim"
+    assert names.packl_module("match") == "match"  # soft keywords import fine

@@ -75,6 +75,38 @@ def test_create_errors(project, ws):
     )
 
 
+@pytest.mark.parametrize(
+    ("name", "needles"),
+    [
+        ("x" * 300, ["invalid packl name 'xxxx", "(300 characters)", "at most 100 characters"]),
+        ("import", ["module name 'import'", "Python keyword"]),
+        ("Class", ["module name 'class'", "Python keyword"]),
+        ("json", ["module name 'json'", "standard library"]),
+    ],
+)
+def test_packl_names_that_cannot_be_a_module_or_a_file(project, ws, name, needles):
+    before = sorted(ws.packls_dir.iterdir())
+    fails(
+        run(["packl", "create", name, "--kind", "lib", "-w", "packls"], project=project.root),
+        2,
+        *needles,
+    )
+    assert sorted(ws.packls_dir.iterdir()) == before
+    fails(run(["packl", "show", "y" * 300, "-w", "packls"], project=project.root), 2, "at most")
+
+
+def test_process_refuses_a_path_as_task_name(project, ws):
+    around = sorted(ws.path.parent.iterdir())
+    for task in ("../../x", "../x", "y" * 300):
+        fails(
+            run(["packl", "process", task, "-w", "packls"], project=project.root),
+            2,
+            "invalid task name",
+        )
+    assert sorted(ws.path.parent.iterdir()) == around  # nothing made beside the workspace
+    assert not (ws.path / "products").exists()
+
+
 def test_name_taken_on_the_index(project, ws, owner):
     from tests.helpers import make_wheel
 
@@ -250,12 +282,14 @@ def test_cli_packl_flow(project, ws):
     assert "cli-task" in {p["name"] for p in listing}
 
 
-def test_packls_need_the_server(tmp_path):
+def test_workspaces_and_packls_need_the_server(tmp_path, ws):
     offline = new_project(tmp_path / "stopped")
-    space = create_workspace(offline, "w")  # a virtualenv needs no server
+    with pytest.raises(ServerNotRunning, match="install pip into the workspace: .* does not"):
+        create_workspace(offline, "w")  # its pip comes from the project index
+    assert not (offline.root / "workareas" / "default" / "w").exists()
     with pytest.raises(ServerNotRunning, match="does not answer"):
-        create_packl(offline, space, "lonely", "lib")
-    assert not (space.packls_dir / "lonely").exists()
+        create_packl(offline, ws, "lonely", "lib")  # ws, installing from the stopped index
+    assert not (ws.packls_dir / "lonely").exists()
 
 
 def test_repacked_wheels_are_reproducible(tmp_path):

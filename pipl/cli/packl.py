@@ -306,7 +306,14 @@ def create_task(state: AppState, name: str, task_type: str, workspace: str | Non
 def process(
     state: AppState, task: str, stage: str | None, no_publish: bool, workspace: str | None
 ) -> None:
-    """Run TASK's processing in the workspace and publish the products it makes."""
+    """Run TASK's processing in the workspace and publish the products it makes.
+
+    What the processing prints goes to stderr; pipl's own report goes to stdout.
+
+    \b
+    Example:
+      pipl packl process shot-010 --no-publish -w anim
+    """
     from pipl.assets.project_store import project_store
     from pipl.product.process import run_process
 

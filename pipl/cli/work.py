@@ -40,7 +40,13 @@ def work() -> None:
 @pass_state
 @boundary
 def create_area(state: AppState, name: str, path: Path | None) -> None:
-    """Create workarea NAME, a folder holding workspaces ('default' always exists)."""
+    """Create workarea NAME, a folder holding workspaces ('default' always exists).
+
+    \b
+    Example:
+      pipl work create-area shots --path /studio/work/shots
+      pipl work create sh010 --area shots
+    """
     from pipl.workspace.area import create_area as do_create
 
     area = do_create(state.project(), name, path)
@@ -69,7 +75,13 @@ def create(
     python: str | None,
     requirements: tuple[str, ...],
 ) -> None:
-    """Create workspace NAME: a uv virtualenv installing from the project index."""
+    """Create workspace NAME: a uv virtualenv installing from the project index.
+
+    \b
+    Examples:
+      pipl work create anim
+      pipl work create lookdev --stage qa --with "shotlib>=0.2"
+    """
     import time
 
     from pipl.workspace.workspace import create_workspace
@@ -91,31 +103,72 @@ def create(
 @pass_state
 @boundary
 def list_workspaces(state: AppState, area: str | None, as_json: bool) -> None:
-    """List workspaces and their packls."""
-    from pipl.packl.packl import list_packls
-    from pipl.workspace.workspace import list_workspaces as do_list
+    """List workspaces and their packls; broken ones are listed with what is wrong.
 
-    rows = [
-        {
-            "name": ws.name,
-            "area": ws.area,
-            "stage": ws.stage,
-            "path": str(ws.path),
-            "packls": [p.name for p in list_packls(ws)],
-            "created": ws.created,
-            "created_by": ws.created_by,
-        }
-        for ws in do_list(state.project(), area)
-    ]
+    \b
+    Example:
+      pipl work list --area default --json
+    """
+    from pipl.errors import WorkspaceError
+    from pipl.packl.packl import list_packls
+    from pipl.workspace.workspace import scan_workspaces
+
+    found, broken = scan_workspaces(state.project(), area)
+    rows = []
+    for ws in found:
+        try:
+            ws.check_venv()
+            error = None
+        except WorkspaceError as exc:
+            error = str(exc)
+        rows.append(
+            {
+                "name": ws.name,
+                "area": ws.area,
+                "stage": ws.stage,
+                "path": str(ws.path),
+                "packls": [p.name for p in list_packls(ws)],
+                "created": ws.created,
+                "created_by": ws.created_by,
+                "error": error,
+            }
+        )
+    for bad in broken:
+        rows.append(
+            {
+                "name": bad.name,
+                "area": bad.area,
+                "stage": None,
+                "path": str(bad.path),
+                "packls": [],
+                "created": None,
+                "created_by": None,
+                "error": bad.error,
+            }
+        )
+    rows.sort(key=lambda r: (str(r["area"]), str(r["name"])))
     if as_json:
         emit_json("workspaces", rows)
         return
     if not rows:
         click.echo("No workspaces yet: pipl work create NAME")
     table(
-        [(r["area"], r["name"], r["stage"], r["packls"], r["path"]) for r in rows],
-        ["AREA", "WORKSPACE", "STAGE", "PACKLS", "PATH"],
+        [
+            (
+                r["area"],
+                r["name"],
+                r["stage"],
+                r["packls"],
+                "BROKEN" if r["error"] else "ok",
+                r["path"],
+            )
+            for r in rows
+        ],
+        ["AREA", "WORKSPACE", "STAGE", "PACKLS", "STATE", "PATH"],
     )
+    for r in rows:
+        if r["error"]:
+            click.echo(f"{r['area']}/{r['name']}: {r['error']}", err=True)
 
 
 @work.command()
@@ -124,7 +177,12 @@ def list_workspaces(state: AppState, area: str | None, as_json: bool) -> None:
 @pass_state
 @boundary
 def remove(state: AppState, name: str, yes: bool) -> None:
-    """Remove workspace NAME, its virtualenv and the packl sources inside it."""
+    """Remove workspace NAME, its virtualenv and the packl sources inside it.
+
+    \b
+    Example:
+      pipl work remove anim --yes
+    """
     from pipl.packl.packl import list_packls
     from pipl.workspace.workspace import find_workspace, remove_workspace
 
@@ -138,11 +196,47 @@ def remove(state: AppState, name: str, yes: bool) -> None:
 
 
 @work.command()
+@click.argument("name")
+@click.option("--python", help="Interpreter for the new virtualenv (default: as at creation).")
+@pass_state
+@boundary
+def repair(state: AppState, name: str, python: str | None) -> None:
+    """Rebuild workspace NAME's virtualenv and reinstall its packls; the sources stay.
+
+    Use it when the virtualenv is gone or broken (deleted, or its Python moved). The
+    packls in the workspace are installed editable again (with the 'edit' extra), and so
+    are the '--with' requirements it was created with. If a step fails, the old
+    virtualenv is put back.
+
+    \b
+    Example:
+      pipl work repair anim
+    """
+    from pipl.workspace.repair import repair_workspace
+    from pipl.workspace.workspace import find_workspace
+
+    project = state.project()
+    ws = find_workspace(project, name)
+    result = repair_workspace(
+        project, ws, python=python, progress=lambda step: click.echo(f"... {step}", err=True)
+    )
+    for packl, reason in result.skipped.items():
+        click.echo(f"skipped {packl}: {reason}", err=True)
+    installed = ", ".join(result.packls + result.editables) or "no packls"
+    click.echo(f"Repaired workspace {result.workspace} ({result.seconds:.2f}s): {installed}")
+
+
+@work.command()
 @click.argument("name", required=False)
 @pass_state
 @boundary
 def shell(state: AppState, name: str | None) -> None:
-    """Open your shell inside workspace NAME (its commands on PATH); exit to leave."""
+    """Open your shell inside workspace NAME (its commands on PATH); exit to leave.
+
+    \b
+    Example:
+      pipl work shell anim
+    """
     from pipl.workspace.shell import spawn_shell
     from pipl.workspace.workspace import find_workspace
 
@@ -160,7 +254,13 @@ def shell(state: AppState, name: str | None) -> None:
 @pass_state
 @boundary
 def run(state: AppState, workspace: str | None, argv: tuple[str, ...]) -> None:
-    """Run a command inside a workspace: pipl work run [-w NAME] -- CMD [ARGS]..."""
+    """Run a command inside a workspace: pipl work run [-w NAME] -- CMD [ARGS]...
+
+    \b
+    Examples:
+      pipl work run -w anim -- shot-010-info
+      pipl work run -w anim -- python -c "import shotlib"
+    """
     from pipl.workspace.shell import run_in
     from pipl.workspace.workspace import find_workspace
 
@@ -175,7 +275,12 @@ def run(state: AppState, workspace: str | None, argv: tuple[str, ...]) -> None:
 @pass_state
 @boundary
 def clone(state: AppState, source: str, new: str, area: str | None) -> None:
-    """Copy workspace SOURCE as NEW: same package versions, its packls copied."""
+    """Copy workspace SOURCE as NEW: same package versions, its packls copied.
+
+    \b
+    Example:
+      pipl work clone anim anim-fix
+    """
     import time
 
     from pipl.workspace.workspace import clone_workspace, find_workspace
@@ -192,7 +297,12 @@ def clone(state: AppState, source: str, new: str, area: str | None) -> None:
 @pass_state
 @boundary
 def commands(state: AppState, workspace: str | None, as_json: bool) -> None:
-    """List the commands installed packls offer (entry points 'pipl.commands')."""
+    """List the commands installed packls offer (entry points 'pipl.commands').
+
+    \b
+    Example:
+      pipl work commands -w anim --json
+    """
     from pipl.workspace.shell import commands as list_commands
     from pipl.workspace.workspace import find_workspace
 
@@ -215,7 +325,12 @@ def commands(state: AppState, workspace: str | None, as_json: bool) -> None:
 @pass_state
 @boundary
 def env(state: AppState, workspace: str | None, as_json: bool) -> None:
-    """Show what the packls' envsets set in the workspace, in the order they apply."""
+    """Show what the packls' envsets set in the workspace, in the order they apply.
+
+    \b
+    Example:
+      pipl work env -w cg
+    """
     from pipl.workspace.inside import envsets
     from pipl.workspace.shell import workspace_env
     from pipl.workspace.workspace import find_workspace
@@ -245,14 +360,19 @@ def env(state: AppState, workspace: str | None, as_json: bool) -> None:
 @pass_state
 @boundary
 def fetch_assets(state: AppState, workspace: str | None) -> None:
-    """Copy every asset of the workspace's products into it (verified), for offline work."""
+    """Copy every asset of the workspace's products into it (verified), for offline work.
+
+    \b
+    Example:
+      pipl work fetch-assets -w anim
+    """
     from pipl.workspace.inside import ask
     from pipl.workspace.shell import workspace_env
     from pipl.workspace.workspace import find_workspace
 
     project = state.project()
     ws = find_workspace(project, workspace)
-    rows = ask(ws, "pipl_pipe.products", ["fetch", "--json"], workspace_env(project, ws))
+    rows = ask(ws, "pipl_pipe.products", ["fetch"], workspace_env(project, ws))
     for row in rows:
         click.echo(f"{row['product']}.{row['asset']}: {row['path']}")
     click.echo(f"{len(rows)} assets in {ws.path / 'assets'}")

@@ -12,8 +12,9 @@ if TYPE_CHECKING:
     from pipl.index.client import IndexClient, UploadResult
     from pipl.project.project import Project
 
-# every packl depends on pipl-pipe (which needs tomlkit and filelock) and builds with flit_core
-BOOTSTRAP = ("pipl-pipe", "tomlkit", "filelock", "flit_core")
+# every packl depends on pipl-pipe (which needs tomlkit and filelock) and builds with flit_core;
+# every workspace gets pip, so that `pip install` in its shell installs into it
+BOOTSTRAP = ("pipl-pipe", "tomlkit", "filelock", "flit_core", "pip")
 
 
 def publish_bootstrap(project: Project, client: IndexClient) -> list[UploadResult]:

@@ -65,18 +65,14 @@ def create_packl(
     uv: Uv | None = None,
 ) -> Packl:
     """Render ``kind``'s template as packl ``name`` in ``ws`` and install it editable."""
-    names.check_dist(name, "packl")
+    module = names.packl_module(name)
     if kind not in available_kinds():
         raise UsageError(
             f"unknown packl kind {kind!r}: choose one of {', '.join(available_kinds())}"
         )
+    if install:
+        ws.check_venv()
     check_name_free(project, ws, name, client)
-    module = names.normalize_dist(name).replace("-", "_")
-    if not module.isidentifier():
-        raise UsageError(
-            f"packl name {name!r} gives the module name {module!r}, which is not "
-            "a Python identifier: start it with a letter"
-        )
     context = {
         "name": name,
         "module": module,

@@ -15,7 +15,7 @@ def create_task(
 ) -> str:
     """Edit ``packl`` into a task of ``task_type`` (resolved in the workspace, where task
     types are installed), then reinstall it so its commands exist. Returns the summary."""
-    out = ask(
+    changes = ask(
         ws,
         "pipl_pipe.tasks",
         [str(packl.path), task_type, "--no-refresh"],
@@ -29,4 +29,4 @@ def create_task(
         extra=EDIT_EXTRA,
         what=f"reinstall {packl.name}",
     )
-    return str(out).strip().replace("not reinstalled (--no-refresh)", "reinstalled")
+    return f"{packl.name} is now a {task_type} task: {', '.join(changes)}; reinstalled"

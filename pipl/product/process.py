@@ -7,12 +7,12 @@ uploads them to a stage.
 
 from __future__ import annotations
 
-import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipl import names
 from pipl.errors import PacklError
 from pipl.product.build import BuiltProduct, ProductSpec, build_product
 from pipl.runner import Runner
@@ -46,23 +46,28 @@ def run_process(
     workdir: Path | None = None,
     runner: Runner | None = None,
 ) -> ProcessResult:
-    """Run ``task``'s processing in ``ws``; build its products; publish them if ``client``."""
+    """Run ``task``'s processing in ``ws``; build its products; publish them if ``client``.
+
+    What the processing prints goes to stderr (it is the user's); its answer comes back
+    through a result file."""
+    from pipl.workspace.inside import ask
     from pipl.workspace.shell import workspace_env
 
+    names.check_dist(task, "task")
+    env = workspace_env(project, ws)
     runner = runner or Runner()
     workdir = Path(workdir or ws.path / "products")
     workdir.mkdir(parents=True, exist_ok=True)
     outdir = Path(tempfile.mkdtemp(prefix=f"{task}-", dir=workdir))
-    done = runner.run(
-        [ws.python, "-m", "pipl_pipe.process", task, outdir],
-        env=workspace_env(project, ws),
-        check=False,
+    result = ask(
+        ws,
+        "pipl_pipe.process",
+        [task, str(outdir)],
+        env,
+        runner,
+        what=f"processing of {task} failed",
+        error=PacklError,
     )
-    if done.returncode != 0:
-        lines = [line for line in done.stderr.splitlines() if line.strip()]
-        reason = lines[-1].removeprefix("Error: ") if lines else f"exit {done.returncode}"
-        raise PacklError(f"processing of {task} failed: {reason}")
-    result = json.loads(done.stdout)
     uv = Uv(runner)
     built = []
     for item in result["products"]:

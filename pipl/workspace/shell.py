@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from pathlib import Path
 
 from pipl.errors import WorkspaceError
 from pipl.project.project import Project
+from pipl.runner import Runner
 from pipl.uv import uv_bin
 from pipl.workspace.workspace import ENV_WORKSPACE, Workspace
 
@@ -58,6 +58,7 @@ def workspace_env(
 ) -> dict[str, str]:
     """The environment of a workspace: its venv first on PATH, its project and index, and
     (``envsets=True``) what its packls' envsets resolve to."""
+    ws.check_venv()
     env = dict(os.environ if base is None else base)
     env.pop("PYTHONHOME", None)
     index_url = ws.index_url(project)
@@ -92,7 +93,7 @@ def run_in(project: Project, ws: Workspace, argv: Sequence[str], cwd: Path | Non
         raise WorkspaceError(
             f"command {argv[0]!r} not found in workspace {ws.name!r} (packl commands: {known})"
         )
-    return subprocess.call([exe, *argv[1:]], env=env, cwd=cwd)
+    return Runner().run([exe, *argv[1:]], env=env, cwd=cwd, check=False, capture=False).returncode
 
 
 def spawn_shell(project: Project, ws: Workspace, shell: str | None = None) -> int:
@@ -115,7 +116,7 @@ def spawn_shell(project: Project, ws: Workspace, shell: str | None = None) -> in
             env["ZDOTDIR"] = tmp
         else:
             env["PS1"] = f"{label} $ "
-        return subprocess.call(argv, env=env, cwd=ws.path)
+        return Runner().run(argv, env=env, cwd=ws.path, check=False, capture=False).returncode
 
 
 __all__ = [

@@ -5,8 +5,10 @@ Layout of a workspace ``anim`` in the default workarea::
     workareas/default/anim/
         pipl-workspace.toml   marker: name, area, project, stage, who made it and when
         uv.toml, .venv/pip.conf  uv and pip inside the workspace use the project index
-        .venv/                the virtualenv (uv)
+        .venv/                the virtualenv (uv), with pip from the project index
         packls/               packls edited here, installed in editable mode
+
+The virtualenv can always be made again from the rest (``pipl.workspace.repair``).
 """
 
 from __future__ import annotations
@@ -17,14 +19,14 @@ import shutil
 import sys
 import tomllib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pipl_pipe.pyproject import now
 from pipl_pipe.pyproject import user as current_user
 
 from pipl import names
-from pipl.errors import WorkspaceError
+from pipl.errors import PacklError, WorkspaceError
 from pipl.fsutil import atomic_write
 from pipl.project.project import Project
 from pipl.uv import Uv
@@ -46,6 +48,8 @@ class Workspace:
     stage: str
     created: str = ""
     created_by: str = ""
+    requirements: tuple[str, ...] = ()  # installed at creation (--with), again on repair
+    python_request: str = ""  # --python at creation ("": pipl's own interpreter)
 
     @property
     def venv(self) -> Path:
@@ -63,14 +67,20 @@ class Workspace:
     def packls_dir(self) -> Path:
         return self.path / "packls"
 
+    def check_venv(self) -> None:
+        """Raise if the virtualenv is gone or its interpreter no longer runs from here."""
+        if not self.python.exists() or not sorted(self.venv.glob("lib/python3*/site-packages")):
+            raise WorkspaceError(
+                f"workspace {self.name!r} has no working virtualenv at {self.venv}: "
+                f"rebuild it with 'pipl work repair {self.area}/{self.name}' "
+                "(the packl sources are kept)"
+            )
+
     @property
     def site_packages(self) -> Path:
         found = sorted(self.venv.glob("lib/python3*/site-packages"))
         if not found:
-            raise WorkspaceError(
-                f"workspace {self.name!r} has no virtualenv at {self.venv}; "
-                "remove it and create it again"
-            )
+            self.check_venv()
         return found[0]
 
     def distributions(self) -> dict[str, md.Distribution]:
@@ -98,9 +108,13 @@ class Workspace:
                 stage=data["stage"],
                 created=data.get("created", ""),
                 created_by=data.get("created-by", ""),
+                requirements=tuple(str(r) for r in data.get("requirements", ())),
+                python_request=str(data.get("python", "")),
             )
         except FileNotFoundError:
             raise WorkspaceError(f"{path} is not a workspace (no {MARKER})") from None
+        except OSError as exc:
+            raise WorkspaceError(f"{marker} cannot be read ({exc.strerror})") from None
         except (tomllib.TOMLDecodeError, KeyError, TypeError) as exc:
             raise WorkspaceError(
                 f"{marker} is broken ({exc}); fix it or recreate the workspace"
@@ -111,29 +125,52 @@ class Workspace:
 
         doc = tomlkit.document()
         doc.add(tomlkit.comment("pipl workspace"))
-        doc.add(
-            "workspace",
-            {
-                "name": self.name,
-                "area": self.area,
-                "project": str(self.project_root),
-                "stage": self.stage,
-                "created": self.created,
-                "created-by": self.created_by,
-            },
-        )
+        table: dict[str, str | list[str]] = {
+            "name": self.name,
+            "area": self.area,
+            "project": str(self.project_root),
+            "stage": self.stage,
+            "created": self.created,
+            "created-by": self.created_by,
+        }
+        if self.requirements:
+            table["requirements"] = list(self.requirements)
+        if self.python_request:
+            table["python"] = self.python_request
+        doc.add("workspace", table)
         atomic_write(self.path / MARKER, tomlkit.dumps(doc))
 
 
-def list_workspaces(project: Project, area: str | None = None) -> list[Workspace]:
-    found = []
+@dataclass(frozen=True)
+class BrokenWorkspace:
+    """A folder with a workspace marker that cannot be read."""
+
+    name: str  # the folder's name
+    area: str
+    path: Path
+    error: str
+
+
+def scan_workspaces(
+    project: Project, area: str | None = None
+) -> tuple[list[Workspace], list[BrokenWorkspace]]:
+    """The workspaces of the project, and apart from them those whose marker is broken:
+    one broken workspace hides no other."""
+    found, broken = [], []
     for wa in list_areas(project):
         if (area and wa.name != area) or not wa.path.is_dir():
             continue
         for folder in sorted(wa.path.iterdir()):
             if (folder / MARKER).is_file():
-                found.append(Workspace.load(folder))
-    return found
+                try:
+                    found.append(Workspace.load(folder))
+                except WorkspaceError as exc:
+                    broken.append(BrokenWorkspace(folder.name, wa.name, folder, str(exc)))
+    return found, broken
+
+
+def list_workspaces(project: Project, area: str | None = None) -> list[Workspace]:
+    return scan_workspaces(project, area)[0]
 
 
 def find_workspace(
@@ -143,8 +180,12 @@ def find_workspace(
     one at or above ``start`` (the current folder)."""
     if name:
         area, _, short = name.rpartition("/")
-        matches = [ws for ws in list_workspaces(project, area or None) if ws.name == short]
+        found, broken = scan_workspaces(project, area or None)
+        matches = [ws for ws in found if ws.name == short]
         if not matches:
+            for bad in broken:
+                if bad.name == short:
+                    raise WorkspaceError(bad.error)
             raise WorkspaceError(
                 f"no workspace {name!r} in project {project.name!r}: "
                 f"create it with 'pipl work create {short}'"
@@ -173,6 +214,21 @@ def _configure_installers(ws: Workspace, index_url: str) -> None:
     atomic_write(ws.venv / "pip.conf", f"# written by pipl\n[global]\nindex-url = {index_url}\n")
 
 
+def make_venv(project: Project, ws: Workspace, python: str, uv: Uv) -> None:
+    """The workspace's virtualenv: made by uv, with pip from the project index (so ``pip``
+    in its shell is its own) and uv and pip configured to install from that index."""
+    uv.venv(ws.venv, python)
+    index_url = ws.index_url(project)
+    _configure_installers(ws, index_url)
+    try:
+        uv.install(ws.python, ["pip"], index_url=index_url, what="install pip into the workspace")
+    except PacklError:
+        raise WorkspaceError(
+            f"pip is not on the project index {index_url}: put it on the base index "
+            "with 'pipl proj index create-default'"
+        ) from None
+
+
 def create_workspace(
     project: Project,
     name: str,
@@ -194,17 +250,17 @@ def create_workspace(
             f"{path} exists already; pick another workspace name "
             "or remove it with 'pipl work remove'"
         )
-    ws = Workspace(name, wa.name, path, project.root, stage, now(), current_user())
+    reqs = tuple(requirements)
+    ws = Workspace(
+        name, wa.name, path, project.root, stage, now(), current_user(), reqs, python or ""
+    )
     uv = uv or Uv()
     try:
         path.mkdir(parents=True)
         ws.packls_dir.mkdir()
-        uv.venv(ws.venv, python or sys.executable)
-        index_url = ws.index_url(project)
-        _configure_installers(ws, index_url)
-        reqs = list(requirements)
+        make_venv(project, ws, python or sys.executable, uv)
         if reqs:
-            uv.install(ws.python, reqs, index_url=index_url, extra=EDIT_EXTRA)
+            uv.install(ws.python, reqs, index_url=ws.index_url(project), extra=EDIT_EXTRA)
         ws.save()  # the marker comes last: a workspace without it is unfinished
     except BaseException:
         shutil.rmtree(path, ignore_errors=True)
@@ -234,8 +290,17 @@ def clone_workspace(
     """
     uv = uv or Uv()
     frozen = uv.freeze(src.python)
-    ws = create_workspace(project, new_name, area=area or src.area, stage=src.stage, uv=uv)
+    ws = create_workspace(
+        project,
+        new_name,
+        area=area or src.area,
+        stage=src.stage,
+        python=src.python_request or None,
+        uv=uv,
+    )
     try:
+        ws = replace(ws, requirements=src.requirements)
+        ws.save()  # a repair of the copy installs what the source was created with
         if src.packls_dir.is_dir():
             shutil.copytree(
                 src.packls_dir,

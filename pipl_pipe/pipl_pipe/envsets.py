@@ -13,7 +13,9 @@ depends on, so it can extend (prepend/append) or override (set) their values. Tw
 setting one variable to different values when neither depends on the other is a
 conflict: it is reported, and the later one by name wins.
 
-``python -m pipl_pipe.envsets [--json]`` prints the resolution of the running environment.
+``python -m pipl_pipe.envsets [--json]`` prints the resolution of the running environment;
+with ``--result PATH`` it answers pipl there (``pipl_pipe.answer``), so an envset's module
+printing on import changes nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipl_pipe.answer import respond, split_result
 from pipl_pipe.entrypoints import EntryPointIndex, Plugin, default_index, normalize
 from pipl_pipe.errors import PipeError
 
@@ -161,7 +164,9 @@ def resolve(
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
+    args, result = split_result(sys.argv[1:] if argv is None else argv)
+    if result is not None:
+        return respond(result, lambda: asdict(resolve()))
     try:
         resolution = resolve()
     except PipeError as exc:

@@ -7,8 +7,10 @@ the products to make of what it wrote, as a dict or a list of dicts::
      "assets": {"frames": "exr-frames"}, "version": "1.0.0", "description": "..."}
 
 (``outputs`` defaults to OUTDIR itself, ``version`` to the task's version). This module
-prints them as JSON, with ``sources``: the exact versions of the task and of the upstream
-products it depends on, which every product built from this run pins.
+answers them as JSON (to the ``--result`` file pipl gives, see ``pipl_pipe.answer``; else
+on stdout), with ``sources``: the exact versions of the task and of the upstream products
+it depends on, which every product built from this run pins. What the processing prints
+is the user's: it never mixes with the answer.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pipl_pipe.answer import respond, split_result
 from pipl_pipe.entrypoints import default_index, normalize
 from pipl_pipe.errors import PipeError
 from pipl_pipe.products import products_required_by
@@ -89,10 +92,12 @@ def _check_asset_types(task: str, outputs: Path, assets: dict[str, str]) -> None
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
+    args, result = split_result(sys.argv[1:] if argv is None else argv)
     if len(args) != 2:
-        print("usage: python -m pipl_pipe.process TASK OUTDIR", file=sys.stderr)
+        print("usage: python -m pipl_pipe.process TASK OUTDIR [--result PATH]", file=sys.stderr)
         return 2
+    if result is not None:
+        return respond(result, lambda: run(args[0], Path(args[1])))
     try:
         print(json.dumps(run(args[0], Path(args[1]))))
     except PipeError as exc:

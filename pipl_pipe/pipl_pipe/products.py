@@ -293,39 +293,45 @@ def fetch_all(
     return fetched
 
 
+def _rows(command: str) -> list[dict[str, Any]]:
+    if command == "fetch":
+        return [
+            {
+                "product": a.product,
+                "asset": a.name,
+                "sha256": a.sha256,
+                "size": a.size,
+                "path": str(path),
+            }
+            for a, path in fetch_all()
+        ]
+    return [
+        {
+            "product": p.name,
+            "version": p.version,
+            "type": p.type,
+            "assets": [a.to_dict() for a in p.assets],
+            "sources": p.sources,
+        }
+        for p in installed_products().values()
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m pipl_pipe.products list|fetch [--json]``."""
+    """``python -m pipl_pipe.products list|fetch [--json] [--result PATH]``."""
     import sys
 
+    from pipl_pipe.answer import respond, split_result
     from pipl_pipe.errors import PipeError
 
-    args = sys.argv[1:] if argv is None else argv
+    args, result = split_result(sys.argv[1:] if argv is None else argv)
     if not args or args[0] not in ("list", "fetch"):
         print("usage: python -m pipl_pipe.products list|fetch [--json]", file=sys.stderr)
         return 2
+    if result is not None:
+        return respond(result, lambda: _rows(args[0]))
     try:
-        if args[0] == "fetch":
-            rows = [
-                {
-                    "product": a.product,
-                    "asset": a.name,
-                    "sha256": a.sha256,
-                    "size": a.size,
-                    "path": str(path),
-                }
-                for a, path in fetch_all()
-            ]
-        else:
-            rows = [
-                {
-                    "product": p.name,
-                    "version": p.version,
-                    "type": p.type,
-                    "assets": [a.to_dict() for a in p.assets],
-                    "sources": p.sources,
-                }
-                for p in installed_products().values()
-            ]
+        rows = _rows(args[0])
     except PipeError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1

@@ -212,8 +212,10 @@ def _refresh(packl_dir: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``create_task NAME TYPE`` in a workspace shell."""
-    args = sys.argv[1:] if argv is None else argv
+    """``create_task NAME TYPE`` in a workspace shell (pipl adds ``--result PATH``)."""
+    from pipl_pipe.answer import respond, split_result
+
+    args, result = split_result(sys.argv[1:] if argv is None else argv)
     refresh = "--no-refresh" not in args
     args = [a for a in args if a != "--no-refresh"]
     if len(args) != 2 or args[0] in ("-h", "--help"):
@@ -222,14 +224,20 @@ def main(argv: list[str] | None = None) -> int:
         if types:
             print(f"task types here: {types}", file=sys.stderr)
         return 2
+
+    def packl_dir() -> Path:
+        return _find_packl(args[0]) if "/" not in args[0] else Path(args[0])
+
+    if result is not None:
+        return respond(result, lambda: create_task(packl_dir(), args[1]))
     try:
-        packl_dir = _find_packl(args[0]) if "/" not in args[0] else Path(args[0])
-        changes = create_task(packl_dir, args[1])
+        folder = packl_dir()
+        changes = create_task(folder, args[1])
     except PipeError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
-    status = _refresh(packl_dir) if refresh else "not reinstalled (--no-refresh)"
-    print(f"{packl_dir.name} is now a {args[1]} task: {', '.join(changes)}; {status}")
+    status = _refresh(folder) if refresh else "not reinstalled (--no-refresh)"
+    print(f"{folder.name} is now a {args[1]} task: {', '.join(changes)}; {status}")
     return 0
 
 

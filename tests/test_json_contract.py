@@ -1,0 +1,183 @@
+"""The ``--json`` contract: every command that takes ``--json`` is run here and its output
+checked against the shape documented in docs/json.md.
+
+A command that gains ``--json`` fails ``test_every_json_command_is_covered`` until it has a
+case below and a row in docs/json.md.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+
+from pipl.cli import cli
+from tests.helpers import run
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "json.md"
+
+# A shape: a type (or tuple of types), [shape] for a list of items, {"*": shape} for a
+# mapping keyed by names, or {key: shape} for an object with at least these keys.
+S, INT, B, N = str, int, bool, type(None)
+OPT_S = (str, type(None))
+
+INDEX_CONFIG = {
+    "type": S,
+    "bases": [S],
+    "volatile": B,
+    "acl_upload": [S],
+    "pipl_handlers": [S],
+    "pipl_promote_to": S,
+}
+SHAPES: dict[str, Any] = {
+    "status": {
+        "project": S,
+        "root": S,
+        "url": S,
+        "running": B,
+        "pid": (int, N),
+        "serial": (int, N),
+        "event_serial": (int, N),
+        "log": S,
+        "plugin": B,
+        "indexes": [{"name": S, "bases": [S], "volatile": B, "projects": INT}],
+    },
+    "default-indexes": {
+        "changes": [{"name": S, "action": S, "bases": [S]}],
+        "bootstrap": [{"filename": S, "index": S, "uploaded": B}],
+    },
+    "indexes": {"*": INDEX_CONFIG},
+    "index": {"name": S, **INDEX_CONFIG, "projects": [S]},
+    "users": [{"name": S, "email": S, "indexes": [S]}],
+    "workspaces": [
+        {
+            "name": S,
+            "area": S,
+            "stage": OPT_S,
+            "path": S,
+            "packls": [S],
+            "created": OPT_S,
+            "created_by": OPT_S,
+            "error": OPT_S,
+        }
+    ],
+    "packls": [{"name": S, "version": OPT_S, "kind": OPT_S, "path": S, "error": OPT_S}],
+    "packl": {
+        "name": S,
+        "version": S,
+        "kind": S,
+        "path": S,
+        "dependencies": [S],
+        "entry_points": {"*": {"*": S}},
+        "description": S,
+        "optional_dependencies": {"*": [S]},
+        "history": [{"at": S, "by": S, "action": S, "detail": S}],
+        "installed": OPT_S,
+    },
+    "commands": [{"name": S, "target": S, "packl": S, "version": S, "installed": B}],
+    "envsets": {"env": {"*": S}, "changes": list, "conflicts": list, "order": [S]},
+    "assets-added": [{"path": S, "sha256": S, "size": INT, "kind": S, "added": B}],
+    "assets": {"store": S, "objects": [{"sha256": S, "size": INT, "kind": S}]},
+}
+
+# command path -> arguments after it (the workspace and packl made by the fixture)
+CASES: dict[str, list[str]] = {
+    "proj status": [],
+    "proj index create-default": [],
+    "proj index list": [],
+    "proj index show": ["dev"],
+    "proj user list": [],
+    "work list": [],
+    "work commands": ["-w", "contract"],
+    "work env": ["-w", "contract"],
+    "packl list": ["-w", "contract"],
+    "packl show": ["contract-lib", "-w", "contract"],
+    "asset add": ["{asset}"],
+    "asset ls": [],
+}
+
+
+def json_commands() -> Iterator[tuple[str, click.Command]]:
+    """Every command of the CLI tree that takes ``--json``."""
+    ctx = click.Context(cli)
+
+    def walk(group: click.Group, prefix: str) -> Iterator[tuple[str, click.Command]]:
+        for name in group.list_commands(ctx):
+            command = group.get_command(ctx, name)
+            assert command is not None, name
+            path = f"{prefix} {name}".strip()
+            if isinstance(command, click.Group):
+                yield from walk(command, path)
+            elif any("--json" in p.opts for p in command.params if isinstance(p, click.Option)):
+                yield path, command
+
+    yield from walk(cli, "")
+
+
+def check_shape(value: Any, shape: Any, where: str) -> None:
+    if isinstance(shape, list):
+        assert isinstance(value, list), f"{where}: expected a list, got {value!r}"
+        for n, item in enumerate(value):
+            check_shape(item, shape[0], f"{where}[{n}]")
+    elif isinstance(shape, dict) and set(shape) == {"*"}:
+        assert isinstance(value, dict), f"{where}: expected a mapping, got {value!r}"
+        for key, item in value.items():
+            check_shape(item, shape["*"], f"{where}.{key}")
+    elif isinstance(shape, dict):
+        assert isinstance(value, dict), f"{where}: expected an object, got {value!r}"
+        for key, item_shape in shape.items():
+            assert key in value, f"{where}: missing key {key!r} in {sorted(value)}"
+            check_shape(value[key], item_shape, f"{where}.{key}")
+    else:
+        assert isinstance(value, shape), f"{where}: {value!r} is not {shape}"
+
+
+def documented_kinds() -> dict[str, str]:
+    """``{kind: command}`` from the table rows of docs/json.md."""
+    rows = re.findall(
+        r"^\| `pipl ([a-z -]+?)(?: [A-Z.]+)* --json` \| `([a-z-]+)` \|", DOC.read_text(), re.M
+    )
+    return {kind: command for command, kind in rows}
+
+
+def test_every_json_command_is_covered() -> None:
+    found = {path for path, _ in json_commands()}
+    assert found == set(CASES), "add a case (and a docs/json.md row) for each --json command"
+    documented = set(documented_kinds().values())
+    assert documented == found, f"docs/json.md rows differ: {sorted(documented ^ found)}"
+    assert set(documented_kinds()) == set(SHAPES)
+
+
+@pytest.fixture(scope="module")
+def contract_ws(project: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    root = Path(project.root)
+    result = run(["work", "create", "contract"], project=root)
+    assert result.exit_code == 0, result.output
+    result = run(
+        ["packl", "create", "contract-lib", "--kind", "lib", "-w", "contract"], project=root
+    )
+    assert result.exit_code == 0, result.output
+    asset = tmp_path_factory.mktemp("asset") / "plate.exr"
+    asset.write_bytes(b"pixels" * 100)
+    yield asset
+    run(["work", "remove", "contract", "--yes"], project=root)
+
+
+@pytest.mark.parametrize("command", sorted(CASES))
+def test_json_output_has_its_documented_shape(
+    project: Any, contract_ws: Path, command: str
+) -> None:
+    kind_of = {cmd: kind for kind, cmd in documented_kinds().items()}
+    args = [a.replace("{asset}", str(contract_ws)) for a in CASES[command]]
+    result = run([*command.split(), *args, "--json"], project=Path(project.root))
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert set(payload) == {"version", "kind", "data"}
+    assert payload["version"] == 1
+    assert payload["kind"] == kind_of[command]
+    check_shape(payload["data"], SHAPES[payload["kind"]], payload["kind"])
