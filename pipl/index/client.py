@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,55 +25,17 @@ from pipl.errors import (
     ServerNotRunning,
 )
 from pipl.index.distfile import DistFile, read_distfile
+from pipl.index.identity import ServerAnswer, answer_of
+from pipl.index.links import Link, PushResult, UploadResult, links_of
 from pipl.project.secrets import Token
 
 JSON = "application/json"
+__all__ = ["IndexClient", "Link", "PushResult", "ServerAnswer", "UploadResult"]
+
 # set by pipl's devpi plugin on the answer to a request whose login token a later password
 # change revoked (see pipl.devpi_auth)
 AUTH_HEADER = "X-Pipl-Auth"
 AUTH_HEADER_NAME = "X-Devpi-Auth"
-
-
-@dataclass(frozen=True)
-class ServerAnswer:
-    """What answers at a server URL: ``GET /+status`` asked without credentials."""
-
-    devpi: bool
-    uuid: str | None = None
-    serverdir: str | None = None
-    detail: str = ""  # for anything but devpi-server: what it answered
-
-
-@dataclass(frozen=True)
-class Link:
-    """A file of a release on an index."""
-
-    basename: str
-    href: str
-    rel: str
-    sha256: str | None
-    for_href: str | None = None
-
-
-@dataclass(frozen=True)
-class UploadResult:
-    filename: str
-    index: str
-    uploaded: bool  # False: an identical file was there already
-
-    @property
-    def action(self) -> str:
-        return "uploaded" if self.uploaded else "identical, skipped"
-
-
-@dataclass(frozen=True)
-class PushResult:
-    project: str
-    version: str
-    source: str
-    target: str
-    copied: list[str]
-    skipped: list[str]
 
 
 def _error_for(response: httpx.Response, what: str) -> IndexServerError:
@@ -201,7 +162,7 @@ class IndexClient:
         except httpx.HTTPError as exc:
             self._answer = ServerAnswer(False, detail=f"no HTTP answer: {_describe(exc)}")
             return self._answer
-        self._answer = _answer_of(response)
+        self._answer = answer_of(response)
         return self._answer
 
     @property
@@ -329,32 +290,98 @@ class IndexClient:
     ) -> list[Link]:
         """Files of one release; only those stored on ``index`` itself unless ``inherited``."""
         data = self.versions(index, project, inherited=inherited).get(version) or {}
-        return [
-            Link(
-                basename=link["href"].rsplit("/", 1)[-1].split("#", 1)[0],
-                href=link["href"].split("#", 1)[0],
-                rel=link.get("rel", ""),
-                sha256=(link.get("hashes") or {}).get("sha256"),
-                for_href=link.get("for_href"),
-            )
-            for link in data.get("+links", [])
-        ]
+        return links_of(data)
 
-    def upload(self, index: str, path: Path | DistFile) -> UploadResult:
-        """Upload a wheel or sdist. An identical file already there is not sent again;
-        a different file under an existing name on a non-volatile index is refused."""
-        dist = path if isinstance(path, DistFile) else read_distfile(Path(path))
+    def release_files(
+        self, index: str, project: str, version: str, *, mirrors: bool = False
+    ) -> list[Link]:
+        """Release files of one version on ``index`` and every index it inherits from, in
+        devpi's lookup order (of two files with one name, the first is the one installed).
+
+        Mirrors (PyPI) are left out unless ``mirrors``: devpi does not consult them for a
+        project its own indexes hold, and leaving them out never reaches the network."""
         names.check_index(index)
-        for link in self.links(index, dist.name, dist.version):
-            if link.rel == "releasefile" and link.basename == dist.filename:
-                if link.sha256 == dist.sha256:
-                    return UploadResult(dist.filename, index, uploaded=False)
-                if not self.get_index(index).get("volatile", True):
-                    raise Conflict(
-                        f"{dist.filename} already exists on the non-volatile index {index} "
-                        f"with other content: bump the version of {dist.name} and publish again",
-                        status=409,
+        if mirrors:
+            data = self.versions(index, project).get(version) or {}
+            links = links_of(data)
+            for shadowed in data.get("+shadowing") or []:
+                links += links_of(shadowed)
+        else:
+            key = names.normalize_dist(names.check_dist(project))
+            links = []
+            for stage, config in self._stage_chain(index):
+                if key in (config.get("projects") or []):
+                    data = self._json(
+                        "GET",
+                        f"/{stage}/{key}",
+                        f"read {key} on {stage}",
+                        params={"ignore_bases": "1"},
                     )
+                    links += links_of((data or {}).get(version) or {})
+        return [lk for lk in links if lk.rel == "releasefile"]
+
+    def _stage_chain(self, index: str) -> list[tuple[str, dict[str, Any]]]:
+        """``index`` and the non-mirror indexes it inherits from, in devpi's lookup order."""
+        chain: list[tuple[str, dict[str, Any]]] = []
+        todo, seen = [index], set()
+        while todo:
+            name = todo.pop(0)
+            if name in seen:
+                continue
+            seen.add(name)
+            config = self.get_index(name)
+            if config.get("type") != "mirror":
+                chain.append((name, config))
+                todo += [str(b) for b in config.get("bases") or []]
+        return chain
+
+    def check_upload(self, index: str, dist: DistFile, *, replace: bool = False) -> str:
+        """What uploading ``dist`` to ``index`` does: ``upload``, ``identical`` (nothing to
+        send) or ``replace``. A released file never changes: a file of the same name with
+        other content on ``index`` or an index it inherits from is refused; ``replace``
+        allows replacing it on ``index`` itself when ``index`` is volatile."""
+        names.check_index(index)
+        same = [
+            lk
+            for lk in self.release_files(index, dist.name, dist.version)
+            if lk.basename == dist.filename
+        ]
+        here = next((lk for lk in same if lk.index == index), None)
+        if here is not None and here.sha256 == dist.sha256:
+            return "identical"
+        changed = [lk for lk in same if lk.sha256 != dist.sha256]
+        if not changed:
+            return "upload"
+        bump = f"bump the version of {dist.name} and publish again"
+        released = next((lk.index for lk in changed if lk.index != index), None)
+        if not replace:
+            where = here.index if here is not None else changed[0].index
+            raise Conflict(
+                f"{dist.filename} is already on {where} with other content, "
+                f"and a released file never changes: {bump}",
+                status=409,
+            )
+        if released is not None:
+            raise Conflict(
+                f"cannot replace {dist.filename} on {index}: {released} holds it too "
+                f"(it was promoted): {bump}",
+                status=409,
+            )
+        if not self.get_index(index).get("volatile", False):
+            raise Conflict(
+                f"cannot replace {dist.filename} on {index}, a non-volatile index: {bump}",
+                status=409,
+            )
+        return "replace"
+
+    def upload(self, index: str, path: Path | DistFile, *, replace: bool = False) -> UploadResult:
+        """Upload a wheel or sdist. An identical file already there is not sent again; a
+        file that would change a released one is refused (see ``check_upload``)."""
+        dist = path if isinstance(path, DistFile) else read_distfile(Path(path))
+        action = self.check_upload(index, dist, replace=replace)
+        if action == "identical":
+            return UploadResult(dist.filename, index, uploaded=False)
+        # on a volatile index devpi replaces a file of the same name in one transaction
         with dist.path.open("rb") as fh:
             fields = [(":action", "file_upload"), ("protocol_version", "1"), *dist.form_fields()]
             try:
@@ -372,7 +399,7 @@ class IndexClient:
                     "(pipl proj login USER)",
                     status=exc.status,
                 ) from None
-        return UploadResult(dist.filename, index, uploaded=True)
+        return UploadResult(dist.filename, index, uploaded=True, replaced=action == "replace")
 
     def download(self, href: str, dest: Path) -> Path:
         with self._http.stream("GET", href, headers={"Accept": "*/*"}) as response:
@@ -387,49 +414,44 @@ class IndexClient:
     def push(
         self, source: str, project: str, version: str, target: str, *, workdir: Path | None = None
     ) -> PushResult:
-        """Copy a release from ``source`` to ``target``, skipping files already there.
+        """Copy a release from ``source`` (or the index it inherits it from) to ``target``,
+        skipping files already there. Unchecked: ``pipl.index.promote`` checks promotions.
 
-        devpi refuses (409) to push a file that exists on a non-volatile target, so the
-        target is checked first and only missing files travel.
+        A file of the same name with other content on ``target`` or an index it inherits
+        from is refused before anything moves (a released file never changes).
         """
         names.check_index(source)
         names.check_index(target)
-        files = [
-            lk
-            for lk in self.links(source, project, version, inherited=True)
-            if lk.rel == "releasefile"
-        ]
-        if not files:
+        found = self.release_files(source, project, version, mirrors=True)
+        if not found:
             raise NotFound(f"no files of {project} {version} on {source}", status=404)
-        there = {
-            lk.basename: lk
-            for lk in self.links(target, project, version)
-            if lk.rel == "releasefile"
-        }
-        missing = [lk for lk in files if lk.basename not in there]
+        holder = found[0].index
+        files = [lk for lk in found if lk.index == holder]
+        on_target = self.release_files(target, project, version)
         for lk in files:
-            other = there.get(lk.basename)
-            if other is not None and other.sha256 != lk.sha256:
-                raise Conflict(
-                    f"{lk.basename} exists on {target} with other content: "
-                    f"bump the version of {project} instead of pushing it again",
-                    status=409,
-                )
-        skipped = sorted(set(there) & {lk.basename for lk in files})
+            for other in on_target:
+                if other.basename == lk.basename and other.sha256 != lk.sha256:
+                    raise Conflict(
+                        f"{lk.basename} exists on {other.index} with other content: "
+                        f"bump the version of {project} instead of pushing it again",
+                        status=409,
+                    )
+        there = {lk.basename for lk in on_target if lk.index == target}
+        missing = [lk for lk in files if lk.basename not in there]
+        skipped = sorted(there & {lk.basename for lk in files})
         if not missing:
             return PushResult(project, version, source, target, [], skipped)
-        if not there:
+        if not there and self.get_index(holder).get("type") != "mirror":
             self._json(
                 "POST",
-                f"/{source}",
+                f"/{holder}",
                 f"push {project} {version} to {target}",
                 json={"name": project, "version": version, "targetindex": target},
             )
         else:
             self._copy_files(missing, target, workdir)
-        return PushResult(
-            project, version, source, target, sorted(lk.basename for lk in missing), skipped
-        )
+        copied = sorted(lk.basename for lk in missing)
+        return PushResult(project, version, source, target, copied, skipped)
 
     def _copy_files(self, links: list[Link], target: str, workdir: Path | None) -> None:
         import tempfile
@@ -449,33 +471,32 @@ class IndexClient:
             )
         )
 
-    def delete_version(self, index: str, project: str, version: str) -> None:
+    def delete_version(
+        self, index: str, project: str, version: str, *, force: bool = False
+    ) -> None:
+        """Remove a release; ``force`` also on a non-volatile index (its uploaders and root)."""
         names.check_index(index)
         project = names.normalize_dist(names.check_dist(project))
         self._json(
-            "DELETE", f"/{index}/{project}/{version}", f"remove {project} {version} from {index}"
+            "DELETE",
+            f"/{index}/{project}/{version}",
+            f"remove {project} {version} from {index}",
+            params={"force": ""} if force else {},
+        )
+
+    def delete_file(self, link: Link, *, force: bool = False) -> None:
+        """Remove one file; ``force`` also on a non-volatile index (its uploaders and root)."""
+        self._json(
+            "DELETE",
+            link.href,
+            f"remove {link.basename} from {link.index}",
+            params={"force": ""} if force else {},
         )
 
 
 def _describe(exc: Exception) -> str:
     text = str(exc).strip().rstrip(".")
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _answer_of(response: httpx.Response) -> ServerAnswer:
-    result: Any = None
-    try:
-        body = response.json()
-        result = body.get("result") if isinstance(body, dict) else None
-    except ValueError:
-        pass
-    if response.status_code == 200 and isinstance(result, dict) and result.get("uuid"):
-        serverdir = result.get("serverdir")
-        return ServerAnswer(True, str(result["uuid"]), str(serverdir) if serverdir else None)
-    detail = f"HTTP {response.status_code} for /+status"
-    if response.headers.get("server"):
-        detail += f", Server: {response.headers['server']}"
-    return ServerAnswer(False, detail=detail)
 
 
 def _multidict(fields: list[tuple[str, str]]) -> dict[str, str | list[str]]:
