@@ -32,7 +32,7 @@ def _shown(name: object) -> str:
 
 def check_simple(name: str, what: str) -> str:
     """Return ``name`` if it is a safe simple name, else raise ``UsageError``."""
-    if not isinstance(name, str) or not _SIMPLE.match(name) or ".." in name:
+    if not isinstance(name, str) or not _SIMPLE.fullmatch(name) or ".." in name:
         raise UsageError(
             f"invalid {what} name {name!r}: use 1-64 letters, digits, '.', '_' or '-', "
             "starting and ending with a letter or digit"
@@ -74,7 +74,7 @@ def normalize_dist(name: str) -> str:
 
 def check_dist(name: str, what: str = "package") -> str:
     """Check a distribution (packl) name against PEP 508 and return it unchanged."""
-    if not isinstance(name, str) or not _DIST.match(name):
+    if not isinstance(name, str) or not _DIST.fullmatch(name):
         raise UsageError(
             f"invalid {what} name {_shown(name)}: use letters, digits, '.', '_' or '-', "
             "starting and ending with a letter or digit"

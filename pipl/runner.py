@@ -97,18 +97,24 @@ class Runner:
         *,
         cwd: Path | None = None,
         env: Mapping[str, str] | None = None,
-        stdout: IO[bytes] | None = None,
+        stdout: IO[bytes] | int | None = None,
         detach: bool = False,
+        stdin: int | None = None,
+        stderr: IO[bytes] | int | None = None,
     ) -> subprocess.Popen[bytes]:
+        """Start ``argv``; its output goes to ``stdout`` (stderr too, unless ``stderr`` is
+        given). ``stdin``/``stdout`` may be ``subprocess.PIPE`` to talk to it."""
         args = [str(a) for a in argv]
         try:
             return subprocess.Popen(
                 args,
                 cwd=cwd,
                 env=dict(env) if env is not None else None,
-                stdin=subprocess.DEVNULL if detach else None,
+                stdin=stdin if stdin is not None else (subprocess.DEVNULL if detach else None),
                 stdout=stdout,
-                stderr=subprocess.STDOUT if stdout is not None else None,
+                stderr=stderr
+                if stderr is not None
+                else (subprocess.STDOUT if stdout is not None else None),
                 start_new_session=detach,
             )
         except FileNotFoundError as exc:

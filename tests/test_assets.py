@@ -3,11 +3,17 @@
 import hashlib
 import json
 import os
+import shutil
 import stat
 import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from pipl_pipe.assets.hashcache import HashCache
+from pipl_pipe.assets.objects import tree_document
 from pipl_pipe.assets.service import open_store
 from pipl_pipe.assets.store import LocalStore
 from pipl_pipe.assets.types import AssetType, asset_type, get_asset_type, known_types
@@ -113,6 +119,9 @@ def test_concurrent_writers_of_the_same_content(tmp_path):
 
 
 def test_a_failed_write_leaves_nothing(store, tmp_path, monkeypatch):
+    first = tmp_path / "first.bin"
+    first.write_bytes(b"already there")
+    kept = store.put(first).sha256
     src = tmp_path / "a.bin"
     src.write_bytes(b"content")
 
@@ -123,7 +132,7 @@ def test_a_failed_write_leaves_nothing(store, tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         store.put(src)
     monkeypatch.undo()
-    assert list(store.objects()) == []
+    assert list(store.objects()) == [(kept, 13)]
     assert not any((store.root / "incoming").iterdir())
     assert store.put(src).added is True  # the hash cache did not remember a failed add
 
@@ -145,6 +154,203 @@ def test_fsspec_store(tmp_path):
     remote.fs.pipe_file(remote._key(stored.sha256), b"evil")
     with pytest.raises(AssetCorrupted):
         remote.verify(stored.sha256)
+
+
+def _stores(tmp_path):
+    hashes = HashCache(tmp_path / "h.sqlite")
+    return {
+        "local": LocalStore(tmp_path / "store", hashes=hashes),
+        "fsspec": open_store(f"memory://pipl-test-{uuid.uuid4().hex}", hashes=hashes),
+    }
+
+
+def _fifo(tmp_path, data):
+    """A named pipe fed ``data`` by a thread: it can be read once, and only once."""
+    fifo = tmp_path / "stream"
+    os.mkfifo(fifo)
+
+    def feed():
+        with fifo.open("wb") as fh:
+            fh.write(data)
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    return fifo, feeder
+
+
+@pytest.mark.parametrize("kind", ["local", "fsspec"])
+def test_one_read_feeds_the_copy_and_the_hash(tmp_path, kind):
+    store = _stores(tmp_path)[kind]
+    data = os.urandom((20 << 20) + 12345)  # several chunks: the hash runs beside the copy
+    fifo, feeder = _fifo(tmp_path, data)
+    try:
+        stored = store.put(fifo)
+    finally:
+        if feeder.is_alive():  # the store did not read it: unblock the feeder
+            with fifo.open("rb") as fh:
+                fh.read()
+        feeder.join()
+    assert (stored.sha256, stored.size, stored.kind) == (sha(data), len(data), "file")
+    store.verify(stored.sha256)
+    assert store.fetch(stored.sha256, tmp_path / "back.bin").read_bytes() == data
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="needs /proc")
+@pytest.mark.parametrize("kind", ["local", "fsspec"])
+def test_a_file_whose_stat_tells_nothing_is_stored_under_its_real_hash(tmp_path, kind):
+    store = _stores(tmp_path)[kind]
+    stored = store.put(Path("/proc/self/status"))  # size 0 in stat; content on read
+    assert stored.size > 0
+    store.verify(stored.sha256)  # the name is the hash of the bytes stored
+
+
+def test_a_file_changing_while_it_is_added_is_never_misnamed(store, tmp_path):
+    src = tmp_path / "cache.abc"
+    versions = [bytes([n]) * (24 << 20) for n in range(4)]
+    src.write_bytes(versions[0])
+    stop = threading.Event()
+
+    def keep_rewriting():  # in place, as a tool still writing its output would
+        n = 0
+        while not stop.is_set():
+            with src.open("r+b") as fh:
+                fh.write(versions[n % 4])
+            n += 1
+
+    writer = threading.Thread(target=keep_rewriting, daemon=True)
+    writer.start()
+    outcomes = []
+    try:
+        for _ in range(5):
+            try:
+                outcomes.append(store.put(src).sha256)
+            except AssetError as exc:
+                assert "changed while it was being added" in str(exc)
+                outcomes.append("refused")
+    finally:
+        stop.set()
+        writer.join()
+    assert all(store.has(o) for o in outcomes if o != "refused")
+    for obj, _ in store.objects():
+        store.verify(obj)  # every stored object hashes to its name
+    assert not any((store.root / "incoming").iterdir())
+
+
+def test_the_copy_is_hashed_when_the_kernel_cannot_copy(store, tmp_path, monkeypatch):
+    src = tmp_path / "plate.exr"
+    data = os.urandom((40 << 20) + 7)
+    src.write_bytes(data)
+    real = os.copy_file_range
+    calls = []
+
+    def once_then_refuse(*args):
+        calls.append(args)
+        if len(calls) > 1:
+            raise OSError(18, "Invalid cross-device link")
+        return real(*args)
+
+    monkeypatch.setattr(os, "copy_file_range", once_then_refuse)
+    stored = store.put(src)
+    assert (stored.sha256, stored.size) == (sha(data), len(data)) and len(calls) == 2
+    store.verify(stored.sha256)
+
+
+def test_adding_again_makes_an_object_young(store, tmp_path):
+    src = tmp_path / "plate.exr"
+    src.write_bytes(b"frame")
+    folder = tmp_path / "textures"
+    folder.mkdir()
+    (folder / "wood.tex").write_bytes(b"wood")
+    file_sha, tree_sha = store.put(src).sha256, store.put(folder).sha256
+
+    def age_all():
+        old = time.time() - 7200
+        for obj, _ in store.objects():
+            os.utime(store.object_path(obj), (old, old))
+
+    def young(obj):
+        return store.mtime(obj) > time.time() - 60
+
+    age_all()
+    assert store.put(src).added is False  # known by its stat
+    assert young(file_sha)
+    age_all()
+    copy = tmp_path / "copy.exr"
+    copy.write_bytes(b"frame")
+    assert store.put(copy).added is False  # read and hashed: the same content
+    assert young(file_sha)
+    age_all()
+    assert store.put(folder).added is False
+    assert young(tree_sha) and young(sha(b"wood"))
+    assert store.remove(sha(b"wood"), older_than=3600) is False  # young: kept
+    assert store.has(sha(b"wood"))
+    assert not any((store.root / "incoming").iterdir())
+    assert store.remove(file_sha, older_than=3600) is True
+    assert not store.has(file_sha)
+    assert store.put(src).added is True  # the stat cache does not fool a re-add
+
+
+def test_adding_again_makes_an_object_young_in_an_fsspec_store(tmp_path):
+    remote = _stores(tmp_path)["fsspec"]
+    src = tmp_path / "plate.exr"
+    src.write_bytes(b"frame")
+    stored = remote.put(src).sha256
+    remote.fs.store[remote._key(stored)].created = datetime.fromtimestamp(time.time() - 7200, UTC)
+    assert remote.mtime(stored) < time.time() - 3600
+    assert remote.put(src).added is False
+    assert remote.mtime(stored) > time.time() - 60
+    assert remote.remove(stored, older_than=3600) is False and remote.has(stored)
+    assert remote.remove(stored, older_than=0) is True
+    assert not remote.has(stored) and list(remote.objects()) == []
+    assert remote.put(src).added is True
+
+
+@pytest.mark.parametrize("kind", ["local", "fsspec"])
+def test_objects_are_told_apart_by_what_the_store_recorded(tmp_path, kind):
+    store = _stores(tmp_path)[kind]
+    member = tmp_path / "member.txt"
+    member.write_bytes(b"member")
+    member_sha = store.put(member).sha256
+    notes = tmp_path / "notes.json"
+    notes.write_text('{"files": ["member.txt"], "owner": "lighting"}')
+    # byte for byte the tree document of a folder holding member.txt
+    lookalike = tmp_path / "lookalike.json"
+    lookalike.write_bytes(
+        tree_document([{"path": "member.txt", "sha256": member_sha, "size": 6, "exec": False}])
+    )
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    notes_sha, lookalike_sha = store.put(notes).sha256, store.put(lookalike).sha256
+    tree_sha = store.put(empty).sha256
+    assert store.kind_of(notes_sha) == "file"
+    assert store.kind_of(lookalike_sha) == "file"
+    assert store.kind_of(tree_sha) == "tree"
+    assert store.fetch(notes_sha, tmp_path / "out.json").read_bytes() == notes.read_bytes()
+    assert list(store.fetch(tree_sha, tmp_path / "out-dir", "tree").iterdir()) == []
+    with pytest.raises(AssetError, match="is not a folder"):
+        store.fetch(notes_sha, tmp_path / "nope", "tree")
+
+
+def test_stores_written_before_kinds_were_recorded_keep_working(store, tmp_path):
+    folder = tmp_path / "maps"
+    folder.mkdir()
+    (folder / "a.tex").write_bytes(b"map a")
+    notes = tmp_path / "notes.json"
+    notes.write_text('{"files": "not a tree"}')
+    tree_sha, notes_sha = store.put(folder).sha256, store.put(notes).sha256
+    # what a store written before kinds were recorded looks like
+    shutil.rmtree(store.root / "trees")
+    (store.root / "store.json").unlink()
+    old = LocalStore(store.root, hashes=HashCache(tmp_path / "h2.sqlite"))
+    assert old.kind_of(tree_sha) == "tree" and old.kind_of(notes_sha) == "file"
+    assert not (store.root / "trees").exists()  # reading writes nothing
+    later = tmp_path / "later.bin"
+    later.write_bytes(b"added after the upgrade")
+    old.put(later)  # the first write records the existing trees
+    assert (store.root / "trees" / tree_sha[:2] / tree_sha).is_file()
+    assert json.loads((store.root / "store.json").read_text()) == {"format": "pipl-store/2"}
+    assert old.kind_of(tree_sha) == "tree" and old.kind_of(notes_sha) == "file"
+    assert (old.fetch(tree_sha, tmp_path / "out", "tree") / "a.tex").read_bytes() == b"map a"
 
 
 def test_asset_types_own_their_file_names(tmp_path, monkeypatch):
@@ -193,7 +399,30 @@ def test_cli_add_ls_get_verify(project, tmp_path):
     out = tmp_path / "back.ma"
     assert run(["asset", "get", row["sha256"], str(out)], project=project.root).exit_code == 0
     assert out.read_text() == "//Maya ASCII\n"
+    notes = tmp_path / "shots.json"
+    notes.write_text('{"files": ["sh010.ma"], "format": "pipl-tree/1"}')
+    [note] = json.loads(run(["asset", "add", str(notes), "--json"], project=project.root).output)[
+        "data"
+    ]
+    listing = json.loads(run(["asset", "ls", "--json"], project=project.root).output)["data"]
+    assert {"sha256": note["sha256"], "size": 48, "kind": "file"} in listing["objects"]
+    copy = tmp_path / "shots-back.json"
+    assert run(["asset", "get", note["sha256"], str(copy)], project=project.root).exit_code == 0
+    assert copy.read_bytes() == notes.read_bytes()
     assert run(["asset", "verify", row["sha256"]], project=project.root).exit_code == 0
+    verified = json.loads(
+        run(["asset", "verify", row["sha256"], "--json"], project=project.root).output
+    )
+    assert verified == {
+        "version": 1,
+        "kind": "assets-verified",
+        "data": {
+            "store": str(project.root / "assets"),
+            "checked": 1,
+            "corrupted": [],
+            "missing": [],
+        },
+    }
     obj = project.root / "assets" / "objects" / row["sha256"][:2] / row["sha256"]
     obj.chmod(0o644)
     obj.write_text("broken")
@@ -203,6 +432,14 @@ def test_cli_add_ls_get_verify(project, tmp_path):
         "1 of 1 objects are corrupted",
         row["sha256"],
     )
+    broken = run(["asset", "verify", row["sha256"], "f" * 64, "--json"], project=project.root)
+    assert broken.exit_code == 9
+    assert json.loads(broken.stdout)["data"] == {
+        "store": str(project.root / "assets"),
+        "checked": 2,
+        "corrupted": [row["sha256"]],
+        "missing": ["f" * 64],
+    }
     fails(
         run(["asset", "get", row["sha256"], str(tmp_path / "again")], project=project.root),
         9,

@@ -4,9 +4,10 @@ import os
 import sys
 
 import pytest
+from pipl_pipe.assets.types import AssetType, asset_type
 from pipl_pipe.entrypoints import EntryPointIndex
 from pipl_pipe.envsets import resolve
-from pipl_pipe.errors import ManifestError, PipeError, TaskTypeError
+from pipl_pipe.errors import AssetError, ManifestError, PipeError, TaskTypeError
 from pipl_pipe.products import Product, get_product, manifest_document, products_required_by
 from pipl_pipe.pyproject import PyProject
 from pipl_pipe.tasks import create_task, current_task
@@ -62,6 +63,52 @@ def test_manifest_errors_name_the_product(tmp_path):
             ],
             [],
         )
+
+
+def _manifest(**changes):
+    asset = {"name": "scene", "type": "file", "sha256": SHA, "size": 1, "kind": "file"}
+    asset.update(changes.pop("asset", {}))
+    data = {"format": "pipl-product/1", "name": "chair", "version": "1.0.0", "type": "model"}
+    data.update(changes, assets=[asset])
+    return data
+
+
+@pytest.mark.parametrize(
+    ("changes", "needle"),
+    [
+        (
+            {"asset": {"suffix": "/../../../../home/x/.bashrc"}},
+            "suffix '/../../../../home/x/.bashrc'",
+        ),
+        ({"asset": {"suffix": ".ma\n"}}, "suffix"),
+        ({"asset": {"name": "../scene"}}, "asset name '../scene'"),
+        ({"asset": {"type": "../../t"}}, "type '../../t'"),
+        ({"asset": {"kind": "folder"}}, "kind 'folder'"),
+        ({"asset": {"sha256": "../" * 10}}, "is not a sha256"),
+        ({"asset": {"size": -1}}, "size -1"),
+        ({"asset": {"size": "12"}}, "size '12'"),
+        ({"name": "../../evil"}, "name '../../evil'"),
+        ({"version": "1.0/../../x"}, "version"),
+        ({"sources": "chair-model==1"}, "sources"),
+    ],
+)
+def test_manifest_fields_are_checked_when_read(changes, needle):
+    with pytest.raises(ManifestError, match="manifest of chair does not parse") as caught:
+        Product.from_manifest(_manifest(**changes), "chair")
+    assert needle in str(caught.value)
+    good = Product.from_manifest(_manifest(asset={"suffix": ".v2 final.ma"}), "chair")
+    assert good.assets.scene.filename == "chair.scene.v2 final.ma"
+
+
+def test_an_asset_type_cannot_name_a_path(tmp_path):
+    @asset_type
+    class Sneaky(AssetType):
+        name = "test-sneaky"
+        extension = "ma/../../../x"
+
+    product = Product.from_manifest(_manifest(asset={"type": "test-sneaky"}), "chair")
+    with pytest.raises(AssetError, match="not a plain file name"):
+        product.assets.scene.local_path(tmp_path)
 
 
 def test_typed_dependency_queries(site):

@@ -83,6 +83,37 @@ SHAPES: dict[str, Any] = {
     "envsets": {"env": {"*": S}, "changes": list, "conflicts": list, "order": [S]},
     "assets-added": [{"path": S, "sha256": S, "size": INT, "kind": S, "added": B}],
     "assets": {"store": S, "objects": [{"sha256": S, "size": INT, "kind": S}]},
+    "assets-verified": {"store": S, "checked": INT, "corrupted": [S], "missing": [S]},
+    "assets-gc": {
+        "store": S,
+        "dry_run": B,
+        "grace_hours": (int, float),
+        "products": [S],
+        "referenced": INT,
+        "removed": [{"sha256": S, "size": INT}],
+        "freed": INT,
+        "kept_recent": [S],
+    },
+    "promotion": {
+        "project": S,
+        "version": S,
+        "source": S,
+        "target": S,
+        "dry_run": B,
+        "with_deps": B,
+        "moves": [
+            {
+                "project": S,
+                "version": S,
+                "from": S,
+                "files": [S],
+                "required_by": OPT_S,
+                "requirement": OPT_S,
+            }
+        ],
+        "missing": [{"requirement": S, "required_by": S, "available": OPT_S}],
+        "pushed": [{"project": S, "version": S, "copied": [S]}],
+    },
 }
 
 # command path -> arguments after it (the workspace and packl made by the fixture)
@@ -99,6 +130,9 @@ CASES: dict[str, list[str]] = {
     "packl show": ["contract-lib", "-w", "contract"],
     "asset add": ["{asset}"],
     "asset ls": [],
+    "asset verify": [],
+    "asset gc": ["--dry-run"],
+    "proj index push": ["contract-lib", "0.1.0", "--to", "qa", "--dry-run"],
 }
 
 
@@ -161,6 +195,8 @@ def contract_ws(project: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
     result = run(
         ["packl", "create", "contract-lib", "--kind", "lib", "-w", "contract"], project=root
     )
+    assert result.exit_code == 0, result.output
+    result = run(["packl", "publish", "contract-lib", "-w", "contract"], project=root)
     assert result.exit_code == 0, result.output
     asset = tmp_path_factory.mktemp("asset") / "plate.exr"
     asset.write_bytes(b"pixels" * 100)

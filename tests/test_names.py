@@ -60,3 +60,9 @@ def test_packl_modules_must_be_importable_as_their_own(name, reason):
 def test_packl_modules():
     assert names.packl_module("Shot-010.Anim") == "shot_010_anim"
     assert names.packl_module("match") == "match"  # soft keywords import fine
+
+
+@pytest.mark.parametrize("check", [names.check_user, names.check_dist])
+def test_a_trailing_newline_is_not_part_of_a_good_name(check):
+    with pytest.raises(UsageError):
+        check("shot\n")

@@ -1,14 +1,17 @@
 """Garbage collection of the asset store: only objects no published product references.
 
-A product is published when a wheel of it is on one of the project's indexes (stages,
-base, and any other non-mirror index). Its manifest lists its objects; a tree object keeps
-its files. Objects younger than a grace period are kept too, so that a product being built
-and published right now does not lose its assets.
+A product is published when a wheel (or sdist) of it is on one of the project's indexes
+(stages, base, and any other non-mirror index). Its manifest lists its objects; a tree
+object keeps its files. Objects younger than a grace period are kept too, so that a
+product being built and published right now does not lose its assets (adding an object
+again makes it young). Collection fails closed: a product whose manifest cannot be read,
+or is of a format this pipl does not know, stops it before anything is removed.
 """
 
 from __future__ import annotations
 
 import json
+import tarfile
 import tempfile
 import time
 import zipfile
@@ -17,15 +20,19 @@ from pathlib import Path
 from typing import Any
 
 from pipl_pipe.assets.objects import AssetStore
-from pipl_pipe.products import FORMATS, MANIFEST
+from pipl_pipe.errors import ManifestError
+from pipl_pipe.products import FORMATS, MANIFEST, Product
 
+from pipl.errors import FrameworkError
 from pipl.index.client import IndexClient
 
 PRODUCT_KEYWORD = "pipl-product"
+MANIFEST_MAX = 16 << 20
 
 
 @dataclass
 class GcReport:
+    store: str = ""
     referenced: set[str] = field(default_factory=set)
     products: list[str] = field(default_factory=list)
     removed: list[tuple[str, int]] = field(default_factory=list)
@@ -36,6 +43,10 @@ class GcReport:
         return sum(size for _, size in self.removed)
 
 
+class GcRefused(FrameworkError):
+    """A published product's references cannot be known: nothing may be removed."""
+
+
 def _is_product(versiondata: dict[str, object]) -> bool:
     keywords = versiondata.get("keywords") or ""
     if isinstance(keywords, list):
@@ -43,13 +54,71 @@ def _is_product(versiondata: dict[str, object]) -> bool:
     return PRODUCT_KEYWORD in str(keywords).replace(",", " ").split()
 
 
-def manifest_from_wheel(path: Path) -> dict[str, Any] | None:
-    with zipfile.ZipFile(path) as zf:
-        for name in zf.namelist():
-            if name.count("/") == 1 and name.endswith("/" + MANIFEST):
-                data = json.loads(zf.read(name))
-                return data if isinstance(data, dict) and data.get("format") in FORMATS else None
+def _manifest_bytes(path: Path) -> bytes | None:
+    """The manifest shipped at package level in a wheel (``module/``) or an sdist
+    (``name-version/module/`` or ``name-version/src/module/``)."""
+    if path.name.endswith(".whl"):
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                if info.filename.count("/") == 1 and info.filename.endswith("/" + MANIFEST):
+                    return zf.read(info) if info.file_size <= MANIFEST_MAX else b""
+        return None
+    with tarfile.open(path) as tf:
+        for member in tf.getmembers():
+            parts = member.name.split("/")
+            if parts[-1] == MANIFEST and member.isfile() and len(parts) in (3, 4):
+                if len(parts) == 4 and parts[1] != "src":
+                    continue
+                handle = tf.extractfile(member)
+                if handle is None or member.size > MANIFEST_MAX:
+                    return b""
+                return handle.read()
     return None
+
+
+def manifest_from_dist(path: Path, where: str) -> Product:
+    """The product a wheel or sdist describes; ``GcRefused`` naming ``where`` if its
+    manifest is missing, unreadable, or of a format this pipl does not know."""
+    try:
+        raw = _manifest_bytes(path)
+    except (OSError, zipfile.BadZipFile, tarfile.TarError) as exc:
+        raise GcRefused(
+            f"{where}: {path.name} cannot be read ({exc}); nothing was removed"
+        ) from None
+    if raw is None:
+        raise GcRefused(
+            f"{where} is marked {PRODUCT_KEYWORD} but {path.name} has no {MANIFEST}: its "
+            "assets are unknown, so nothing was removed"
+        )
+    try:
+        data: Any = json.loads(raw)
+    except ValueError:
+        data = None
+    fmt = data.get("format") if isinstance(data, dict) else None
+    if isinstance(data, dict) and fmt not in FORMATS:
+        raise GcRefused(
+            f"{where} has a product manifest of format {fmt!r}, which this pipl does not "
+            f"know (it reads {', '.join(FORMATS)}); upgrade pipl before collecting garbage. "
+            "Nothing was removed"
+        )
+    try:
+        return Product.from_manifest(data, where)
+    except ManifestError as exc:
+        raise GcRefused(f"{exc}; nothing was removed") from None
+
+
+def _product_file(links: list[Any], where: str) -> Any | None:
+    """The release file to read the manifest from: a wheel, else an sdist (None: the
+    release has no files, so it references nothing)."""
+    files = [link for link in links if link.rel == "releasefile"]
+    wheels = [link for link in files if link.basename.endswith(".whl")]
+    sdists = [link for link in files if link.basename.endswith((".tar.gz", ".tgz"))]
+    if files and not wheels + sdists:
+        raise GcRefused(
+            f"{where} has neither a wheel nor an sdist ({files[0].basename}) to read its "
+            "manifest from; nothing was removed"
+        )
+    return (wheels or sdists or [None])[0]
 
 
 def published_references(client: IndexClient, store: AssetStore) -> tuple[set[str], list[str]]:
@@ -64,34 +133,38 @@ def published_references(client: IndexClient, store: AssetStore) -> tuple[set[st
                 for version, data in client.versions(index, project, inherited=False).items():
                     if not _is_product(data):
                         continue
-                    for link in client.links(index, project, version):
-                        if link.rel != "releasefile" or not link.basename.endswith(".whl"):
-                            continue
-                        local = client.download(link.href, Path(tmp) / link.basename)
-                        manifest = manifest_from_wheel(local)
-                        if manifest is None:
-                            continue
-                        products.append(f"{index}: {project} {version}")
-                        for asset in manifest.get("assets", []):
-                            refs.add(asset["sha256"])
-                            if asset.get("kind") == "tree" and store.has(asset["sha256"]):
-                                refs.update(e["sha256"] for e in store.read_tree(asset["sha256"]))
+                    where = f"product {project} {version} on {index}"
+                    link = _product_file(client.links(index, project, version), where)
+                    if link is None:
+                        continue
+                    local = client.download(link.href, Path(tmp) / link.basename)
+                    product = manifest_from_dist(local, where)
+                    local.unlink()
+                    products.append(f"{index}: {project} {version}")
+                    for asset in product.assets:
+                        refs.add(asset.sha256)
+                        if asset.kind == "tree" and store.has(asset.sha256):
+                            refs.update(e["sha256"] for e in store.read_tree(asset.sha256))
     return refs, products
 
 
 def collect(
     client: IndexClient, store: AssetStore, *, grace_seconds: float = 3600, dry_run: bool = False
 ) -> GcReport:
-    report = GcReport()
+    """Remove (or with ``dry_run`` only list) objects no published product references and
+    that are older than ``grace_seconds``."""
+    report = GcReport(store=store.url)
     report.referenced, report.products = published_references(client, store)
-    now = time.time()
     for sha, size in list(store.objects()):
         if sha in report.referenced:
             continue
-        if now - store.mtime(sha) < grace_seconds:
+        if dry_run:
+            removed = time.time() - store.mtime(sha) >= grace_seconds
+        else:
+            # the store reads the age as it removes: an add at the same moment keeps it
+            removed = store.remove(sha, older_than=grace_seconds)
+        if removed:
+            report.removed.append((sha, size))
+        else:
             report.kept_recent.append(sha)
-            continue
-        if not dry_run:
-            store.remove(sha)
-        report.removed.append((sha, size))
     return report

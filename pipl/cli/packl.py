@@ -336,12 +336,12 @@ def process(
     from pipl.product.process import run_process
 
     project, ws = _context(state, workspace)
-    store = project_store(project)
-    if no_publish:
-        result = run_process(project, ws, task, store=store)
-    else:
-        with state.client() as client:
-            result = run_process(project, ws, task, store=store, client=client, stage=stage)
+    with project_store(project, ws) as store:
+        if no_publish:
+            result = run_process(project, ws, task, store=store)
+        else:
+            with state.client() as client:
+                result = run_process(project, ws, task, store=store, client=client, stage=stage)
     for product in result.products:
         click.echo(
             f"built {product.packl.name} with {len(product.assets)} asset(s): "

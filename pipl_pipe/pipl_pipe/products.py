@@ -39,6 +39,14 @@ PRODUCT_GROUP = "pipl_pipe.product"
 ASSET_GROUP = "pipl_pipe.asset"
 PRODUCT_TYPE_GROUP = "pipl_pipe.product_type"
 ASSET_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+# what a manifest may say, checked when it is read (and before it is written): every value
+# that reaches a file name is a plain name, never a path
+DIST_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9])?$")
+TYPE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+!_-]{0,63}$")
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+SUFFIX = re.compile(r"^\.[^/\\\x00-\x1f\x7f]{0,254}$")  # extensions, no separator
+KINDS = ("file", "tree")
 
 
 def asset_name(path: Path) -> str:
@@ -64,13 +72,22 @@ class AssetRef:
 
     @property
     def filename(self) -> str:
+        """The asset's file name once fetched (its type decides); never a path."""
         from pipl_pipe.assets.types import get_asset_type
 
-        return get_asset_type(self.type).filename(self.product, self.name, self.suffix)
+        name = get_asset_type(self.type).filename(self.product, self.name, self.suffix)
+        if not _plain_name(name):
+            raise AssetError(
+                f"asset {self.name} of {self.product}: its type {self.type!r} names it "
+                f"{name!r}, which is not a plain file name; fix the asset type"
+            )
+        return name
 
     def local_path(self, workspace: Path | None = None) -> Path:
         """Where this asset goes in a workspace: ``WS/assets/PRODUCT/FILENAME``."""
         base = workspace or _workspace_root()
+        if not _plain_name(self.product):
+            raise AssetError(f"product name {self.product!r} is not a plain name")
         return base / "assets" / self.product / self.filename
 
     def fetch(self, workspace: Path | None = None, store: Any = None) -> Path:
@@ -97,6 +114,54 @@ class AssetRef:
             "kind": self.kind,
             "suffix": self.suffix,
         }
+
+
+def _plain_name(name: str) -> bool:
+    return (
+        bool(name)
+        and name not in (".", "..")
+        and "/" not in name
+        and "\\" not in name
+        and "\0" not in name
+        and (os.altsep is None or os.altsep not in name)
+    )
+
+
+def check_asset(data: Any, product: str) -> AssetRef:
+    """One asset entry of a manifest, checked: a plain name, a known kind, a sha256, a
+    size, and a suffix that is only extensions (``.ma``, ``.tar.gz``), never a path."""
+    if not isinstance(data, dict):
+        raise ValueError(f"an asset entry is a {type(data).__name__}, not a table")
+    name = data["name"]
+    if not isinstance(name, str) or not ASSET_NAME.fullmatch(name):
+        raise ValueError(
+            f"asset name {name!r}: use lowercase letters, digits and '_', starting with a letter"
+        )
+    type_ = data["type"]
+    if not isinstance(type_, str) or not TYPE_NAME.fullmatch(type_):
+        raise ValueError(f"asset {name}: type {type_!r} is not a type name")
+    sha = data["sha256"]
+    if not isinstance(sha, str) or not SHA256.fullmatch(sha):
+        raise ValueError(f"asset {name}: {sha!r} is not a sha256 (64 lowercase hex digits)")
+    size = data["size"]
+    if type(size) is not int or size < 0:
+        raise ValueError(f"asset {name}: size {size!r} is not a byte count")
+    kind = data.get("kind", "file")
+    if kind not in KINDS:
+        raise ValueError(f"asset {name}: kind {kind!r} is not one of {', '.join(KINDS)}")
+    suffix = data.get("suffix", "")
+    if not isinstance(suffix, str) or (suffix and not SUFFIX.fullmatch(suffix)):
+        raise ValueError(
+            f"asset {name}: suffix {suffix!r} is not a file extension such as '.ma' or '.tar.gz'"
+        )
+    return AssetRef(product, name, type_, sha, size, kind, suffix)
+
+
+def _text(data: dict[str, Any], key: str, pattern: re.Pattern[str] | None = None) -> str:
+    value = data[key]
+    if not isinstance(value, str) or (pattern is not None and not pattern.fullmatch(value)):
+        raise ValueError(f"{key} {value!r} is not valid")
+    return value
 
 
 def _workspace_root() -> Path:
@@ -153,28 +218,29 @@ class Product:
 
     @classmethod
     def from_manifest(cls, data: Any, where: str) -> Product:
+        """The product a manifest describes; every field is checked before it is used."""
         try:
             if not isinstance(data, dict) or data.get("format") not in FORMATS:
                 raise ValueError(f"format is not one of {', '.join(FORMATS)}")
-            assets = [
-                AssetRef(
-                    product=data["name"],
-                    name=a["name"],
-                    type=a["type"],
-                    sha256=a["sha256"],
-                    size=int(a["size"]),
-                    kind=a.get("kind", "file"),
-                    suffix=a.get("suffix", ""),
-                )
-                for a in data["assets"]
-            ]
+            name = _text(data, "name", DIST_NAME)
+            if not isinstance(data["assets"], list):
+                raise ValueError("assets is not a list")
+            assets = [check_asset(a, name) for a in data["assets"]]
+            if len({a.name for a in assets}) != len(assets):
+                raise ValueError("two assets have the same name")
+            sources = data.get("sources", [])
+            if not isinstance(sources, list) or not all(isinstance(x, str) for x in sources):
+                raise ValueError("sources is not a list of requirements")
+            description = data.get("description", "")
+            if not isinstance(description, str):
+                raise ValueError("description is not text")
             return cls(
-                name=data["name"],
-                version=data["version"],
-                type=data["type"],
+                name=name,
+                version=_text(data, "version", VERSION),
+                type=_text(data, "type", TYPE_NAME),
                 assets=AssetSet(assets),
-                sources=list(data.get("sources", [])),
-                description=data.get("description", ""),
+                sources=list(sources),
+                description=description,
                 source_files=_source_files(data.get("source_files", {})),
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -284,13 +350,8 @@ def manifest_document(
     description: str = "",
     source_files: dict[str, dict[str, str]] | None = None,
 ) -> str:
-    """The manifest text a product packl ships (stable key order)."""
-    for asset in assets:
-        if not ASSET_NAME.match(asset.name):
-            raise ManifestError(
-                f"asset name {asset.name!r} of {name}: use lowercase letters, "
-                "digits and '_', starting with a letter"
-            )
+    """The manifest text a product packl ships (stable key order); it is checked as
+    ``Product.from_manifest`` will check it when the product is read."""
     data = {
         "format": FORMAT,
         "name": name,
@@ -301,6 +362,7 @@ def manifest_document(
         "source_files": {pin: dict(sorted(f.items())) for pin, f in (source_files or {}).items()},
         "assets": [a.to_dict() for a in sorted(assets, key=lambda a: a.name)],
     }
+    Product.from_manifest(data, f"product {name}")
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
