@@ -100,3 +100,9 @@ class FrameworkError(PiplError):
     """pipl-pipe reported a problem: the asset store, a product, a service, a task type."""
 
     exit_code = 9
+
+
+class PipelineError(PiplError):
+    """A pipeline's definition, a segment's code or directives, or a run went wrong."""
+
+    exit_code = 10

@@ -101,6 +101,7 @@ class Runner:
         detach: bool = False,
         stdin: int | None = None,
         stderr: IO[bytes] | int | None = None,
+        pass_fds: Sequence[int] = (),
     ) -> subprocess.Popen[bytes]:
         """Start ``argv``; its output goes to ``stdout`` (stderr too, unless ``stderr`` is
         given). ``stdin``/``stdout`` may be ``subprocess.PIPE`` to talk to it."""
@@ -116,6 +117,7 @@ class Runner:
                 if stderr is not None
                 else (subprocess.STDOUT if stdout is not None else None),
                 start_new_session=detach,
+                pass_fds=tuple(pass_fds),
             )
         except FileNotFoundError as exc:
             raise CommandError(f"cannot run {args[0]!r}: program not found") from exc

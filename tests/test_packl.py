@@ -25,7 +25,7 @@ KIND_GROUPS = {
     "product": {"pipl_pipe.product"},
     "asset": {"pipl_pipe.asset_type"},
     "segment": {"pipl_pipe.segment"},
-    "pipeline": {"pipl_pipe.pipeline"},
+    "pipeline": {"pipl_pipe.pipeline", "pipl.process"},
     "envset": {"pipl_pipe.envset"},
 }
 

@@ -165,7 +165,7 @@ def test_products_record_the_sha256_of_the_files_they_were_made_from(project, ow
     from pipl_pipe.assets.store import LocalStore
     from pipl_pipe.products import Product
 
-    from pipl.assets.gc import manifest_from_wheel
+    from pipl.assets.gc import manifest_bytes
     from pipl.errors import PacklError
     from pipl.product.build import ProductSpec, build_product
 
@@ -191,8 +191,10 @@ def test_products_record_the_sha256_of_the_files_they_were_made_from(project, ow
         build("prov-lib==1.0", "ghost-src==2.0")
     assert not list(store.objects())  # refused before anything was stored
     built = build("prov-lib==1.0")
-    manifest = manifest_from_wheel(next(p for p in built.files if p.suffix == ".whl"))
-    assert manifest is not None and manifest["format"] == "pipl-product/2"
+    raw = manifest_bytes(next(p for p in built.files if p.suffix == ".whl"))
+    assert raw is not None
+    manifest = json.loads(raw)
+    assert manifest["format"] == "pipl-product/2"
     expected = {"prov-lib==1.0": {wheel.name: hashlib.sha256(wheel.read_bytes()).hexdigest()}}
     assert manifest["source_files"] == expected
     assert Product.from_manifest(manifest, "prov-product").source_files == expected

@@ -54,7 +54,7 @@ def _is_product(versiondata: dict[str, object]) -> bool:
     return PRODUCT_KEYWORD in str(keywords).replace(",", " ").split()
 
 
-def _manifest_bytes(path: Path) -> bytes | None:
+def manifest_bytes(path: Path) -> bytes | None:
     """The manifest shipped at package level in a wheel (``module/``) or an sdist
     (``name-version/module/`` or ``name-version/src/module/``)."""
     if path.name.endswith(".whl"):
@@ -80,7 +80,7 @@ def manifest_from_dist(path: Path, where: str) -> Product:
     """The product a wheel or sdist describes; ``GcRefused`` naming ``where`` if its
     manifest is missing, unreadable, or of a format this pipl does not know."""
     try:
-        raw = _manifest_bytes(path)
+        raw = manifest_bytes(path)
     except (OSError, zipfile.BadZipFile, tarfile.TarError) as exc:
         raise GcRefused(
             f"{where}: {path.name} cannot be read ({exc}); nothing was removed"

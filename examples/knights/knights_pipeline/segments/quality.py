@@ -1,0 +1,1 @@
+set_output(["the Brave", "the Pure"])

@@ -1,0 +1,388 @@
+"""``pipl pipe``: run a pipeline packl's segment DAG and look after its data."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from pipl.cli.output import emit_json, table
+from pipl.cli.state import AppState, boundary, pass_state
+
+if TYPE_CHECKING:
+    from pipl.pipe import Pipeline, RunReport
+
+pipeline_option = click.option(
+    "-P",
+    "--pipeline",
+    "folder",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The pipeline packl's folder.",
+)
+prefix_option = click.option(
+    "--prefix",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="PIPL_PIPE_PREFIX",
+    help="Where data is stored (default: PIPELINE/pipe-data; env PIPL_PIPE_PREFIX).",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+
+
+def _load(folder: Path, prefix: Path | None) -> Pipeline:
+    from pipl.pipe import load_pipeline
+
+    return load_pipeline(folder.resolve(), prefix.resolve() if prefix else None)
+
+
+@click.group()
+def pipe() -> None:
+    """Pipelines: Pipelet-style segment DAGs whose outputs are kept under a key.
+
+    A pipeline packl declares PIPELINE (edges like 'a -> b; c -> b;') and segment
+    scripts in MODULE/segments/NAME.py (or segment packls). Each segment's data is kept
+    in PREFIX/NAME_KEY/data/INSTANCE/; a run computes only what changed.
+    """
+
+
+class _Bars:
+    """One progress bar per segment, on stderr."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.name = ""
+        self.bar: Any = None
+        self.shown = 0
+
+    def __call__(self, name: str, done: int, total: int) -> None:
+        if self.quiet:
+            return
+        if name != self.name:
+            self.close()
+            self.name = name
+            self.bar = click.progressbar(
+                length=max(total, 1), label=f"{name:12}", file=sys.stderr, show_pos=True
+            )
+            self.bar.__enter__()
+            self.shown = 0
+        self.bar.update(done - self.shown)
+        self.shown = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+def _report_rows(report: RunReport) -> list[dict[str, Any]]:
+    return [
+        {
+            "segment": s.name,
+            "key": s.key,
+            "instances": s.total,
+            "reused": s.reused,
+            "ran": s.ran,
+            "failed": s.failed,
+            "blocked": s.blocked,
+            "failures": [{"instance": n, "error": e, "log": str(log)} for n, e, log in s.failures],
+            "path": str(s.root),
+        }
+        for s in report.segments
+    ]
+
+
+@pipe.command("run")
+@pipeline_option
+@prefix_option
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "interactive", "dask"]),
+    default="local",
+    show_default=True,
+    help="local: worker processes; interactive: this process (pdb); dask: a Dask cluster.",
+)
+@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Workers (default: CPUs).")
+@click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler (default: a local one).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+@json_option
+@boundary
+def run_cmd(
+    folder: Path,
+    prefix: Path | None,
+    executor: str,
+    jobs: int | None,
+    scheduler: str | None,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """Run the pipeline: compute the instances not done yet under their keys.
+
+    \b
+    Example:
+      pipl pipe run -P examples/knights -j 2
+      pipl pipe run --executor interactive     # one process, for pdb
+      pipl pipe run --executor dask --scheduler tcp://head:8786
+    """
+    from pipl.errors import PipelineError
+    from pipl.pipe import run
+
+    pipeline = _load(folder, prefix)
+    bars = _Bars(quiet or as_json)
+    try:
+        report = run(pipeline, executor=executor, jobs=jobs, scheduler=scheduler, progress=bars)
+    finally:
+        bars.close()
+    rows = _report_rows(report)
+    if as_json:
+        emit_json("pipe-run", {"ok": report.ok, "seconds": report.seconds, "segments": rows})
+    else:
+        table(
+            [
+                [r["segment"], r["key"], r["instances"], r["reused"], r["ran"], r["failed"]]
+                for r in rows
+            ],
+            ["segment", "key", "instances", "reused", "ran", "failed"],
+        )
+        click.echo(f"run {report.run_id} ({report.executor}) in {report.seconds:.2f}s")
+    if not report.ok:
+        failed = sum(s.failed for s in report.segments)
+        first = next((s for s in report.segments if s.failures), None)
+        blocked = [s.name for s in report.segments if s.blocked]
+        detail = ""
+        if first is not None:
+            name, error, log = first.failures[0]
+            detail = f"; first: {first.name}/{name}: {error} (log: {log})"
+        if blocked:
+            detail += f"; not run: {', '.join(blocked)}"
+        raise PipelineError(
+            f"{failed} instance(s) failed{detail}; fix the segment and run again "
+            "(finished instances are kept)"
+        )
+
+
+@pipe.command()
+@pipeline_option
+@prefix_option
+@json_option
+@boundary
+def status(folder: Path, prefix: Path | None, as_json: bool) -> None:
+    """Instances done and failed under each segment's current key, and the last runs.
+
+    \b
+    Example:
+      pipl pipe status -P examples/knights
+    """
+    from pipl.pipe.manage import status as get_status
+
+    rows, runs = get_status(_load(folder, prefix))
+    if as_json:
+        emit_json(
+            "pipe-status",
+            {
+                "segments": [
+                    {
+                        "segment": r.name,
+                        "key": r.key,
+                        "done": r.done,
+                        "failed": r.failed,
+                        "path": str(r.root),
+                        "failures": [{"instance": n, "error": e} for n, e in r.failures],
+                    }
+                    for r in rows
+                ],
+                "runs": runs,
+            },
+        )
+        return
+    table(
+        [[r.name, r.key, r.done, r.failed, r.root] for r in rows],
+        ["segment", "key", "done", "failed", "path"],
+    )
+    for r in rows:
+        for name, error in r.failures:
+            click.echo(f"failed: {r.name}/{name}: {error}")
+    if runs:
+        last = runs[0]
+        click.echo(
+            f"last run {last['id']} ({last['executor']}): {last['status']}, "
+            f"{last['ran']} ran, {last['reused']} reused, {last['failed']} failed"
+        )
+
+
+@pipe.command()
+@pipeline_option
+@click.option(
+    "--format", "fmt", type=click.Choice(["dot", "svg", "png"]), default="dot", show_default=True
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file (default: stdout for dot).",
+)
+@boundary
+def graph(folder: Path, fmt: str, output: Path | None) -> None:
+    """The pipeline's DAG in dot, or drawn as svg/png (needs graphviz's dot).
+
+    \b
+    Example:
+      pipl pipe graph -P examples/knights
+      pipl pipe graph --format svg -o pipeline.svg
+    """
+    from pipl.errors import UsageError
+    from pipl.fsutil import atomic_write
+    from pipl.pipe.manage import graph as draw
+
+    data = draw(_load(folder, None), fmt)
+    if output is not None:
+        atomic_write(output, data)
+    elif fmt == "dot":
+        click.echo(data.decode(), nl=False)
+    else:
+        raise UsageError(f"--format {fmt} writes a file: give -o FILE")
+
+
+@pipe.command()
+@click.argument("segment")
+@click.argument("values", nargs=-1, required=True)
+@pipeline_option
+@prefix_option
+@click.option("--json-values", is_flag=True, help="Read each VALUE as JSON (numbers, lists).")
+@click.option("--replace", is_flag=True, help="Replace the stored inputs instead of adding.")
+@boundary
+def push(
+    segment: str,
+    values: tuple[str, ...],
+    folder: Path,
+    prefix: Path | None,
+    json_values: bool,
+    replace: bool,
+) -> None:
+    """Give an orphan segment inputs (kept under the prefix): one instance per value.
+
+    \b
+    Example:
+      pipl pipe push knights Robin Bedevere
+      pipl pipe push --json-values cmb '[64, 1]' '[64, 2]'
+    """
+    from pipl.errors import UsageError
+    from pipl.pipe import store_push
+    from pipl.pipe.parse import parse
+
+    pipeline = _load(folder, prefix)
+    dag = parse(pipeline.dot)
+    if segment not in dag.segments:
+        raise UsageError(f"no segment {segment!r} in {pipeline.name} ({', '.join(dag.segments)})")
+    if dag.parents(segment):
+        raise UsageError(
+            f"segment {segment} has parents ({', '.join(dag.parents(segment))}): only "
+            "orphan segments take pushed inputs"
+        )
+    try:
+        parsed = [json.loads(v) for v in values] if json_values else list(values)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--json-values: {exc.doc!r} is not JSON ({exc.msg})") from None
+    count = store_push(pipeline.prefix, segment, parsed, replace=replace)
+    click.echo(f"{segment}: {count} pushed input(s); run 'pipl pipe run' to compute them")
+
+
+@pipe.command()
+@pipeline_option
+@prefix_option
+@click.option("--all", "everything", is_flag=True, help="Remove all stored data.")
+@boundary
+def clean(folder: Path, prefix: Path | None, everything: bool) -> None:
+    """Remove data of keys the pipeline no longer uses (old code or parameters).
+
+    \b
+    Example:
+      pipl pipe clean
+      pipl pipe clean --all
+    """
+    from pipl.pipe.manage import clean as do_clean
+
+    removed = do_clean(_load(folder, prefix), everything=everything)
+    for path in removed:
+        click.echo(f"removed {path}")
+    click.echo(f"{len(removed)} segment folder(s) removed")
+
+
+@pipe.command()
+@click.argument("segment")
+@pipeline_option
+@prefix_option
+@click.option("--name", help="The product's name (default: PIPELINE-SEGMENT).")
+@click.option("--stage", help="The stage to publish to (default: the first, e.g. dev).")
+@json_option
+@pass_state
+@boundary
+def publish(
+    state: AppState,
+    segment: str,
+    folder: Path,
+    prefix: Path | None,
+    name: str | None,
+    stage: str | None,
+    as_json: bool,
+) -> None:
+    """Publish a segment's outputs as a product packl whose version derives from its key.
+
+    Publishing a key that is already on the index does nothing.
+
+    \b
+    Example:
+      pipl pipe publish summary -P examples/knights
+      pipl pipe publish convol --name fft-filtered --stage qa
+    """
+    from pipl.assets.project_store import project_store
+    from pipl.pipe.publish import publish_segment
+
+    project = state.project()
+    index = project.stage_index(stage) if stage else project.stage_index()
+    with state.client() as client:
+        done = publish_segment(
+            _load(folder, prefix),
+            segment,
+            client=client,
+            index=index,
+            store=project_store(project),
+            index_url=project.simple_url(index),
+            name=name,
+        )
+    if as_json:
+        emit_json(
+            "pipe-publish",
+            {
+                "name": done.name,
+                "version": done.version,
+                "key": done.key,
+                "index": done.index,
+                "already": done.already,
+            },
+        )
+    elif done.already:
+        click.echo(f"{done.name} {done.version} (key {done.key}) is already on {done.index}")
+    else:
+        click.echo(f"published {done.name} {done.version} (key {done.key}) to {done.index}")
+
+
+@pipe.command("rebuild-db")
+@pipeline_option
+@prefix_option
+@boundary
+def rebuild_db(folder: Path, prefix: Path | None) -> None:
+    """Make the tracking database again from the data folders.
+
+    \b
+    Example:
+      pipl pipe rebuild-db -P examples/knights
+    """
+    from pipl.pipe.db import rebuild
+
+    pipeline = _load(folder, prefix)
+    found = rebuild(pipeline.prefix)
+    click.echo(f"{found['segments']} segment(s), {found['instances']} instance(s) recorded")

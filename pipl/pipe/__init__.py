@@ -1,0 +1,21 @@
+"""The pipeline engine: Pipelet-style segment DAGs with cached, multiplexed outputs.
+
+``Pipeline(dot, code_dir, prefix)`` (or ``load_pipeline(folder)`` for a pipeline packl),
+then ``run(pipeline)``; the segment environment itself lives in ``pipl_pipe.segment``.
+"""
+
+from __future__ import annotations
+
+from pipl.pipe.pipeline import Pipeline, load_module_pipeline, load_pipeline, store_push
+from pipl.pipe.run import RunReport, SegmentReport, prepare, run
+
+__all__ = [
+    "Pipeline",
+    "RunReport",
+    "SegmentReport",
+    "load_module_pipeline",
+    "load_pipeline",
+    "prepare",
+    "run",
+    "store_push",
+]

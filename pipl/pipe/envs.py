@@ -1,0 +1,138 @@
+"""Segment environments: which interpreter runs a segment, and the lock in its key.
+
+By default a segment runs in the engine's interpreter; its environment lock is the Python
+version and the pipeline packl's ``uv.lock`` (if any). A segment declared with
+``"env": ["some-segment-packl", "numpy<2"]`` gets its own uv environment: the
+requirements (and pipl-pipe) are resolved on the project index into a lock, and the
+environment is made once per lock under ``PREFIX/.envs/<lock hash>/``. The lock is part of
+the segment's key, so a new upstream release on the index makes a new key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pipl.errors import PipelineError
+from pipl.fsutil import atomic_write, locked
+from pipl.pipe.pipeline import Pipeline
+from pipl.uv import Uv
+
+ENVS = ".envs"
+
+
+def segment_environment(
+    pipeline: Pipeline, name: str, spec: dict[str, Any], uv: Uv | None = None
+) -> tuple[str, str]:
+    """(python executable, environment lock text) for segment ``name``."""
+    version = f"python {sys.version_info.major}.{sys.version_info.minor}"
+    requirements = spec.get("env")
+    if not requirements:
+        return sys.executable, f"{version}\n{pipeline.env_lock}"
+    if isinstance(requirements, str):
+        requirements = [requirements]
+    if not pipeline.index_url:
+        raise PipelineError(
+            f"segment {name} has its own environment ({', '.join(requirements)}) but no "
+            "project index is known: run inside a pipl project or set PIPL_PIPE_INDEX"
+        )
+    uv = uv or Uv()
+    lock = _resolve(uv, [*requirements, "pipl-pipe"], pipeline.index_url, name)
+    digest = hashlib.sha256(lock.encode()).hexdigest()[:16]
+    envs = pipeline.prefix / ENVS
+    envs.mkdir(parents=True, exist_ok=True)
+    target = envs / digest
+    python = target / "bin" / "python"
+    with locked(envs / digest):
+        if not python.exists():
+            _make(uv, target, lock, pipeline.index_url, name)
+    return str(python), f"{version}\n{lock}"
+
+
+def _resolve(uv: Uv, requirements: list[str], index_url: str, name: str) -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        req = Path(tmp) / "requirements.in"
+        req.write_text("\n".join(requirements) + "\n")
+        done = uv.run(
+            [
+                "pip",
+                "compile",
+                "--quiet",
+                "--no-header",
+                "--python",
+                sys.executable,
+                "--index-url",
+                index_url,
+                req,
+            ],
+            index_url=index_url,
+            what=f"resolve the environment of segment {name}",
+        )
+    return "\n".join(
+        line for line in done.stdout.splitlines() if line and not line.lstrip().startswith("#")
+    )
+
+
+def _make(uv: Uv, target: Path, lock: str, index_url: str, name: str) -> None:
+    """Build the environment beside its final place, then rename it there."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        uv.run(
+            ["venv", "--quiet", "--relocatable", "--python", sys.executable, "--no-project", tmp],
+            what=f"create the environment of segment {name}",
+        )
+        atomic_write(tmp / "pipl-lock.txt", lock + "\n")
+        uv.run(
+            [
+                "pip",
+                "sync",
+                "--quiet",
+                "--python",
+                tmp / "bin" / "python",
+                "--index-url",
+                index_url,
+                tmp / "pipl-lock.txt",
+            ],
+            index_url=index_url,
+            what=f"install the environment of segment {name}",
+        )
+        tmp.rename(target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+PROBE = """
+import importlib.metadata as md, importlib.util, json, sys
+names = sys.argv[1:]
+eps = {ep.name: ep for ep in md.entry_points(group="pipl_pipe.segment")}
+for name in names:
+    ep = eps.get(name)
+    if ep is None:
+        continue
+    module = ep.value.partition(":")[0].strip()
+    spec = importlib.util.find_spec(module)
+    origin = spec.origin if spec else ""
+    source = open(origin).read() if origin and origin.endswith(".py") else ""
+    mod = __import__(module, fromlist=["_"])
+    print(json.dumps({"name": name, "value": ep.value, "dist": ep.dist.name,
+                      "version": ep.dist.version, "origin": origin or "", "source": source,
+                      "multiplex": getattr(mod, "MULTIPLEX", None)}))
+    break
+"""
+
+
+def probe_entry_point(python: str, candidates: list[str]) -> dict[str, Any] | None:
+    """The first ``pipl_pipe.segment`` entry point among ``candidates`` in the
+    environment of ``python``, with its module's source."""
+    import json
+
+    from pipl.runner import Runner
+
+    done = Runner().run([python, "-c", PROBE, *candidates])
+    lines = done.stdout.strip().splitlines()
+    return json.loads(lines[-1]) if lines else None

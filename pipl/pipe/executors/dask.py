@@ -1,0 +1,57 @@
+"""Dask distributed: batches of instances as tasks on a scheduler's workers.
+
+``scheduler`` is an address (``tcp://host:8786``, e.g. a dask-jobqueue cluster on PBS or
+SLURM); without one, a LocalCluster of ``jobs`` worker processes is started for the run.
+Workers use their own environment: it must have pipl-pipe and the segments' packls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from pipl_pipe.segment.worker import Result, SegmentJob, Task, run_batch
+
+from pipl.errors import UsageError
+from pipl.pipe.executors import batches
+
+
+class DaskExecutor:
+    name = "dask"
+
+    def __init__(self, jobs: int, scheduler: str | None = None) -> None:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise UsageError(
+                "the dask executor needs dask distributed: pip install 'pipl[dask]'"
+            ) from None
+        self.jobs = max(1, jobs)
+        self.cluster: Any = None
+        if scheduler:
+            self.client = Client(scheduler)
+        else:
+            self.cluster = LocalCluster(
+                n_workers=self.jobs,
+                threads_per_worker=1,
+                processes=True,
+                protocol="tcp",
+                dashboard_address=None,
+            )
+            self.client = Client(self.cluster)
+
+    def run(self, job: SegmentJob, tasks: list[Task], python: str) -> Iterator[list[Result]]:
+        from distributed import as_completed
+
+        work = batches(tasks, self.jobs)
+        if not work:
+            return
+        scattered = self.client.scatter(job, broadcast=True)
+        futures = [self.client.submit(run_batch, scattered, b, pure=False) for b in work]
+        for future in as_completed(futures):
+            yield future.result()
+
+    def close(self) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()

@@ -1,0 +1,91 @@
+"""Looking after a pipeline's store: status, cleaning old keys, the graph."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipl.errors import PipelineError, UsageError
+from pipl.pipe.db import open_db
+from pipl.pipe.graph import to_dot
+from pipl.pipe.parse import parse
+from pipl.pipe.pipeline import Pipeline
+from pipl.pipe.run import prepare
+from pipl.pipe.store import walk_segments
+from pipl.runner import Runner
+
+
+@dataclass(frozen=True)
+class SegmentStatus:
+    name: str
+    key: str
+    root: Path
+    done: int
+    failed: int
+    failures: list[tuple[str, str]]
+
+
+def status(pipeline: Pipeline) -> tuple[list[SegmentStatus], list[dict[str, object]]]:
+    """Per segment of the current definition: instances done and failed under its key;
+    and the last runs."""
+    segments = prepare(pipeline)
+    with open_db(pipeline.prefix) as db:
+        rows = []
+        for seg in segments:
+            counts = db.counts(seg.key)
+            rows.append(
+                SegmentStatus(
+                    seg.name,
+                    seg.key,
+                    seg.root,
+                    counts["done"],
+                    counts["failed"],
+                    db.failures(seg.key),
+                )
+            )
+        return rows, db.runs(5)
+
+
+def clean(pipeline: Pipeline, *, everything: bool = False) -> list[Path]:
+    """Remove the folders of keys the current definition no longer uses (or all data)."""
+    prefix = pipeline.prefix
+    if everything:
+        removed = [f.root for f in walk_segments(prefix)]
+        if prefix.exists():
+            shutil.rmtree(prefix)
+        return removed
+    current = {seg.key for seg in prepare(pipeline)}
+    stale = [f for f in walk_segments(prefix) if f.meta["key"] not in current]
+    removed = []
+    with open_db(prefix) as db:
+        for found in sorted(stale, key=lambda f: len(f.root.parts)):
+            if found.root.exists():  # else gone with a stale parent's folder
+                shutil.rmtree(found.root)
+            removed.append(found.root)
+        db.forget(f.meta["key"] for f in stale)
+    return removed
+
+
+FORMATS = ("dot", "svg", "png")
+
+
+def graph(pipeline: Pipeline, fmt: str = "dot", runner: Runner | None = None) -> bytes:
+    """The DAG as dot text, or drawn by graphviz ``dot`` as svg or png."""
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown graph format {fmt!r}: choose from {', '.join(FORMATS)}")
+    text = to_dot(parse(pipeline.dot), pipeline.name.replace("-", "_"))
+    if fmt == "dot":
+        return text.encode()
+    exe = shutil.which("dot")
+    if exe is None:
+        raise PipelineError(
+            f"drawing {fmt} needs graphviz's 'dot' program (apt-get install graphviz), "
+            "or use --format dot"
+        )
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / f"graph.{fmt}"
+        (runner or Runner()).run([exe, f"-T{fmt}", "-o", str(out)], input=text)
+        return out.read_bytes()

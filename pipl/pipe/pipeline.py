@@ -1,0 +1,176 @@
+"""A pipeline: its DAG text, where its segment code lives, options, pushed inputs.
+
+In a pipeline packl, the module's ``__init__.py`` declares (read without importing it)::
+
+    PIPELINE = '''
+    knights -> melt;
+    quality -> melt;
+    '''
+    SEGMENTS = {"melt": {"multiplex": "cross_prod where \\"quality == 'the Brave'\\""},
+                "render": {"packl": "render-seg", "params": {"size": 4}}}
+    PUSH = {"knights": ["Lancelot", "Galahad"]}
+
+and segment scripts live in ``<module>/segments/NAME.py``. Per segment, ``SEGMENTS`` may
+give ``packl`` (a segment packl's entry point name), ``multiplex``, ``depend`` (files),
+``params`` (a dict, in the key, ``params`` in the segment) and ``env`` (a requirement list
+for the segment's own uv environment).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipl.errors import PipelineError
+from pipl.fsutil import atomic_write, locked
+
+PUSH_FILE = "push.json"
+
+
+@dataclass
+class Pipeline:
+    dot: str
+    code_dir: Path | None
+    prefix: Path
+    segments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pushed: dict[str, list[Any]] = field(default_factory=dict)
+    name: str = "pipeline"
+    env_lock: str = ""  # the default environment's lock text (part of every key)
+    root: Path | None = None  # the pipeline packl's folder
+    index_url: str | None = None  # where segment environments resolve (the project index)
+
+    def push(self, **inputs: list[Any]) -> None:
+        """Inputs of orphan segments for this run: ``P.push(knights=["Lancelot"])``."""
+        for seg, values in inputs.items():
+            self.pushed[seg] = list(values)
+
+    def all_pushed(self) -> dict[str, list[Any]]:
+        """Pushed here, plus what ``pipl pipe push`` stored under the prefix."""
+        stored = read_pushed(self.prefix)
+        merged = {k: list(v) for k, v in self.pushed.items()}
+        for seg, values in stored.items():
+            merged.setdefault(seg, [])
+            merged[seg] += [v for v in values if v not in merged[seg]]
+        return merged
+
+
+def read_pushed(prefix: Path) -> dict[str, list[Any]]:
+    path = prefix / PUSH_FILE
+    if not path.exists():
+        return {}
+    data: dict[str, list[Any]] = json.loads(path.read_text())
+    return data
+
+
+def store_push(prefix: Path, segment: str, values: list[Any], *, replace: bool = False) -> int:
+    """Add (or replace) the stored inputs of an orphan segment; returns how many it has."""
+    prefix.mkdir(parents=True, exist_ok=True)
+    path = prefix / PUSH_FILE
+    with locked(path):
+        data = read_pushed(prefix)
+        current = [] if replace else data.get(segment, [])
+        current += [v for v in values if v not in current]
+        data[segment] = current
+        atomic_write(path, json.dumps(data, indent=2) + "\n")
+    return len(current)
+
+
+def load_pipeline(folder: Path, prefix: Path | None = None) -> Pipeline:
+    """The pipeline of a pipeline packl folder."""
+    import tomllib
+
+    pyproject = folder / "pyproject.toml"
+    if not pyproject.is_file():
+        raise PipelineError(f"{folder} is not a pipeline packl (no pyproject.toml)")
+    meta = tomllib.loads(pyproject.read_text())
+    kind = meta.get("tool", {}).get("pipl", {}).get("kind")
+    if kind != "pipeline":
+        raise PipelineError(
+            f"{folder} is a packl of kind {kind!r}, not a pipeline "
+            "(create one: pipl packl create NAME --kind pipeline)"
+        )
+    name = meta["project"]["name"]
+    module = meta.get("tool", {}).get("flit", {}).get("module", {}).get("name")
+    module = module or name.replace("-", "_")
+    init = folder / module / "__init__.py"
+    values = _constants(init)
+    if "PIPELINE" not in values:
+        raise PipelineError(f"{init} has no PIPELINE string (the DAG, like 'a -> b;')")
+    lock = folder / "uv.lock"
+    return Pipeline(
+        dot=str(values["PIPELINE"]),
+        code_dir=folder / module / "segments",
+        prefix=prefix or folder / "pipe-data",
+        segments=dict(values.get("SEGMENTS", {})),
+        pushed={k: list(v) for k, v in dict(values.get("PUSH", {})).items()},
+        name=name,
+        env_lock=lock.read_text() if lock.is_file() else "",
+        root=folder,
+        index_url=_index_url(folder),
+    )
+
+
+def _index_url(folder: Path) -> str | None:
+    """env PIPL_PIPE_INDEX, or the simple URL of the project the folder is in."""
+    import os
+
+    if os.environ.get("PIPL_PIPE_INDEX"):
+        return os.environ["PIPL_PIPE_INDEX"]
+    from pipl.errors import ProjectError
+    from pipl.project.project import find_project
+
+    try:
+        return find_project(start=folder).simple_url()
+    except ProjectError:
+        return None
+
+
+def load_module_pipeline(module: str, prefix: Path) -> Pipeline:
+    """The pipeline of an installed pipeline packl, by module name (env PIPL_PIPE_PREFIX,
+    when set, overrides ``prefix``)."""
+    import importlib.metadata as md
+    import importlib.util
+    import os
+
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        raise PipelineError(f"no installed pipeline module {module!r}")
+    init = Path(spec.origin)
+    values = _constants(init)
+    if "PIPELINE" not in values:
+        raise PipelineError(f"{init} has no PIPELINE string (the DAG, like 'a -> b;')")
+    dists = md.packages_distributions().get(module.partition(".")[0], [module])
+    return Pipeline(
+        dot=str(values["PIPELINE"]),
+        code_dir=init.parent / "segments",
+        prefix=Path(os.environ.get("PIPL_PIPE_PREFIX") or prefix),
+        segments=dict(values.get("SEGMENTS", {})),
+        pushed={k: list(v) for k, v in dict(values.get("PUSH", {})).items()},
+        name=dists[0],
+        root=init.parent,
+    )
+
+
+def _constants(path: Path) -> dict[str, Any]:
+    """Module-level literal assignments (the file is not imported)."""
+    try:
+        tree = ast.parse(path.read_text(), filename=str(path))
+    except (OSError, SyntaxError) as exc:
+        raise PipelineError(f"cannot read {path}: {exc}") from None
+    found: dict[str, Any] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name) and target.id in ("PIPELINE", "SEGMENTS", "PUSH"):
+                    try:
+                        found[target.id] = ast.literal_eval(node.value)  # type: ignore[arg-type]
+                    except ValueError:
+                        raise PipelineError(
+                            f"{path} line {node.lineno}: {target.id} must be a literal "
+                            "(a string or a dict of plain values)"
+                        ) from None
+    return found

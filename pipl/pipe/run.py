@@ -1,0 +1,276 @@
+"""Running a pipeline: keys, instances to run, execution, records.
+
+Segments run parents first. For each, the instances are planned from the parents'
+outputs (``multiplex``); those already done under the segment's key are reused (the
+database says so in one query; an instance in the journal but unknown to the database,
+after a killed run, is taken from there); the rest go to the executor in batches,
+and each result batch is written to the database in one transaction.
+
+A failing instance keeps its traceback in its log and gives no output: instances of
+children that would have used it do not run (a ``group_by`` or ``union`` child waits for
+all of its parents' instances), every other result stays.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipl_pipe.fsutil import LockTimeout
+from pipl_pipe.segment.worker import LOG, Result, SegmentJob, Task
+
+from pipl.errors import PipelineError
+from pipl.fsutil import locked
+from pipl.pipe.code import SegmentCode, find_code
+from pipl.pipe.db import TrackingDb, open_db
+from pipl.pipe.executors import Executor, make_executor
+from pipl.pipe.graph import topological
+from pipl.pipe.keys import segment_key
+from pipl.pipe.multiplex import Element, Planned, plan
+from pipl.pipe.parse import parse
+from pipl.pipe.pipeline import Pipeline
+from pipl.pipe.store import (
+    finished_on_disk,
+    instance_dir,
+    segment_root,
+    write_segment,
+)
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class Prepared:
+    """A segment ready to run: its code, key, folder and environment."""
+
+    name: str
+    code: SegmentCode
+    key: str
+    root: Path
+    parents: list[str]
+    params: dict[str, Any]
+    python: str
+    env_lock: str
+
+
+@dataclass
+class SegmentReport:
+    name: str
+    key: str
+    root: Path
+    total: int = 0
+    reused: int = 0
+    ran: int = 0
+    failed: int = 0
+    blocked: str = ""  # why the segment could not run at all
+    failures: list[tuple[str, str, Path]] = field(default_factory=list)  # name, error, log
+
+
+@dataclass
+class RunReport:
+    run_id: int
+    executor: str
+    seconds: float
+    segments: list[SegmentReport]
+
+    @property
+    def ok(self) -> bool:
+        return all(not s.failed and not s.blocked for s in self.segments)
+
+    def segment(self, name: str) -> SegmentReport:
+        return next(s for s in self.segments if s.name == name)
+
+
+def prepare(pipeline: Pipeline) -> list[Prepared]:
+    """Parse the DAG, find each segment's code and compute the keys, parents first."""
+    from pipl.pipe.envs import segment_environment
+
+    dag = parse(pipeline.dot)
+    prepared: dict[str, Prepared] = {}
+    for name in topological(dag):
+        spec = dict(pipeline.segments.get(name, {}))
+        python, env_lock = segment_environment(pipeline, name, spec)
+        elsewhere = python if python != sys.executable else None
+        code = find_code(name, pipeline.code_dir, spec, dag.lines[name], elsewhere)
+        parents = dag.parents(name)
+        params = dict(spec.get("params", {}))
+        key = segment_key(code, params, {p: prepared[p].key for p in parents}, env_lock)
+        parent_root = prepared[parents[0]].root if parents else None
+        root = segment_root(pipeline.prefix, parent_root, name, key)
+        prepared[name] = Prepared(name, code, key, root, parents, params, python, env_lock)
+    return list(prepared.values())
+
+
+def _job(seg: Prepared, by_name: dict[str, Prepared]) -> SegmentJob:
+    upstream: dict[str, str] = {}
+    stack = list(seg.parents)
+    while stack:
+        name = stack.pop()
+        if name not in upstream:
+            upstream[name] = str(by_name[name].root)
+            stack += by_name[name].parents
+    return SegmentJob(
+        name=seg.name,
+        key=seg.key,
+        root=str(seg.root),
+        code=seg.code.source if not seg.code.entry else "",
+        filename=seg.code.filename,
+        entry=seg.code.entry,
+        hooks=seg.code.hooks,
+        params=seg.params,
+        segment_roots=upstream,
+        grouped=seg.code.multiplex.group_by is not None,
+    )
+
+
+def run(
+    pipeline: Pipeline,
+    *,
+    executor: str | Executor = "local",
+    jobs: int | None = None,
+    scheduler: str | None = None,
+    progress: Progress | None = None,
+) -> RunReport:
+    """Run what is not computed yet; returns what ran, was reused or failed."""
+    segments = prepare(pipeline)
+    pipeline.prefix.mkdir(parents=True, exist_ok=True)
+    try:
+        with locked(pipeline.prefix / "run", timeout=1):
+            return _run_locked(pipeline, segments, executor, jobs, scheduler, progress)
+    except LockTimeout:
+        raise PipelineError(
+            f"another run is using {pipeline.prefix}: wait for it to finish"
+        ) from None
+
+
+def _run_locked(
+    pipeline: Pipeline,
+    segments: list[Prepared],
+    executor: str | Executor,
+    jobs: int | None,
+    scheduler: str | None,
+    progress: Progress | None,
+) -> RunReport:
+    started = time.perf_counter()
+    workers = jobs or _cpu_count()
+    ex = make_executor(executor, workers, scheduler) if isinstance(executor, str) else executor
+    by_name = {s.name: s for s in segments}
+    pushed = pipeline.all_pushed()
+    reports: list[SegmentReport] = []
+    with open_db(pipeline.prefix) as db:
+        run_id = db.start_run(ex.name)
+        status = "error"
+        try:
+            outputs: dict[str, list[Element]] = {}
+            incomplete: dict[str, bool] = {}
+            for seg in segments:
+                report = _run_segment(
+                    seg, by_name, outputs, incomplete, pushed, db, ex, run_id, progress
+                )
+                reports.append(report)
+            status = "done" if all(not r.failed and not r.blocked for r in reports) else "failed"
+        except KeyboardInterrupt:
+            status = "interrupted"
+            raise
+        finally:
+            db.finish_run(
+                run_id,
+                status,
+                sum(r.ran for r in reports),
+                sum(r.reused for r in reports),
+                sum(r.failed for r in reports),
+            )
+            if isinstance(executor, str):
+                ex.close()
+    return RunReport(run_id, ex.name, time.perf_counter() - started, reports)
+
+
+def _run_segment(
+    seg: Prepared,
+    by_name: dict[str, Prepared],
+    outputs: dict[str, list[Element]],
+    incomplete: dict[str, bool],
+    pushed: dict[str, list[Any]],
+    db: TrackingDb,
+    ex: Executor,
+    run_id: int,
+    progress: Progress | None,
+) -> SegmentReport:
+    report = SegmentReport(seg.name, seg.key, seg.root)
+    multiplex = seg.code.multiplex
+    waiting = [p for p in seg.parents if incomplete[p]]
+    incomplete[seg.name] = bool(waiting)
+    outputs[seg.name] = []
+    if waiting and (multiplex.mode == "union" or multiplex.group_by is not None):
+        report.blocked = f"waits for failed instances of {', '.join(waiting)}"
+        return report
+    planned = plan(seg.name, seg.parents, outputs, multiplex, pushed.get(seg.name))
+    report.total = len(planned)
+    write_segment(
+        seg.root,
+        seg.code,
+        seg.key,
+        seg.params,
+        {p: by_name[p].key for p in seg.parents},
+        seg.python if seg.python != sys.executable else "",
+    )
+    db.add_segment(seg.key, seg.name, seg.root, {p: by_name[p].key for p in seg.parents})
+    done = db.done(seg.key)
+    todo: list[Planned] = []
+    recovered: list[Result] = []
+    on_disk = finished_on_disk(seg.root) if len(done) < len(planned) else {}
+    for item in planned:
+        if item.name in done:
+            continue
+        record = on_disk.get(item.name)
+        if record is not None:
+            done[item.name] = record["output"]
+            recovered.append(
+                Result(item.name, True, record["output"], record["started"], record["seconds"])
+            )
+        else:
+            todo.append(item)
+    if recovered:
+        db.record(seg.key, recovered, run_id)
+    report.reused = len(planned) - len(todo)
+    if progress:
+        progress(seg.name, report.reused, report.total)
+    if todo:
+        tasks = [Task(p.name, p.input, p.parents) for p in todo]
+        finished = report.reused
+        for results in ex.run(_job(seg, by_name), tasks, seg.python):
+            db.record(seg.key, results, run_id)
+            for r in results:
+                if r.ok:
+                    done[r.name] = r.output
+                    report.ran += 1
+                else:
+                    report.failed += 1
+                    if len(report.failures) < 20:
+                        log = instance_dir(seg.root, r.name) / LOG
+                        report.failures.append((r.name, r.error, log))
+            finished += len(results)
+            if progress:
+                progress(seg.name, finished, report.total)
+    data = str(seg.root / "data")
+    elements: list[Element] = []
+    for item in planned:
+        produced = done.get(item.name)
+        if produced is None:
+            continue
+        folder = f"{data}/{item.name}"
+        elements += [(f"{item.name}/{j}", folder, v) for j, v in enumerate(produced)]
+    outputs[seg.name] = elements
+    if report.failed:
+        incomplete[seg.name] = True
+    return report
+
+
+def _cpu_count() -> int:
+    import os
+
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)

@@ -1,0 +1,115 @@
+"""The hierarchical data store: one folder per segment key, nested under a parent's.
+
+::
+
+    PREFIX/knights_<key>/segment.json        name, key, parents' keys, multiplex, params
+                        code/knights.py      copies of the script, hooks, #depend files
+                        params.json
+                        data/<instance>/     the instance's files, instance.log
+                        journal/<batch>.pkl  instance records (status, outputs, timings)
+                        melt_<key>/...       a child segment, under its first parent
+
+The folder of a key is written once (meta files atomically); instances are folders
+under ``data/``, recorded in the journal when they end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipl_pipe.segment.worker import read_journal
+
+from pipl.fsutil import atomic_write
+from pipl.pipe.code import SegmentCode
+
+META = "segment.json"
+
+
+def segment_root(prefix: Path, parent_root: Path | None, name: str, key: str) -> Path:
+    return (parent_root if parent_root is not None else prefix) / f"{name}_{key}"
+
+
+def write_segment(
+    root: Path,
+    code: SegmentCode,
+    key: str,
+    params: dict[str, Any],
+    parents: dict[str, str],
+    env: str,
+) -> None:
+    """Copies of the code and parameters, then ``segment.json`` (skipped if present)."""
+    if (root / META).exists():
+        return
+    (root / "data").mkdir(parents=True, exist_ok=True)
+    code_dir = root / "code"
+    code_dir.mkdir(exist_ok=True)
+    if code.source:
+        atomic_write(code_dir / Path(code.filename).name, code.source)
+    for filename, source in code.hooks.values():
+        atomic_write(code_dir / Path(filename).name, source)
+    for dep, content in code.depend.items():
+        atomic_write(code_dir / Path(dep).name, content)
+    atomic_write(root / "params.json", json.dumps(params, indent=2, default=repr) + "\n")
+    meta = {
+        "name": code.name,
+        "key": key,
+        "parents": parents,
+        "code": code.filename,
+        "entry": code.entry,
+        "dist": code.dist,
+        "multiplex": str(code.multiplex),
+        "env": env,
+        "created": time.time(),
+    }
+    atomic_write(root / META, json.dumps(meta, indent=2) + "\n")
+
+
+def read_meta(root: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((root / META).read_text())
+    return data
+
+
+def instance_dir(root: Path, name: str) -> Path:
+    return root / "data" / name
+
+
+def finished_on_disk(root: Path) -> dict[str, dict[str, Any]]:
+    """Records of the instances that finished well, from the journal (a run killed before
+    the database heard of them leaves them there)."""
+    return {name: rec for name, rec in read_journal(root).items() if rec.get("ok")}
+
+
+@dataclass(frozen=True)
+class FoundSegment:
+    root: Path
+    meta: dict[str, Any]
+
+
+def walk_segments(prefix: Path) -> Iterator[FoundSegment]:
+    """Every segment folder under ``prefix`` (never descending into instance data)."""
+    stack = [prefix]
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        if folder != prefix and any(e.name == META for e in entries):
+            yield FoundSegment(folder, read_meta(folder))
+        for entry in entries:
+            if (
+                entry.is_dir()
+                and entry.name not in ("data", "code", "journal")
+                and "_" in entry.name
+            ):
+                stack.append(Path(entry.path))
+
+
+def instance_records(root: Path) -> Iterator[dict[str, Any]]:
+    yield from read_journal(root).values()

@@ -1,0 +1,278 @@
+"""Running batches of segment instances, in-process or in a long-lived worker process.
+
+The engine sends a ``SegmentJob`` (the segment's code, hooks, parameters and folders) and
+batches of ``Task`` (one per instance); ``run_batch`` runs them one after the other and
+returns one ``Result`` each. Every instance leaves, in ``<root>/data/<instance>/``, its
+files and ``instance.log`` (what it logged or printed, and the traceback if it raised;
+no file when there was nothing). Its record (status, input, outputs, timings) is appended
+to a journal, ``<root>/journal/<batch>.pkl``, one file per batch: what resuming a killed
+run and rebuilding the tracking database read, without one more file per instance.
+
+``python -m pipl_pipe.segment.worker READ_FD WRITE_FD`` serves batches over two
+inherited pipe descriptors until the engine closes them: one process per worker, never
+one per instance, and a channel that segment code (which may print) cannot write to.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import logging
+import os
+import pickle
+import shutil
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipl_pipe.segment import state
+from pipl_pipe.segment.env import UNSET, Environment
+
+LOG = "instance.log"
+JOURNAL = "journal"
+
+
+@dataclass(frozen=True)
+class SegmentJob:
+    """Everything an instance needs that is the same for all instances of a segment."""
+
+    name: str
+    key: str
+    root: str  # the segment's folder: <...>/<name>_<key>
+    code: str  # a segment script's source ("" for a segment packl)
+    filename: str  # where the code came from (for tracebacks)
+    entry: str = ""  # "module:function" of a segment packl
+    hooks: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (file, src)
+    params: dict[str, Any] = field(default_factory=dict)
+    segment_roots: dict[str, str] = field(default_factory=dict)  # upstream name -> folder
+    grouped: bool = False
+
+
+@dataclass(frozen=True)
+class Task:
+    """One instance: its folder name, its input and the parent instance folders."""
+
+    name: str
+    input: Any
+    parent_dirs: dict[str, list[str]]
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str
+    ok: bool
+    output: list[Any]
+    started: float
+    seconds: float
+    error: str = ""
+
+
+_compiled: dict[str, Any] = {}
+
+
+def _runner(job: SegmentJob) -> Callable[[Environment], Any]:
+    """The segment's code, compiled or imported once per process."""
+    cached = _compiled.get(job.key)
+    if cached is not None:
+        return cached
+    if job.entry:
+        module, _, attr = job.entry.partition(":")
+        func = importlib.import_module(module)
+        for part in attr.split("."):
+            func = getattr(func, part)
+
+        def call(env: Environment) -> Any:
+            return func(env)  # type: ignore[operator]  # the entry point is a callable
+
+    else:
+        code = compile(job.code, job.filename, "exec")
+
+        def call(env: Environment) -> Any:
+            space = env.globals()
+            exec(code, space)  # noqa: S102  # the pipeline's own segment script
+            return space.get("seg_output")
+
+    _compiled[job.key] = call
+    return call
+
+
+class _Log:
+    """One logger per segment; its handler writes into the current instance's buffer."""
+
+    def __init__(self, segment: str) -> None:
+        self.buffer = io.StringIO()
+        self.logger = logging.getLogger(f"pipl_pipe.segment.{segment}")
+        self.logger.setLevel(logging.DEBUG)
+        self.logger.propagate = False
+        for old in list(self.logger.handlers):
+            self.logger.removeHandler(old)
+        self.handler = logging.StreamHandler(self.buffer)
+        self.handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        self.logger.addHandler(self.handler)
+
+    def reset(self) -> io.StringIO:
+        self.buffer = io.StringIO()
+        self.handler.setStream(self.buffer)
+        return self.buffer
+
+
+def _fresh_dir(path: str) -> None:
+    try:
+        os.mkdir(path)
+    except FileExistsError:  # left by a failed or killed run: start clean
+        shutil.rmtree(path)
+        os.mkdir(path)
+
+
+def run_batch(job: SegmentJob, tasks: list[Task]) -> list[Result]:
+    """Run the instances one after the other; a raising instance is recorded, not raised."""
+    log = _Log(job.name)
+    data = os.path.join(job.root, "data")
+    os.makedirs(data, exist_ok=True)
+    journal = Journal(job.root)
+    try:
+        return _run_tasks(job, tasks, data, log, journal)
+    finally:
+        journal.close()
+
+
+def _run_tasks(
+    job: SegmentJob, tasks: list[Task], data: str, log: _Log, journal: Journal
+) -> list[Result]:
+    results = []
+    for task in tasks:
+        folder = os.path.join(data, task.name)
+        _fresh_dir(folder)
+        buffer = log.reset()
+        env = Environment(
+            segment=job.name,
+            instance=task.name,
+            data_dir=folder,
+            seg_input=task.input,
+            parent_dirs=task.parent_dirs,
+            segment_roots=job.segment_roots,
+            hooks=job.hooks,
+            params=job.params,
+            logger=log.logger,
+            grouped=job.grouped,
+        )
+        started = time.time()
+        clock = time.perf_counter()
+        error = ""
+        output: list[Any] = []
+        token = state.enter(env)
+        try:
+            call = _runner(job)
+            with contextlib.redirect_stdout(buffer):
+                returned = call(env)
+            if returned is not None:
+                output = list(returned) if isinstance(returned, list) else [returned]
+            elif env.output is not UNSET:
+                output = env.output
+            else:
+                output = [task.input]
+        except Exception as exc:
+            buffer.write(traceback.format_exc())
+            error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        finally:
+            state.leave(token)
+        seconds = time.perf_counter() - clock
+        result = Result(task.name, not error, output, started, seconds, error)
+        text = buffer.getvalue()
+        if text:  # an instance that said nothing has no log file (an empty log)
+            with open(os.path.join(folder, LOG), "w") as fh:
+                fh.write(text)
+        results.append(journal.append(task, result))
+    return results
+
+
+class Journal:
+    """Instance records of one batch, appended to one file as pickles. Each record is
+    flushed as the instance ends (no fsync): a record cut short by a kill does not unpickle,
+    so that instance simply runs again."""
+
+    def __init__(self, root: str) -> None:
+        folder = os.path.join(root, JOURNAL)
+        os.makedirs(folder, exist_ok=True)
+        name = f"{time.time_ns()}-{os.getpid()}-{threading.get_ident()}.pkl"
+        self.fh = open(os.path.join(folder, name), "ab")  # noqa: SIM115  # closed by close()
+
+    def append(self, task: Task, result: Result) -> Result:
+        record = {
+            "name": task.name,
+            "input": task.input,
+            "ok": result.ok,
+            "output": result.output,
+            "started": result.started,
+            "seconds": result.seconds,
+            "error": result.error,
+        }
+        try:
+            payload = pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # an output that does not pickle fails the instance
+            error = f"outputs do not pickle: {exc}"
+            record.update(ok=False, output=[], error=error)
+            result = Result(result.name, False, [], result.started, result.seconds, error)
+            payload = pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
+        self.fh.write(payload)
+        self.fh.flush()
+        return result
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+def read_journal(root: str | Path) -> dict[str, dict[str, Any]]:
+    """The latest record of every instance of a segment folder, by instance name."""
+    found: dict[str, dict[str, Any]] = {}
+    folder = os.path.join(root, JOURNAL)
+    try:
+        names = sorted(os.listdir(folder))  # by time of the batch's start
+    except FileNotFoundError:
+        return found
+    for name in names:
+        try:
+            fh = open(os.path.join(folder, name), "rb")  # noqa: SIM115  # closed below
+        except OSError:
+            continue
+        with fh:
+            while True:
+                try:
+                    record = pickle.load(fh)  # noqa: S301  # written by Journal.append
+                except EOFError:
+                    break
+                except Exception:  # a record cut short by a kill: the rest is lost too
+                    break
+                previous = found.get(record["name"])
+                if previous is None or previous["started"] <= record["started"]:
+                    found[record["name"]] = record
+    return found
+
+
+def serve(read_fd: int, write_fd: int) -> None:
+    """Answer ``(job, tasks)`` requests with result lists until the engine hangs up."""
+    from multiprocessing.connection import Connection
+
+    inbox, outbox = Connection(read_fd, writable=False), Connection(write_fd, readable=False)
+    while True:
+        try:
+            job, tasks = inbox.recv()
+        except EOFError:
+            return
+        try:
+            outbox.send(("ok", run_batch(job, tasks)))
+        except Exception:  # the segment's code could not even load: report, keep serving
+            outbox.send(("error", traceback.format_exc()))
+
+
+if __name__ == "__main__":
+    # run the imported module, so results pickle as pipl_pipe.segment.worker classes
+    from pipl_pipe.segment import worker
+
+    worker.serve(int(sys.argv[1]), int(sys.argv[2]))

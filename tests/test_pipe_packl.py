@@ -1,0 +1,89 @@
+"""Pipeline and segment packls on the project index: templates, segment environments."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pipl.packl.build import publish
+from pipl.packl.create import create_packl
+from pipl.pipe import load_pipeline, run
+from pipl.workspace.workspace import create_workspace, remove_workspace
+from tests.helpers import fails
+from tests.helpers import run as cli
+
+
+@pytest.fixture(scope="module")
+def ws(project):
+    space = create_workspace(project, "pipes")
+    yield space
+    remove_workspace(space)
+
+
+def test_pipeline_packl_from_the_template_runs(project, ws, tmp_path):
+    packl = create_packl(project, ws, "demo-pipe", "pipeline")
+    result = cli(["pipe", "run", "-P", str(packl.path), "--prefix", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)["data"]
+    assert [s["ran"] for s in data["segments"]] == [3, 3]
+    values = sorted(int(f.read_text()) for f in tmp_path.glob("source_*/double_*/data/*/*.txt"))
+    assert values == [2, 4, 6]
+
+
+def test_segment_packl_in_its_own_environment_from_the_index(project, ws, owner, tmp_path):
+    seg = create_packl(project, ws, "demo-seg", "segment")
+    (seg.path / "demo_seg" / "__init__.py").write_text(
+        "import sys\n"
+        "MULTIPLEX = 'cross_prod'\n"
+        "def run(seg):\n"
+        "    with open(seg.get_data_fn('where.txt'), 'w') as f:\n"
+        "        f.write(sys.prefix)\n"
+        "    return [seg.get_input('source') * 10]\n"
+        "def check():\n"
+        "    return True\n"
+    )
+    publish(project, ws, seg, owner)
+    pipe = create_packl(project, ws, "seg-pipe", "pipeline")
+    init = pipe.path / "seg_pipe" / "__init__.py"
+    init.write_text(
+        init.read_text()
+        .replace(
+            '"double": {"params": {"factor": 2}},',
+            '"double": {"params": {"factor": 2}},\n'
+            '    "tens": {"packl": "demo-seg", "env": ["demo-seg"]},',
+        )
+        .replace("source -> double;", "source -> double;\nsource -> tens;")
+    )
+    pipeline = load_pipeline(pipe.path, tmp_path / "data")
+    assert pipeline.index_url == project.simple_url()
+    report = run(pipeline, jobs=1)
+    assert report.ok, report
+    tens = report.segment("tens")
+    assert tens.ran == 3
+    (env,) = [e for e in (tmp_path / "data" / ".envs").iterdir() if e.is_dir()]
+    # the instances ran in that environment's interpreter, not this one
+    assert {f.read_text() for f in tens.root.glob("data/*/where.txt")} == {str(env)}
+    lock = (env / "pipl-lock.txt").read_text()
+    assert "demo-seg==0.1.0" in lock
+    # cached by its lock: a second run reuses the environment and every instance
+    report = run(load_pipeline(pipe.path, tmp_path / "data"), jobs=1)
+    assert report.segment("tens").reused == 3 and report.segment("tens").ran == 0
+
+
+def test_publish_a_segment_as_a_product_once_per_key(project, ws, owner, tmp_path):
+    packl = create_packl(project, ws, "pub-pipe", "pipeline")
+    base = ["-P", str(packl.path), "--prefix", str(tmp_path)]
+    publish = ["pipe", "publish", "double", *base, "--json"]
+    fails(cli(publish, project=project.root), 10, "segment double", "0 finished")
+    assert cli(["pipe", "run", *base, "-q"], project=project.root).exit_code == 0
+    first = json.loads(cli(publish, project=project.root).stdout)["data"]
+    assert first["name"] == "pub-pipe-double" and not first["already"]
+    assert first["version"] == f"0.0.{int(first['key'], 16)}"
+    versions = owner.versions(project.stage_index(), "pub-pipe-double")
+    assert first["version"] in versions
+    again = json.loads(cli(publish, project=project.root).stdout)["data"]
+    assert again["already"] and again["version"] == first["version"]
+    # the product's metadata names the key it was made from
+    record = versions[first["version"]]
+    assert "key " + first["key"] in record.get("summary", "")
