@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from pipl.cli import cli
 from tests.helpers import run
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "json.md"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 # A shape: a type (or tuple of types), [shape] for a list of items, {"*": shape} for a
 # mapping keyed by names, or {key: shape} for an object with at least these keys.
@@ -94,6 +96,48 @@ SHAPES: dict[str, Any] = {
         "freed": INT,
         "kept_recent": [S],
     },
+    "pipe-run": {
+        "ok": B,
+        "seconds": (int, float),
+        "segments": [
+            {
+                "segment": S,
+                "key": S,
+                "instances": INT,
+                "reused": INT,
+                "ran": INT,
+                "failed": INT,
+                "blocked": S,
+                "failures": [{"instance": S, "error": S, "log": S}],
+                "path": S,
+            }
+        ],
+    },
+    "pipe-status": {
+        "segments": [
+            {
+                "segment": S,
+                "key": S,
+                "done": INT,
+                "failed": INT,
+                "path": S,
+                "failures": [{"instance": S, "error": S}],
+            }
+        ],
+        "runs": [
+            {
+                "id": INT,
+                "started": (int, float),
+                "finished": (int, float, N),
+                "executor": S,
+                "status": S,
+                "ran": INT,
+                "reused": INT,
+                "failed": INT,
+            }
+        ],
+    },
+    "pipe-publish": {"name": S, "version": S, "key": S, "index": S, "already": B},
     "promotion": {
         "project": S,
         "version": S,
@@ -133,6 +177,9 @@ CASES: dict[str, list[str]] = {
     "asset verify": [],
     "asset gc": ["--dry-run"],
     "proj index push": ["contract-lib", "0.1.0", "--to", "qa", "--dry-run"],
+    "pipe run": ["-P", "{knights}", "-j", "1"],
+    "pipe status": ["-P", "{knights}"],
+    "pipe publish": ["summary", "-P", "{knights}"],
 }
 
 
@@ -198,9 +245,13 @@ def contract_ws(project: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
     assert result.exit_code == 0, result.output
     result = run(["packl", "publish", "contract-lib", "-w", "contract"], project=root)
     assert result.exit_code == 0, result.output
-    asset = tmp_path_factory.mktemp("asset") / "plate.exr"
+    data = tmp_path_factory.mktemp("contract")
+    asset = data / "plate.exr"
     asset.write_bytes(b"pixels" * 100)
-    yield asset
+    shutil.copytree(EXAMPLES / "knights", data / "knights")
+    result = run(["pipe", "run", "-P", str(data / "knights"), "-j", "1", "-q"], project=root)
+    assert result.exit_code == 0, result.output
+    yield data
     run(["work", "remove", "contract", "--yes"], project=root)
 
 
@@ -209,7 +260,12 @@ def test_json_output_has_its_documented_shape(
     project: Any, contract_ws: Path, command: str
 ) -> None:
     kind_of = {cmd: kind for kind, cmd in documented_kinds().items()}
-    args = [a.replace("{asset}", str(contract_ws)) for a in CASES[command]]
+    args = [
+        a.replace("{asset}", str(contract_ws / "plate.exr")).replace(
+            "{knights}", str(contract_ws / "knights")
+        )
+        for a in CASES[command]
+    ]
     result = run([*command.split(), *args, "--json"], project=Path(project.root))
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
