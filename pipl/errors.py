@@ -48,6 +48,10 @@ class PortBusy(ServerError):
     """The configured port is taken by another program."""
 
 
+class WrongServer(ServerError):
+    """Something other than the project's own devpi-server answers at its URL."""
+
+
 class IndexServerError(PiplError):
     """devpi answered a request with an error; ``status`` is the HTTP status."""
 

@@ -1,7 +1,16 @@
-"""Test helpers: small wheels written directly (no build backend needed) and a CLI runner."""
+"""Test helpers: small wheels written directly (no build backend needed), the CLI run
+in-process, in a process of its own, or on a pseudo-terminal."""
 
 from __future__ import annotations
 
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from click.testing import CliRunner, Result
@@ -51,10 +60,92 @@ def run(args: list[str], *, input: str | None = None, project: Path | None = Non
     return CliRunner().invoke(cli, args, input=input, catch_exceptions=False)
 
 
-def fails(result: Result, code: int, *needles: str) -> None:
+def fails(result: Result | Proc, code: int, *needles: str) -> None:
     """Assert a one-line ``Error: ...`` with exit ``code`` mentioning every needle."""
     assert result.exit_code == code, (result.exit_code, result.output)
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
     for needle in needles:
         assert needle in lines[0], (needle, lines[0])
+
+
+@dataclass(frozen=True)
+class Proc:
+    """What a ``pipl`` run in its own process did (the shape ``fails()`` reads)."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def pipl_argv(args: list[str], project: Path | None = None) -> list[str]:
+    prefix = ["--project", str(project)] if project is not None else []
+    return [sys.executable, "-m", "pipl.cli", *prefix, *args]
+
+
+def run_process(
+    args: list[str],
+    *,
+    project: Path | None = None,
+    input: str | None = None,
+    env: dict[str, str] | None = None,
+    wrapper: list[str] | None = None,
+    timeout: float = 300,
+) -> Proc:
+    """Run ``pipl`` in a process of its own (no terminal: stdin is a pipe or /dev/null)."""
+    out = subprocess.run(
+        [*(wrapper or []), *pipl_argv(args, project)],
+        input=input,
+        stdin=None if input is not None else subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
+    return Proc(out.returncode, out.stdout, out.stderr)
+
+
+def run_in_terminal(
+    args: list[str],
+    answers: list[tuple[str, str]],
+    *,
+    project: Path | None = None,
+    timeout: float = 120,
+) -> tuple[int, str]:
+    """Run ``pipl`` on a pseudo-terminal, typing each answer once its prompt shows."""
+    argv = pipl_argv(args, project)
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the terminal is its stdin, stdout, stderr and /dev/tty
+        try:
+            os.execv(argv[0], argv)  # noqa: S606 - argv list, no shell
+        finally:
+            os._exit(127)
+    output = b""
+    pending = list(answers)
+    seen = 0
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                output += chunk
+            if pending and pending[0][0].encode() in output[seen:]:
+                prompt, answer = pending.pop(0)
+                seen = output.index(prompt.encode(), seen) + len(prompt)
+                os.write(fd, answer.encode() + b"\n")
+        else:
+            os.kill(pid, signal.SIGKILL)  # stuck at a prompt nobody answers
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+    return os.waitstatus_to_exitcode(status), output.decode(errors="replace")

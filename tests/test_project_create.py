@@ -1,5 +1,6 @@
 """``pipl proj create`` and finding the current project (no server needed)."""
 
+import json
 import stat
 import tomllib
 
@@ -26,7 +27,11 @@ def test_create_writes_config_secrets_and_server_dir(tmp_path):
     assert (proj.serverdir / ".nodeinfo").is_file()
     secrets = proj.secrets
     assert _mode(secrets.path) == 0o700
-    assert _mode(proj.state_dir) == 0o700
+    assert _mode(proj.serverdir) == 0o700  # devpi's database holds password hashes
+    assert _mode(proj.state_dir) == 0o755  # the project's other users read .pipl
+    assert _mode(proj.server_uuid_file) == 0o644
+    nodeinfo = json.loads((proj.serverdir / ".nodeinfo").read_text())
+    assert proj.server_uuid_file.read_text() == nodeinfo["uuid"] + "\n"
     for path in (
         secrets.server_secret_file,
         secrets.password_file("root"),

@@ -1,13 +1,16 @@
 """Users of the project's server, through the CLI and the client."""
 
+import base64
 import json
 
+import httpx
 import pytest
 
 from pipl.errors import AuthError, Conflict, UsageError
 from pipl.index.client import IndexClient
-from pipl.index.session import logged_in_user, user_token_cache
-from tests.helpers import fails, run
+from pipl.index.session import connect, logged_in_user, user_token_cache
+from pipl.index.users import change_user, list_users, remove_user
+from tests.helpers import fails, make_wheel, run, run_in_terminal, run_process
 
 
 @pytest.fixture
@@ -81,11 +84,26 @@ def test_user_errors(cli, project):
     )
 
 
-def test_password_prompt_asks_twice(cli):
-    result = cli("proj", "user", "add", "leo", input="pw-leo\npw-leo\n")
-    assert result.exit_code == 0, result.output
-    assert "Repeat for confirmation" in result.output
+def test_password_prompt_asks_twice_on_a_terminal(cli, project):
+    code, output = run_in_terminal(
+        ["proj", "user", "add", "leo"],
+        [("Password:", "pw-leo"), ("Repeat for confirmation:", "pw-leo")],
+        project=project.root,
+    )
+    assert code == 0, output
+    assert "Added user 'leo'" in output and "pw-leo" not in output  # typed, not echoed
+    assert "leo" in cli("proj", "user", "list").output
     cli("proj", "user", "remove", "leo", "--yes")
+
+
+def test_password_without_a_terminal_is_one_line(project):
+    for args in (["proj", "user", "add", "nina"], ["proj", "login", "nina"]):
+        fails(run_process(args, project=project.root), 2, "no terminal", "--password-stdin")
+    fails(
+        run_process(["proj", "user", "set", "root", "--password"], project=project.root),
+        2,
+        "--password-stdin",
+    )
 
 
 def test_login_token_is_reused_not_the_password(project):
@@ -121,3 +139,74 @@ def test_client_user_conflict(admin):
     with pytest.raises(Conflict, match="already exists"):
         admin.create_user("twice", "pw")
     admin.delete_user("twice")
+
+
+def _auth_header(user, token):
+    return base64.b64encode(f"{user}:{token.token}".encode()).decode()
+
+
+def _raw_upload(project, wheel, headers):
+    with wheel.open("rb") as fh:
+        return httpx.post(
+            f"{project.url}/{project.stage_index()}/",
+            data={":action": "file_upload", "name": "revoked-probe", "version": "1.0"},
+            files={"content": (wheel.name, fh)},
+            headers={"Accept": "application/json", **headers},
+        )
+
+
+def test_password_change_revokes_earlier_logins_on_the_server(project, admin, tmp_path):
+    admin.create_user("rita", "rita-1")
+    with IndexClient(project.url) as rita:
+        old = rita.login("rita", "rita-1")
+        assert rita.whoami() == "rita"
+    change_user(project, admin, "rita", password="rita-2")
+
+    with (
+        IndexClient(project.url, token=old) as stale,
+        pytest.raises(AuthError, match="login of 'rita' is no longer valid.*pipl proj login rita"),
+    ):
+        stale.whoami()
+    # the server itself treats the old token as no login at all, for devpi's header and
+    # for HTTP basic auth (pip, twine)
+    wheel = make_wheel(tmp_path, "revoked-probe", "1.0")
+    basic = "Basic " + _auth_header("rita", old)
+    for headers in ({"X-Devpi-Auth": _auth_header("rita", old)}, {"Authorization": basic}):
+        api = httpx.get(f"{project.url}/+api", headers={"Accept": "application/json", **headers})
+        assert api.headers["X-Pipl-Auth"] == "revoked"
+        assert api.json()["result"]["authstatus"][0] == "noauth"
+        refused = _raw_upload(project, wheel, headers)
+        assert refused.status_code in (401, 403) and refused.headers["X-Pipl-Auth"] == "revoked"
+
+    with IndexClient(project.url) as rita:
+        new = rita.login("rita", "rita-2")  # right after the change: a valid login
+        assert rita.whoami() == "rita"
+    assert _raw_upload(project, wheel, {"X-Devpi-Auth": _auth_header("rita", new)}).is_success
+
+    # a user removed and created again does not inherit the old user's logins
+    remove_user(project, admin, "rita")
+    admin.create_user("rita", "rita-3")
+    with IndexClient(project.url, token=new) as stale, pytest.raises(AuthError):
+        stale.whoami()
+    remove_user(project, admin, "rita")
+
+
+def test_user_rules_live_in_the_library(project, admin):
+    for name in ("root", project.owner):
+        with pytest.raises(UsageError, match="needed by the project"):
+            remove_user(project, admin, name)
+    with pytest.raises(UsageError, match="nothing to change"):
+        change_user(project, admin, project.owner)
+
+    old = project.secrets.password(project.owner)
+    change = change_user(project, admin, project.owner, password="owner-new-pw")
+    try:
+        assert change.secrets_updated and change.changed == ["password"]
+        assert project.secrets.password(project.owner) == "owner-new-pw"
+        assert project.secrets.tokens.get(project.url, project.owner) is None
+        with connect(project, "owner") as owner:  # logs in again from the secrets
+            assert owner.whoami() == project.owner
+    finally:
+        change_user(project, admin, project.owner, password=old)
+    users = {u.name: u for u in list_users(admin)}
+    assert set(users[project.owner].indexes) >= {"base", "dev"} and users["root"].indexes == []

@@ -42,11 +42,17 @@ def _cell(value: Any) -> str:
 
 
 def read_password(password_stdin: bool, *, confirm: bool = True, prompt: str = "Password") -> str:
-    """A password from one line of stdin, or typed twice at a hidden prompt."""
+    """A password from one line of stdin, or typed (twice) at a hidden prompt, which
+    needs a terminal."""
     if password_stdin:
         line = sys.stdin.readline().rstrip("\r\n")
         if not line:
             raise UsageError("no password on stdin (got an empty line)")
         return line
+    if not sys.stdin.isatty():
+        raise UsageError(
+            "no terminal to type the password in: pipe it with --password-stdin "
+            '(e.g. echo "$PASSWORD" | pipl ... --password-stdin)'
+        )
     value = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
     return str(value)

@@ -105,7 +105,11 @@ def start(state: AppState, detach: bool, timeout: float) -> None:
     """Start the project's devpi-server.
 
     In the foreground by default (Ctrl-C stops it cleanly); with --detach in the
-    background.
+    background. Of two starts at once, one starts the server and the other says it runs.
+
+    \b
+    Example:
+      pipl proj start --detach
     """
     from pipl.project import server
 
@@ -137,10 +141,18 @@ def _report_started(started: object) -> None:
 @pass_state
 @boundary
 def stop(state: AppState) -> None:
-    """Stop the project's server (SIGTERM, then SIGKILL after 20 s)."""
+    """Stop the project's server (SIGTERM, then SIGKILL after 20 s).
+
+    Works from the pid file under .pipl/run, so a broken pipl.toml does not keep a
+    running server from stopping.
+
+    \b
+    Example:
+      pipl proj stop
+    """
     from pipl.project import server
 
-    pid = server.stop(state.project())
+    pid = server.stop(state.project_files())
     click.echo(f"Server stopped (pid {pid}).")
 
 
@@ -149,7 +161,15 @@ def stop(state: AppState) -> None:
 @pass_state
 @boundary
 def status(state: AppState, as_json: bool) -> None:
-    """Show the server's url, pid, devpi serials and indexes."""
+    """Show the server's url, pid, devpi serials and indexes.
+
+    Checks first that the server answering at the project's port is the project's own
+    (the uuid of its server folder); anything else is an error naming what answers.
+
+    \b
+    Example:
+      pipl proj status --json
+    """
     from pipl.index.status import server_status
 
     st = server_status(state.project())
@@ -184,7 +204,13 @@ def login(state: AppState, user: str, password_stdin: bool) -> None:
     """Log in as USER; later commands act as USER until 'pipl proj logout'.
 
     The password is checked by the server and then forgotten: only devpi's login token is
-    kept, in a 0600 file in your config folder.
+    kept, in a 0600 file in your config folder. It is sent only once the server is known
+    to be the project's own. A password change ends the login.
+
+    \b
+    Example:
+      pipl proj login alice
+      echo "$ALICE_PASSWORD" | pipl proj login alice --password-stdin
     """
     from pipl.index.session import login as do_login
 

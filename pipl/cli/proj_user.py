@@ -6,7 +6,6 @@ import click
 
 from pipl.cli.output import emit_json, read_password, table
 from pipl.cli.state import AppState, boundary, pass_state
-from pipl.errors import UsageError
 
 
 @click.group()
@@ -19,17 +18,20 @@ def user() -> None:
 @pass_state
 @boundary
 def list_users(state: AppState, as_json: bool) -> None:
-    """List users and the indexes they own."""
+    """List users and the indexes they own.
+
+    \b
+    Example:
+      pipl proj user list --json
+    """
+    from pipl.index.users import list_users as users_of
+
     with state.client("anonymous") as client:
-        users = client.users()
-    rows = [
-        {"name": name, "email": cfg.get("email", ""), "indexes": sorted(cfg.get("indexes") or {})}
-        for name, cfg in sorted(users.items())
-    ]
+        users = users_of(client)
     if as_json:
-        emit_json("users", rows)
+        emit_json("users", [u.to_dict() for u in users])
         return
-    table([(r["name"], r["email"], r["indexes"]) for r in rows], ["USER", "EMAIL", "INDEXES"])
+    table([(u.name, u.email, u.indexes) for u in users], ["USER", "EMAIL", "INDEXES"])
 
 
 @user.command()
@@ -44,13 +46,15 @@ def add(state: AppState, name: str, email: str | None, password_stdin: bool) -> 
     \b
     Example:
       pipl proj user add alice --email alice@studio.example
+      echo "$ALICE_PASSWORD" | pipl proj user add alice --password-stdin
     """
     from pipl import names
+    from pipl.index.users import add_user
 
     names.check_user(name)
     password = read_password(password_stdin)
     with state.client("admin") as client:
-        client.create_user(name, password, email=email)
+        add_user(client, name, password, email=email)
     click.echo(f"Added user {name!r}.")
 
 
@@ -69,8 +73,19 @@ def add(state: AppState, name: str, email: str | None, password_stdin: bool) -> 
 def set_user(
     state: AppState, name: str, email: str | None, change_password: bool, password_stdin: bool
 ) -> None:
-    """Change user NAME's password and/or e-mail."""
+    """Change user NAME's password and/or e-mail.
+
+    A new password ends NAME's earlier logins: they log in again. For root and the
+    project's owner, the project's secrets get the new password too.
+
+    \b
+    Example:
+      pipl proj user set alice --password
+      pipl proj user set alice --email alice@studio.example
+    """
     from pipl import names
+    from pipl.errors import UsageError
+    from pipl.index.users import change_user
 
     names.check_user(name)
     if not (email or change_password or password_stdin):
@@ -80,17 +95,9 @@ def set_user(
         if (change_password or password_stdin)
         else None
     )
-    project = state.project()
     with state.client("admin") as client:
-        client.modify_user(name, password=password, email=email)
-    if password is not None and name in ("root", project.owner):
-        # pipl keeps these two passwords in the project's secrets
-        project.secrets.set_password(name, password)
-        project.secrets.tokens.drop(project.url, name)
-    changed = " and ".join(
-        x for x in ("password" if password else "", "email" if email else "") if x
-    )
-    click.echo(f"Changed {changed} of {name!r}.")
+        change = change_user(state.project(), client, name, password=password, email=email)
+    click.echo(f"Changed {' and '.join(change.changed)} of {name!r}.")
 
 
 @user.command()
@@ -99,15 +106,18 @@ def set_user(
 @pass_state
 @boundary
 def remove(state: AppState, name: str, yes: bool) -> None:
-    """Remove user NAME and the volatile indexes they own."""
-    from pipl import names
+    """Remove user NAME and the volatile indexes they own.
 
-    names.check_user(name)
+    \b
+    Example:
+      pipl proj user remove alice --yes
+    """
+    from pipl.index.users import check_removable, remove_user
+
     project = state.project()
-    if name in ("root", project.owner):
-        raise UsageError(f"{name!r} is needed by the project and cannot be removed")
+    check_removable(project, name)
     if not yes:
         click.confirm(f"Remove user {name!r} and their indexes?", abort=True)
     with state.client("admin") as client:
-        client.delete_user(name)
+        remove_user(project, client, name)
     click.echo(f"Removed user {name!r}.")

@@ -15,7 +15,7 @@ from pipl.errors import FrameworkError, PiplError
 if TYPE_CHECKING:
     from pipl.index.client import IndexClient
     from pipl.index.session import Identity
-    from pipl.project.project import Project
+    from pipl.project.project import Project, ProjectFiles
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,8 +40,19 @@ def boundary(func: F) -> F:
             raise CliError(exc) from exc
         except PipeError as exc:  # the framework's errors, e.g. a corrupted asset
             raise CliError(FrameworkError(str(exc))) from exc
+        except PermissionError as exc:  # another OS user's file in a shared project
+            raise CliError(PiplError(_permission_message(exc))) from exc
 
     return wrapper  # type: ignore[return-value]  # same signature as func
+
+
+def _permission_message(exc: PermissionError) -> str:
+    where = f" on {exc.filename}" if exc.filename else ""
+    return (
+        f"permission denied{where}: it belongs to another user of the project; ask the "
+        "project's owner for access (for example group write access to the project's "
+        "workareas), or for the command to be run by them"
+    )
 
 
 @dataclass
@@ -56,7 +67,22 @@ class AppState:
             from pipl.project.project import find_project
 
             self._project = find_project(override=self.project_path)
+            for warning in self._project.config.warnings:
+                click.echo(f"Warning: {warning}", err=True)
         return self._project
+
+    def project_files(self) -> ProjectFiles:
+        """The project, or only its folder when its pipl.toml cannot be read (enough to
+        stop its server)."""
+        from pipl.errors import ProjectError
+        from pipl.project.project import ProjectFiles, find_project_root
+
+        try:
+            return self.project()
+        except ProjectError as exc:
+            root = find_project_root(override=self.project_path)  # no project: raises again
+            click.echo(f"Warning: {exc}", err=True)
+            return ProjectFiles(root)
 
     def client(self, identity: Identity = "user") -> IndexClient:
         from pipl.index.session import connect

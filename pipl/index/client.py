@@ -25,11 +25,17 @@ from pipl.errors import (
     ServerNotRunning,
 )
 from pipl.index.distfile import DistFile, read_distfile
+from pipl.index.identity import ServerAnswer, answer_of
 from pipl.index.links import Link, PushResult, UploadResult, links_of
 from pipl.project.secrets import Token
 
 JSON = "application/json"
-__all__ = ["IndexClient", "Link", "PushResult", "UploadResult"]
+__all__ = ["IndexClient", "Link", "PushResult", "ServerAnswer", "UploadResult"]
+
+# set by pipl's devpi plugin on the answer to a request whose login token a later password
+# change revoked (see pipl.devpi_auth)
+AUTH_HEADER = "X-Pipl-Auth"
+AUTH_HEADER_NAME = "X-Devpi-Auth"
 
 
 def _error_for(response: httpx.Response, what: str) -> IndexServerError:
@@ -63,6 +69,7 @@ class IndexClient:
             base_url=self.url, timeout=timeout, headers={"Accept": JSON}, follow_redirects=False
         )
         self.token: Token | None = None
+        self._answer: ServerAnswer | None = None
         if token is not None:
             self.use_token(token)
 
@@ -89,6 +96,18 @@ class IndexClient:
             raise IndexServerError(
                 f"{what}: the server at {self.url} did not answer in time"
             ) from None
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:  # every other transport failure
+            raise IndexServerError(
+                f"{what}: the connection to {self.url} failed ({_describe(exc)}); "
+                "is the program on that port the project's devpi-server?"
+            ) from None
+        if response.headers.get(AUTH_HEADER) == "revoked" and self.token is not None:
+            user = self.token.user
+            raise AuthError(
+                f"the login of {user!r} is no longer valid: the password changed after it "
+                f"was made; log in again with 'pipl proj login {user}'",
+                status=401,
+            )
         if response.status_code not in tuple(ok):
             raise _error_for(response, what)
         return response
@@ -118,12 +137,33 @@ class IndexClient:
 
     def use_token(self, token: Token) -> None:
         raw = f"{token.user}:{token.token}".encode()
-        self._http.headers["X-Devpi-Auth"] = base64.b64encode(raw).decode()
+        self._http.headers[AUTH_HEADER_NAME] = base64.b64encode(raw).decode()
         self.token = token
 
     def logout(self) -> None:
-        self._http.headers.pop("X-Devpi-Auth", None)
+        self._http.headers.pop(AUTH_HEADER_NAME, None)
         self.token = None
+
+    def identify(self) -> ServerAnswer:
+        """What answers at this client's URL, asked once per client and without credentials
+        (``/+status`` of a devpi-server reports the uuid of its server folder)."""
+        if self._answer is not None:
+            return self._answer
+        request = self._http.build_request("GET", "/+status")
+        request.headers.pop(AUTH_HEADER_NAME, None)
+        try:
+            response = self._http.send(request)
+        except httpx.ConnectError:
+            raise ServerNotRunning(
+                f"no server answers at {self.url}: start it with 'pipl proj start --detach'"
+            ) from None
+        except httpx.TimeoutException:
+            raise IndexServerError(f"the server at {self.url} did not answer in time") from None
+        except httpx.HTTPError as exc:
+            self._answer = ServerAnswer(False, detail=f"no HTTP answer: {_describe(exc)}")
+            return self._answer
+        self._answer = answer_of(response)
+        return self._answer
 
     @property
     def user(self) -> str | None:
@@ -452,6 +492,11 @@ class IndexClient:
             f"remove {link.basename} from {link.index}",
             params={"force": ""} if force else {},
         )
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc).strip().rstrip(".")
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _multidict(fields: list[tuple[str, str]]) -> dict[str, str | list[str]]:

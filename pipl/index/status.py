@@ -7,6 +7,7 @@ from typing import Any
 
 from pipl.errors import ServerNotRunning
 from pipl.index.client import IndexClient
+from pipl.index.session import check_server
 from pipl.project.project import Project
 from pipl.project.server import read_pid
 
@@ -37,7 +38,8 @@ class ServerStatus:
 
 
 def server_status(project: Project) -> ServerStatus:
-    """The server's state; ``running`` is False when nothing answers."""
+    """The server's state; ``running`` is False when nothing answers. Raises
+    ``WrongServer`` when another program answers at the project's port."""
     pid = read_pid(project)
     stopped = ServerStatus(
         project.name,
@@ -49,6 +51,7 @@ def server_status(project: Project) -> ServerStatus:
     )
     with IndexClient(project.url, timeout=10) as client:
         try:
+            check_server(project, client)
             status = client.status()
             features = client.api().get("features") or []
             indexes = [

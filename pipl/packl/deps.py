@@ -1,5 +1,10 @@
 """``pipl packl add`` / ``remove``: dependencies installed from the project index and
-recorded in the packl's pyproject (with its edit history)."""
+recorded in the packl's pyproject (with its edit history).
+
+The pyproject is read, changed and saved, and the packl's editable install refreshed,
+under the pyproject's file lock: two adds to one packl at once both keep their dependency
+and their history entry.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from pipl import names
 from pipl.errors import PacklError, UsageError
+from pipl.fsutil import locked
 from pipl.packl.packl import Packl, list_packls
 from pipl.packl.pyproject import PyProject
 from pipl.project.project import Project
@@ -85,7 +91,7 @@ def add(
     Nothing is written to the packl unless the install succeeded.
     """
     uv = uv or Uv()
-    pyproject = packl.pyproject
+    name = packl.pyproject.name
     index_url = ws.index_url(project)
     if editable is not None:
         editable = Path(editable).expanduser().resolve()
@@ -98,8 +104,8 @@ def add(
             raise UsageError(f"{editable} holds {_name_from_source(editable)!r}, not {req.name!r}")
     else:
         req = parse_requirement(requirement)
-    if names.normalize_dist(req.name) == names.normalize_dist(pyproject.name):
-        raise UsageError(f"{pyproject.name} cannot depend on itself")
+    if names.normalize_dist(req.name) == names.normalize_dist(name):
+        raise UsageError(f"{name} cannot depend on itself")
     uv.install(
         ws.python,
         [] if editable else [str(req)],
@@ -109,22 +115,25 @@ def add(
         upgrade=[req.name],
         what=f"install {req}",
     )
-    deps = _dep_list(pyproject, extra)
-    position = _find(deps, req.name)
-    if position is None:
-        deps.append(str(req))
-        action = "added"
-    else:
-        deps[position] = str(req)
-        action = "changed"
     detail = (
         str(req)
         + (f" (extra {extra})" if extra else "")
         + (f" (editable {editable})" if editable else "")
     )
-    pyproject.record("add", detail)
-    pyproject.save()
-    _refresh(project, ws, packl, uv)
+    with locked(packl.pyproject_file):
+        # read again: another command may have changed the packl during the install
+        pyproject = PyProject(packl.pyproject_file)
+        deps = _dep_list(pyproject, extra)
+        position = _find(deps, req.name)
+        if position is None:
+            deps.append(str(req))
+            action = "added"
+        else:
+            deps[position] = str(req)
+            action = "changed"
+        pyproject.record("add", detail)
+        pyproject.save()
+        _refresh(project, ws, packl, uv)
     return DepChange(pyproject.name, str(req), extra, action)
 
 
@@ -140,17 +149,18 @@ def remove(
     """Drop ``name`` from ``packl``'s dependencies; uninstall it if nothing else needs it."""
     uv = uv or Uv()
     req_name = parse_requirement(name).name
-    pyproject = packl.pyproject
-    deps = _dep_list(pyproject, extra)
-    position = _find(deps, req_name)
-    if position is None:
-        where = f"extra {extra!r} of " if extra else ""
-        raise PacklError(f"{req_name!r} is not a dependency of {where}{pyproject.name}")
-    removed = str(deps[position])
-    del deps[position]
-    pyproject.record("remove", removed + (f" (extra {extra})" if extra else ""))
-    pyproject.save()
-    _refresh(project, ws, packl, uv)
+    with locked(packl.pyproject_file):
+        pyproject = PyProject(packl.pyproject_file)
+        deps = _dep_list(pyproject, extra)
+        position = _find(deps, req_name)
+        if position is None:
+            where = f"extra {extra!r} of " if extra else ""
+            raise PacklError(f"{req_name!r} is not a dependency of {where}{pyproject.name}")
+        removed = str(deps[position])
+        del deps[position]
+        pyproject.record("remove", removed + (f" (extra {extra})" if extra else ""))
+        pyproject.save()
+        _refresh(project, ws, packl, uv)
     unused = not _still_needed(ws, req_name)
     if unused and names.normalize_dist(req_name) in ws.distributions():
         uv.uninstall(ws.python, [req_name])

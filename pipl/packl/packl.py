@@ -17,8 +17,13 @@ class Packl:
     name: str
 
     @property
+    def pyproject_file(self) -> Path:
+        return self.path / "pyproject.toml"
+
+    @property
     def pyproject(self) -> PyProject:
-        return PyProject(self.path / "pyproject.toml")
+        """The packl's pyproject as it is now (to change it, use ``PyProject.editing``)."""
+        return PyProject(self.pyproject_file)
 
     @property
     def dist_dir(self) -> Path:

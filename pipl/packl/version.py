@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING
 from packaging.version import InvalidVersion, Version
 
 from pipl.errors import UsageError
+from pipl.fsutil import locked
+from pipl.packl.pyproject import PyProject
 from pipl.uv import Uv
 from pipl.workspace.workspace import EDIT_EXTRA
 
@@ -94,19 +96,20 @@ def bump_packl(
     uv: Uv | None = None,
 ) -> tuple[str, str]:
     """Bump ``packl``'s version in its pyproject (recorded) and refresh its editable
-    install; return ``(old, new)``."""
-    pyproject = packl.pyproject
-    old = pyproject.version
-    new = bump(old, part, label=label)
-    pyproject.project["version"] = new
-    pyproject.record("bump", f"{old} -> {new} ({part})")
-    pyproject.save()
-    (uv or Uv()).install(
-        ws.python,
-        [],
-        editables=[packl.path],
-        extra=EDIT_EXTRA,
-        index_url=ws.index_url(project),
-        what=f"reinstall {pyproject.name}",
-    )
+    install; return ``(old, new)``. Both happen under the pyproject's file lock."""
+    with locked(packl.pyproject_file):
+        pyproject = PyProject(packl.pyproject_file)
+        old = pyproject.version
+        new = bump(old, part, label=label)
+        pyproject.project["version"] = new
+        pyproject.record("bump", f"{old} -> {new} ({part})")
+        pyproject.save()
+        (uv or Uv()).install(
+            ws.python,
+            [],
+            editables=[packl.path],
+            extra=EDIT_EXTRA,
+            index_url=ws.index_url(project),
+            what=f"reinstall {pyproject.name}",
+        )
     return old, new

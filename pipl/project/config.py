@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,81 @@ FILENAME = "pipl.toml"
 DEFAULT_PORT = 3141
 DEFAULT_STAGES = ("dev", "qa", "prod")
 
+# The keys pipl reads in its own tables; another key there is most likely a typo.
+KNOWN_KEYS: dict[str, tuple[str, ...]] = {
+    "project": ("name",),
+    "server": ("host", "port", "pypi_mirror", "args"),
+    "stages": ("order",),
+}
+# Top-level tables read by pipl or pipl-pipe; other tables are left alone unless their
+# name is close to one of these.
+KNOWN_TABLES = (*KNOWN_KEYS, "services", "config")
+
+# devpi-server flags pipl sets itself: the server's address, its data and secrets, and who
+# may modify users and indexes. ``[server] args`` may not change them (devpi's argparse
+# also takes any unambiguous prefix, e.g. ``--serverd``).
+RESERVED_FLAGS = (
+    "--host",
+    "--port",
+    "--listen",
+    "--unix-socket",
+    "--serverdir",
+    "--secretfile",
+    "--restrict-modify",
+    "--configfile",
+    "--passwd",
+    "--root-passwd",
+    "--root-passwd-hash",
+)
+
+
+def reserved_flag(arg: str) -> str | None:
+    """The pipl-owned devpi-server flag ``arg`` would set, or None."""
+    if arg.startswith("-c"):  # -c FILE, -cFILE
+        return "--configfile"
+    if not arg.startswith("--") or len(arg) < 3:
+        return None
+    name = arg.split("=", 1)[0]
+    for flag in RESERVED_FLAGS:
+        if flag.startswith(name):  # the flag itself, or a prefix devpi would expand to it
+            return flag
+    return None
+
+
+def check_server_args(args: tuple[str, ...] | list[str]) -> None:
+    """Refuse extra devpi-server arguments that would override pipl's own flags."""
+    for arg in args:
+        flag = reserved_flag(arg)
+        if flag is not None:
+            raise UsageError(
+                f"[server] args may not contain {arg!r}: pipl sets {flag} itself "
+                "(set host and port in [server]; the server folder and secrets stay under .pipl)"
+            )
+
+
+def unknown_keys(data: dict[str, Any]) -> list[str]:
+    """Warnings for keys pipl does not know in its tables, naming the close match."""
+    warnings = []
+    for table, value in data.items():
+        if table not in KNOWN_TABLES:
+            close = difflib.get_close_matches(table, KNOWN_TABLES, n=1)
+            if close:
+                warnings.append(
+                    f"unknown table [{table}] in {FILENAME} (did you mean [{close[0]}]?)"
+                )
+            continue
+        known = KNOWN_KEYS.get(table)
+        if known is None or not isinstance(value, dict):
+            continue
+        for key in value:
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = (
+                    f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(known)})"
+                )
+                warnings.append(f"unknown key {key!r} in [{table}] of {FILENAME}{hint}")
+    return warnings
+
 
 @dataclass(frozen=True)
 class ProjectConfig:
@@ -25,12 +101,15 @@ class ProjectConfig:
     pypi_mirror: bool = True
     stages: tuple[str, ...] = DEFAULT_STAGES
     server_args: tuple[str, ...] = field(default=())
+    # what pipl noticed while reading pipl.toml (unknown keys); the CLI shows them
+    warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         names.check_simple(self.name, "project")
         names.check_stages(list(self.stages))
         if not (1 <= self.port <= 65535):
             raise UsageError(f"invalid port {self.port}: use a number from 1 to 65535")
+        check_server_args(self.server_args)
 
     @classmethod
     def load(cls, path: Path) -> ProjectConfig:
@@ -42,7 +121,7 @@ class ProjectConfig:
             raise ProjectError(f"{path} is not valid TOML ({exc}); fix the file") from None
         try:
             return cls.from_dict(data)
-        except (KeyError, TypeError, ValueError, UsageError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, UsageError) as exc:
             raise ProjectError(f"{path}: {exc}; fix the file") from None
 
     @classmethod
@@ -68,6 +147,7 @@ class ProjectConfig:
             pypi_mirror=bool(server.get("pypi_mirror", True)),
             stages=tuple(order),
             server_args=tuple(args),
+            warnings=tuple(unknown_keys(data)),
         )
 
     def to_toml(self) -> str:

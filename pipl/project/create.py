@@ -12,8 +12,9 @@ from pipl import names
 from pipl.errors import ProjectError, UsageError
 from pipl.fsutil import atomic_write, private_dir
 from pipl.project.config import DEFAULT_PORT, DEFAULT_STAGES, FILENAME, ProjectConfig
-from pipl.project.project import Project
+from pipl.project.project import Project, ProjectFiles
 from pipl.project.secrets import SecretStore, new_password
+from pipl.project.serverid import record_server_uuid
 from pipl.runner import Runner
 
 # devpi-init reads the root password from stdin and stores only its hash: the password is
@@ -97,7 +98,10 @@ def _first_missing_ancestor(folder: Path) -> Path | None:
 def _populate(root: Path, config: ProjectConfig, runner: Runner) -> None:
     root.chmod(0o755)
     atomic_write(root / FILENAME, config.to_toml())
-    state = private_dir(root / ".pipl")
+    # readable by the project's other users; the secrets and devpi's data stay private
+    state = root / ".pipl"
+    state.mkdir(mode=0o755)
+    state.chmod(0o755)
     atomic_write(state / ".gitignore", "# pipl's server data, secrets and run files\n*\n")
     store = SecretStore(state / "secrets")
     store.create()
@@ -113,4 +117,6 @@ def _populate(root: Path, config: ProjectConfig, runner: Runner) -> None:
     ]
     if not config.pypi_mirror:
         argv.append("--no-root-pypi")
+    private_dir(state / "devpi")
     runner.run(argv, input=root_password + "\n", secrets=[root_password])
+    record_server_uuid(ProjectFiles(root))

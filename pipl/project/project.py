@@ -14,21 +14,16 @@ ENV_PROJECT = "PIPL_PROJECT"
 
 
 @dataclass(frozen=True)
-class Project:
-    """A project folder: ``pipl.toml`` at its root, pipl's own state under ``.pipl/``."""
+class ProjectFiles:
+    """Where a project keeps its files under ``.pipl/``. Needs only the root folder, so
+    the server can be found and stopped even when ``pipl.toml`` is broken."""
 
     root: Path
-    config: ProjectConfig
 
-    @classmethod
-    def load(cls, root: Path) -> Project:
-        root = Path(root).resolve()
-        return cls(root=root, config=ProjectConfig.load(root / FILENAME))
-
-    # -- where things live -------------------------------------------------------------
     @property
-    def name(self) -> str:
-        return self.config.name
+    def label(self) -> str:
+        """How messages name the project."""
+        return f"at {self.root}"
 
     @property
     def state_dir(self) -> Path:
@@ -37,6 +32,11 @@ class Project:
     @property
     def serverdir(self) -> Path:
         return self.state_dir / "devpi"
+
+    @property
+    def server_uuid_file(self) -> Path:
+        """The uuid of the project's devpi server folder, readable by every user."""
+        return self.state_dir / "server-uuid"
 
     @property
     def run_dir(self) -> Path:
@@ -53,6 +53,26 @@ class Project:
     @property
     def secrets(self) -> SecretStore:
         return SecretStore(self.state_dir / "secrets")
+
+
+@dataclass(frozen=True)
+class Project(ProjectFiles):
+    """A project folder: ``pipl.toml`` at its root, pipl's own state under ``.pipl/``."""
+
+    config: ProjectConfig
+
+    @classmethod
+    def load(cls, root: Path) -> Project:
+        root = Path(root).resolve()
+        return cls(root=root, config=ProjectConfig.load(root / FILENAME))
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def label(self) -> str:
+        return repr(self.config.name)
 
     # -- the server and its indexes --------------------------------------------------
     @property
@@ -93,21 +113,29 @@ class Project:
         return f"{self.url}/{index or self.stage_index()}/+simple/"
 
 
-def find_project(
+def find_project_root(
     start: Path | None = None, override: str | os.PathLike[str] | None = None
-) -> Project:
-    """The project named by ``override`` or ``$PIPL_PROJECT``, else the one above ``start``."""
+) -> Path:
+    """The folder of the project named by ``override`` or ``$PIPL_PROJECT``, else of the
+    one above ``start`` (``pipl.toml`` is found, not read)."""
     explicit = override or os.environ.get(ENV_PROJECT)
     if explicit:
         root = Path(explicit).expanduser()
         if not (root / FILENAME).is_file():
             raise ProjectError(f"{root} is not a pipl project (no {FILENAME} there)")
-        return Project.load(root)
+        return root.resolve()
     here = Path(start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         if (folder / FILENAME).is_file():
-            return Project.load(folder)
+            return folder
     raise ProjectError(
         f"no pipl project at or above {here}: cd into one, pass --project PATH "
         f"or set {ENV_PROJECT} (create one with 'pipl proj create PATH')"
     )
+
+
+def find_project(
+    start: Path | None = None, override: str | os.PathLike[str] | None = None
+) -> Project:
+    """The project named by ``override`` or ``$PIPL_PROJECT``, else the one above ``start``."""
+    return Project.load(find_project_root(start, override))

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipl.fsutil import private_dir, write_private
+from pipl.fsutil import locked, private_dir, write_private
 
 # a token is renewed when less than this many seconds of its life remain
 TOKEN_MARGIN = 300
@@ -41,7 +41,8 @@ class Token:
 
 
 class TokenCache:
-    """Login tokens in one 0600 JSON file, keyed by server URL and user."""
+    """Login tokens in one 0600 JSON file, keyed by server URL and user. Changes happen
+    under the file's lock, so two commands logging in at once both keep their token."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -49,9 +50,13 @@ class TokenCache:
     def _load(self) -> dict[str, dict[str, dict[str, object]]]:
         try:
             data = json.loads(self.path.read_text())
-        except (FileNotFoundError, ValueError):
+        except (FileNotFoundError, PermissionError, ValueError):
+            # a cache this user may not read holds no token for them
             return {}
         return data if isinstance(data, dict) else {}
+
+    def _save(self, data: dict[str, dict[str, dict[str, object]]]) -> None:
+        write_private(self.path, json.dumps(data, indent=1))
 
     def get(self, url: str, user: str) -> Token | None:
         entry = self._load().get(url, {}).get(user)
@@ -67,20 +72,35 @@ class TokenCache:
         return sorted(self._load().get(url, {}))
 
     def put(self, url: str, token: Token) -> None:
-        data = self._load()
-        data.setdefault(url, {})[token.user] = {"token": token.token, "expires": token.expires}
+        """Keep ``token`` beside the other users' tokens for ``url``."""
+        self._change(url, token, keep_others=True)
+
+    def replace(self, url: str, token: Token) -> None:
+        """Keep ``token`` as the only one for ``url``."""
+        self._change(url, token, keep_others=False)
+
+    def _change(self, url: str, token: Token, *, keep_others: bool) -> None:
         private_dir(self.path.parent)
-        write_private(self.path, json.dumps(data, indent=1))
+        with locked(self.path):
+            data = self._load()
+            if not keep_others:
+                data.pop(url, None)
+            entry = {"token": token.token, "expires": token.expires}
+            data.setdefault(url, {})[token.user] = entry
+            self._save(data)
 
     def drop(self, url: str, user: str | None = None) -> None:
-        data = self._load()
-        if url not in data:
+        if not self.path.exists():
             return
-        if user is None:
-            del data[url]
-        else:
-            data[url].pop(user, None)
-        write_private(self.path, json.dumps(data, indent=1))
+        with locked(self.path):
+            data = self._load()
+            if url not in data:
+                return
+            if user is None:
+                del data[url]
+            else:
+                data[url].pop(user, None)
+            self._save(data)
 
 
 class SecretStore:

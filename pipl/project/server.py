@@ -2,7 +2,9 @@
 
 devpi-server always runs as a separate process from the project's Python, with pipl's
 devpi plugin loaded through its ``devpi_server`` entry point. A detached server is
-tracked by a pid file; a start returns only once the server answers HTTP.
+tracked by a pid file; a start returns only once the server answers. Starts and stops
+hold a lock on the pid file, so two of them never overlap: of two concurrent starts, one
+starts the server and the other finds it running.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipl.errors import PortBusy, ServerError, ServerNotRunning
-from pipl.project.project import Project
+from pipl.errors import PortBusy, ProjectError, ServerError, ServerNotRunning
+from pipl.fsutil import atomic_write, locked
+from pipl.project.project import Project, ProjectFiles
+from pipl.project.serverid import record_server_uuid
 from pipl.runner import Runner
 
 START_TIMEOUT = 120.0
@@ -73,7 +77,7 @@ def _is_alive(pid: int) -> bool:
     return True
 
 
-def _is_our_server(project: Project, pid: int) -> bool:
+def _is_our_server(project: ProjectFiles, pid: int) -> bool:
     """True if ``pid`` is alive and (where /proc tells) a devpi-server of this project."""
     if not _is_alive(pid):
         return False
@@ -85,20 +89,21 @@ def _is_our_server(project: Project, pid: int) -> bool:
     return str(project.serverdir).encode() in args
 
 
-def read_pid(project: Project) -> int | None:
-    """The pid of the project's running server, or None (a stale pid file counts as none)."""
+def read_pid(project: ProjectFiles) -> int | None:
+    """The pid of the project's running server, or None (a stale pid file counts as none,
+    and so does one this user may not read)."""
     try:
         pid = int(project.pidfile.read_text().strip())
-    except (FileNotFoundError, ValueError):
+    except (OSError, ValueError):
         return None
     return pid if _is_our_server(project, pid) else None
 
 
-def _clear_stale_pidfile(project: Project) -> int | None:
+def _clear_stale_pidfile(project: ProjectFiles) -> int | None:
     """Remove a pid file whose process is gone; return the pid it named."""
     try:
         pid = int(project.pidfile.read_text().strip())
-    except FileNotFoundError:
+    except (FileNotFoundError, PermissionError):
         return None
     except ValueError:
         project.pidfile.unlink(missing_ok=True)
@@ -168,6 +173,25 @@ class Started:
     cleared_stale_pid: int | None = None
 
 
+@contextlib.contextmanager
+def _lifecycle_lock(project: ProjectFiles, timeout: float) -> Iterator[None]:
+    """Hold the lock that starts and stops of the project's server take turns on."""
+    lockfile = project.pidfile.with_name(project.pidfile.name + ".lock")
+    try:
+        project.run_dir.mkdir(parents=True, exist_ok=True)
+        writable = os.access(project.run_dir, os.W_OK) and (
+            not lockfile.exists() or os.access(lockfile, os.W_OK)
+        )
+    except PermissionError:
+        writable = False
+    if not writable:
+        raise ServerError(
+            f"cannot write {project.run_dir}: only the project's owner can start or stop its server"
+        )
+    with locked(project.pidfile, timeout=timeout):
+        yield
+
+
 def _prepare_start(project: Project) -> int | None:
     running = read_pid(project)
     if running is not None:
@@ -175,10 +199,26 @@ def _prepare_start(project: Project) -> int | None:
             f"the server of project {project.name!r} is already running "
             f"(pid {running}, {project.url})"
         )
+    secret = project.secrets.server_secret_file
+    try:
+        secret.read_bytes()
+    except PermissionError:
+        raise ServerError(
+            f"cannot read {secret}: only the project's owner can start its server"
+        ) from None
+    except FileNotFoundError:
+        raise ProjectError(f"{secret} is missing: the project folder is incomplete") from None
     stale = _clear_stale_pidfile(project)
     _check_port_free(project.config.host, project.config.port)
-    project.run_dir.mkdir(parents=True, exist_ok=True)
+    # devpi's database holds the users' password hashes: the folder stays the owner's
+    with contextlib.suppress(OSError):
+        project.serverdir.chmod(0o700)
+    record_server_uuid(project)
     return stale
+
+
+def _write_pid(project: ProjectFiles, pid: int) -> None:
+    atomic_write(project.pidfile, f"{pid}\n")
 
 
 def _wait_ready(
@@ -203,20 +243,21 @@ def start_detached(
 ) -> Started:
     """Start the server in the background and return once it answers."""
     began = time.perf_counter()
-    stale = _prepare_start(project)
-    log_offset = project.logfile.stat().st_size if project.logfile.exists() else 0
-    with project.logfile.open("ab") as log:
-        log.write(f"---- pipl: starting devpi-server at {time.ctime()}\n".encode())
-        log.flush()
-        proc = (runner or Runner()).spawn(devpi_argv(project), stdout=log, detach=True)
-    project.pidfile.write_text(f"{proc.pid}\n")
-    try:
-        _wait_ready(project, proc.poll, log_offset, timeout)
-    except BaseException:
-        _terminate(proc.pid, STOP_TIMEOUT)
-        proc.poll()
-        project.pidfile.unlink(missing_ok=True)
-        raise
+    with _lifecycle_lock(project, timeout + STOP_TIMEOUT):
+        stale = _prepare_start(project)
+        log_offset = project.logfile.stat().st_size if project.logfile.exists() else 0
+        with project.logfile.open("ab") as log:
+            log.write(f"---- pipl: starting devpi-server at {time.ctime()}\n".encode())
+            log.flush()
+            proc = (runner or Runner()).spawn(devpi_argv(project), stdout=log, detach=True)
+        try:
+            _write_pid(project, proc.pid)
+            _wait_ready(project, proc.poll, log_offset, timeout)
+        except BaseException:
+            _terminate(proc.pid, STOP_TIMEOUT)
+            proc.poll()
+            project.pidfile.unlink(missing_ok=True)
+            raise
     # the server lives on after this call; stop() reaps it
     proc.returncode = 0
     return Started(proc.pid, project.url, time.perf_counter() - began, stale)
@@ -231,9 +272,15 @@ def run_foreground(
 ) -> int:
     """Run the server attached to this terminal until it exits or Ctrl-C; return its code."""
     began = time.perf_counter()
-    stale = _prepare_start(project)
-    proc = (runner or Runner()).spawn(devpi_argv(project))
-    project.pidfile.write_text(f"{proc.pid}\n")
+    with _lifecycle_lock(project, timeout + STOP_TIMEOUT):
+        stale = _prepare_start(project)
+        proc = (runner or Runner()).spawn(devpi_argv(project))
+        try:
+            _write_pid(project, proc.pid)
+        except BaseException:
+            _terminate(proc.pid, STOP_TIMEOUT)
+            proc.poll()
+            raise
     try:
         try:
             _wait_ready(project, proc.poll, 0, timeout)
@@ -251,11 +298,14 @@ def run_foreground(
         if proc.poll() is None:
             _terminate(proc.pid, STOP_TIMEOUT)
             proc.poll()
-        project.pidfile.unlink(missing_ok=True)
+        with _lifecycle_lock(project, STOP_TIMEOUT), contextlib.suppress(OSError, ValueError):
+            if int(project.pidfile.read_text().strip()) == proc.pid:
+                project.pidfile.unlink()
 
 
 def _terminate(pid: int, timeout: float) -> int | None:
-    """SIGTERM, then SIGKILL after ``timeout``; return the exit code when known."""
+    """SIGTERM, then SIGKILL after ``timeout``; return the exit code when known.
+    Raises PermissionError when the process belongs to another OS user."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
@@ -267,15 +317,27 @@ def _terminate(pid: int, timeout: float) -> int | None:
     return None
 
 
-def stop(project: Project, *, timeout: float = STOP_TIMEOUT) -> int:
-    """Stop the project's server; return the pid it had."""
-    pid = read_pid(project)
-    if pid is None:
-        stale = _clear_stale_pidfile(project)
-        extra = f" (removed a stale pid file naming pid {stale})" if stale else ""
-        raise ServerNotRunning(f"the server of project {project.name!r} is not running{extra}")
-    _terminate(pid, timeout)
-    project.pidfile.unlink(missing_ok=True)
+def stop(project: ProjectFiles, *, timeout: float = STOP_TIMEOUT) -> int:
+    """Stop the project's server; return the pid it had.
+
+    Needs only the project's folder (not its ``pipl.toml``), so a broken configuration
+    never keeps a running server from stopping."""
+    if not project.run_dir.is_dir():
+        raise ServerNotRunning(f"the server of project {project.label} is not running")
+    with _lifecycle_lock(project, 2 * timeout + STOP_TIMEOUT):
+        pid = read_pid(project)
+        if pid is None:
+            stale = _clear_stale_pidfile(project)
+            extra = f" (removed a stale pid file naming pid {stale})" if stale else ""
+            raise ServerNotRunning(f"the server of project {project.label} is not running{extra}")
+        try:
+            _terminate(pid, timeout)
+        except PermissionError:
+            raise ServerError(
+                f"the server of project {project.label} (pid {pid}) runs as another OS user: "
+                "only that user can stop it"
+            ) from None
+        project.pidfile.unlink(missing_ok=True)
     return pid
 
 

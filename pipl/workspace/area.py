@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pipl import names
 from pipl.errors import WorkspaceError
-from pipl.fsutil import atomic_write
+from pipl.fsutil import atomic_write, locked
 from pipl.project.project import Project
 
 MARKER = "pipl-workarea.toml"
@@ -36,6 +36,11 @@ def _registered(project: Project) -> dict[str, Path]:
         data = tomllib.loads(_registry(project).read_text())
     except FileNotFoundError:
         return {}
+    except PermissionError:
+        raise WorkspaceError(
+            f"cannot read {_registry(project)}: the project's owner must make "
+            f"{project.state_dir} readable by the project's users"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise WorkspaceError(f"{_registry(project)} is broken ({exc}); fix or remove it") from None
     return {name: Path(path) for name, path in data.get("workareas", {}).items()}
@@ -89,9 +94,10 @@ def create_area(project: Project, name: str, path: Path | None = None) -> Workar
     area = Workarea(name, folder, project.root)
     _write_marker(area)
     if path is not None:
-        registered = _registered(project)
-        registered[name] = folder
-        _write_registry(project, registered)
+        with locked(_registry(project)):  # two commands registering at once keep both
+            registered = _registered(project)
+            registered[name] = folder
+            _write_registry(project, registered)
     return area
 
 

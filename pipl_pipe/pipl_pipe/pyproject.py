@@ -10,19 +10,23 @@ own history, an array of tables in ``[tool.pipl]``::
     detail = "shotlib>=1.0"
 
 The history is append-only: tools never rewrite or remove an entry. pipl's commands and
-the framework's workspace commands (``create_task``) edit packls through this class.
+the framework's workspace commands (``create_task``) edit packls through this class, under
+the file's lock (``PyProject.editing``), so two tools editing one packl at once both keep
+their change.
 """
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from pipl_pipe.errors import PyProjectError
-from pipl_pipe.fsutil import atomic_write
+from pipl_pipe.fsutil import atomic_write, locked
 
 
 def now() -> str:
@@ -58,6 +62,16 @@ class PyProject:
                 f"{path}: [project] version must be a static string "
                 "(pipl manages it with 'pipl packl bump')"
             )
+
+    @classmethod
+    @contextlib.contextmanager
+    def editing(cls, path: Path) -> Iterator[Self]:
+        """Read ``path``, let the caller change it, and save it, all under the file's lock
+        (nothing is saved when the caller raises)."""
+        with locked(path):
+            pyproject = cls(path)
+            yield pyproject
+            pyproject.save()
 
     @property
     def project(self) -> Any:

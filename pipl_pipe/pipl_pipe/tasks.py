@@ -28,6 +28,7 @@ from pipl_pipe.fsutil import atomic_write
 
 if TYPE_CHECKING:
     from pipl_pipe.products import Product
+    from pipl_pipe.pyproject import PyProject
 
 TASK_GROUP = "pipl_pipe.task"
 TASK_TYPE_GROUP = "pipl_pipe.task_type"
@@ -104,9 +105,8 @@ def task_types(index: EntryPointIndex | None = None) -> dict[str, tuple[Plugin, 
 
 
 def create_task(packl_dir: Path, type_name: str, index: EntryPointIndex | None = None) -> list[str]:
-    """Turn the packl in ``packl_dir`` into a task of ``type_name``; return what changed."""
-    import tomlkit
-
+    """Turn the packl in ``packl_dir`` into a task of ``type_name``; return what changed.
+    The packl's pyproject is edited under its file lock."""
     from pipl_pipe.pyproject import PyProject
 
     types = task_types(index)
@@ -117,7 +117,15 @@ def create_task(packl_dir: Path, type_name: str, index: EntryPointIndex | None =
             "defines it"
         )
     plugin, ttype = types[type_name]
-    pp = PyProject(packl_dir / "pyproject.toml")
+    with PyProject.editing(packl_dir / "pyproject.toml") as pp:
+        return _make_task(pp, packl_dir, type_name, plugin, ttype)
+
+
+def _make_task(
+    pp: PyProject, packl_dir: Path, type_name: str, plugin: Plugin, ttype: type[TaskType]
+) -> list[str]:
+    import tomlkit
+
     if pp.pipl.get("task-type") not in (None, Generic.name):
         raise TaskTypeError(f"{pp.name} is already a task of type {pp.pipl['task-type']!r}")
     flit = pp.doc.get("tool", {}).get("flit", {}).get("module", {})
@@ -166,7 +174,6 @@ def create_task(packl_dir: Path, type_name: str, index: EntryPointIndex | None =
     )
     changes.append(f"module {module}/task.py")
     pp.record("create_task", f"type {type_name} from {provider}: " + ", ".join(changes))
-    pp.save()
     return changes
 
 
