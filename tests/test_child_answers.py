@@ -73,7 +73,8 @@ def pipl(project, *args, **kwargs):
 def test_packl_process(project, ws, capfd):
     capfd.readouterr()
     result = run(
-        ["packl", "process", "-p", "chatty-010", "--no-publish", "-w", "chatty"], project=project.root
+        ["packl", "process", "-p", "chatty-010", "--no-publish", "-w", "chatty"],
+        project=project.root,
     )
     assert result.exit_code == 0, result.output
     assert "built chatty-010-frames with 1 asset(s): frame (file," in result.stdout

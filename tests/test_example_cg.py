@@ -69,7 +69,9 @@ def test_cli_on_the_cg_workspace(facts, project):
     built = cli("packl", "process", "-p", "shot-010-anim", "--no-publish").output
     assert f"frames (exr-frames, {facts['render']['frames'][:12]})" in built  # deterministic
     fails(cli("packl", "create-task", "shot-animation", "-p", "chair-rig-user"), 8, "no packl")
-    fails(cli("packl", "create-task", "paint", "-p", "shot-010-anim"), 7, "unknown task type 'paint'")
+    fails(
+        cli("packl", "create-task", "paint", "-p", "shot-010-anim"), 7, "unknown task type 'paint'"
+    )
     fails(cli("packl", "process", "-p", "cg-pipeline"), 8, "has no processing")
 
 

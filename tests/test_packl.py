@@ -92,7 +92,9 @@ def test_packl_names_that_cannot_be_a_module_or_a_file(project, ws, name, needle
         *needles,
     )
     assert sorted(ws.packls_dir.iterdir()) == before
-    fails(run(["packl", "show", "-p", "y" * 300, "-w", "packls"], project=project.root), 2, "at most")
+    fails(
+        run(["packl", "show", "-p", "y" * 300, "-w", "packls"], project=project.root), 2, "at most"
+    )
 
 
 def test_process_refuses_a_path_as_task_name(project, ws):

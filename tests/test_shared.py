@@ -124,14 +124,14 @@ def test_the_artist_works_with_their_own_login(shared, artist, owner_client):
     assert created.exit_code == 0, created.output
     assert artist("packl", "create", "artlib", "--kind", "lib", "-w", "anim").exit_code == 0
     fails(
-        artist("packl", "publish", "artlib", "-w", "anim"),
+        artist("packl", "publish", "-p", "artlib", "-w", "anim"),
         5,
         "not logged in",
         "pipl proj login USER",
     )
     login = artist("proj", "login", "artist", "--password-stdin", input=ARTIST_PASSWORD + "\n")
     assert login.exit_code == 0, login.output
-    published = artist("packl", "publish", "artlib", "-w", "anim")
+    published = artist("packl", "publish", "-p", "artlib", "-w", "anim")
     assert published.exit_code == 0, published.output
     assert "0.1.0" in owner_client.versions(shared.stage_index(), "artlib")
     # the artist's login does not make them the administrator
@@ -146,7 +146,7 @@ def test_a_password_reset_ends_the_artists_login(shared, artist):
     )
     assert reset.exit_code == 0, reset.output
     fails(
-        artist("packl", "publish", "artlib", "-w", "anim"),
+        artist("packl", "publish", "-p", "artlib", "-w", "anim"),
         5,
         "login of 'artist' is no longer valid",
         "pipl proj login artist",
@@ -158,7 +158,7 @@ def test_a_password_reset_ends_the_artists_login(shared, artist):
     )
     again = artist("proj", "login", "artist", "--password-stdin", input="artist-second-pw\n")
     assert again.exit_code == 0, again.output
-    published = artist("packl", "publish", "artlib", "-w", "anim")
+    published = artist("packl", "publish", "-p", "artlib", "-w", "anim")
     assert published.exit_code == 0 and "identical, skipped" in published.stdout
 
 
