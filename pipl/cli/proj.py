@@ -224,7 +224,15 @@ def login(state: AppState, user: str, password_stdin: bool) -> None:
 @pass_state
 @boundary
 def logout(state: AppState) -> None:
-    """Forget this machine's login token for the project."""
+    """Forget this machine's login token for the project.
+
+    Afterwards pipl acts as the project owner when you can read the project's secrets,
+    else as an anonymous client.
+
+    \b
+    Example:
+      pipl proj logout
+    """
     from pipl.index.session import logout as do_logout
 
     do_logout(state.project())
