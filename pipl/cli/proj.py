@@ -226,8 +226,8 @@ def login(state: AppState, user: str, password_stdin: bool) -> None:
 def logout(state: AppState) -> None:
     """Forget this machine's login token for the project.
 
-    Afterwards pipl acts as the project owner when you can read the project's secrets,
-    else as an anonymous client.
+    Afterwards pipl acts as the project owner when you can read the project's secrets;
+    otherwise commands that need a login say so.
 
     \b
     Example:
