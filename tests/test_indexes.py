@@ -7,7 +7,9 @@ import sys
 import pytest
 
 from pipl.errors import AuthError, Conflict, NotFound, UsageError
+from pipl.index.bootstrap import BOOTSTRAP
 from pipl.index.stages import create_default
+from pipl.names import normalize_dist
 from tests.helpers import fails, make_wheel, run
 
 
@@ -39,7 +41,7 @@ def test_default_chain_inherits_later_stages(project, admin):
 def test_create_default_is_idempotent_and_repairs(project, admin):
     again = create_default(project, admin)
     assert {c.action for c in again.changes} == {"unchanged"}
-    assert [u.uploaded for u in again.bootstrap] == [False] * 4  # identical: kept
+    assert [u.uploaded for u in again.bootstrap] == [False] * len(BOOTSTRAP)  # identical: kept
     admin.modify_index(f"{project.owner}/qa", bases=[])
     changes = {c.name: c.action for c in create_default(project, admin).changes}
     assert changes[f"{project.owner}/qa"] == "updated"
@@ -53,8 +55,9 @@ def test_cli_create_default_json(cli, project):
         project.base_index,
         *reversed(project.stage_indexes),
     ]
-    carried = {b["filename"].split("-")[0] for b in payload["data"]["bootstrap"]}
-    assert carried == {"pipl_pipe", "tomlkit", "filelock", "flit_core"}
+    carried = {normalize_dist(b["filename"].split("-")[0]) for b in payload["data"]["bootstrap"]}
+    assert carried == {normalize_dist(name) for name in BOOTSTRAP}
+    assert {"pipl-pipe", "flit-core", "setuptools", "wheel"} <= carried
 
 
 def test_cli_custom_index_lifecycle(cli, project):

@@ -1,0 +1,73 @@
+"""The first ``pipl packl create`` on a freshly started server, with the PyPI mirror on.
+
+PyPI is stood in for by a local server (``tests/standin_pypi.py``) serving a name list as
+long as PyPI's, so devpi's mirror (root/pypi, its ``mirror_url`` pointed at the stand-in)
+costs what it would against pypi.org without leaving the machine. Two settings of the
+mirror, measured in the same run:
+
+- devpi's default: a name the mirror has not seen makes devpi fetch the whole name list
+  first (what ``pipl proj index create-default`` left before it set the mirror up);
+- as ``pipl proj index create-default`` sets it up (``mirror_no_project_list``): devpi asks
+  the mirror for that one name.
+
+Each round restarts the server, then times ``pipl packl create`` (name check, template,
+editable install) through the real command.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from bench.common import BIN, FAST_ARGON2, clean_env, free_port, pipl, print_table, summary, timed
+from tests.standin_pypi import StandInPyPI
+
+PYPI_NAMES = 700_000  # about as many projects as pypi.org lists
+ROUNDS = 3
+
+
+def _set_mirror(root: Path, **settings: object) -> None:
+    from pipl.index.session import connect
+    from pipl.project.project import Project
+
+    with connect(Project.load(root), "admin") as admin:
+        admin.modify_index("root/pypi", **settings)
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp, StandInPyPI(filler=PYPI_NAMES) as pypi:
+        root = Path(tmp) / "proj"
+        env = clean_env(Path(tmp) / "home", PIPL_PROJECT=str(root), UV_CACHE_DIR=f"{tmp}/uv")
+        pipl("proj", "create", root, "--port", str(free_port()), *FAST_ARGON2, env=env)
+        pipl("proj", "start", "--detach", env=env)
+        try:
+            _set_mirror(root, mirror_url=pypi.url)
+            pipl("proj", "index", "create-default", env=env)
+            pipl("work", "create", "w", env=env)
+            pipl("packl", "create", "warm-up", "--kind", "lib", "-w", "w", env=env)
+            rows = []
+            for label, whole_list in (
+                ("devpi's default (whole name list)", True),
+                ("as create-default sets it (one name)", False),
+            ):
+                _set_mirror(root, mirror_no_project_list=not whole_list)
+                samples = []
+                for i in range(ROUNDS):
+                    pipl("proj", "stop", env=env)
+                    pipl("proj", "start", "--detach", env=env)
+                    before = pypi.asked("/simple/")
+                    name = f"{'list' if whole_list else 'one'}-{i}"
+                    argv = [BIN / "pipl", "packl", "create", name, "--kind", "lib", "-w", "w"]
+                    samples.append(timed(argv, env))
+                    fetched = pypi.asked("/simple/") - before
+                    assert fetched == (1 if whole_list else 0), (label, fetched)
+                rows.append((f"packl create, {label}", summary(samples)))
+            rows.append(("names in the stand-in's list", f"{PYPI_NAMES:,}"))
+            rows.append(("target", "under 1 s as create-default sets it"))
+        finally:
+            pipl("proj", "stop", env=env, check=False)
+    print_table("first packl create on a freshly started server, PyPI mirror on", rows)
+
+
+if __name__ == "__main__":
+    main()
