@@ -38,7 +38,7 @@ def create_default(state: AppState, as_json: bool) -> None:
 
     The base index carries pipl-pipe and the build backends (flit_core, setuptools,
     wheel) so packls build and install without PyPI. With the PyPI mirror on, PyPI's
-    versions of those (but pipl-pipe) stay visible too, and the mirror (root/pypi) looks
+    versions of those (except pipl-pipe) stay visible too, and the mirror (root/pypi) looks
     names up one at a time. Safe to run again: indexes that exist are brought back in
     line with pipl.toml.
 
