@@ -23,7 +23,7 @@ from bench.common import BIN, FAST_ARGON2, clean_env, free_port, pipl, print_tab
 from tests.standin_pypi import StandInPyPI
 
 PYPI_NAMES = 700_000  # about as many projects as pypi.org lists
-ROUNDS = 3
+ROUNDS = 5
 
 
 def _set_mirror(root: Path, **settings: object) -> None:
