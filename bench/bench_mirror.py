@@ -11,7 +11,8 @@ mirror, measured in the same run:
   the mirror for that one name.
 
 Each round restarts the server, then times ``pipl packl create`` (name check, template,
-editable install) through the real command.
+editable install) through the real command. An offline project (no mirror at all) is
+measured the same way, for reference.
 """
 
 from __future__ import annotations
@@ -19,7 +20,17 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from bench.common import BIN, FAST_ARGON2, clean_env, free_port, pipl, print_table, summary, timed
+from bench.common import (
+    BIN,
+    FAST_ARGON2,
+    BenchProject,
+    clean_env,
+    free_port,
+    pipl,
+    print_table,
+    summary,
+    timed,
+)
 from tests.standin_pypi import StandInPyPI
 
 PYPI_NAMES = 700_000  # about as many projects as pypi.org lists
@@ -34,7 +45,21 @@ def _set_mirror(root: Path, **settings: object) -> None:
         admin.modify_index("root/pypi", **settings)
 
 
+def _create_after_restart(env: dict[str, str], name: str) -> float:
+    pipl("proj", "stop", env=env)
+    pipl("proj", "start", "--detach", env=env)
+    return timed([BIN / "pipl", "packl", "create", name, "--kind", "lib", "-w", "w"], env)
+
+
+def offline() -> str:
+    with tempfile.TemporaryDirectory() as tmp, BenchProject(Path(tmp)) as proj:
+        pipl("work", "create", "w", env=proj.env)
+        pipl("packl", "create", "warm-up", "--kind", "lib", "-w", "w", env=proj.env)
+        return summary([_create_after_restart(proj.env, f"off-{i}") for i in range(ROUNDS)])
+
+
 def main() -> None:
+    rows = [("packl create, offline project (reference)", offline())]
     with tempfile.TemporaryDirectory() as tmp, StandInPyPI(filler=PYPI_NAMES) as pypi:
         root = Path(tmp) / "proj"
         env = clean_env(Path(tmp) / "home", PIPL_PROJECT=str(root), UV_CACHE_DIR=f"{tmp}/uv")
@@ -45,20 +70,17 @@ def main() -> None:
             pipl("proj", "index", "create-default", env=env)
             pipl("work", "create", "w", env=env)
             pipl("packl", "create", "warm-up", "--kind", "lib", "-w", "w", env=env)
-            rows = []
+            # one name first: a new project's devpi has never stored PyPI's name list
             for label, whole_list in (
-                ("devpi's default (whole name list)", True),
                 ("as create-default sets it (one name)", False),
+                ("devpi's default (whole name list)", True),
             ):
                 _set_mirror(root, mirror_no_project_list=not whole_list)
                 samples = []
                 for i in range(ROUNDS):
-                    pipl("proj", "stop", env=env)
-                    pipl("proj", "start", "--detach", env=env)
                     before = pypi.asked("/simple/")
                     name = f"{'list' if whole_list else 'one'}-{i}"
-                    argv = [BIN / "pipl", "packl", "create", name, "--kind", "lib", "-w", "w"]
-                    samples.append(timed(argv, env))
+                    samples.append(_create_after_restart(env, name))
                     fetched = pypi.asked("/simple/") - before
                     assert fetched == (1 if whole_list else 0), (label, fetched)
                 rows.append((f"packl create, {label}", summary(samples)))
