@@ -11,7 +11,8 @@ mirror, measured in the same run:
   the mirror for that one name.
 
 Each round restarts the server, then times ``pipl packl create`` (name check, template,
-editable install) through the real command. An offline project (no mirror at all) is
+editable install) through the real command; then, after a restart again, the name check
+alone (the request ``check_name_free`` makes). An offline project (no mirror at all) is
 measured the same way, for reference.
 """
 
@@ -51,6 +52,22 @@ def _create_after_restart(env: dict[str, str], name: str) -> float:
     return timed([BIN / "pipl", "packl", "create", name, "--kind", "lib", "-w", "w"], env)
 
 
+def _check_after_restart(root: Path, env: dict[str, str], name: str) -> float:
+    """The packl name check alone (what ``check_name_free`` asks the index), in-process."""
+    import time
+
+    from pipl.index.session import connect
+    from pipl.project.project import Project
+
+    pipl("proj", "stop", env=env)
+    pipl("proj", "start", "--detach", env=env)
+    project = Project.load(root)
+    with connect(project, "anonymous") as client:
+        start = time.perf_counter()
+        client.versions(project.stage_index(), name)
+        return time.perf_counter() - start
+
+
 def offline() -> str:
     with tempfile.TemporaryDirectory() as tmp, BenchProject(Path(tmp)) as proj:
         pipl("work", "create", "w", env=proj.env)
@@ -84,6 +101,10 @@ def main() -> None:
                     fetched = pypi.asked("/simple/") - before
                     assert fetched == (1 if whole_list else 0), (label, fetched)
                 rows.append((f"packl create, {label}", summary(samples)))
+                checks = [
+                    _check_after_restart(root, env, f"check-{name}-{i}") for i in range(ROUNDS)
+                ]
+                rows.append((f"name check alone, {label}", summary(checks)))
             rows.append(("names in the stand-in's list", f"{PYPI_NAMES:,}"))
             rows.append(("target", "under 1 s as create-default sets it"))
         finally:
