@@ -9,6 +9,7 @@ import pytest
 from pipl.errors import AuthError, Conflict, NotFound, UsageError
 from pipl.index.bootstrap import BOOTSTRAP
 from pipl.index.stages import create_default
+from pipl.names import normalize_dist
 from tests.helpers import fails, make_wheel, run
 
 
@@ -55,8 +56,9 @@ def test_cli_create_default_json(cli, project):
         project.base_index,
         *reversed(project.stage_indexes),
     ]
-    carried = {b["filename"].split("-")[0] for b in payload["data"]["bootstrap"]}
-    assert carried == {"pipl_pipe", "tomlkit", "filelock", "flit_core", "pip"}
+    carried = {normalize_dist(b["filename"].split("-")[0]) for b in payload["data"]["bootstrap"]}
+    assert carried == {normalize_dist(name) for name in BOOTSTRAP}
+    assert {"pipl-pipe", "flit-core", "setuptools", "wheel"} <= carried
 
 
 def test_cli_custom_index_lifecycle(cli, project):

@@ -36,11 +36,16 @@ def index() -> None:
 def create_default(state: AppState, as_json: bool) -> None:
     """Create the project's base index and its stage chain from pipl.toml.
 
-    Safe to run again: indexes that exist are brought back in line with pipl.toml.
+    The base index carries pipl-pipe and the build backends (flit_core, setuptools,
+    wheel) so packls build and install without PyPI. With the PyPI mirror on, PyPI's
+    versions of those (except pipl-pipe) stay visible too, and the mirror (root/pypi) looks
+    names up one at a time. Safe to run again: indexes that exist are brought back in
+    line with pipl.toml.
 
     \b
     Example:
       pipl proj index create-default
+      pipl proj index create-default --json
     """
     from pipl.index.stages import create_default as do_create
 

@@ -225,9 +225,12 @@ class IndexClient:
                 result[f"{user}/{index}"] = ixconfig
         return result
 
-    def get_index(self, name: str) -> dict[str, Any]:
+    def get_index(self, name: str, *, projects: bool = True) -> dict[str, Any]:
+        """An index's config; with ``projects``, also the names of the projects on it
+        (on devpi's PyPI mirror, that is PyPI's whole name list)."""
         names.check_index(name)
-        return dict(self._json("GET", f"/{name}", f"read index {name!r}"))
+        params = {} if projects else {"no_projects": "1"}
+        return dict(self._json("GET", f"/{name}", f"read index {name!r}", params=params))
 
     def index_exists(self, name: str) -> bool:
         try:
@@ -254,8 +257,7 @@ class IndexClient:
 
     def modify_index(self, name: str, **changes: Any) -> dict[str, Any]:
         """Change some options of an index, keeping the others."""
-        config = self.get_index(name)
-        config.pop("projects", None)
+        config = self.get_index(name, projects=False)
         config.update(changes)
         return dict(self._json("PATCH", f"/{name}", f"modify index {name!r}", json=config))
 

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipl.errors import Conflict, UsageError
-from pipl.index.bootstrap import publish_bootstrap
+from pipl.index.bootstrap import mirror_whitelist, publish_bootstrap
 from pipl.index.client import IndexClient, UploadResult
+from pipl.index.mirror import MIRROR_INDEX, set_up_mirror
 from pipl.index.session import connect
 from pipl.project.project import Project
 
@@ -41,6 +42,9 @@ class IndexSpec:
             "volatile": self.volatile,
             "acl_upload": self.acl_upload,
             "acl_toxresult_upload": [AUTHENTICATED],
+            # an index sees PyPI's versions of every name an index after it whitelists
+            # (devpi's default, "intersection", would need the list on every stage)
+            "mirror_whitelist_inheritance": "union",
             **self.options,
         }
 
@@ -73,10 +77,15 @@ def default_specs(project: Project) -> list[IndexSpec]:
     specs = [
         IndexSpec(
             name=project.base_index,
-            bases=["root/pypi"] if project.config.pypi_mirror else [],
+            bases=[MIRROR_INDEX] if project.config.pypi_mirror else [],
             volatile=False,
             acl_upload=[owner],
-            options={"pipl_handlers": [], "pipl_promote_to": ""},
+            options={
+                "pipl_handlers": [],
+                "pipl_promote_to": "",
+                # PyPI's versions of the bootstrap names stay visible beside the base's
+                "mirror_whitelist": mirror_whitelist() if project.config.pypi_mirror else [],
+            },
         )
     ]
     stages = project.stage_indexes
@@ -121,8 +130,9 @@ def ensure_owner(project: Project, admin: IndexClient) -> bool:
 
 
 def create_default(project: Project, admin: IndexClient) -> DefaultIndexes:
-    """Create (or bring back in line with pipl.toml) the owner user, base and stage indexes,
-    and put pipl-pipe and the packl build backend on the base index."""
+    """Create (or bring back in line with pipl.toml) the owner user, base and stage indexes
+    (and the PyPI mirror's settings), and put pipl-pipe and the build backends on the base
+    index."""
     ensure_owner(project, admin)
     existing = admin.indexes()
     changes = []
@@ -137,6 +147,8 @@ def create_default(project: Project, admin: IndexClient) -> DefaultIndexes:
         else:
             action = "unchanged"
         changes.append(IndexChange(spec.name, action, spec.bases))
+    if project.config.pypi_mirror:
+        changes.append(IndexChange(MIRROR_INDEX, set_up_mirror(admin), []))
     with connect(project, "owner") as owner:
         uploads = publish_bootstrap(project, owner)
     return DefaultIndexes(changes, uploads)
