@@ -1,8 +1,9 @@
 """The ``pipl`` command line: a thin click layer over the ``pipl`` library.
 
 Command groups are imported only when invoked, so ``pipl --help`` stays fast and a
-broken group cannot break the others. ``PiplError`` becomes ``Error: ...`` on stderr and
-the error family's exit code; any other exception keeps its traceback.
+broken group cannot break the others. One error boundary, around the root command, turns
+``PiplError`` into ``Error: ...`` on stderr and the error family's exit code; any other
+exception keeps its traceback.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 import click
 
 from pipl import __version__
-from pipl.cli.state import AppState
+from pipl.cli.state import AppState, error_boundary
 
 # name -> (module, attribute, one-line help shown by `pipl --help`)
 GROUPS: dict[str, tuple[str, str, str]] = {
@@ -42,6 +43,10 @@ class LazyGroup(click.Group):
             assert isinstance(command, click.Command)
             return command
         return super().get_command(ctx, cmd_name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with error_boundary():
+            return super().invoke(ctx)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # help texts come from the table: listing commands imports nothing

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from pipl.cli.output import emit_json, table
-from pipl.cli.state import AppState, boundary, pass_state
+from pipl.cli.state import AppState, pass_state
 
 if TYPE_CHECKING:
     from pipl_pipe.assets.objects import AssetStore
@@ -46,7 +46,6 @@ def asset() -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
-@boundary
 def add(state: AppState, paths: tuple[Path, ...], as_json: bool) -> None:
     """Store files or folders; print their sha256 (adding again is near-instant).
 
@@ -89,7 +88,6 @@ def add(state: AppState, paths: tuple[Path, ...], as_json: bool) -> None:
 @click.argument("sha256")
 @click.argument("dest", type=click.Path(path_type=Path))
 @pass_state
-@boundary
 def get(state: AppState, sha256: str, dest: Path) -> None:
     """Copy object SHA256 out to DEST (a folder for a folder object), verified.
 
@@ -108,7 +106,6 @@ def get(state: AppState, sha256: str, dest: Path) -> None:
 @asset.command("ls")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
-@boundary
 def ls(state: AppState, as_json: bool) -> None:
     """List stored objects, with their kind (file or folder tree) as the store recorded it.
 
@@ -133,7 +130,6 @@ def ls(state: AppState, as_json: bool) -> None:
 @click.argument("objects", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
-@boundary
 def verify(state: AppState, objects: tuple[str, ...], as_json: bool) -> None:
     """Re-hash objects (all by default); exit 9 naming every corrupted or missing one.
 
@@ -186,7 +182,6 @@ def verify(state: AppState, objects: tuple[str, ...], as_json: bool) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
-@boundary
 def gc(state: AppState, dry_run: bool, grace: float, as_json: bool) -> None:
     """Remove objects that no published product references.
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from pipl.cli.output import emit_json, table
-from pipl.cli.state import AppState, boundary, pass_state
+from pipl.cli.state import AppState, pass_state
 from pipl.cli.work import workspace_option
 
 if TYPE_CHECKING:
@@ -53,7 +53,6 @@ def packl() -> None:
 @click.option("--description", help="One line saying what the packl is for.")
 @workspace_option
 @pass_state
-@boundary
 def create(
     state: AppState, name: str, kind: str, description: str | None, workspace: str | None
 ) -> None:
@@ -76,7 +75,6 @@ def create(
 @workspace_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
-@boundary
 def list_packls(state: AppState, workspace: str | None, as_json: bool) -> None:
     """List the packls of the workspace.
 
@@ -122,7 +120,6 @@ def list_packls(state: AppState, workspace: str | None, as_json: bool) -> None:
 @workspace_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
-@boundary
 def show(state: AppState, packl_name: str | None, workspace: str | None, as_json: bool) -> None:
     """Show a packl: version, kind, dependencies, entry points and edit history.
 
@@ -181,7 +178,6 @@ def show(state: AppState, packl_name: str | None, workspace: str | None, as_json
 @packl_option
 @workspace_option
 @pass_state
-@boundary
 def add(
     state: AppState,
     requirement: str,
@@ -215,7 +211,6 @@ def add(
 @packl_option
 @workspace_option
 @pass_state
-@boundary
 def remove(
     state: AppState,
     requirement: str,
@@ -248,7 +243,6 @@ def remove(
 @packl_option
 @workspace_option
 @pass_state
-@boundary
 def bump(
     state: AppState, part: str, label: str | None, packl_name: str | None, workspace: str | None
 ) -> None:
@@ -272,7 +266,6 @@ def bump(
 @packl_option
 @workspace_option
 @pass_state
-@boundary
 def build(state: AppState, packl_name: str | None, workspace: str | None) -> None:
     """Build the packl's sdist and wheel into its dist/ folder (through uv).
 
@@ -301,7 +294,6 @@ def build(state: AppState, packl_name: str | None, workspace: str | None) -> Non
 )
 @workspace_option
 @pass_state
-@boundary
 def publish(
     state: AppState,
     packl_name: str | None,
@@ -341,7 +333,6 @@ def publish(
 @packl_option
 @workspace_option
 @pass_state
-@boundary
 def create_task(
     state: AppState, task_type: str, packl_name: str | None, workspace: str | None
 ) -> None:
@@ -367,7 +358,6 @@ def create_task(
 @click.option("--no-publish", is_flag=True, help="Build the products, do not upload them.")
 @workspace_option
 @pass_state
-@boundary
 def process(
     state: AppState,
     packl_name: str | None,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pipl.cli.output import emit_json, table
-from pipl.cli.state import AppState, boundary, pass_state
+from pipl.cli.state import AppState, pass_state
 
 if TYPE_CHECKING:
     from pipl.pipe import Pipeline, RunReport
@@ -109,7 +109,6 @@ def _report_rows(report: RunReport) -> list[dict[str, Any]]:
 @click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler (default: a local one).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @json_option
-@boundary
 def run_cmd(
     folder: Path,
     prefix: Path | None,
@@ -168,7 +167,6 @@ def run_cmd(
 @pipeline_option
 @prefix_option
 @json_option
-@boundary
 def status(folder: Path, prefix: Path | None, as_json: bool) -> None:
     """Instances done and failed under each segment's current key, and the last runs.
 
@@ -224,7 +222,6 @@ def status(folder: Path, prefix: Path | None, as_json: bool) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write to this file (default: stdout for dot).",
 )
-@boundary
 def graph(folder: Path, fmt: str, output: Path | None) -> None:
     """The pipeline's DAG in dot, or drawn as svg/png (needs graphviz's dot).
 
@@ -253,7 +250,6 @@ def graph(folder: Path, fmt: str, output: Path | None) -> None:
 @prefix_option
 @click.option("--json-values", is_flag=True, help="Read each VALUE as JSON (numbers, lists).")
 @click.option("--replace", is_flag=True, help="Replace the stored inputs instead of adding.")
-@boundary
 def push(
     segment: str,
     values: tuple[str, ...],
@@ -294,7 +290,6 @@ def push(
 @pipeline_option
 @prefix_option
 @click.option("--all", "everything", is_flag=True, help="Remove all stored data.")
-@boundary
 def clean(folder: Path, prefix: Path | None, everything: bool) -> None:
     """Remove data of keys the pipeline no longer uses (old code or parameters).
 
@@ -319,7 +314,6 @@ def clean(folder: Path, prefix: Path | None, everything: bool) -> None:
 @click.option("--stage", help="The stage to publish to (default: the first, e.g. dev).")
 @json_option
 @pass_state
-@boundary
 def publish(
     state: AppState,
     segment: str,
@@ -373,7 +367,6 @@ def publish(
 @pipe.command("rebuild-db")
 @pipeline_option
 @prefix_option
-@boundary
 def rebuild_db(folder: Path, prefix: Path | None) -> None:
     """Make the tracking database again from the data folders.
 

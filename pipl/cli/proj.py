@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from pipl.cli.output import emit_json, read_password, table
-from pipl.cli.state import AppState, boundary, pass_state
+from pipl.cli.state import AppState, pass_state
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -49,7 +49,6 @@ def _register_subgroups() -> None:
     metavar="ARG",
     help="Extra devpi-server argument, stored in pipl.toml (repeatable).",
 )
-@boundary
 def create(
     path: Path,
     name: str | None,
@@ -100,7 +99,6 @@ def create(
     help="Seconds to wait for the server to answer.",
 )
 @pass_state
-@boundary
 def start(state: AppState, detach: bool, timeout: float) -> None:
     """Start the project's devpi-server.
 
@@ -139,7 +137,6 @@ def _report_started(started: object) -> None:
 
 @proj.command()
 @pass_state
-@boundary
 def stop(state: AppState) -> None:
     """Stop the project's server (SIGTERM, then SIGKILL after 20 s).
 
@@ -159,7 +156,6 @@ def stop(state: AppState) -> None:
 @proj.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
-@boundary
 def status(state: AppState, as_json: bool) -> None:
     """Show the server's url, pid, devpi serials and indexes.
 
@@ -199,7 +195,6 @@ def status(state: AppState, as_json: bool) -> None:
 @click.argument("user")
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
 @pass_state
-@boundary
 def login(state: AppState, user: str, password_stdin: bool) -> None:
     """Log in as USER; later commands act as USER until 'pipl proj logout'.
 
@@ -222,7 +217,6 @@ def login(state: AppState, user: str, password_stdin: bool) -> None:
 
 @proj.command()
 @pass_state
-@boundary
 def logout(state: AppState) -> None:
     """Forget this machine's login token for the project.
 

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from pipl.cli.output import emit_json, table
-from pipl.cli.state import AppState, boundary, pass_state
+from pipl.cli.state import AppState, pass_state
 
 
 def _full_name(state: AppState, name: str) -> str:
@@ -32,7 +32,6 @@ def index() -> None:
 @index.command("create-default")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
-@boundary
 def create_default(state: AppState, as_json: bool) -> None:
     """Create the project's base index and its stage chain from pipl.toml.
 
@@ -87,7 +86,6 @@ def create_default(state: AppState, as_json: bool) -> None:
 @click.option("--handlers", help="Comma-separated CI handlers to run on upload.")
 @click.option("--promote-to", help="Index to push a release to once its handlers pass.")
 @pass_state
-@boundary
 def create(
     state: AppState,
     name: str,
@@ -123,7 +121,6 @@ def create(
 @index.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
-@boundary
 def list_indexes(state: AppState, as_json: bool) -> None:
     """List every index with its bases and pipl CI options.
 
@@ -156,7 +153,6 @@ def list_indexes(state: AppState, as_json: bool) -> None:
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
-@boundary
 def show(state: AppState, name: str, as_json: bool) -> None:
     """Show index NAME's configuration and projects.
 
@@ -183,7 +179,6 @@ def show(state: AppState, name: str, as_json: bool) -> None:
 @click.argument("name")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @pass_state
-@boundary
 def remove(state: AppState, name: str, yes: bool) -> None:
     """Remove index NAME and everything on it (volatile indexes only).
 
@@ -210,7 +205,6 @@ def remove(state: AppState, name: str, yes: bool) -> None:
     help="Replace files of an existing version that have other content (first stage only).",
 )
 @pass_state
-@boundary
 def upload(state: AppState, files: tuple[Path, ...], target: str | None, replace: bool) -> None:
     """Upload wheels and sdists to an index (default: the first stage).
 
@@ -256,7 +250,6 @@ def upload(state: AppState, files: tuple[Path, ...], target: str | None, replace
 @click.option("--dry-run", is_flag=True, help="Show what would move and what is missing.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
-@boundary
 def push(
     state: AppState,
     project_name: str,

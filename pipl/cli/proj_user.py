@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from pipl.cli.output import emit_json, read_password, table
-from pipl.cli.state import AppState, boundary, pass_state
+from pipl.cli.state import AppState, pass_state
 
 
 @click.group()
@@ -16,7 +16,6 @@ def user() -> None:
 @user.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
-@boundary
 def list_users(state: AppState, as_json: bool) -> None:
     """List users and the indexes they own.
 
@@ -39,7 +38,6 @@ def list_users(state: AppState, as_json: bool) -> None:
 @click.option("--email", help="The user's e-mail address.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
 @pass_state
-@boundary
 def add(state: AppState, name: str, email: str | None, password_stdin: bool) -> None:
     """Add user NAME (the password is prompted for, or read with --password-stdin).
 
@@ -69,7 +67,6 @@ def add(state: AppState, name: str, email: str | None, password_stdin: bool) -> 
 )
 @click.option("--password-stdin", is_flag=True, help="Read the new password from stdin.")
 @pass_state
-@boundary
 def set_user(
     state: AppState, name: str, email: str | None, change_password: bool, password_stdin: bool
 ) -> None:
@@ -104,7 +101,6 @@ def set_user(
 @click.argument("name")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @pass_state
-@boundary
 def remove(state: AppState, name: str, yes: bool) -> None:
     """Remove user NAME and the volatile indexes they own.
 

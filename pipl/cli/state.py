@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
 import click
 from pipl_pipe.errors import PipeError
@@ -17,9 +17,6 @@ if TYPE_CHECKING:
     from pipl.index.session import Identity
     from pipl.project.project import Project, ProjectFiles
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
 class CliError(click.ClickException):
     """A ``PiplError`` on its way out: click prints ``Error: <message>`` and exits."""
 
@@ -29,21 +26,18 @@ class CliError(click.ClickException):
         self.exit_code = error.exit_code  # type: ignore[misc]  # a ClassVar in click's stubs
 
 
-def boundary(func: F) -> F:
-    """Turn ``PiplError`` raised by a command into a one-line error and its exit code."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except PiplError as exc:
-            raise CliError(exc) from exc
-        except PipeError as exc:  # the framework's errors, e.g. a corrupted asset
-            raise CliError(FrameworkError(str(exc))) from exc
-        except PermissionError as exc:  # another OS user's file in a shared project
-            raise CliError(PiplError(_permission_message(exc))) from exc
-
-    return wrapper  # type: ignore[return-value]  # same signature as func
+@contextlib.contextmanager
+def error_boundary() -> Iterator[None]:
+    """The CLI's one error boundary (around the root command): a ``PiplError`` becomes
+    ``Error: <message>`` and its family's exit code; anything else keeps its traceback."""
+    try:
+        yield
+    except PiplError as exc:
+        raise CliError(exc) from exc
+    except PipeError as exc:  # the framework's errors, e.g. a corrupted asset
+        raise CliError(FrameworkError(str(exc))) from exc
+    except PermissionError as exc:  # another OS user's file in a shared project
+        raise CliError(PiplError(_permission_message(exc))) from exc
 
 
 def _permission_message(exc: PermissionError) -> str:

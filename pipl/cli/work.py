@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from pipl.cli.output import emit_json, table
-from pipl.cli.state import AppState, boundary, pass_state
+from pipl.cli.state import AppState, pass_state
 
 workspace_option = click.option(
     "-w",
@@ -38,7 +38,6 @@ def work() -> None:
     help="Where the workarea lives (default: PROJECT/workareas/NAME).",
 )
 @pass_state
-@boundary
 def create_area(state: AppState, name: str, path: Path | None) -> None:
     """Create workarea NAME, a folder holding workspaces ('default' always exists).
 
@@ -66,7 +65,6 @@ def create_area(state: AppState, name: str, path: Path | None) -> None:
     help="Install REQ from the project index right away (repeatable).",
 )
 @pass_state
-@boundary
 def create(
     state: AppState,
     name: str,
@@ -101,7 +99,6 @@ def create(
 @click.option("--area", help="Only this workarea.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
-@boundary
 def list_workspaces(state: AppState, area: str | None, as_json: bool) -> None:
     """List workspaces and their packls; broken ones are listed with what is wrong.
 
@@ -175,7 +172,6 @@ def list_workspaces(state: AppState, area: str | None, as_json: bool) -> None:
 @click.argument("name")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @pass_state
-@boundary
 def remove(state: AppState, name: str, yes: bool) -> None:
     """Remove workspace NAME, its virtualenv and the packl sources inside it.
 
@@ -199,7 +195,6 @@ def remove(state: AppState, name: str, yes: bool) -> None:
 @click.argument("name")
 @click.option("--python", help="Interpreter for the new virtualenv (default: as at creation).")
 @pass_state
-@boundary
 def repair(state: AppState, name: str, python: str | None) -> None:
     """Rebuild workspace NAME's virtualenv and reinstall its packls; the sources stay.
 
@@ -229,7 +224,6 @@ def repair(state: AppState, name: str, python: str | None) -> None:
 @work.command()
 @click.argument("name", required=False)
 @pass_state
-@boundary
 def shell(state: AppState, name: str | None) -> None:
     """Open your shell inside workspace NAME (its commands on PATH); exit to leave.
 
@@ -252,7 +246,6 @@ def shell(state: AppState, name: str | None) -> None:
 @workspace_option
 @click.argument("argv", nargs=-1, type=click.UNPROCESSED, required=True)
 @pass_state
-@boundary
 def run(state: AppState, workspace: str | None, argv: tuple[str, ...]) -> None:
     """Run a command inside a workspace: pipl work run [-w NAME] -- CMD [ARGS]...
 
@@ -273,7 +266,6 @@ def run(state: AppState, workspace: str | None, argv: tuple[str, ...]) -> None:
 @click.argument("new")
 @click.option("--area", help="Workarea of the copy (default: the source's).")
 @pass_state
-@boundary
 def clone(state: AppState, source: str, new: str, area: str | None) -> None:
     """Copy workspace SOURCE as NEW: same package versions, its packls copied.
 
@@ -295,7 +287,6 @@ def clone(state: AppState, source: str, new: str, area: str | None) -> None:
 @workspace_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
-@boundary
 def commands(state: AppState, workspace: str | None, as_json: bool) -> None:
     """List the commands installed packls offer (entry points 'pipl.commands').
 
@@ -323,7 +314,6 @@ def commands(state: AppState, workspace: str | None, as_json: bool) -> None:
 @workspace_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
-@boundary
 def env(state: AppState, workspace: str | None, as_json: bool) -> None:
     """Show what the packls' envsets set in the workspace, in the order they apply.
 
@@ -358,7 +348,6 @@ def env(state: AppState, workspace: str | None, as_json: bool) -> None:
 @work.command("fetch-assets")
 @workspace_option
 @pass_state
-@boundary
 def fetch_assets(state: AppState, workspace: str | None) -> None:
     """Copy every asset of the workspace's products into it (verified), for offline work.
 
