@@ -5,4 +5,4 @@ devpi-server. Importing this package is cheap: capabilities live in subpackages
 (``pipl.project``, ``pipl.index``, ...) that are imported only when used.
 """
 
-__version__ = "0.3.0.dev0"
+__version__ = "0.4.0.dev0"

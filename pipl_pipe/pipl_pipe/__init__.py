@@ -3,4 +3,4 @@
 It is light on purpose: no devpi-server, no pipl CLI, no third-party dependency.
 """
 
-__version__ = "0.3.0.dev0"
+__version__ = "0.4.0.dev0"
