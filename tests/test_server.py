@@ -296,7 +296,7 @@ def test_plain_http_server_on_the_port(life):
     assert all(entry == ("GET", "/+status", False) for entry in _Recorder.seen), _Recorder.seen
 
 
-def test_transport_errors_are_one_line(life):
+def test_transport_errors_are_one_line(life, tmp_path):
     """A program on the port that takes connections and closes them without an answer."""
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -321,6 +321,11 @@ def test_transport_errors_are_one_line(life):
                 client.api()
             assert "the connection to" in str(info.value)
             assert "RemoteProtocolError" in str(info.value)
+            # downloads too, and they leave no partial file
+            dest = tmp_path / "x.whl"
+            with IndexClient(life.url) as client, pytest.raises(IndexServerError) as info:
+                client.download(f"{life.url}/studio/dev/+f/x.whl", dest)
+            assert "the connection to" in str(info.value) and not dest.exists()
         finally:
             stop.set()
             thread.join()

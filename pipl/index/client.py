@@ -25,6 +25,7 @@ from pipl.errors import (
     ServerNotRunning,
 )
 from pipl.index.distfile import DistFile, read_distfile
+from pipl.index.http import describe, error_for, multidict, transport
 from pipl.index.identity import ServerAnswer, answer_of
 from pipl.index.links import Link, PushResult, UploadResult, links_of
 from pipl.project.secrets import Token
@@ -36,28 +37,6 @@ __all__ = ["IndexClient", "Link", "PushResult", "ServerAnswer", "UploadResult"]
 # change revoked (see pipl.devpi_auth)
 AUTH_HEADER = "X-Pipl-Auth"
 AUTH_HEADER_NAME = "X-Devpi-Auth"
-
-
-def _error_for(response: httpx.Response, what: str) -> IndexServerError:
-    message = ""
-    try:
-        body = response.json()
-        if isinstance(body, dict):
-            message = str(body.get("message") or "")
-    except ValueError:
-        pass
-    if not message:
-        lines = [line.strip() for line in response.text.splitlines() if line.strip()]
-        message = response.reason_phrase or (lines[0] if lines else "")
-    status = response.status_code
-    text = f"{what}: {message} (HTTP {status})" if message else f"{what}: HTTP {status}"
-    if status in (401, 403):
-        return AuthError(text, status=status)
-    if status == 404:
-        return NotFound(text, status=status)
-    if status == 409:
-        return Conflict(text, status=status)
-    return IndexServerError(text, status=status)
 
 
 class IndexClient:
@@ -86,21 +65,8 @@ class IndexClient:
     def _send(
         self, method: str, path: str, what: str, *, ok: Iterable[int] = (200, 201), **kwargs: Any
     ) -> httpx.Response:
-        try:
+        with transport(self.url, what):
             response = self._http.request(method, path, **kwargs)
-        except httpx.ConnectError:
-            raise ServerNotRunning(
-                f"no server answers at {self.url}: start it with 'pipl proj start --detach'"
-            ) from None
-        except httpx.TimeoutException:
-            raise IndexServerError(
-                f"{what}: the server at {self.url} did not answer in time"
-            ) from None
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:  # every other transport failure
-            raise IndexServerError(
-                f"{what}: the connection to {self.url} failed ({_describe(exc)}); "
-                "is the program on that port the project's devpi-server?"
-            ) from None
         if response.headers.get(AUTH_HEADER) == "revoked" and self.token is not None:
             user = self.token.user
             raise AuthError(
@@ -109,7 +75,7 @@ class IndexClient:
                 status=401,
             )
         if response.status_code not in tuple(ok):
-            raise _error_for(response, what)
+            raise error_for(response, what)
         return response
 
     def _json(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
@@ -160,7 +126,7 @@ class IndexClient:
         except httpx.TimeoutException:
             raise IndexServerError(f"the server at {self.url} did not answer in time") from None
         except httpx.HTTPError as exc:
-            self._answer = ServerAnswer(False, detail=f"no HTTP answer: {_describe(exc)}")
+            self._answer = ServerAnswer(False, detail=f"no HTTP answer: {describe(exc)}")
             return self._answer
         self._answer = answer_of(response)
         return self._answer
@@ -391,7 +357,7 @@ class IndexClient:
                     "POST",
                     f"/{index}/",
                     f"upload {dist.filename} to {index}",
-                    data=_multidict(fields),
+                    data=multidict(fields),
                     files={"content": (dist.filename, fh, "application/octet-stream")},
                 )
             except AuthError as exc:
@@ -404,13 +370,22 @@ class IndexClient:
         return UploadResult(dist.filename, index, uploaded=True, replaced=action == "replace")
 
     def download(self, href: str, dest: Path) -> Path:
-        with self._http.stream("GET", href, headers={"Accept": "*/*"}) as response:
-            if response.status_code != 200:
-                response.read()
-                raise _error_for(response, f"download {href}")
-            with dest.open("wb") as fh:
-                for chunk in response.iter_bytes(1 << 20):
-                    fh.write(chunk)
+        """Stream ``href`` into ``dest``; a failed download leaves no partial file."""
+        what = f"download {href}"
+        try:
+            with (
+                transport(self.url, what),
+                self._http.stream("GET", href, headers={"Accept": "*/*"}) as response,
+            ):
+                if response.status_code != 200:
+                    response.read()
+                    raise error_for(response, what)
+                with dest.open("wb") as fh:
+                    for chunk in response.iter_bytes(1 << 20):
+                        fh.write(chunk)
+        except BaseException:
+            dest.unlink(missing_ok=True)
+            raise
         return dest
 
     def push(
@@ -494,19 +469,3 @@ class IndexClient:
             f"remove {link.basename} from {link.index}",
             params={"force": ""} if force else {},
         )
-
-
-def _describe(exc: Exception) -> str:
-    text = str(exc).strip().rstrip(".")
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _multidict(fields: list[tuple[str, str]]) -> dict[str, str | list[str]]:
-    data: dict[str, str | list[str]] = {}
-    for key, value in fields:
-        if key in data:
-            existing = data[key]
-            data[key] = [*existing, value] if isinstance(existing, list) else [existing, value]
-        else:
-            data[key] = value
-    return data
