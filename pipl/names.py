@@ -17,7 +17,6 @@ _SIMPLE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9])?$")
 # PEP 508 distribution names.
 _DIST = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
 
-RESERVED_USERS = frozenset({"root"})
 # a packl's name becomes a folder, a module and part of its files' names (name-1.2.3-py3-
 # none-any.whl): short enough for every file system
 MAX_DIST = 100

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from pipl.index.session import Identity
     from pipl.project.project import Project, ProjectFiles
 
+
 class CliError(click.ClickException):
     """A ``PiplError`` on its way out: click prints ``Error: <message>`` and exits."""
 

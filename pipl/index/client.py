@@ -151,10 +151,6 @@ class IndexClient:
     def users(self) -> dict[str, dict[str, Any]]:
         return dict(self._json("GET", "/", "list users"))
 
-    def get_user(self, name: str) -> dict[str, Any]:
-        names.check_user(name)
-        return dict(self._json("GET", f"/{name}", f"read user {name!r}"))
-
     def create_user(self, name: str, password: str, *, email: str | None = None) -> dict[str, Any]:
         names.check_user(name)
         if not password:
@@ -197,13 +193,6 @@ class IndexClient:
         names.check_index(name)
         params = {} if projects else {"no_projects": "1"}
         return dict(self._json("GET", f"/{name}", f"read index {name!r}", params=params))
-
-    def index_exists(self, name: str) -> bool:
-        try:
-            self.get_index(name)
-        except NotFound:
-            return False
-        return True
 
     def create_index(
         self,

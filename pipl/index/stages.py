@@ -24,7 +24,6 @@ from pipl.index.session import connect
 from pipl.project.project import Project
 
 AUTHENTICATED = ":AUTHENTICATED:"
-PIPL_KEYS = ("pipl_handlers", "pipl_promote_to")
 
 
 @dataclass(frozen=True)
