@@ -25,7 +25,7 @@ def clean_env(home: Path, **extra: str) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("PIP_", "UV_", "PIPL_", "VIRTUAL_ENV"))
+        if not k.startswith(("PIP_", "UV_", "PIPL_", "VIRTUAL_ENV", "PYTHONDONTWRITEBYTECODE"))
     }
     env.update(
         HOME=str(home),

@@ -15,6 +15,7 @@ from pipl.packl.create import create_packl
 from pipl.packl.packl import find_packl
 from pipl.packl.templates import available_kinds
 from pipl.packl.version import bump_packl
+from pipl.uv import Uv
 from pipl.workspace.workspace import create_workspace, remove_workspace
 from tests.conftest import new_project
 from tests.helpers import fails, run
@@ -115,6 +116,15 @@ def test_name_taken_on_the_index(project, ws, owner):
     owner.upload(project.stage_index("prod"), make_wheel(ws.path / "tmp", "taken-name", "1.0"))
     with pytest.raises(PacklError, match=r"already exists on the project index"):
         create_packl(project, ws, "Taken.Name", "lib", client=owner)
+    # the lookup ran beside the render and install: both are undone
+    assert not (ws.packls_dir / "Taken.Name").exists()
+    assert "taken-name" not in ws.distributions()
+    # a distribution of that name already installed is kept (the lookup goes first)
+    Uv().install(ws.python, ["taken-name==1.0"], index_url=ws.index_url(project))
+    with pytest.raises(PacklError, match=r"already exists on the project index"):
+        create_packl(project, ws, "taken-name", "lib", client=owner)
+    assert ws.distributions()["taken-name"].version == "1.0"
+    Uv().uninstall(ws.python, ["taken-name"])
 
 
 def test_broken_pyproject_is_named(project, ws):
