@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -140,6 +141,7 @@ class CiRunner:
         folder = job_dir(self.project, job.id)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "result.json").unlink(missing_ok=True)
+        shutil.rmtree(folder / "work", ignore_errors=True)  # every attempt starts afresh
         spec = {
             "job_id": job.id,
             "handler": job.handler,
@@ -253,7 +255,9 @@ class CiRunner:
                     self.say(f"job {job.id} {job.handler} {job.project} {job.version}: running")
                     running[job.id] = pool.submit(self._execute_in_thread, job)
                 if until_idle and not running and not self._pending():
-                    break
+                    # last look: a sweep finds what hooks have not recorded yet
+                    if self.intake(force_sweep=True) == 0 and not self._pending():
+                        break
                 stop.wait(POLL)
             self.stopping.set()
             for fut in running.values():

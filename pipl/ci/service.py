@@ -94,6 +94,7 @@ def serve(
     from filelock import FileLock, Timeout
 
     config = load_ci_config(project)
+    own_signals = stop is None and threading.current_thread() is threading.main_thread()
     stop = stop or threading.Event()
     folder = outbox.ci_dir(project.root)
     folder.mkdir(parents=True, exist_ok=True)
@@ -108,7 +109,7 @@ def serve(
         ) from None
     try:
         atomic_write(pid_path(project), f"{os.getpid()}\n")
-        if threading.current_thread() is threading.main_thread():
+        if own_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda *_: stop.set())
         runner = CiRunner(project, config, say=say)

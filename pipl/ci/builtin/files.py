@@ -72,3 +72,20 @@ def existing_toxresult(ctx: JobContext, link: Link, tag: str) -> dict[str, Any] 
         if isinstance(data, dict) and (data.get("pipl") or {}).get("tag") == tag:
             return data
     return None
+
+
+def announce(ctx: JobContext, index: str, name: str, version: str) -> int:
+    """Record the events of a release this job put on ``index`` (a push runs no upload
+    hook before commit, so the runner would otherwise wait for devpi's notification
+    thread or its sweep). Idempotent, like every event."""
+    from pipl.ci import outbox
+    from pipl.ci.intake import release_events
+
+    if not (ctx.client.get_index(index).get("pipl_handlers") or []):
+        return 0
+    conn = outbox.connect(outbox.ci_dir(ctx.project.root))
+    try:
+        serial = int(ctx.client.status().get("serial", -1))
+        return release_events(conn, ctx.client, index, name, version, serial, "push")
+    finally:
+        conn.close()

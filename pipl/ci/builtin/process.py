@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipl.ci.builtin.files import release_files
+from pipl.ci.builtin.files import announce, release_files
 from pipl.ci.handlers import JobContext
 from pipl.index.client import UploadResult
 from pipl.project.project import Project
@@ -93,6 +93,7 @@ class ProcessHandler:
                 upload = ctx.client.upload(target, path)
                 ctx.log(f"{upload.filename} -> {target}: {upload.action}")
                 published.append(upload)
+            announce(ctx, target, name, version)
         made = ", ".join(
             f"{p.packl.name} {p.packl.pyproject.version}" for p in result.products
         )

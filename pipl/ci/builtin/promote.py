@@ -7,6 +7,7 @@ one. The push skips files already on the target, so a rerun changes nothing.
 
 from __future__ import annotations
 
+from pipl.ci.builtin.files import announce
 from pipl.ci.handlers import HandlerFailed, JobContext
 
 
@@ -28,7 +29,9 @@ class PromoteHandler:
                 f"not promoted: {ctx.name} {ctx.version} has no passed QA job "
                 f"(add 'qa' to the handlers of {ctx.index} or of an earlier stage)"
             )
-        return _push(ctx, target)
+        summary = _push(ctx, target)
+        announce(ctx, target, ctx.name, ctx.version)
+        return summary
 
 
 def _push(ctx: JobContext, target: str) -> str:
