@@ -74,10 +74,19 @@ step pipl asset ls
 step pipl asset verify
 step pipl asset gc --dry-run
 
-echo "== 8. state, then a clean stop"
+echo "== 8. CI on upload: the runner (started by 'proj start') checked every release on dev:"
+echo "      wheel built, QA (tox) passed, promoted to qa, processed there (products to prod)"
+step pipl ci wait --timeout 600
+step pipl ci list
+step pipl ci logs "$(pipl ci list --json | python -c 'import json,sys; print([j for j in json.load(sys.stdin)["data"] if j["handler"] == "process" and "published" in j["message"]][0]["id"])')"
+render=$(pipl ci list --json | python -c 'import json,sys; print([j for j in json.load(sys.stdin)["data"] if j["handler"] == "process" and "published" in j["message"]][0]["message"].split("made ")[1].split(" ")[0])')
+PIP_CONFIG_FILE=/dev/null step "$work/env/bin/pip" install --quiet --disable-pip-version-check \
+    --index-url "http://127.0.0.1:$port/demo/prod/+simple/" "$render"
+
+echo "== 9. state, then a clean stop"
 step pipl proj status
 step pipl proj index show dev
 step pipl proj stop
 echo
 echo "Demo finished: project, server, users, stages, workspace, packls, publish, promote,"
-echo "assets, products, tasks, envsets and pip install all worked."
+echo "assets, products, tasks, envsets, CI on upload and pip install all worked."

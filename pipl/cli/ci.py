@@ -202,3 +202,44 @@ def cancel(state: AppState, job_id: int) -> None:
     finally:
         conn.close()
     click.echo(f"Job {job.id} ({job.handler} {job.project} {job.version}) cancelled.")
+
+
+@ci.command()
+@click.option("--timeout", type=float, default=600.0, show_default=True, help="Seconds to wait.")
+@pass_state
+@boundary
+def wait(state: AppState, timeout: float) -> None:
+    """Wait until no CI job is queued or running (the runner must be running).
+
+    \b
+    Example:
+      pipl ci wait --timeout 120 && pipl ci list --state failed
+    """
+    from pipl.ci import db
+    from pipl.ci.handlers import CiError
+    from pipl.ci.service import runner_pid
+
+    project = state.project()
+    conn = db.open_db(project.root)
+    deadline = time.monotonic() + timeout
+    quiet_since: float | None = None
+    try:
+        while True:
+            counts = db.counts(conn)
+            busy = counts[db.QUEUED] + counts[db.RUNNING]
+            now = time.monotonic()
+            if busy:
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = now
+            elif now - quiet_since > 2.0:  # uploads in flight become jobs within this
+                break
+            if runner_pid(project) is None:
+                raise CiError("the CI runner is not running: start it with 'pipl proj start'")
+            if now > deadline:
+                raise CiError(f"{busy} CI job(s) still queued or running after {timeout:.0f}s")
+            time.sleep(0.2)
+    finally:
+        conn.close()
+    click.echo(", ".join(f"{n} {s}" for s, n in db.counts(conn := db.open_db(project.root)).items() if n) or "no jobs")
+    conn.close()
