@@ -29,7 +29,7 @@ BURST_N = 200
 
 def _pct(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _jobs(project, index: str):  # type: ignore[no-untyped-def]
@@ -108,11 +108,35 @@ def main() -> None:
             uv = str(Path(sys.executable).parent / "uv")
             raw_venv = timed([uv, "venv", "--quiet", "--python", sys.executable, tmp / "rv"], env)
             raw_install = timed(
-                [uv, "pip", "install", "--quiet", "--python", tmp / "rv" / "bin" / "python",
-                 "--index-url", prod, "bench-task"], env)
+                [
+                    uv,
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--python",
+                    tmp / "rv" / "bin" / "python",
+                    "--index-url",
+                    prod,
+                    "bench-task",
+                ],
+                env,
+            )
             raw_build = timed(
-                [uv, "build", "--quiet", "--wheel", "--python", sys.executable,
-                 "--default-index", prod, "--out-dir", tmp / "rb", sdist], env)
+                [
+                    uv,
+                    "build",
+                    "--quiet",
+                    "--wheel",
+                    "--python",
+                    sys.executable,
+                    "--default-index",
+                    prod,
+                    "--out-dir",
+                    tmp / "rb",
+                    sdist,
+                ],
+                env,
+            )
             t0 = time.time()
             owner.upload(lat, make_wheel(tmp / "raw", "rawup", "1.0"))
             raw_upload = time.time() - t0
@@ -139,7 +163,9 @@ def main() -> None:
         rows = [("total: upload -> product on prod", f"{t_ready:.2f} s")]
         for j in sorted(loop, key=lambda j: j.id):
             share = (j.seconds or 0) / t_ready * 100
-            rows.append((f"  job {j.handler} on {j.index}", f"{j.seconds or 0:.2f} s ({share:.0f}%)"))
+            rows.append(
+                (f"  job {j.handler} on {j.index}", f"{j.seconds or 0:.2f} s ({share:.0f}%)")
+            )
         rows += [
             ("raw: upload sdist", f"{t_upload:.2f} s"),
             ("raw: uv venv", f"{raw_venv:.2f} s"),

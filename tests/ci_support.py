@@ -56,8 +56,17 @@ def task_sdist(tmp: Path, name: str, version: str, *, ok: bool = True) -> Path:
     (src / module / "__init__.py").write_text(TASK_MODULE.format(name=name, ok=ok))
     out = tmp / "dist"
     Runner().run(
-        [uv_bin(), "build", "--sdist", "--no-build-isolation", "--python", sys.executable,
-         "--out-dir", out, src]
+        [
+            uv_bin(),
+            "build",
+            "--sdist",
+            "--no-build-isolation",
+            "--python",
+            sys.executable,
+            "--out-dir",
+            out,
+            src,
+        ]
     )
     return next(out.glob(f"{module}-{version}.tar.gz"))
 
@@ -72,8 +81,9 @@ def run_until_idle(project: Project) -> list[db.Job]:
         conn.close()
 
 
-def handled_index(admin: IndexClient, project: Project, name: str, handlers: list[str],
-                  promote_to: str = "") -> str:
+def handled_index(
+    admin: IndexClient, project: Project, name: str, handlers: list[str], promote_to: str = ""
+) -> str:
     """A fresh index ``OWNER/name`` (based on the base index) with these handlers."""
     from pipl.ci.config import ci_user
 

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from ci_support import handled_index, run_until_idle, task_sdist
@@ -65,9 +66,10 @@ def test_default_stages_get_handlers_and_the_ci_user(ciproj):
         dev, qa = admin.get_index("cip/dev"), admin.get_index("cip/qa")
         assert dev["pipl_handlers"] == ["qa", "wheel", "promote"]
         assert qa["pipl_handlers"] == ["process", "promote"]
-        assert "cip-ci" in qa["acl_upload"] and "cip-ci" not in admin.get_index("cip/base")[
-            "acl_upload"
-        ]
+        assert (
+            "cip-ci" in qa["acl_upload"]
+            and "cip-ci" not in admin.get_index("cip/base")["acl_upload"]
+        )
         assert "cip-ci" in admin.users()
     assert (ciproj.secrets.path / "cip-ci.password").stat().st_mode & 0o777 == 0o600
     assert webhook_secret_file(ciproj).stat().st_mode & 0o777 == 0o600
@@ -83,9 +85,18 @@ def test_upload_records_one_event_and_none_without_handlers(ciproj, tmp_path):
         owner.upload(plain, wheel)
         found = wait_events(ciproj, ix, 1)
         # devpi fires the hook again for an identical upload to a volatile index
-        owner._send("POST", f"/{ix}/", "upload again", data={":action": "file_upload",
-                    "name": "evpkg", "version": "1.0", "protocol_version": "1"},
-                    files={"content": (wheel.name, wheel.read_bytes())})
+        owner._send(
+            "POST",
+            f"/{ix}/",
+            "upload again",
+            data={
+                ":action": "file_upload",
+                "name": "evpkg",
+                "version": "1.0",
+                "protocol_version": "1",
+            },
+            files={"content": (wheel.name, wheel.read_bytes())},
+        )
     time.sleep(1.0)
     found = events(ciproj, ix)
     assert [(e.project, e.version, e.filename) for e in found] == [
@@ -102,18 +113,33 @@ def test_twine_and_devpi_client_uploads_become_jobs(ciproj, tmp_path):
     one = make_wheel(tmp_path / "a", "by-twine", "1.0")
     two = make_wheel(tmp_path / "b", "by-devpi", "1.0")
     subprocess.run(
-        [BIN / "twine", "upload", "--non-interactive", "--repository-url",
-         f"{ciproj.url}/{ix}/", "-u", ciproj.owner, "-p", password, one],
-        check=True, capture_output=True,
+        [
+            BIN / "twine",
+            "upload",
+            "--non-interactive",
+            "--repository-url",
+            f"{ciproj.url}/{ix}/",
+            "-u",
+            ciproj.owner,
+            "-p",
+            password,
+            one,
+        ],
+        check=True,
+        capture_output=True,
     )
     client_dir = tmp_path / "devpi-client"
     env = {"DEVPI_CLIENTDIR": str(client_dir), "PATH": str(BIN), "HOME": str(tmp_path)}
-    for argv in (["use", f"{ciproj.url}/{ix}"], ["login", ciproj.owner, "--password", password],
-                 ["upload", "--from-dir", two.parent]):
+    for argv in (
+        ["use", f"{ciproj.url}/{ix}"],
+        ["login", ciproj.owner, "--password", password],
+        ["upload", "--from-dir", two.parent],
+    ):
         subprocess.run([BIN / "devpi", *argv], check=True, capture_output=True, env=env)
     jobs = [j for j in run_until_idle(ciproj) if j.index == ix]
     assert sorted((j.project, j.handler, j.state) for j in jobs) == [
-        ("by-devpi", "webhook", "passed"), ("by-twine", "webhook", "passed")
+        ("by-devpi", "webhook", "passed"),
+        ("by-twine", "webhook", "passed"),
     ]
 
 
@@ -143,9 +169,18 @@ def test_the_loop_wheel_qa_promote_process_product_installs(ciproj, tmp_path):
         assert anon.links("cip/prod", "loop-task-report", "0.1.0")
     # plain pip installs the product from the downstream index
     subprocess.run(
-        [BIN / "pip", "install", "--quiet", "--target", tmp_path / "site", "--index-url",
-         ciproj.simple_url("cip/prod"), "loop-task-report"],
-        check=True, capture_output=True,
+        [
+            BIN / "pip",
+            "install",
+            "--quiet",
+            "--target",
+            tmp_path / "site",
+            "--index-url",
+            ciproj.simple_url("cip/prod"),
+            "loop-task-report",
+        ],
+        check=True,
+        capture_output=True,
     )
     assert (tmp_path / "site" / "loop_task_report").is_dir()
     # the same release processed again publishes nothing new
@@ -170,7 +205,7 @@ def test_qa_failure_stops_promotion(ciproj, tmp_path):
 
 
 class _Receiver(BaseHTTPRequestHandler):
-    got: list[tuple[dict[str, str], bytes]] = []
+    got: ClassVar[list[tuple[dict[str, str], bytes]]] = []
     fail_first = 0
 
     def do_POST(self) -> None:

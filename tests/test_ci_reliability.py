@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,8 +41,9 @@ def _burst(project: Project, index: str, tmp: Path, n: int, prefix: str) -> list
     return names
 
 
-def _assert_all_promoted_once(project: Project, jobs: list[db.Job], names: list[str],
-                              source: str, target: str) -> None:
+def _assert_all_promoted_once(
+    project: Project, jobs: list[db.Job], names: list[str], source: str, target: str
+) -> None:
     promoted = {j.project: j for j in jobs if j.handler == "promote" and j.index == source}
     assert sorted(promoted) == sorted(names)
     assert {j.state for j in promoted.values()} == {"passed"}, [
@@ -90,7 +89,7 @@ def test_kill_9_devpi_mid_burst_then_restart(relproj, tmp_path):
     _assert_all_promoted_once(relproj, jobs, names, src, out)
 
 
-BAD_HANDLERS = '''
+BAD_HANDLERS = """
 import os, sys, time
 
 class Raises:
@@ -114,7 +113,7 @@ class Garbage(Raises):
 class Fine(Raises):
     def run(self, ctx):
         return "fine"
-'''
+"""
 
 
 def test_bad_handlers_fail_with_readable_logs_and_others_pass(relproj, tmp_path, monkeypatch):
@@ -126,9 +125,16 @@ def test_bad_handlers_fail_with_readable_logs_and_others_pass(relproj, tmp_path,
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: badhandlers\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text(
         "[pipl.ci_handlers]\n"
-        + "".join(f"{n} = badhandlers:{c}\n" for n, c in
-                  [("raises", "Raises"), ("hangs", "Hangs"), ("garbage", "Garbage"),
-                   ("fine", "Fine"), ("broken", "Missing")])
+        + "".join(
+            f"{n} = badhandlers:{c}\n"
+            for n, c in [
+                ("raises", "Raises"),
+                ("hangs", "Hangs"),
+                ("garbage", "Garbage"),
+                ("fine", "Fine"),
+                ("broken", "Missing"),
+            ]
+        )
     )
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.setenv("PYTHONPATH", str(site))

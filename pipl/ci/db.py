@@ -145,7 +145,8 @@ def list_jobs(
     project: str | None = None,
     limit: int = 50,
 ) -> list[Job]:
-    where, args = [], []  # type: ignore[var-annotated]  # filled below
+    where: list[str] = []
+    args: list[object] = []
     if state:
         if state not in STATES:
             raise UsageError(f"unknown state {state!r}: choose from {', '.join(STATES)}")

@@ -130,7 +130,7 @@ def load(name: str) -> Handler:
         raise CiError(
             f"CI handler {name!r} ({ep.value}) cannot be loaded: {type(exc).__name__}: {exc}"
         ) from None
-    return handler  # type: ignore[no-any-return]  # checked by attribute above
+    return handler
 
 
 def is_sdist(filename: str) -> bool:

@@ -140,13 +140,14 @@ def take_hints(conn: sqlite3.Connection) -> list[tuple[str, str, str, int, float
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-    return [tuple(r[1:]) for r in rows]  # type: ignore[misc]  # row shape fixed by the query
+    return [tuple(r[1:]) for r in rows]
 
 
 def known_files(conn: sqlite3.Connection, index: str) -> set[tuple[str, str]]:
     """(filename, sha256) of every event recorded for ``index``."""
     return {
-        (f, s) for f, s in conn.execute("SELECT filename, sha256 FROM events WHERE ix = ?", (index,))
+        (f, s)
+        for f, s in conn.execute("SELECT filename, sha256 FROM events WHERE ix = ?", (index,))
     }
 
 

@@ -247,17 +247,24 @@ class CiRunner:
                         del running[job_id]
                         if fut.exception() is not None:
                             self.say(f"job {job_id}: runner error {fut.exception()!r}")
-                            db.finish(self.conn, job_id, db.FAILED, f"runner error: {fut.exception()}")
+                            db.finish(
+                                self.conn, job_id, db.FAILED, f"runner error: {fut.exception()}"
+                            )
                 while len(running) < workers:
                     job = db.claim_next(self.conn, self.pid)
                     if job is None:
                         break
                     self.say(f"job {job.id} {job.handler} {job.project} {job.version}: running")
                     running[job.id] = pool.submit(self._execute_in_thread, job)
-                if until_idle and not running and not self._pending():
-                    # last look: a sweep finds what hooks have not recorded yet
-                    if self.intake(force_sweep=True) == 0 and not self._pending():
-                        break
+                # a last look before leaving: a sweep finds what hooks have not recorded yet
+                if (
+                    until_idle
+                    and not running
+                    and not self._pending()
+                    and self.intake(force_sweep=True) == 0
+                    and not self._pending()
+                ):
+                    break
                 stop.wait(POLL)
             self.stopping.set()
             for fut in running.values():

@@ -149,7 +149,9 @@ def start_detached(project: Project, *, runner: Runner | None = None) -> int:
             proc.returncode = 0  # it lives on; stop() ends it
             return proc.pid
         time.sleep(0.05)
-    raise CiError(f"the CI runner did not start within {START_TIMEOUT:.0f}s: see {log_file(project)}")
+    raise CiError(
+        f"the CI runner did not start within {START_TIMEOUT:.0f}s: see {log_file(project)}"
+    )
 
 
 def stop(project: Project, *, timeout: float = STOP_TIMEOUT) -> int | None:

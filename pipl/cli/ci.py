@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from datetime import datetime
 
@@ -79,7 +80,16 @@ def list_jobs(
         return
     table(
         [
-            (j.id, j.handler, j.index, j.project, j.version, j.state, _secs(j.seconds), j.message[:60])
+            (
+                j.id,
+                j.handler,
+                j.index,
+                j.project,
+                j.version,
+                j.state,
+                _secs(j.seconds),
+                j.message[:60],
+            )
             for j in jobs
         ],
         ["ID", "HANDLER", "INDEX", "PROJECT", "VERSION", "STATE", "TIME", "MESSAGE"],
@@ -114,8 +124,10 @@ def show(state: AppState, job_id: int, as_json: bool) -> None:
     click.echo(f"release:  {job.project} {job.version} on {job.index}")
     click.echo(f"file:     {job.filename} (sha256 {job.sha256})")
     click.echo(f"state:    {job.state} (attempt {job.attempts})")
-    click.echo(f"created:  {_when(job.created)}  started: {_when(job.started) or '-'}  "
-               f"finished: {_when(job.finished) or '-'}  took: {_secs(job.seconds) or '-'}")
+    click.echo(
+        f"created:  {_when(job.created)}  started: {_when(job.started) or '-'}  "
+        f"finished: {_when(job.finished) or '-'}  took: {_secs(job.seconds) or '-'}"
+    )
     click.echo(f"message:  {job.message or '-'}")
     click.echo(f"log:      {log_path(project, job.id)}")
 
@@ -151,8 +163,10 @@ def logs(state: AppState, job_id: int, follow: bool) -> None:
                     click.echo(chunk.decode(errors="replace"), nl=False)
             if not follow or job.state in db.DONE:
                 break
-            if click.get_text_stream("stderr").isatty():
-                status = f"[job {job.id} {job.handler}: {job.state}, {_secs(job.seconds) or '0.0s'}]"
+            if sys.stderr.isatty():
+                status = (
+                    f"[job {job.id} {job.handler}: {job.state}, {_secs(job.seconds) or '0.0s'}]"
+                )
                 click.echo(f"\r{status}", nl=False, err=True)
             time.sleep(0.3)
             job = db.get_job(conn, job_id)
@@ -223,6 +237,7 @@ def wait(state: AppState, timeout: float) -> None:
     conn = db.open_db(project.root)
     deadline = time.monotonic() + timeout
     quiet_since: float | None = None
+    counts: dict[str, int] = {}
     try:
         while True:
             counts = db.counts(conn)
@@ -241,5 +256,4 @@ def wait(state: AppState, timeout: float) -> None:
             time.sleep(0.2)
     finally:
         conn.close()
-    click.echo(", ".join(f"{n} {s}" for s, n in db.counts(conn := db.open_db(project.root)).items() if n) or "no jobs")
-    conn.close()
+    click.echo(", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no jobs")

@@ -172,9 +172,8 @@ def stop(state: AppState) -> None:
 @boundary
 def status(state: AppState, as_json: bool) -> None:
     """Show the server's url, pid, devpi serials and indexes."""
-    from pipl.index.status import server_status
-
     from pipl.ci import service as ci_service
+    from pipl.index.status import server_status
 
     st = server_status(state.project())
     ci_st = ci_service.status(state.project())

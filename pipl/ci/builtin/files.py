@@ -14,9 +14,7 @@ from pipl.index.client import Link
 
 def release_files(ctx: JobContext) -> list[Link]:
     return [
-        lk
-        for lk in ctx.client.links(ctx.index, ctx.name, ctx.version)
-        if lk.rel == "releasefile"
+        lk for lk in ctx.client.links(ctx.index, ctx.name, ctx.version) if lk.rel == "releasefile"
     ]
 
 

@@ -94,9 +94,7 @@ class ProcessHandler:
                 ctx.log(f"{upload.filename} -> {target}: {upload.action}")
                 published.append(upload)
             announce(ctx, target, name, version)
-        made = ", ".join(
-            f"{p.packl.name} {p.packl.pyproject.version}" for p in result.products
-        )
+        made = ", ".join(f"{p.packl.name} {p.packl.pyproject.version}" for p in result.products)
         if not published:
             return f"processing made {made or 'no product'}; all on {target} already"
         return f"processing made {made}; published {len(published)} file(s) to {target}"

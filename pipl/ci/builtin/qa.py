@@ -56,7 +56,9 @@ class QaHandler:
         config = _tox_config(source, ctx.workdir)
         if config is None:
             return f"{sdist.basename} has no tox configuration and is no packl: no tests to run"
-        installpkg = download(ctx, target) if target is not sdist else ctx.workdir / "files" / sdist.basename
+        installpkg = (
+            download(ctx, target) if target is not sdist else ctx.workdir / "files" / sdist.basename
+        )
         result_json = ctx.workdir / "toxresult.json"
         argv = [
             sys.executable,

@@ -72,6 +72,6 @@ class WheelHandler:
         ctx.log(f"{result.filename} -> {ctx.index}: {result.action}")
         link = next(lk for lk in release_files(ctx) if lk.basename == dist.filename)
         if existing_toxresult(ctx, link, TAG) is None:
-            command = {"command": argv[:-1] + [ctx.filename], "retcode": "0", "output": build_log}
+            command = {"command": [*argv[:-1], ctx.filename], "retcode": "0", "output": build_log}
             ctx.client.upload_toxresult(link, toxresult(ctx, "build", [command], tag=TAG))
         return f"built {dist.filename} in {done.seconds:.1f}s and uploaded it to {ctx.index}"
