@@ -171,13 +171,21 @@ def release_jobs(conn: sqlite3.Connection, index: str, project: str, version: st
     return [_job(r) for r in rows]
 
 
-def handler_passed(conn: sqlite3.Connection, handler: str, project: str, version: str) -> bool:
-    """True if a ``handler`` job of this release passed on any index."""
-    row = conn.execute(
-        "SELECT 1 FROM jobs WHERE handler = ? AND project = ? AND version = ? AND state = ?",
-        (handler, project, version, PASSED),
-    ).fetchone()
-    return row is not None
+def handler_state(conn: sqlite3.Connection, handler: str, project: str, version: str) -> str:
+    """How ``handler`` went for this release on any index: ``passed`` if one job passed,
+    else ``pending`` while one is queued or running, else ``failed``; ``""`` if none ran."""
+    states = {
+        s
+        for (s,) in conn.execute(
+            "SELECT state FROM jobs WHERE handler = ? AND project = ? AND version = ?",
+            (handler, project, version),
+        )
+    }
+    if PASSED in states:
+        return PASSED
+    if states & {QUEUED, RUNNING}:
+        return "pending"
+    return FAILED if states else ""
 
 
 def claim_next(conn: sqlite3.Connection, runner_pid: int) -> Job | None:
@@ -224,11 +232,14 @@ def finish(conn: sqlite3.Connection, job_id: int, state: str, message: str) -> b
     return cur.rowcount == 1
 
 
-def requeue(conn: sqlite3.Connection, job_id: int, delay: float, message: str) -> None:
+def requeue(
+    conn: sqlite3.Connection, job_id: int, delay: float, message: str, *, count: bool = True
+) -> None:
+    """Queue a running job again after ``delay``; ``count=False`` forgets this attempt."""
     conn.execute(
-        "UPDATE jobs SET state = 'queued', not_before = ?, message = ?, child_pid = NULL "
-        "WHERE id = ? AND state = 'running'",
-        (time.time() + delay, message[:2000], job_id),
+        "UPDATE jobs SET state = 'queued', not_before = ?, message = ?, child_pid = NULL, "
+        "attempts = attempts - ? WHERE id = ? AND state = 'running'",
+        (time.time() + delay, message[:2000], 0 if count else 1, job_id),
     )
 
 

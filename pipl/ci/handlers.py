@@ -50,6 +50,11 @@ class InfraError(CiError):
     """Something around the handler failed (the server, the network): retried later."""
 
 
+class NotYet(CiError):
+    """The job waits for another one (QA of the release elsewhere): queued again shortly,
+    without counting an attempt."""
+
+
 class Handler(Protocol):
     rank: int
     per_file: bool

@@ -16,7 +16,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-EXIT_PASSED, EXIT_FAILED, EXIT_RETRY = 0, 1, 75
+EXIT_PASSED, EXIT_FAILED, EXIT_RETRY, EXIT_WAIT = 0, 1, 75, 76
 TOKEN_ENV = "PIPL_CI_TOKEN"  # noqa: S105 - the variable's name, not a token
 
 
@@ -27,7 +27,7 @@ def _write_result(path: Path, state: str, message: str) -> None:
 
 
 def run(spec_path: Path) -> int:
-    from pipl.ci.handlers import HandlerFailed, InfraError, JobContext, load
+    from pipl.ci.handlers import HandlerFailed, InfraError, JobContext, NotYet, load
     from pipl.errors import IndexServerError, PiplError, ServerNotRunning
     from pipl.index.client import IndexClient
     from pipl.project.project import Project
@@ -67,6 +67,10 @@ def run(spec_path: Path) -> int:
             )
             ctx.workdir.mkdir(parents=True, exist_ok=True)
             summary = handler.run(ctx)
+    except NotYet as exc:
+        print(f"== waiting: {exc}", flush=True)
+        _write_result(result, "wait", str(exc))
+        return EXIT_WAIT
     except (InfraError, ServerNotRunning) as exc:
         print(f"== infrastructure error, will retry: {exc}", flush=True)
         _write_result(result, "retry", str(exc))

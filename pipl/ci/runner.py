@@ -26,7 +26,7 @@ from pathlib import Path
 from pipl.ci import db, intake, outbox
 from pipl.ci.config import CiConfig
 from pipl.ci.handlers import CiError, load
-from pipl.ci.job import EXIT_PASSED, EXIT_RETRY, TOKEN_ENV
+from pipl.ci.job import EXIT_PASSED, EXIT_RETRY, EXIT_WAIT, TOKEN_ENV
 from pipl.ci.users import ci_login
 from pipl.errors import PiplError
 from pipl.index.client import IndexClient
@@ -36,6 +36,7 @@ from pipl.runner import Runner
 POLL = 0.05
 SWEEP_EVERY = 5.0
 MAX_BACKOFF = 60.0
+WAIT_DELAY = 1.0
 
 
 def log_path(project: Project, job_id: int) -> Path:
@@ -123,8 +124,9 @@ class CiRunner:
             gates[other.handler] = other.state
             if 0 < other.rank < job.rank and other.state in (db.FAILED, db.CANCELLED):
                 blocked = blocked or f"{other.handler} {other.state} (job {other.id})"
-        if db.handler_passed(self.conn, "qa", job.project, job.version):
-            gates["qa:any"] = db.PASSED
+        qa = db.handler_state(self.conn, "qa", job.project, job.version)
+        if qa:
+            gates["qa:any"] = qa
         return gates, blocked
 
     def execute(self, job: db.Job) -> Outcome:
@@ -208,11 +210,16 @@ class CiRunner:
             return Outcome(db.FAILED, f"the job process exited {code} without a result: {last}")
         if code == EXIT_PASSED and state == db.PASSED:
             return Outcome(db.PASSED, message)
+        if code == EXIT_WAIT or state == "wait":
+            return Outcome("wait", message)
         if code == EXIT_RETRY or state == "retry":
             return Outcome("retry", message)
         return Outcome(db.FAILED, message)
 
     def _end(self, job: db.Job, outcome: Outcome) -> Outcome:
+        if outcome.state == "wait":
+            db.requeue(self.conn, job.id, WAIT_DELAY, outcome.message, count=False)
+            return outcome
         if outcome.state == "retry":
             if job.attempts <= self.config.retries:
                 delay = min(MAX_BACKOFF, 2.0 ** (job.attempts - 1))

@@ -8,7 +8,7 @@ one. The push skips files already on the target, so a rerun changes nothing.
 from __future__ import annotations
 
 from pipl.ci.builtin.files import announce
-from pipl.ci.handlers import HandlerFailed, JobContext
+from pipl.ci.handlers import HandlerFailed, JobContext, NotYet
 
 
 class PromoteHandler:
@@ -24,7 +24,10 @@ class PromoteHandler:
         target = ctx.promote_to
         if not target:
             return f"{ctx.index} names no pipl_promote_to: nothing to promote"
-        if "qa" not in ctx.gates and ctx.gates.get("qa:any") != "passed":
+        qa = ctx.gates.get("qa:any", "")
+        if "qa" not in ctx.gates and qa == "pending":
+            raise NotYet(f"QA of {ctx.name} {ctx.version} is still running on another index")
+        if "qa" not in ctx.gates and qa != "passed":
             raise HandlerFailed(
                 f"not promoted: {ctx.name} {ctx.version} has no passed QA job "
                 f"(add 'qa' to the handlers of {ctx.index} or of an earlier stage)"
