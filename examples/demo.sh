@@ -55,9 +55,10 @@ step pipl work run -w anim -- shot-010-info
 step pipl packl publish shot-010 -w anim
 step pipl proj logout
 
-echo "== 5. the project owner promotes releases to qa"
+echo "== 5. the project owner promotes releases to qa (requirements checked first)"
 step pipl proj index push hello-pipl 1.0.0 --to qa
-step pipl proj index push shot-010 0.2.0 --to qa
+step pipl proj index push shot-010 0.2.0 --to qa --with-deps --dry-run   # shotlib is missing on qa
+step pipl proj index push shot-010 0.2.0 --to qa --with-deps
 
 echo "== 6. plain pip installs from the project index into fresh environments"
 step python -m venv "$work/env"

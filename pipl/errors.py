@@ -70,6 +70,10 @@ class Conflict(IndexServerError):
     """The thing exists already (user, index, or a file on a non-volatile index)."""
 
 
+class PromotionRefused(Conflict):
+    """A release cannot be promoted as asked: requirements missing, a stage skipped."""
+
+
 class CommandError(PiplError):
     """A tool pipl runs (devpi-init, uv, pip, tox...) failed."""
 

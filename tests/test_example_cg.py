@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from pipl.index.session import connect
 from tests.helpers import fails, run
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "cg"
@@ -38,10 +39,19 @@ def test_envsets_of_the_edit_extra(facts):
     assert facts["envsets"]["PATH"].split(":")[0].endswith("maya_tools/bin")
 
 
-def test_render_installs_with_plain_pip_and_fetches_verified_frames(facts):
+def test_render_installs_with_plain_pip_and_fetches_verified_frames(facts, project):
     lines = facts["viewer"].splitlines()
     assert lines[0].startswith("shot-010-anim-render 0.1.0 render ['shot-010-anim.0001.exr'")
     assert lines[1] == "sources chair-rig==1.0.0 shot-010-anim==0.1.0"
+    # provenance down to the bytes: each pin with the sha256 of its files on the index
+    pinned = json.loads(lines[2].removeprefix("source_files "))
+    assert set(pinned) == {"chair-rig==1.0.0", "shot-010-anim==0.1.0"}
+    with connect(project, "anonymous") as client:
+        on_index = {
+            lk.basename: lk.sha256
+            for lk in client.release_files(project.stage_index(), "shot-010-anim", "0.1.0")
+        }
+    assert pinned["shot-010-anim==0.1.0"] == on_index and len(on_index) == 2
     installed = set(facts["installed"])
     assert {"chair_rig", "chair_model", "shot_010_anim", "pipl_pipe"} <= installed
     assert "maya_tools" not in installed  # tools come only with the edit extra
@@ -61,6 +71,13 @@ def test_cli_on_the_cg_workspace(facts, project):
     fails(cli("packl", "create-task", "chair-rig-user", "shot-animation"), 8, "no packl")
     fails(cli("packl", "create-task", "shot-010-anim", "paint"), 7, "unknown task type 'paint'")
     fails(cli("packl", "process", "cg-pipeline"), 8, "has no processing")
+
+
+def test_processing_again_publishes_nothing_new(facts, project):
+    """The same task version with the same outputs makes the same product files."""
+    again = run(["packl", "process", "shot-010-anim", "-w", "cg"], project=project.root)
+    assert again.exit_code == 0, again.output
+    assert again.output.count("identical, skipped") == 2, again.output
 
 
 def test_create_task_console_script_in_the_workspace(facts, project):

@@ -27,7 +27,8 @@ def test_default_chain_inherits_later_stages(project, admin):
     assert indexes[f"{owner}/prod"]["bases"] == [f"{owner}/base"]
     assert indexes[f"{owner}/base"]["bases"] == []  # offline project: no root/pypi
     assert indexes[f"{owner}/base"]["volatile"] is False
-    assert all(indexes[i]["volatile"] for i in project.stage_indexes)
+    # only the first stage is volatile: a release that reached a later stage never changes
+    assert [indexes[i]["volatile"] for i in project.stage_indexes] == [True, False, False]
     assert indexes[f"{owner}/dev"]["acl_upload"] == [":AUTHENTICATED:"]
     assert indexes[f"{owner}/qa"]["acl_upload"] == [owner]
     # CI options declared by pipl's devpi plugin
@@ -115,7 +116,9 @@ def test_upload_rules(project, owner, tmp_path):
     assert owner.upload(dev, wheel).uploaded is True
     assert owner.upload(dev, wheel).uploaded is False  # identical: nothing sent
     changed = make_wheel(tmp_path / "b", "up-rules", "1.0", body="CHANGED = 1\n")
-    assert owner.upload(dev, changed).uploaded is True  # volatile stage: replaced
+    with pytest.raises(Conflict, match=f"up_rules-1.0-py3-none-any.whl is already on {dev}"):
+        owner.upload(dev, changed)  # even the volatile first stage keeps released files
+    assert owner.upload(dev, changed, replace=True).replaced is True
     assert owner.upload(base, wheel).uploaded is True
     assert owner.upload(base, wheel).uploaded is False
     with pytest.raises(Conflict, match="bump the version"):
@@ -143,7 +146,7 @@ def test_first_stage_takes_any_user_later_stages_only_the_owner(project, admin, 
         anonymous.upload(project.stage_index(), make_wheel(tmp_path / "x", "anon-pkg", "1"))
 
 
-def test_push_checks_the_target_first(project, owner, tmp_path):
+def test_push_checks_the_target_first(project, owner, admin, tmp_path):
     dev, qa, base = project.stage_index(), project.stage_index("qa"), project.base_index
     owner.upload(dev, make_wheel(tmp_path, "pushy", "2.0"))
     first = owner.push(dev, "pushy", "2.0", qa)
@@ -154,9 +157,15 @@ def test_push_checks_the_target_first(project, owner, tmp_path):
     owner.push(dev, "pushy", "2.0", base)
     assert owner.push(dev, "pushy", "2.0", base).skipped == ["pushy-2.0-py3-none-any.whl"]
     # the same name with other content on the target is refused before devpi sees it
-    owner.upload(dev, make_wheel(tmp_path / "other", "pushy", "2.0", body="X = 2\n"))
-    with pytest.raises(Conflict, match="bump the version"):
-        owner.push(dev, "pushy", "2.0", base)
+    other = make_wheel(tmp_path / "other", "pushy", "2.0", body="X = 2\n")
+    with pytest.raises(Conflict, match=f"{qa} holds it too"):  # dev inherits qa's file
+        owner.upload(dev, other, replace=True)
+    side = f"{project.owner}/push-side"  # an index outside the chain, with other bytes
+    admin.create_index(side, acl_upload=[project.owner])
+    owner.upload(side, other)
+    # prod itself has no pushy 2.0, but the base it inherits from has other bytes
+    with pytest.raises(Conflict, match=f"exists on {base} with other content: bump the version"):
+        owner.push(side, "pushy", "2.0", project.stage_index("prod"))
     with pytest.raises(NotFound, match=r"no files of pushy 9\.9"):
         owner.push(dev, "pushy", "9.9", qa)
 

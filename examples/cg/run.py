@@ -83,6 +83,8 @@ def run(
                 workdir=work / "products",
                 index_url=index_url,
                 uv=uv,
+                client=client,
+                index=project.stage_index(),
             )
             for path in built.files:
                 client.upload(project.stage_index(), path)
@@ -174,6 +176,7 @@ def run(
         "frames = p.assets.frames.fetch()\n"
         "print(p.name, p.version, p.type, sorted(f.name for f in frames.iterdir()))\n"
         "print('sources', ' '.join(p.sources))\n"
+        "import json; print('source_files', json.dumps(p.source_files, sort_keys=True))\n"
     )
     viewer = subprocess.run(
         [env_dir / "bin" / "python", "-c", probe],

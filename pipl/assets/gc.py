@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pipl_pipe.assets.objects import AssetStore
-from pipl_pipe.products import FORMAT, MANIFEST
+from pipl_pipe.products import FORMATS, MANIFEST
 
 from pipl.index.client import IndexClient
 
@@ -48,7 +48,7 @@ def manifest_from_wheel(path: Path) -> dict[str, Any] | None:
         for name in zf.namelist():
             if name.count("/") == 1 and name.endswith("/" + MANIFEST):
                 data = json.loads(zf.read(name))
-                return data if isinstance(data, dict) and data.get("format") == FORMAT else None
+                return data if isinstance(data, dict) and data.get("format") in FORMATS else None
     return None
 
 

@@ -259,17 +259,35 @@ def build(state: AppState, name: str | None, workspace: str | None) -> None:
 @packl.command()
 @click.argument("name", required=False)
 @click.option("--stage", help="Stage to publish to (default: the workspace's stage).")
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Replace files of this version that have other content (first stage only; "
+    "recorded in the packl's history).",
+)
 @workspace_option
 @pass_state
 @boundary
-def publish(state: AppState, name: str | None, stage: str | None, workspace: str | None) -> None:
-    """Build the packl and upload it to a stage index (identical files are skipped)."""
+def publish(
+    state: AppState, name: str | None, stage: str | None, replace: bool, workspace: str | None
+) -> None:
+    """Build the packl and upload it to a stage index (identical files are skipped).
+
+    A released file never changes: publishing other content under a version that is
+    already on the stage (or a later one) is refused; bump the version first.
+
+    \b
+    Examples:
+      pipl packl publish shotlib
+      pipl packl bump patch --packl shotlib && pipl packl publish shotlib
+      pipl packl publish shotlib --replace     # redo a release still only on the first stage
+    """
     from pipl.packl.build import publish as do_publish
     from pipl.packl.packl import find_packl
 
     project, ws = _context(state, workspace)
     with state.client() as client:
-        result = do_publish(project, ws, find_packl(ws, name), client, stage=stage)
+        result = do_publish(project, ws, find_packl(ws, name), client, stage=stage, replace=replace)
     for upload in result.uploads:
         click.echo(f"{upload.filename} -> {result.index}: {upload.action}")
     click.echo(

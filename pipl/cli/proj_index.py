@@ -179,39 +179,135 @@ def remove(state: AppState, name: str, yes: bool) -> None:
     "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
 @click.option("--to", "target", help="Index to upload to (default: the first stage).")
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Replace files of an existing version that have other content (first stage only).",
+)
 @pass_state
 @boundary
-def upload(state: AppState, files: tuple[Path, ...], target: str | None) -> None:
+def upload(state: AppState, files: tuple[Path, ...], target: str | None, replace: bool) -> None:
     """Upload wheels and sdists to an index (default: the first stage).
 
-    An identical file already on the index is skipped.
+    An identical file already on the index is skipped. A released file never changes: a
+    file with the name of one already on the index (or an index it inherits from) but
+    other content is refused, and nothing is sent; bump the version.
+
+    \b
+    Examples:
+      pipl proj index upload dist/*
+      pipl proj index upload dist/hello_pipl-1.0.0-py3-none-any.whl --to qa
+      pipl proj index upload dist/* --replace
     """
     from pipl.index.distfile import read_distfile
+    from pipl.index.stages import check_replace_allowed
 
     project = state.project()
     full = _full_name(state, target) if target else project.stage_index()
+    if replace:
+        check_replace_allowed(project, full)
     dists = [read_distfile(f) for f in files]  # all checked before anything is sent
     with state.client() as client:
         for dist in dists:
-            result = client.upload(full, dist)
+            client.check_upload(full, dist, replace=replace)
+        for dist in dists:
+            result = client.upload(full, dist, replace=replace)
             click.echo(f"{result.filename} -> {full}: {result.action}")
 
 
 @index.command()
 @click.argument("project_name", metavar="PROJECT")
 @click.argument("version")
-@click.option("--from", "source", help="Source index (default: the first stage).")
-@click.option("--to", "target", required=True, help="Target index.")
+@click.option("--to", "target", required=True, help="Stage or index to promote to.")
+@click.option("--from", "source", help="Source index (default: the stage just before --to).")
+@click.option(
+    "--with-deps",
+    is_flag=True,
+    help="Also push the requirements missing on the target, all or nothing.",
+)
+@click.option(
+    "--skip-stage", is_flag=True, help="Allow a source whose next stage is not the target."
+)
+@click.option("--dry-run", is_flag=True, help="Show what would move and what is missing.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
 @boundary
-def push(state: AppState, project_name: str, version: str, source: str | None, target: str) -> None:
-    """Copy release PROJECT VERSION to another index (files already there are skipped)."""
+def push(
+    state: AppState,
+    project_name: str,
+    version: str,
+    target: str,
+    source: str | None,
+    with_deps: bool,
+    skip_stage: bool,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Promote release PROJECT VERSION to another stage, its requirements checked first.
+
+    Every requirement of the release must be on the target (or an index it inherits
+    from), else nothing moves and the missing ones are listed; --with-deps pushes them
+    too, and removes what it pushed again if one push fails. A release reaches a stage
+    from the stage just before it; --skip-stage allows jumping.
+
+    \b
+    Examples:
+      pipl proj index push shot-010 0.2.0 --to qa
+      pipl proj index push shot-010 0.2.0 --to qa --with-deps --dry-run
+      pipl proj index push shot-010 0.2.0 --from dev --to prod --skip-stage
+    """
+    from pipl.index.promote import plan_promotion, promote
+
     project = state.project()
-    src = _full_name(state, source) if source else project.stage_index()
     dst = _full_name(state, target)
+    src = _full_name(state, source) if source else _previous_stage(project.stage_indexes, dst)
+    kwargs: dict[str, Any] = {"source": src, "target": dst, "skip_stage": skip_stage}
     with state.client() as client:
-        result = client.push(src, project_name, version, dst)
-    for name in result.copied:
-        click.echo(f"{name}: {src} -> {dst}")
-    for name in result.skipped:
-        click.echo(f"{name}: already on {dst}, skipped")
+        if dry_run:
+            plan = plan_promotion(client, project.name, project_name, version, **kwargs)
+            pushed = []
+        else:
+            result = promote(
+                client, project.name, project_name, version, with_deps=with_deps, **kwargs
+            )
+            plan, pushed = result.plan, result.pushed
+    moves = plan.moves if with_deps else [plan.release]
+    if as_json:
+        emit_json(
+            "promotion",
+            {
+                **plan.to_dict(),
+                "dry_run": dry_run,
+                "with_deps": with_deps,
+                "pushed": [
+                    {"project": p.project, "version": p.version, "copied": p.copied} for p in pushed
+                ],
+            },
+        )
+    else:
+        verb = "would push" if dry_run else "pushed"
+        for move in moves:
+            if not move.files:
+                click.echo(f"{move.project} {move.version}: already on {dst}")
+                continue
+            why = f" (for {move.required_by}: {move.requirement})" if move.required_by else ""
+            click.echo(
+                f"{verb} {move.project} {move.version}: {move.holder} -> {dst}{why}: "
+                + ", ".join(sorted(move.files))
+            )
+        for missing in plan.missing:
+            if with_deps and missing.available:
+                continue  # pushed with it
+            where = f"{missing.available} on {src}" if missing.available else f"not on {src} either"
+            click.echo(f"missing on {dst}: {missing}; {where}")
+    if dry_run:
+        refused = plan.refusal(with_deps=with_deps)
+        if refused is not None:
+            raise refused
+
+
+def _previous_stage(stages: list[str], target: str) -> str:
+    """The stage just before ``target`` (the first stage when there is none)."""
+    if target in stages and stages.index(target) > 0:
+        return stages[stages.index(target) - 1]
+    return stages[0]

@@ -41,15 +41,28 @@ class Link:
     sha256: str | None
     for_href: str | None = None
 
+    @property
+    def index(self) -> str:
+        """The index holding the file (``user/index``), read from its URL."""
+        parts = httpx.URL(self.href).path.strip("/").split("/")
+        for marker in ("+f", "+e"):
+            if marker in parts and parts.index(marker) >= 2:
+                at = parts.index(marker)
+                return f"{parts[at - 2]}/{parts[at - 1]}"
+        return ""
+
 
 @dataclass(frozen=True)
 class UploadResult:
     filename: str
     index: str
     uploaded: bool  # False: an identical file was there already
+    replaced: bool = False  # True: a file of the same name with other content was replaced
 
     @property
     def action(self) -> str:
+        if self.replaced:
+            return "replaced"
         return "uploaded" if self.uploaded else "identical, skipped"
 
 
@@ -61,6 +74,7 @@ class PushResult:
     target: str
     copied: list[str]
     skipped: list[str]
+    created: bool = False  # True: the target had no file of this version before
 
 
 def _error_for(response: httpx.Response, what: str) -> IndexServerError:
@@ -281,32 +295,64 @@ class IndexClient:
     ) -> list[Link]:
         """Files of one release; only those stored on ``index`` itself unless ``inherited``."""
         data = self.versions(index, project, inherited=inherited).get(version) or {}
-        return [
-            Link(
-                basename=link["href"].rsplit("/", 1)[-1].split("#", 1)[0],
-                href=link["href"].split("#", 1)[0],
-                rel=link.get("rel", ""),
-                sha256=(link.get("hashes") or {}).get("sha256"),
-                for_href=link.get("for_href"),
-            )
-            for link in data.get("+links", [])
-        ]
+        return _links_of(data)
 
-    def upload(self, index: str, path: Path | DistFile) -> UploadResult:
-        """Upload a wheel or sdist. An identical file already there is not sent again;
-        a different file under an existing name on a non-volatile index is refused."""
-        dist = path if isinstance(path, DistFile) else read_distfile(Path(path))
+    def release_files(self, index: str, project: str, version: str) -> list[Link]:
+        """Release files of one version on ``index`` and every index it inherits from, in
+        devpi's lookup order (of two files with one name, the first is the one installed)."""
+        data = self.versions(index, project).get(version) or {}
+        links = _links_of(data)
+        for shadowed in data.get("+shadowing") or []:
+            links += _links_of(shadowed)
+        return [lk for lk in links if lk.rel == "releasefile"]
+
+    def check_upload(self, index: str, dist: DistFile, *, replace: bool = False) -> str:
+        """What uploading ``dist`` to ``index`` does: ``upload``, ``identical`` (nothing to
+        send) or ``replace``. A released file never changes: a file of the same name with
+        other content on ``index`` or an index it inherits from is refused; ``replace``
+        allows replacing it on ``index`` itself when ``index`` is volatile."""
         names.check_index(index)
-        for link in self.links(index, dist.name, dist.version):
-            if link.rel == "releasefile" and link.basename == dist.filename:
-                if link.sha256 == dist.sha256:
-                    return UploadResult(dist.filename, index, uploaded=False)
-                if not self.get_index(index).get("volatile", True):
-                    raise Conflict(
-                        f"{dist.filename} already exists on the non-volatile index {index} "
-                        f"with other content: bump the version of {dist.name} and publish again",
-                        status=409,
-                    )
+        same = [
+            lk
+            for lk in self.release_files(index, dist.name, dist.version)
+            if lk.basename == dist.filename
+        ]
+        here = next((lk for lk in same if lk.index == index), None)
+        if here is not None and here.sha256 == dist.sha256:
+            return "identical"
+        changed = [lk for lk in same if lk.sha256 != dist.sha256]
+        if not changed:
+            return "upload"
+        bump = f"bump the version of {dist.name} and publish again"
+        released = next((lk.index for lk in changed if lk.index != index), None)
+        if not replace:
+            where = here.index if here is not None else changed[0].index
+            raise Conflict(
+                f"{dist.filename} is already on {where} with other content, "
+                f"and a released file never changes: {bump}",
+                status=409,
+            )
+        if released is not None:
+            raise Conflict(
+                f"cannot replace {dist.filename} on {index}: {released} holds it too "
+                f"(it was promoted): {bump}",
+                status=409,
+            )
+        if not self.get_index(index).get("volatile", False):
+            raise Conflict(
+                f"cannot replace {dist.filename} on {index}, a non-volatile index: {bump}",
+                status=409,
+            )
+        return "replace"
+
+    def upload(self, index: str, path: Path | DistFile, *, replace: bool = False) -> UploadResult:
+        """Upload a wheel or sdist. An identical file already there is not sent again; a
+        file that would change a released one is refused (see ``check_upload``)."""
+        dist = path if isinstance(path, DistFile) else read_distfile(Path(path))
+        action = self.check_upload(index, dist, replace=replace)
+        if action == "identical":
+            return UploadResult(dist.filename, index, uploaded=False)
+        # on a volatile index devpi replaces a file of the same name in one transaction
         with dist.path.open("rb") as fh:
             fields = [(":action", "file_upload"), ("protocol_version", "1"), *dist.form_fields()]
             try:
@@ -324,7 +370,7 @@ class IndexClient:
                     "(pipl proj login USER)",
                     status=exc.status,
                 ) from None
-        return UploadResult(dist.filename, index, uploaded=True)
+        return UploadResult(dist.filename, index, uploaded=True, replaced=action == "replace")
 
     def download(self, href: str, dest: Path) -> Path:
         with self._http.stream("GET", href, headers={"Accept": "*/*"}) as response:
@@ -339,49 +385,44 @@ class IndexClient:
     def push(
         self, source: str, project: str, version: str, target: str, *, workdir: Path | None = None
     ) -> PushResult:
-        """Copy a release from ``source`` to ``target``, skipping files already there.
+        """Copy a release from ``source`` (or the index it inherits it from) to ``target``,
+        skipping files already there. Unchecked: ``pipl.index.promote`` checks promotions.
 
-        devpi refuses (409) to push a file that exists on a non-volatile target, so the
-        target is checked first and only missing files travel.
+        A file of the same name with other content on ``target`` or an index it inherits
+        from is refused before anything moves (a released file never changes).
         """
         names.check_index(source)
         names.check_index(target)
-        files = [
-            lk
-            for lk in self.links(source, project, version, inherited=True)
-            if lk.rel == "releasefile"
-        ]
-        if not files:
+        found = self.release_files(source, project, version)
+        if not found:
             raise NotFound(f"no files of {project} {version} on {source}", status=404)
-        there = {
-            lk.basename: lk
-            for lk in self.links(target, project, version)
-            if lk.rel == "releasefile"
-        }
-        missing = [lk for lk in files if lk.basename not in there]
+        holder = found[0].index
+        files = [lk for lk in found if lk.index == holder]
+        on_target = self.release_files(target, project, version)
         for lk in files:
-            other = there.get(lk.basename)
-            if other is not None and other.sha256 != lk.sha256:
-                raise Conflict(
-                    f"{lk.basename} exists on {target} with other content: "
-                    f"bump the version of {project} instead of pushing it again",
-                    status=409,
-                )
-        skipped = sorted(set(there) & {lk.basename for lk in files})
+            for other in on_target:
+                if other.basename == lk.basename and other.sha256 != lk.sha256:
+                    raise Conflict(
+                        f"{lk.basename} exists on {other.index} with other content: "
+                        f"bump the version of {project} instead of pushing it again",
+                        status=409,
+                    )
+        there = {lk.basename for lk in on_target if lk.index == target}
+        missing = [lk for lk in files if lk.basename not in there]
+        skipped = sorted(there & {lk.basename for lk in files})
         if not missing:
             return PushResult(project, version, source, target, [], skipped)
-        if not there:
+        if not there and self.get_index(holder).get("type") != "mirror":
             self._json(
                 "POST",
-                f"/{source}",
+                f"/{holder}",
                 f"push {project} {version} to {target}",
                 json={"name": project, "version": version, "targetindex": target},
             )
         else:
             self._copy_files(missing, target, workdir)
-        return PushResult(
-            project, version, source, target, sorted(lk.basename for lk in missing), skipped
-        )
+        copied = sorted(lk.basename for lk in missing)
+        return PushResult(project, version, source, target, copied, skipped, created=not there)
 
     def _copy_files(self, links: list[Link], target: str, workdir: Path | None) -> None:
         import tempfile
@@ -401,12 +442,40 @@ class IndexClient:
             )
         )
 
-    def delete_version(self, index: str, project: str, version: str) -> None:
+    def delete_version(
+        self, index: str, project: str, version: str, *, force: bool = False
+    ) -> None:
+        """Remove a release; ``force`` also on a non-volatile index (its uploaders and root)."""
         names.check_index(index)
         project = names.normalize_dist(names.check_dist(project))
         self._json(
-            "DELETE", f"/{index}/{project}/{version}", f"remove {project} {version} from {index}"
+            "DELETE",
+            f"/{index}/{project}/{version}",
+            f"remove {project} {version} from {index}",
+            params={"force": ""} if force else {},
         )
+
+    def delete_file(self, link: Link, *, force: bool = False) -> None:
+        """Remove one file; ``force`` also on a non-volatile index (its uploaders and root)."""
+        self._json(
+            "DELETE",
+            link.href,
+            f"remove {link.basename} from {link.index}",
+            params={"force": ""} if force else {},
+        )
+
+
+def _links_of(versiondata: dict[str, Any]) -> list[Link]:
+    return [
+        Link(
+            basename=link["href"].rsplit("/", 1)[-1].split("#", 1)[0],
+            href=link["href"].split("#", 1)[0],
+            rel=link.get("rel", ""),
+            sha256=(link.get("hashes") or {}).get("sha256"),
+            for_href=link.get("for_href"),
+        )
+        for link in versiondata.get("+links", [])
+    ]
 
 
 def _multidict(fields: list[tuple[str, str]]) -> dict[str, str | list[str]]:

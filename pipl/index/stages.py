@@ -7,7 +7,8 @@ With stages ``dev, qa, prod`` owned by project ``demo``::
 Each stage lists the next one in its devpi ``bases``, so installing from ``demo/dev``
 sees every later stage. The first stage takes uploads from any logged-in user; later
 stages and the base only from the project owner (CI promotion). Each stage's
-``pipl_promote_to`` names the next stage.
+``pipl_promote_to`` names the next stage. Only the first stage is volatile: a release
+that reached a later stage (or the base) never changes or disappears there.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipl.errors import Conflict
+from pipl.errors import Conflict, UsageError
 from pipl.index.bootstrap import publish_bootstrap
 from pipl.index.client import IndexClient, UploadResult
 from pipl.index.session import connect
@@ -89,7 +90,7 @@ def default_specs(project: Project) -> list[IndexSpec]:
             IndexSpec(
                 name=name,
                 bases=[nxt],
-                volatile=True,
+                volatile=position == 0,
                 # the CI runner's user pushes promoted releases and publishes products
                 acl_upload=[AUTHENTICATED] if position == 0 else [owner, ci_user(project)],
                 options={
@@ -99,6 +100,17 @@ def default_specs(project: Project) -> list[IndexSpec]:
             )
         )
     return specs
+
+
+def check_replace_allowed(project: Project, index: str) -> None:
+    """Replacing a released file works on the first stage only: later stages, the base
+    and other indexes keep their releases."""
+    first = project.stage_index()
+    if index != first:
+        raise UsageError(
+            f"replacing a released file works on the first stage ({first}) only, "
+            f"not on {index}: bump the version instead"
+        )
 
 
 def ensure_owner(project: Project, admin: IndexClient) -> bool:

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING
 
 from pipl import names
 from pipl.errors import PacklError
+from pipl.fsutil import locked
 from pipl.packl.packl import Packl
+from pipl.packl.pyproject import PyProject
 from pipl.uv import Uv
 
 if TYPE_CHECKING:
@@ -72,15 +74,39 @@ def publish(
     client: IndexClient,
     *,
     stage: str | None = None,
+    replace: bool = False,
     uv: Uv | None = None,
 ) -> Published:
     """Build, then upload to ``stage`` (the workspace's stage by default).
 
-    Identical files already on the index are skipped; a changed file under a version that
-    a non-volatile index already holds is refused with a request to bump.
+    Identical files already on the index are skipped. A file that would change a released
+    one (same name, other content, on the index or one it inherits from) is refused with a
+    request to bump the version, before anything is sent. ``replace`` allows it on the
+    first stage only, and records the replacement in the packl's history (the sdist that
+    replaces the old one carries that record).
     """
+    from pipl.index.distfile import read_distfile
+    from pipl.index.stages import check_replace_allowed
+
     index = project.stage_index(stage or ws.stage)
+    if replace:
+        check_replace_allowed(project, index)
     built = build(project, ws, packl, uv=uv)
+    dists = [read_distfile(path) for path in built.files]
+    actions = [client.check_upload(index, dist, replace=replace) for dist in dists]
+    changed = [
+        dist.filename for dist, action in zip(dists, actions, strict=True) if action == "replace"
+    ]
+    if changed:
+        path = packl.path / "pyproject.toml"
+        with locked(path):
+            pyproject = PyProject(path)
+            pyproject.record(
+                "replace", f"{built.version} on {index}: {', '.join(changed)} had other content"
+            )
+            pyproject.save()
+        built = build(project, ws, packl, uv=uv)
+        dists = [read_distfile(path) for path in built.files]
     started = time.perf_counter()
-    uploads = [client.upload(index, path) for path in built.files]
+    uploads = [client.upload(index, dist, replace=replace) for dist in dists]
     return Published(built, index, uploads, time.perf_counter() - started)

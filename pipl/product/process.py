@@ -64,6 +64,7 @@ def run_process(
         raise PacklError(f"processing of {task} failed: {reason}")
     result = json.loads(done.stdout)
     uv = Uv(runner)
+    index = project.stage_index(stage or ws.stage) if client is not None else None
     built = []
     for item in result["products"]:
         spec = ProductSpec(
@@ -82,12 +83,12 @@ def run_process(
                 workdir=workdir,
                 index_url=ws.index_url(project),
                 uv=uv,
+                client=client,
+                index=index,
             )
         )
     uploads = []
-    index = None
-    if client is not None:
-        index = project.stage_index(stage or ws.stage)
+    if client is not None and index is not None:
         for product in built:
             uploads += [client.upload(index, path) for path in product.files]
     return ProcessResult(result["task"], result["version"], built, uploads, index)

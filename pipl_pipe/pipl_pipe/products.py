@@ -2,10 +2,16 @@
 
 A product packl carries ``pipl_manifest.json`` next to its module::
 
-    {"format": "pipl-product/1", "name": "chair-rig", "version": "1.0.0", "type": "rig",
+    {"format": "pipl-product/2", "name": "chair-rig", "version": "1.0.0", "type": "rig",
      "sources": ["chair-model==1.0.0", "rigging-task==0.3.0"],
+     "source_files": {"chair-model==1.0.0": {"chair_model-1.0.0-py3-none-any.whl": "..."},
+                      "rigging-task==0.3.0": {...}},
      "assets": [{"name": "scene", "type": "maya-ascii", "sha256": "...", "size": 1234,
                  "kind": "file", "suffix": ".ma"}]}
+
+``source_files`` holds, for each pinned source, the sha256 of the release files it was
+built from (as the index served them), so provenance holds down to the bytes. Format 1
+(no ``source_files``) still reads.
 
 and entry points: ``pipl_pipe.product`` (the ``Product``) and one ``pipl_pipe.asset`` per
 asset (``chair-rig.scene = chair_rig:PRODUCT.assets.scene``), so tools can act on every
@@ -27,7 +33,8 @@ from pipl_pipe.entrypoints import EntryPointIndex, Plugin, default_index, normal
 from pipl_pipe.errors import AssetError, ManifestError
 
 MANIFEST = "pipl_manifest.json"
-FORMAT = "pipl-product/1"
+FORMAT = "pipl-product/2"
+FORMATS = ("pipl-product/1", FORMAT)  # every format this version reads
 PRODUCT_GROUP = "pipl_pipe.product"
 ASSET_GROUP = "pipl_pipe.asset"
 PRODUCT_TYPE_GROUP = "pipl_pipe.product_type"
@@ -141,12 +148,14 @@ class Product:
     assets: AssetSet
     sources: list[str] = field(default_factory=list)
     description: str = ""
+    # pin -> {release file name: sha256} of the files it was built from
+    source_files: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @classmethod
     def from_manifest(cls, data: Any, where: str) -> Product:
         try:
-            if not isinstance(data, dict) or data.get("format") != FORMAT:
-                raise ValueError(f"format is not {FORMAT!r}")
+            if not isinstance(data, dict) or data.get("format") not in FORMATS:
+                raise ValueError(f"format is not one of {', '.join(FORMATS)}")
             assets = [
                 AssetRef(
                     product=data["name"],
@@ -166,6 +175,7 @@ class Product:
                 assets=AssetSet(assets),
                 sources=list(data.get("sources", [])),
                 description=data.get("description", ""),
+                source_files=_source_files(data.get("source_files", {})),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ManifestError(
@@ -190,6 +200,16 @@ class Product:
     ) -> list[Product]:
         """Installed products this one was made from, optionally of one product type."""
         return products_required_by(self.name, type=type, index=index)
+
+
+def _source_files(value: Any) -> dict[str, dict[str, str]]:
+    if not isinstance(value, dict) or not all(
+        isinstance(files, dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in files.items())
+        for files in value.values()
+    ):
+        raise ValueError("source_files must map each source to {file name: sha256}")
+    return {str(pin): dict(files) for pin, files in value.items()}
 
 
 def _product_plugins(index: EntryPointIndex) -> dict[str, Plugin]:
@@ -262,6 +282,7 @@ def manifest_document(
     assets: list[AssetRef],
     sources: list[str],
     description: str = "",
+    source_files: dict[str, dict[str, str]] | None = None,
 ) -> str:
     """The manifest text a product packl ships (stable key order)."""
     for asset in assets:
@@ -277,6 +298,7 @@ def manifest_document(
         "type": type,
         "description": description,
         "sources": sorted(sources),
+        "source_files": {pin: dict(sorted(f.items())) for pin, f in (source_files or {}).items()},
         "assets": [a.to_dict() for a in sorted(assets, key=lambda a: a.name)],
     }
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
@@ -323,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
                     "type": p.type,
                     "assets": [a.to_dict() for a in p.assets],
                     "sources": p.sources,
+                    "source_files": p.source_files,
                 }
                 for p in installed_products().values()
             ]
@@ -333,7 +356,13 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(rows, indent=2))
     else:
         for row in rows:
-            print(" ".join(f"{k}={v}" for k, v in row.items() if k not in ("assets", "sources")))
+            print(
+                " ".join(
+                    f"{k}={v}"
+                    for k, v in row.items()
+                    if k not in ("assets", "sources", "source_files")
+                )
+            )
     return 0
 
 

@@ -1,0 +1,398 @@
+"""Checked promotion: a release moves to a later index only with what it needs.
+
+``plan_promotion`` reads the release's requirements (its ``Requires-Dist``, as devpi keeps
+them in the release's metadata, else from its wheel) and resolves each one against the
+target index and every index it inherits from, before anything moves. ``promote`` then
+pushes the release when nothing is missing; with ``with_deps`` it pushes the missing
+closure too (for each missing requirement, the highest version the source's chain holds
+that satisfies it, and recursively what that one needs), dependencies first, all or
+nothing: when a push fails, what this promotion pushed is removed from the target again
+(devpi lets a target's uploaders remove releases even from a non-volatile index with its
+``force`` flag), and only what this promotion pushed (same file name and sha256).
+
+By default a release reaches an index only from the index whose ``pipl_promote_to``
+names it (the stage just before it); ``skip_stage`` allows jumping.
+
+Requirements under an extra are left out unless the requirement that pulls a release
+names that extra; environment markers (``sys_platform``...) are evaluated here.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from pipl import names
+from pipl.errors import Conflict, IndexServerError, NotFound, PiplError, PromotionRefused
+from pipl.index.client import IndexClient, PushResult
+
+
+@dataclass(frozen=True)
+class Move:
+    """A release that travels to the target: its files that are not there yet (name ->
+    sha256; empty when the target holds them all), and why it travels."""
+
+    project: str
+    version: str
+    holder: str  # the index of the source's chain its files come from
+    files: dict[str, str]
+    new: bool  # the target holds no file of this release yet
+    required_by: str = ""  # "" for the release asked for, else "shot-010 0.2.0"
+    requirement: str = ""  # the requirement it satisfies ("shotlib>=0.1")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "version": self.version,
+            "from": self.holder,
+            "files": sorted(self.files),
+            "required_by": self.required_by or None,
+            "requirement": self.requirement or None,
+        }
+
+
+@dataclass(frozen=True)
+class Missing:
+    """A requirement the target's chain does not satisfy."""
+
+    requirement: str
+    required_by: str
+    available: str | None  # the version the source's chain would give; None: none
+
+    def __str__(self) -> str:
+        return f"{self.requirement} (for {self.required_by})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "requirement": self.requirement,
+            "required_by": self.required_by,
+            "available": self.available,
+        }
+
+
+@dataclass(frozen=True)
+class PromotionPlan:
+    """What promoting one release would move, and what the target misses."""
+
+    project: str
+    version: str
+    source: str
+    target: str
+    moves: list[Move]  # dependencies first, the release asked for last
+    missing: list[Missing] = field(default_factory=list)
+
+    @property
+    def release(self) -> Move:
+        return self.moves[-1]
+
+    @property
+    def deps(self) -> list[Move]:
+        return self.moves[:-1]
+
+    @property
+    def unavailable(self) -> list[Missing]:
+        return [m for m in self.missing if m.available is None]
+
+    def refusal(self, *, with_deps: bool) -> PromotionRefused | None:
+        """The error ``promote`` raises for this plan, or None when it may go ahead."""
+        what = f"{self.project} {self.version} cannot go to {self.target}"
+        if self.unavailable:
+            listed = "; ".join(map(str, self.unavailable))
+            return PromotionRefused(
+                f"{what}: it needs {listed}, found neither on {self.target} nor on "
+                f"{self.source} (nor the indexes they inherit from): publish it first"
+            )
+        if self.missing and not with_deps:
+            listed = "; ".join(map(str, self.missing))
+            return PromotionRefused(
+                f"{what}: it needs {listed}, missing on {self.target} and the indexes it "
+                "inherits from; push them first, or with it (--with-deps)"
+            )
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "version": self.version,
+            "source": self.source,
+            "target": self.target,
+            "moves": [m.to_dict() for m in self.moves],
+            "missing": [m.to_dict() for m in self.missing],
+        }
+
+
+@dataclass(frozen=True)
+class PromoteResult:
+    plan: PromotionPlan
+    pushed: list[PushResult]  # one per release that had files to move, in push order
+
+
+def plan_promotion(
+    client: IndexClient,
+    project: str,
+    name: str,
+    version: str,
+    *,
+    source: str,
+    target: str,
+    skip_stage: bool = False,
+) -> PromotionPlan:
+    """Resolve ``name==version``'s requirements against ``target``'s whole chain; plan the
+    release's move and the moves of the missing closure (taken from ``source``'s chain).
+
+    ``project`` is the project name (the owner of the indexes), for messages. Refuses a
+    jump past a stage (unless ``skip_stage``), a release missing from the source's chain
+    and a file that exists with other content on the target's chain.
+    """
+    names.check_index(source)
+    names.check_index(target)
+    names.check_dist(name)
+    if source == target:
+        raise PromotionRefused(f"{name} {version}: the source and the target are both {target}")
+    if not skip_stage:
+        _check_order(client, project, source, target)
+    root = _move(client, source, target, name, version)
+    key = names.normalize_dist(name)
+    planned: dict[str, Move] = {key: root}
+    edges: dict[str, list[str]] = {key: []}
+    missing: list[Missing] = []
+    queue: list[tuple[str, frozenset[str]]] = [(key, frozenset())]
+    done: set[tuple[str, frozenset[str]]] = set()
+    while queue:
+        current, extras = queue.pop(0)
+        if (current, extras) in done:
+            continue
+        done.add((current, extras))
+        move = planned[current]
+        who = f"{move.project} {move.version}"
+        for req in requirements(client, move.holder, move.project, move.version, extras):
+            dep = names.normalize_dist(req.name)
+            if dep in planned:
+                if not req.specifier.contains(planned[dep].version, prereleases=True):
+                    missing.append(Missing(str(req), who, None))
+                    continue
+                edges[current].append(dep)
+            elif best_version(client, target, dep, req.specifier) is not None:
+                continue
+            else:
+                found = best_version(client, source, dep, req.specifier)
+                missing.append(Missing(str(req), who, found))
+                if found is None:
+                    continue
+                planned[dep] = _move(client, source, target, req.name, found, who, str(req))
+                edges[current].append(dep)
+                edges[dep] = []
+            if req.extras:
+                queue.append((dep, frozenset(req.extras)))
+            else:
+                queue.append((dep, frozenset()))
+    order = _dependencies_first(key, edges)
+    return PromotionPlan(
+        name, version, source, target, [planned[k] for k in order], _unique(missing)
+    )
+
+
+def promote(
+    client: IndexClient,
+    project: str,
+    name: str,
+    version: str,
+    *,
+    source: str,
+    target: str,
+    with_deps: bool = False,
+    skip_stage: bool = False,
+) -> PromoteResult:
+    """Push ``name==version`` from ``source`` to ``target`` once its requirements are
+    there; ``with_deps`` pushes the missing closure with it, all or nothing."""
+    plan = plan_promotion(
+        client, project, name, version, source=source, target=target, skip_stage=skip_stage
+    )
+    refused = plan.refusal(with_deps=with_deps)
+    if refused is not None:
+        raise refused
+    moves = [m for m in plan.moves if m.files]
+    attempted: list[Move] = []
+    pushed: list[PushResult] = []
+    try:
+        for move in moves:
+            attempted.append(move)
+            pushed.append(client.push(move.holder, move.project, move.version, target))
+    except Exception as exc:
+        notes = _undo(client, target, attempted)
+        if not isinstance(exc, PiplError):
+            raise
+        failed = attempted[-1]
+        status = exc.status if isinstance(exc, IndexServerError) else None
+        raise IndexServerError(
+            f"promoting {name} {version} to {target} failed while pushing {failed.project} "
+            f"{failed.version} ({exc}); {notes}",
+            status=status,
+        ) from exc
+    return PromoteResult(plan, pushed)
+
+
+# -- resolution ---------------------------------------------------------------------------
+
+
+def requirements(
+    client: IndexClient, index: str, name: str, version: str, extras: Iterable[str] = ()
+) -> list[Requirement]:
+    """The requirements of ``name==version`` as found on ``index``'s chain that an install
+    (with ``extras``) pulls in."""
+    data = client.versions(index, name).get(version) or {}
+    raw = data.get("requires_dist")
+    if raw is None:
+        raw = _requires_from_wheel(client, index, name, version)
+    wanted = sorted(extras) or [""]
+    result = []
+    for text in raw:
+        try:
+            req = Requirement(text)
+        except InvalidRequirement:
+            raise PromotionRefused(
+                f"{name} {version} on {index} has a requirement pipl cannot read: {text!r}"
+            ) from None
+        if req.marker is not None and not any(req.marker.evaluate({"extra": e}) for e in wanted):
+            continue
+        result.append(req)
+    return result
+
+
+def best_version(client: IndexClient, index: str, name: str, specifier: SpecifierSet) -> str | None:
+    """The highest version of ``name`` with files on ``index``'s chain that satisfies
+    ``specifier`` (pre-releases only when nothing else does, as pip chooses)."""
+    available: dict[Version, str] = {}
+    for text, data in client.versions(index, name).items():
+        has_files = data.get("+links") or any(s.get("+links") for s in data.get("+shadowing", []))
+        if not has_files or data.get("yanked"):
+            continue
+        try:
+            available[Version(text)] = text
+        except InvalidVersion:
+            continue
+    matching = list(specifier.filter(available))
+    return available[max(matching)] if matching else None
+
+
+def _requires_from_wheel(client: IndexClient, index: str, name: str, version: str) -> list[str]:
+    from pipl.index.distfile import read_distfile
+
+    wheels = [
+        lk for lk in client.release_files(index, name, version) if lk.basename.endswith(".whl")
+    ]
+    if not wheels:
+        return []
+    with tempfile.TemporaryDirectory(prefix="pipl-promote-") as tmp:
+        local = client.download(wheels[0].href, Path(tmp) / wheels[0].basename)
+        return read_distfile(local).metadata.get("Requires-Dist", [])
+
+
+def _check_order(client: IndexClient, project: str, source: str, target: str) -> None:
+    following = client.get_index(source).get("pipl_promote_to") or ""
+    if following == target:
+        return
+    if following:
+        raise PromotionRefused(
+            f"{source} promotes to {following}, not {target}: a release reaches {target} "
+            f"from the stage just before it; push it to {following} first, "
+            "or skip the stage explicitly (--skip-stage)"
+        )
+    raise PromotionRefused(
+        f"{source} promotes to no index ({project}'s last stage or an index without "
+        f"pipl_promote_to): skip the stage explicitly to push it to {target} (--skip-stage)"
+    )
+
+
+def _move(
+    client: IndexClient,
+    source: str,
+    target: str,
+    name: str,
+    version: str,
+    required_by: str = "",
+    requirement: str = "",
+) -> Move:
+    found = client.release_files(source, name, version)
+    if not found:
+        raise NotFound(
+            f"no files of {name} {version} on {source} or the indexes it inherits from: "
+            f"publish or push it to {source} first",
+            status=404,
+        )
+    holder = found[0].index
+    files = [lk for lk in found if lk.index == holder]
+    on_target = client.release_files(target, name, version)
+    for lk in files:
+        for other in on_target:
+            if other.basename == lk.basename and other.sha256 != lk.sha256:
+                raise Conflict(
+                    f"{lk.basename} exists on {other.index} with other content than on "
+                    f"{holder}: a released file never changes; bump the version of {name}",
+                    status=409,
+                )
+    there = {lk.basename for lk in on_target if lk.index == target}
+    travel = {lk.basename: lk.sha256 or "" for lk in files if lk.basename not in there}
+    return Move(name, version, holder, travel, not there, required_by, requirement)
+
+
+def _dependencies_first(root: str, edges: dict[str, list[str]]) -> list[str]:
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(node: str) -> None:
+        if node in seen:
+            return
+        seen.add(node)
+        for dep in edges.get(node, []):
+            visit(dep)
+        order.append(node)
+
+    visit(root)
+    return order
+
+
+def _unique(missing: list[Missing]) -> list[Missing]:
+    seen: set[tuple[str, str]] = set()
+    result = []
+    for m in missing:
+        if (m.requirement, m.required_by) not in seen:
+            seen.add((m.requirement, m.required_by))
+            result.append(m)
+    return result
+
+
+def _undo(client: IndexClient, target: str, attempted: list[Move]) -> str:
+    """Remove from ``target`` the files these moves put there (same name and sha256);
+    say what was undone and what could not be."""
+    undone, stuck = [], []
+    for move in reversed(attempted):
+        label = f"{move.project} {move.version}"
+        try:
+            current = [
+                lk
+                for lk in client.release_files(target, move.project, move.version)
+                if lk.index == target
+            ]
+            ours = [lk for lk in current if move.files.get(lk.basename) == lk.sha256]
+            if not ours:
+                continue
+            if move.new and len(ours) == len(current):
+                client.delete_version(target, move.project, move.version, force=True)
+            else:
+                for lk in ours:
+                    client.delete_file(lk, force=True)
+            undone.append(label)
+        except PiplError as exc:
+            stuck.append(f"{label} ({exc})")
+    text = f"removed again from {target}: {', '.join(undone) or 'nothing was pushed'}"
+    if stuck:
+        text += f"; could not remove {', '.join(stuck)}: remove them by hand"
+    return text
