@@ -75,14 +75,17 @@ step pipl asset ls
 step pipl asset verify
 step pipl asset gc --dry-run
 
-echo "== 8. CI on upload: the runner (started by 'proj start') checked every release on dev:"
-echo "      wheel built, QA (tox) passed, promoted to qa, processed there (products to prod)"
+echo "== 8. CI on upload: the runner (started by 'proj start') checks every release on dev:"
+echo "      wheel, QA (tox), promotion to qa; on qa, promotion to prod and processing, whose"
+echo "      products go to prod. A new version of the shot task goes through it all:"
 step pipl ci wait --timeout 600
-step pipl ci list
-step pipl ci logs "$(pipl ci list --json | python -c 'import json,sys; print([j for j in json.load(sys.stdin)["data"] if j["handler"] == "process" and "published" in j["message"]][0]["id"])')"
-render=$(pipl ci list --json | python -c 'import json,sys; print([j for j in json.load(sys.stdin)["data"] if j["handler"] == "process" and "published" in j["message"]][0]["message"].split("made ")[1].split(" ")[0])')
+step pipl packl bump minor --packl shot-010-anim -w cg
+step pipl packl publish shot-010-anim -w cg
+step pipl ci wait --timeout 600
+step pipl ci list --packl shot-010-anim
 PIP_CONFIG_FILE=/dev/null step "$work/env/bin/pip" install --quiet --disable-pip-version-check \
-    --index-url "http://127.0.0.1:$port/demo/prod/+simple/" "$render"
+    --index-url "http://127.0.0.1:$port/demo/prod/+simple/" "shot-010-anim-render==0.2.0"
+step pipl ci list --state failed
 
 echo "== 9. state, then a clean stop"
 step pipl proj status

@@ -28,7 +28,14 @@ def _write_result(path: Path, state: str, message: str) -> None:
 
 def run(spec_path: Path) -> int:
     from pipl.ci.handlers import HandlerFailed, InfraError, JobContext, NotYet, load
-    from pipl.errors import IndexServerError, PiplError, ServerNotRunning
+    from pipl.errors import (
+        AuthError,
+        Conflict,
+        IndexServerError,
+        NotFound,
+        PiplError,
+        ServerNotRunning,
+    )
     from pipl.index.client import IndexClient
     from pipl.project.project import Project
     from pipl.project.secrets import Token
@@ -75,6 +82,10 @@ def run(spec_path: Path) -> int:
         print(f"== infrastructure error, will retry: {exc}", flush=True)
         _write_result(result, "retry", str(exc))
         return EXIT_RETRY
+    except (Conflict, NotFound, AuthError) as exc:
+        print(f"== failed: {exc}", flush=True)
+        _write_result(result, "failed", str(exc))
+        return EXIT_FAILED
     except IndexServerError as exc:
         status = getattr(exc, "status", None)
         retry = status is None or status >= 500

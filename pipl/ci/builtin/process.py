@@ -2,9 +2,9 @@
 entry points (``pipl.product.process``), build the products it makes and publish them to
 the index named by ``pipl_promote_to`` (the stage's own index when it names none).
 
-Products pin the exact upstream versions they were made from. A product whose version is
-on the target already is not published again, so rerunning a release publishes nothing
-new.
+Products pin the exact upstream versions they were made from, with the sha256 of those
+releases' files on the target. Product builds are reproducible: rerunning a release
+uploads identical files, which the index already has, so nothing new is published.
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipl.ci.builtin.files import announce, release_files
-from pipl.ci.handlers import JobContext
-from pipl.index.client import UploadResult
+from pipl.ci.handlers import HandlerFailed, JobContext
 from pipl.project.project import Project
 from pipl.uv import Uv
 from pipl.workspace.workspace import Workspace
@@ -72,28 +71,29 @@ class ProcessHandler:
         for basename, sha in sorted(hashes.items()):
             ctx.log(f"made from {basename} sha256={sha}")
         target = ctx.promote_to or ctx.index
+        owner, _, stage = target.partition("/")
+        if owner != ctx.project.owner or stage not in ctx.project.config.stages:
+            raise HandlerFailed(
+                f"products go to {target}, which is not a stage of project "
+                f"{ctx.project.name!r}: set pipl_promote_to of {ctx.index} to one"
+            )
+        # products pin the exact versions they were made from and record the sha256 of
+        # those releases' files on the target (build_product reads them there)
         result = run_process(
             ctx.project,
             env,
             ctx.name,
             store=project_store(ctx.project),
+            client=ctx.client,
+            stage=stage,
             workdir=ctx.workdir / "products",
             runner=ctx.runner,
         )
-        published: list[UploadResult] = []
-        kept: list[str] = []
-        for product in result.products:
-            name, version = product.packl.name, product.packl.pyproject.version
-            there = ctx.client.links(target, name, version)
-            if any(lk.rel == "releasefile" for lk in there):
-                kept.append(f"{name} {version}")
-                ctx.log(f"{name} {version} is on {target} already: not published again")
-                continue
-            for path in product.files:
-                upload = ctx.client.upload(target, path)
-                ctx.log(f"{upload.filename} -> {target}: {upload.action}")
-                published.append(upload)
-            announce(ctx, target, name, version)
+        for upload in result.uploads:
+            ctx.log(f"{upload.filename} -> {target}: {upload.action}")
+        published = [u for u in result.uploads if u.uploaded]
+        for built in result.products:
+            announce(ctx, target, built.packl.name, built.packl.pyproject.version)
         made = ", ".join(f"{p.packl.name} {p.packl.pyproject.version}" for p in result.products)
         if not published:
             return f"processing made {made or 'no product'}; all on {target} already"

@@ -38,21 +38,54 @@ class PromoteHandler:
 
 
 def _push(ctx: JobContext, target: str) -> str:
-    try:
-        from pipl.index.promote import promote  # the checked, all-or-nothing promotion
-    except ImportError:
-        promote = None
-    if promote is not None:
-        result = promote(
-            ctx.client, ctx.project, ctx.name, ctx.version, source=ctx.index, target=target
-        )
-        ctx.log(repr(result))
-        return f"promoted {ctx.name} {ctx.version} from {ctx.index} to {target}"
-    pushed = ctx.client.push(ctx.index, ctx.name, ctx.version, target, workdir=ctx.workdir)
-    for name in pushed.copied:
-        ctx.log(f"{name}: {ctx.index} -> {target}")
-    for name in pushed.skipped:
-        ctx.log(f"{name}: on {target} already")
-    if not pushed.copied:
+    """The checked, all-or-nothing promotion: refused (the job fails, naming what is
+    missing) when the release's requirements are not on the target's chain."""
+    from pipl.index.promote import plan_promotion, promote
+
+    plan = plan_promotion(
+        ctx.client, ctx.project.name, ctx.name, ctx.version, source=ctx.index, target=target
+    )
+    waiting = _promoting(ctx, [m.requirement for m in plan.missing if m.available])
+    if waiting:
+        raise NotYet(f"waiting for {', '.join(waiting)} to reach {target} first")
+    result = promote(
+        ctx.client, ctx.project.name, ctx.name, ctx.version, source=ctx.index, target=target
+    )
+    copied = [name for pushed in result.pushed for name in pushed.copied]
+    for pushed in result.pushed:
+        for name in pushed.copied:
+            ctx.log(f"{name}: {pushed.source} -> {target}")
+        for name in pushed.skipped:
+            ctx.log(f"{name}: on {target} already")
+    if not copied:
         return f"{ctx.name} {ctx.version} is on {target} already"
     return f"promoted {ctx.name} {ctx.version} from {ctx.index} to {target}"
+
+
+def _promoting(ctx: JobContext, requirements: list[str]) -> list[str]:
+    """Those of ``requirements`` whose own CI (QA or promotion) is still under way: the
+    release waits for them rather than failing."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    from pipl.ci import db
+    from pipl.names import normalize_dist
+
+    busy = []
+    conn = db.open_db(ctx.project.root)
+    try:
+        for text in requirements:
+            try:
+                name = normalize_dist(Requirement(text).name)
+            except InvalidRequirement:
+                continue
+            row = conn.execute(
+                "SELECT 1 FROM jobs WHERE project = ? AND handler IN ('qa', 'promote') "
+                "AND state IN ('queued', 'running') AND NOT (ix = ? AND handler = 'promote' "
+                "AND project = ?)",
+                (name, ctx.index, normalize_dist(ctx.name)),
+            ).fetchone()
+            if row is not None:
+                busy.append(text)
+    finally:
+        conn.close()
+    return busy

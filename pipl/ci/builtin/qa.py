@@ -4,8 +4,9 @@ toxresults, which ``devpi list`` shows.
 
 The tox configuration comes from the sdist (``tox.ini``, ``tox.toml``, ``[tool.tox]`` in
 pyproject, ``[tox:tox]`` in setup.cfg); a packl without one gets one environment running
-its import and kind contract (``MODULE.check()``, where the module has one). The wheel is what gets installed when there is
-one, else the sdist. A rerun of the same job finds its earlier result and reports it.
+its import and kind contract (``MODULE.check()``, where the module has one). The wheel
+is what gets installed when there is one, else the sdist. A rerun of the same job finds
+its earlier result and reports it.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ envlist = contract
 
 [testenv:contract]
 description = the packl imports, and its kind contract (check()) holds where it has one
-commands = python -c "import sys, {module} as m; c = getattr(m, 'check', None); sys.exit(0 if c is None or c() else 1)"
+commands = python -c "import sys, {module} as m; c = getattr(m, 'check', None); \
+    sys.exit(0 if c is None or c() else 1)"
 """
 
 
