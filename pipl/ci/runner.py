@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -26,6 +27,7 @@ from pathlib import Path
 from pipl.ci import db, intake, outbox
 from pipl.ci.config import CiConfig
 from pipl.ci.handlers import CiError, load
+from pipl.ci.intake import IndexCache
 from pipl.ci.job import EXIT_PASSED, EXIT_RETRY, EXIT_WAIT, TOKEN_ENV
 from pipl.ci.users import ci_login
 from pipl.errors import PiplError
@@ -84,8 +86,7 @@ class CiRunner:
         self.pid = os.getpid()
         self.conn = db.open_db(project.root)
         self.client = IndexClient(project.url)
-        self.cache = intake.IndexCache(self.client)
-        self._last_sweep = 0.0
+        self.cache = IndexCache(self.client)
         self._swept_serial = -1
         self.stopping = threading.Event()
 
@@ -102,16 +103,34 @@ class CiRunner:
 
     # -- intake ---------------------------------------------------------------------------
     def intake(self, *, force_sweep: bool = False) -> int:
-        """One round: hints, a sweep when due, events to jobs. Returns new jobs."""
-        new_events = intake.take_hints(self.conn, self.client)
-        now = time.monotonic()
-        if force_sweep or now - self._last_sweep > SWEEP_EVERY:
-            serial = int(self.client.status().get("serial", -1))
-            if force_sweep or serial != self._swept_serial:
-                new_events += intake.sweep(self.conn, self.cache, serial)
-                self._swept_serial = serial
-            self._last_sweep = now
+        """One round: hints, a forced sweep if asked, events to jobs. Returns new jobs."""
+        intake.take_hints(self.conn, self.client)
+        if force_sweep:
+            self._sweep(self.conn, self.cache)
         return len(intake.jobs_for_events(self.conn, self.cache))
+
+    def _sweep(self, conn: sqlite3.Connection, cache: IndexCache) -> int:
+        serial = int(cache.client.status().get("serial", -1))
+        found = intake.sweep(conn, cache, serial)
+        self._swept_serial = serial
+        return found
+
+    def _sweeper(self, stop: threading.Event) -> None:
+        """Sweep every ``SWEEP_EVERY`` seconds when devpi's serial moved, in a thread of its
+        own (with its own connection and client) so the main loop never waits for it."""
+        conn = db.open_db(self.project.root)
+        client = IndexClient(self.project.url)
+        cache = IndexCache(client)
+        try:
+            while not stop.wait(SWEEP_EVERY):
+                try:
+                    if int(client.status().get("serial", -1)) != self._swept_serial:
+                        self._sweep(conn, cache)
+                except PiplError as exc:
+                    self.say(f"sweep: {exc}")
+        finally:
+            client.close()
+            conn.close()
 
     # -- running jobs ---------------------------------------------------------------------
     def _gates(self, job: db.Job) -> tuple[dict[str, str], str | None]:
@@ -241,6 +260,10 @@ class CiRunner:
         workers = self.config.workers
         running: dict[int, Future[Outcome]] = {}
         first = True
+        sweeper = threading.Thread(
+            target=self._sweeper, args=(self.stopping,), name="ci-sweep", daemon=True
+        )
+        sweeper.start()
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ci-job") as pool:
             while not stop.is_set():
                 try:

@@ -76,7 +76,10 @@ def list_jobs(
         emit_json("ci-jobs", [j.to_dict() for j in jobs])
         return
     if not jobs:
-        click.echo("No CI jobs yet (jobs appear when releases reach an index with handlers).")
+        if job_state or name:
+            click.echo("No CI job matches.")
+        else:
+            click.echo("No CI jobs yet (jobs appear when releases reach an index with handlers).")
         return
     table(
         [
