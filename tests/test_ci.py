@@ -9,33 +9,19 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import ClassVar
 
-import pytest
 from ci_support import handled_index, run_until_idle, task_sdist
-from conftest import new_project
 from helpers import fails, make_wheel, run
 
 from pipl.ci import db, outbox
 from pipl.ci.config import webhook_secret_file
 from pipl.index.session import connect
-from pipl.index.stages import create_default
-from pipl.project import server
 from pipl.project.project import Project
 
 BIN = Path(sys.executable).parent
-
-
-@pytest.fixture(scope="module")
-def ciproj(tmp_path_factory: pytest.TempPathFactory, hermetic: Path) -> Iterator[Project]:
-    proj = new_project(tmp_path_factory.mktemp("ci") / "cip")
-    with server.running(proj):
-        with connect(proj, "admin") as admin:
-            create_default(proj, admin)
-        yield proj
 
 
 def events(project: Project, index: str) -> list[outbox.Event]:

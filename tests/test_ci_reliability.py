@@ -11,26 +11,20 @@ from pathlib import Path
 
 import pytest
 from ci_support import handled_index, run_until_idle
-from conftest import new_project
 from helpers import make_wheel
 
 from pipl.ci import db, handlers, service
 from pipl.index.session import connect
-from pipl.index.stages import create_default
 from pipl.project import server
 from pipl.project.project import Project
 
-BURST = 12
+BURST = 8
 
 
-@pytest.fixture(scope="module")
-def relproj(tmp_path_factory: pytest.TempPathFactory, hermetic: Path) -> Iterator[Project]:
-    proj = new_project(tmp_path_factory.mktemp("rel") / "rel")
-    with server.running(proj):
-        with connect(proj, "admin") as admin:
-            create_default(proj, admin)
-        yield proj
-    service.stop(proj)
+@pytest.fixture
+def relproj(ciproj: Project) -> Iterator[Project]:
+    yield ciproj
+    service.stop(ciproj)
 
 
 def _burst(project: Project, index: str, tmp: Path, n: int, prefix: str) -> list[str]:
@@ -80,11 +74,11 @@ def test_kill_9_devpi_mid_burst_then_restart(relproj, tmp_path):
     with connect(relproj, "admin") as admin:
         out = handled_index(admin, relproj, "out2", [])
         src = handled_index(admin, relproj, "src2", ["qa", "promote"], promote_to=out)
-    names = _burst(relproj, src, tmp_path, BURST // 2, "kd")
+    names = _burst(relproj, src, tmp_path, 3, "kd")
     os.kill(server.read_pid(relproj), signal.SIGKILL)
     time.sleep(0.5)
     server.start_detached(relproj)
-    names += _burst(relproj, src, tmp_path, BURST // 2, "kdb")
+    names += _burst(relproj, src, tmp_path, 3, "kdb")
     jobs = run_until_idle(relproj)
     _assert_all_promoted_once(relproj, jobs, names, src, out)
 

@@ -30,7 +30,8 @@ def test_default_chain_inherits_later_stages(project, admin):
     # only the first stage is volatile: a release that reached a later stage never changes
     assert [indexes[i]["volatile"] for i in project.stage_indexes] == [True, False, False]
     assert indexes[f"{owner}/dev"]["acl_upload"] == [":AUTHENTICATED:"]
-    assert indexes[f"{owner}/qa"]["acl_upload"] == [owner]
+    # later stages: the owner, and the CI runner's user that promotes and publishes products
+    assert indexes[f"{owner}/qa"]["acl_upload"] == [owner, f"{owner}-ci"]
     # CI options declared by pipl's devpi plugin
     assert indexes[f"{owner}/dev"]["pipl_promote_to"] == f"{owner}/qa"
     assert indexes[f"{owner}/prod"]["pipl_promote_to"] == ""
