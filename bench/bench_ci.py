@@ -2,9 +2,9 @@
 
 One offline project, its server and CI runner started by ``pipl proj start`` (2 workers):
 
-- upload -> job start over 50 uploads, one every 0.25 s (the job of a handler that does no
-  work, ``webhook`` with no URL), beside the time devpi's own upload hook recorded each
-  event (which waits for its notification thread);
+- upload -> job queued and job start over 50 uploads, one a second (the job of a handler
+  that does no work, ``webhook`` with no URL), beside the time devpi's notification thread
+  (which runs the upload hooks) reached each upload's serial;
 - publish of a task packl's sdist to ``dev`` -> its product installable from ``prod``
   (wheel, qa, promote, promote, process), each job's share, beside the raw tool steps
   measured in the same run (upload, uv venv, uv pip install, uv build, upload);
@@ -25,6 +25,7 @@ from bench.common import BenchProject, print_table, timed
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 LATENCY_N = 50
+SPACING = 1.0  # seconds between two uploads: more than a job takes, so none waits for a worker
 BURST_N = 200
 
 
@@ -114,11 +115,13 @@ def main() -> None:
                 sent[f"lat{i}"] = time.time()
                 owner.upload(lat, wheel)
                 serials.append((int(owner.status()["serial"]), sent[f"lat{i}"]))
-                time.sleep(0.25)
+                time.sleep(SPACING)
             jobs = _wait_jobs(project, lat, LATENCY_N)
             watcher.stop.set()
             watcher.join()
             starts = [j.started - sent[j.project] for j in jobs if j.started]
+            queued = [j.created - sent[j.project] for j in jobs]
+            took = [j.seconds or 0.0 for j in jobs]
             hook_lat = [watcher.reached(serial) - t for serial, t in serials]
             sources = _sources(project, lat)
             # -- 2. publish -> product installable -----------------------------------------
@@ -135,6 +138,9 @@ def main() -> None:
                     time.sleep(0.05)
             t_ready = time.time() - t0
             loop = [j for j in _all_jobs(project) if j.project == "bench-task"]
+            while any(j.state in ("queued", "running") for j in loop):  # the last job's end
+                time.sleep(0.1)
+                loop = [j for j in _all_jobs(project) if j.project == "bench-task"]
             env = bp.env
             uv = str(Path(sys.executable).parent / "uv")
             raw_venv = timed([uv, "venv", "--quiet", "--python", sys.executable, tmp / "rv"], env)
@@ -181,8 +187,10 @@ def main() -> None:
             span = max(j.finished or 0 for j in bjobs) - t_burst
             owner.close()
         print_table(
-            f"upload -> job start ({LATENCY_N} uploads, 2 workers)",
+            f"upload -> job start ({LATENCY_N} uploads, one every {SPACING:.0f} s, 2 workers)",
             [
+                ("job queued p50", f"{statistics.median(queued):.3f} s"),
+                ("job queued p95", f"{_pct(queued, 0.95):.3f} s"),
                 ("job start p50", f"{statistics.median(starts):.3f} s"),
                 ("job start p95", f"{_pct(starts, 0.95):.3f} s"),
                 ("job start max", f"{max(starts):.3f} s"),
@@ -190,6 +198,7 @@ def main() -> None:
                 ("devpi event-serial reached p95", f"{_pct(hook_lat, 0.95):.3f} s"),
                 ("devpi event-serial reached max", f"{max(hook_lat):.3f} s"),
                 ("events first recorded by", ", ".join(f"{k} {v}" for k, v in sources.items())),
+                ("a job (webhook, no URL) takes p50", f"{statistics.median(took):.3f} s"),
             ],
         )
         rows = [("total: upload -> product on prod", f"{t_ready:.2f} s")]

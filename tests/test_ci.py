@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import ClassVar
 
+import pytest
 from ci_support import handled_index, run_until_idle, task_sdist
 from helpers import fails, make_wheel, run
 
@@ -253,3 +254,45 @@ def test_ci_cli_list_show_logs_retry_cancel(ciproj, tmp_path):
     fails(run(["ci", "retry", str(job.id)], project=ciproj.root), 2, "only failed or cancelled")
     fails(run(["ci", "cancel", str(job.id)], project=ciproj.root), 2, "passed already")
     fails(run(["ci", "show", "99999"], project=ciproj.root), 2, "no CI job 99999")
+
+
+def test_ci_user_uploads_only_where_it_must(ciproj, tmp_path):
+    from pipl.ci.users import ci_login
+    from pipl.errors import AuthError
+    from pipl.index.client import IndexClient
+
+    wheel = make_wheel(tmp_path, "ci-acl", "1.0")
+    with IndexClient(ciproj.url) as client:
+        ci_login(ciproj, client)
+        assert client.whoami() == "cip-ci"
+        with pytest.raises(AuthError):
+            client.upload("cip/base", wheel)
+        assert client.upload("cip/prod", wheel).uploaded
+
+
+def test_events_with_unsafe_names_make_no_job(ciproj):
+    conn = outbox.connect(outbox.ci_dir(ciproj.root))
+    for filename in ("../../etc/x-1.0.tar.gz", "x-1.0.tar.gz; rm -rf ~"):
+        outbox.record_event(
+            conn,
+            index="cip/dev",
+            project="x",
+            version="1.0",
+            filename=filename,
+            sha256="a" * 64,
+            serial=1,
+            source="test",
+        )
+    outbox.record_event(
+        conn,
+        index="cip/dev",
+        project="x",
+        version="1.0 --index-url=evil",
+        filename="x-1.0.tar.gz",
+        sha256="b" * 64,
+        serial=1,
+        source="test",
+    )
+    conn.close()
+    jobs = run_until_idle(ciproj)
+    assert not [j for j in jobs if j.project == "x"]

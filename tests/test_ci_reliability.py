@@ -106,7 +106,9 @@ class Garbage(Raises):
 
 class Fine(Raises):
     def run(self, ctx):
-        return "fine"
+        child = ctx.child_env()
+        secret = [k for k in child if "TOKEN" in k or "PASSWORD" in k]
+        return f"fine; token in the job: {'PIPL_CI_TOKEN' in os.environ}; in its tools: {secret}"
 """
 
 
@@ -145,6 +147,8 @@ def test_bad_handlers_fail_with_readable_logs_and_others_pass(relproj, tmp_path,
         handlers.available.cache_clear()
     assert time.monotonic() - start < 60
     assert jobs["fine"].state == "passed"
+    # the job's token reached its client, not its environment nor the tools it runs
+    assert jobs["fine"].message == "fine; token in the job: False; in its tools: []"
     assert {h: j.state for h, j in jobs.items() if h != "fine"} == dict.fromkeys(
         ["raises", "hangs", "garbage", "broken", "nosuch"], "failed"
     )

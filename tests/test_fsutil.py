@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipl_pipe.fsutil import LockTimeout, locked
+from pipl_pipe.fsutil import locked
 
 _BUMP = """
 import sys, time

@@ -199,7 +199,7 @@ class CiRunner:
         code: int | None = None
         while code is None:
             try:
-                code = proc.wait(timeout=0.2)
+                code = proc.wait(timeout=0.05)
             except Exception:  # subprocess.TimeoutExpired: still running
                 if time.monotonic() > deadline:
                     _kill_group(proc.pid)

@@ -92,7 +92,8 @@ class QaHandler:
 
 
 def _verdict(ctx: JobContext, data: dict[str, Any], what: str) -> str:
-    envs = data.get("testenvs") or {}
+    # tox's own packaging environments (.pkg...) are not the release's tests
+    envs = {k: v for k, v in (data.get("testenvs") or {}).items() if not k.startswith(".")}
     failed = []
     for name, env in envs.items():
         for step in (env.get("test") or []) + (env.get("setup") or []):
