@@ -98,6 +98,9 @@ class Hangs(Raises):
     def run(self, ctx):
         time.sleep(600)
 
+class Sleeps(Hangs):
+    timeout = 120
+
 class Garbage(Raises):
     def run(self, ctx):
         sys.stdout.buffer.write(bytes(range(256)) * 4)
@@ -112,7 +115,8 @@ class Fine(Raises):
 """
 
 
-def test_bad_handlers_fail_with_readable_logs_and_others_pass(relproj, tmp_path, monkeypatch):
+def _plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Install the handlers of BAD_HANDLERS for this process and the jobs it starts."""
     site = tmp_path / "plugins"
     (site / "badhandlers").mkdir(parents=True)
     (site / "badhandlers" / "__init__.py").write_text(BAD_HANDLERS)
@@ -128,6 +132,7 @@ def test_bad_handlers_fail_with_readable_logs_and_others_pass(relproj, tmp_path,
                 ("hangs", "Hangs"),
                 ("garbage", "Garbage"),
                 ("fine", "Fine"),
+                ("sleeps", "Sleeps"),
                 ("broken", "Missing"),
             ]
         )
@@ -135,6 +140,10 @@ def test_bad_handlers_fail_with_readable_logs_and_others_pass(relproj, tmp_path,
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.setenv("PYTHONPATH", str(site))
     handlers.available.cache_clear()
+
+
+def test_bad_handlers_fail_with_readable_logs_and_others_pass(relproj, tmp_path, monkeypatch):
+    _plugins(tmp_path, monkeypatch)
     try:
         with connect(relproj, "admin") as admin:
             ix = handled_index(
@@ -172,3 +181,34 @@ def test_proj_start_runs_the_runner_and_stop_stops_it(relproj, tmp_path):
     assert service.runner_pid(relproj) is None
     status = run(["proj", "status"], project=relproj.root)
     assert "ci runner:    not running" in status.output
+
+
+def test_cancel_stops_a_running_job(relproj, tmp_path, monkeypatch):
+    from helpers import run
+
+    _plugins(tmp_path, monkeypatch)
+    try:
+        with connect(relproj, "admin") as admin:
+            ix = handled_index(admin, relproj, "cancelled", ["sleeps"])
+        service.start_detached(relproj)
+        _burst(relproj, ix, tmp_path, 1, "stuck")
+        conn = db.open_db(relproj.root)
+        deadline = time.monotonic() + 30
+        job = None
+        while time.monotonic() < deadline:
+            job = next((j for j in db.list_jobs(conn) if j.index == ix), None)
+            if job is not None and job.state == "running" and job.child_pid:
+                break
+            time.sleep(0.05)
+        assert job is not None and job.child_pid
+        result = run(["ci", "cancel", str(job.id)], project=relproj.root)
+        assert result.output.startswith(f"Job {job.id} (sleeps stuck0 1.0) cancelled.")
+        time.sleep(1.0)
+        after = db.get_job(conn, job.id)
+        conn.close()
+        assert after.state == "cancelled"
+        with pytest.raises(ProcessLookupError):
+            os.kill(job.child_pid, 0)
+    finally:
+        service.stop(relproj)
+        handlers.available.cache_clear()
