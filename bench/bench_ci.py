@@ -8,7 +8,8 @@ One offline project, its server and CI runner started by ``pipl proj start`` (2 
 - publish of a task packl's sdist to ``dev`` -> its product installable from ``prod``
   (wheel, qa, promote, promote, process), each job's share, beside the raw tool steps
   measured in the same run (upload, uv venv, uv pip install, uv build, upload);
-- a burst of 200 uploads: jobs per minute with 2 workers, and how many were lost.
+- a burst of 200 uploads: jobs per minute with 2 workers, and how many were lost;
+- kill -9 of the runner, then of devpi-server, in the middle of a burst of 50 uploads.
 """
 
 from __future__ import annotations
@@ -185,6 +186,7 @@ def main() -> None:
             bjobs = _wait_jobs(project, burst, BURST_N)
             done = [j for j in bjobs if j.state == "passed"]
             span = max(j.finished or 0 for j in bjobs) - t_burst
+            kill_rows = _kill_scenarios(project, owner, tmp)
             owner.close()
         print_table(
             f"upload -> job start ({LATENCY_N} uploads, one every {SPACING:.0f} s, 2 workers)",
@@ -225,6 +227,62 @@ def main() -> None:
                 ("lost (no job)", f"{BURST_N - len({j.project for j in bjobs})}"),
             ],
         )
+        print_table("reliability", kill_rows)
+
+
+KILL_N = 50
+
+
+def _kill_scenarios(project, owner, tmp: Path) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    """kill -9 the runner, then devpi-server, in the middle of a burst of ``KILL_N``
+    uploads to an index with ``qa`` and ``promote``; after a restart every release must be
+    promoted, each job must have run to its end once, and no file must be on the target
+    twice."""
+    import os
+    import signal
+
+    from ci_support import handled_index
+    from helpers import make_wheel
+
+    from pipl.ci import service
+    from pipl.index.session import connect
+    from pipl.project import server
+
+    rows = []
+    for victim in ("runner", "devpi-server"):
+        with connect(project, "admin") as admin:
+            out = handled_index(admin, project, f"out-{victim}", [])
+            src = handled_index(admin, project, f"src-{victim}", ["qa", "promote"], out)
+        names = [f"k{victim[0]}{i}" for i in range(KILL_N)]
+        for i, name in enumerate(names):
+            if i == KILL_N // 2:
+                if victim == "runner":
+                    os.kill(service.runner_pid(project) or 0, signal.SIGKILL)
+                    time.sleep(0.2)
+                    service.start_detached(project)
+                else:
+                    os.kill(server.read_pid(project) or 0, signal.SIGKILL)
+                    time.sleep(0.5)
+                    server.start_detached(project)
+            owner.upload(src, make_wheel(tmp / "kill" / name, name, "1.0"))
+        jobs = _wait_jobs(project, src, 2 * KILL_N)
+        promoted = {j.project for j in jobs if j.handler == "promote" and j.state == "passed"}
+        rerun = sum(1 for j in jobs if j.attempts > 1)
+        with connect(project, "anonymous") as anon:
+            twice = sum(
+                1
+                for name in names
+                if len([lk for lk in anon.links(out, name, "1.0") if lk.rel == "releasefile"]) != 1
+            )
+        rows.append(
+            (
+                f"kill -9 {victim} mid-burst of {KILL_N}",
+                f"{len(promoted)}/{KILL_N} promoted, {len(jobs)} jobs, "
+                f"{rerun} run again after the kill, {KILL_N - len(promoted)} lost, "
+                f"{twice} releases not exactly once on the target",
+            )
+        )
+    return rows
 
 
 def _all_jobs(project):  # type: ignore[no-untyped-def]

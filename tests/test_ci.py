@@ -296,3 +296,20 @@ def test_events_with_unsafe_names_make_no_job(ciproj):
     conn.close()
     jobs = run_until_idle(ciproj)
     assert not [j for j in jobs if j.project == "x"]
+
+
+def test_handlers_per_stage_come_from_pipl_toml(ciproj):
+    toml = ciproj.root / "pipl.toml"
+    before = toml.read_text()
+    try:
+        toml.write_text(before + '\n[ci.handlers]\ndev = ["webhook", "qa"]\nprod = ["webhook"]\n')
+        result = run(["proj", "index", "create-default"], project=ciproj.root)
+        assert result.exit_code == 0, result.output
+        with connect(ciproj, "anonymous") as anon:
+            assert anon.get_index("cip/dev")["pipl_handlers"] == ["webhook", "qa"]
+            assert anon.get_index("cip/prod")["pipl_handlers"] == ["webhook"]
+        toml.write_text(before + "\n[ci]\nworkers = 0\n")
+        fails(run(["proj", "index", "create-default"], project=ciproj.root), 3, "[ci] workers")
+    finally:
+        toml.write_text(before)
+        assert run(["proj", "index", "create-default"], project=ciproj.root).exit_code == 0

@@ -18,7 +18,7 @@ from pipl.index.session import connect
 from pipl.project import server
 from pipl.project.project import Project
 
-BURST = 8
+BURST = 6
 
 
 @pytest.fixture
@@ -74,11 +74,11 @@ def test_kill_9_devpi_mid_burst_then_restart(relproj, tmp_path):
     with connect(relproj, "admin") as admin:
         out = handled_index(admin, relproj, "out2", [])
         src = handled_index(admin, relproj, "src2", ["qa", "promote"], promote_to=out)
-    names = _burst(relproj, src, tmp_path, 3, "kd")
+    names = _burst(relproj, src, tmp_path, 2, "kd")
     os.kill(server.read_pid(relproj), signal.SIGKILL)
     time.sleep(0.5)
     server.start_detached(relproj)
-    names += _burst(relproj, src, tmp_path, 3, "kdb")
+    names += _burst(relproj, src, tmp_path, 2, "kdb")
     jobs = run_until_idle(relproj)
     _assert_all_promoted_once(relproj, jobs, names, src, out)
 

@@ -35,7 +35,10 @@ def test_default_chain_inherits_later_stages(project, admin):
     # CI options declared by pipl's devpi plugin
     assert indexes[f"{owner}/dev"]["pipl_promote_to"] == f"{owner}/qa"
     assert indexes[f"{owner}/prod"]["pipl_promote_to"] == ""
-    assert indexes[f"{owner}/dev"]["pipl_handlers"] == []
+    # CI handlers per stage, from pipl.toml's [ci] table (defaults here)
+    assert indexes[f"{owner}/dev"]["pipl_handlers"] == ["qa", "wheel", "promote"]
+    assert indexes[f"{owner}/qa"]["pipl_handlers"] == ["process", "promote"]
+    assert indexes[f"{owner}/prod"]["pipl_handlers"] == []
 
 
 def test_create_default_is_idempotent_and_repairs(project, admin):
