@@ -98,6 +98,11 @@ def run(spec_path: Path) -> int:
         return EXIT_FAILED
     except Exception as exc:
         traceback.print_exc()
+        if _is_transport_error(exc):
+            message = f"the server connection failed: {type(exc).__name__}: {exc}"
+            print(f"== infrastructure error, will retry: {message}", flush=True)
+            _write_result(result, "retry", message)
+            return EXIT_RETRY
         message = f"handler {spec['handler']!r} raised {type(exc).__name__}: {exc}"
         print(f"== failed: {message}", flush=True)
         _write_result(result, "failed", message)
@@ -106,6 +111,12 @@ def run(spec_path: Path) -> int:
     print(f"== passed in {seconds:.2f}s: {summary}", flush=True)
     _write_result(result, "passed", str(summary))
     return EXIT_PASSED
+
+
+def _is_transport_error(exc: BaseException) -> bool:
+    import httpx
+
+    return isinstance(exc, httpx.TransportError)
 
 
 if __name__ == "__main__":

@@ -126,8 +126,8 @@ class CiRunner:
                 try:
                     if int(client.status().get("serial", -1)) != self._swept_serial:
                         self._sweep(conn, cache)
-                except PiplError as exc:
-                    self.say(f"sweep: {exc}")
+                except Exception as exc:  # the server went away mid-request, and the like
+                    self.say(f"sweep: {type(exc).__name__}: {exc}")
         finally:
             client.close()
             conn.close()
@@ -269,8 +269,8 @@ class CiRunner:
                 try:
                     self.intake(force_sweep=first)
                     first = False
-                except PiplError as exc:
-                    self.say(f"intake: {exc}")
+                except Exception as exc:  # the server went away mid-request, and the like
+                    self.say(f"intake: {type(exc).__name__}: {exc}; trying again in 1s")
                     stop.wait(1.0)
                 for job_id, fut in list(running.items()):
                     if fut.done():
@@ -287,13 +287,7 @@ class CiRunner:
                     self.say(f"job {job.id} {job.handler} {job.project} {job.version}: running")
                     running[job.id] = pool.submit(self._execute_in_thread, job)
                 # a last look before leaving: a sweep finds what hooks have not recorded yet
-                if (
-                    until_idle
-                    and not running
-                    and not self._pending()
-                    and self.intake(force_sweep=True) == 0
-                    and not self._pending()
-                ):
+                if until_idle and not running and not self._pending() and self._idle():
                     break
                 stop.wait(POLL)
             self.stopping.set()
@@ -312,6 +306,13 @@ class CiRunner:
         finally:
             worker.conn.close()
             worker.client.close()
+
+    def _idle(self) -> bool:
+        """True when a forced sweep finds nothing new either."""
+        try:
+            return self.intake(force_sweep=True) == 0 and not self._pending()
+        except Exception:  # the server is away: not idle, try again
+            return False
 
     def _pending(self) -> bool:
         counts = db.counts(self.conn)
