@@ -44,3 +44,4 @@ def test_a_held_lock_times_out_with_a_message(tmp_path: Path) -> None:
     # once released, the next command gets it at once
     with locked(target, timeout=0.2):
         pass
+

@@ -167,9 +167,12 @@ def test_push_checks_the_target_first(project, owner, admin, tmp_path):
     side = f"{project.owner}/push-side"  # an index outside the chain, with other bytes
     admin.create_index(side, acl_upload=[project.owner])
     owner.upload(side, other)
-    # prod itself has no pushy 2.0, but the base it inherits from has other bytes
-    with pytest.raises(Conflict, match=f"exists on {base} with other content: bump the version"):
-        owner.push(side, "pushy", "2.0", project.stage_index("prod"))
+    try:
+        # prod itself has no pushy 2.0, but the base it inherits from has other bytes
+        with pytest.raises(Conflict, match=f"exists on {base} with other content: bump the"):
+            owner.push(side, "pushy", "2.0", project.stage_index("prod"))
+    finally:
+        admin.delete_index(side)
     with pytest.raises(NotFound, match=r"no files of pushy 9\.9"):
         owner.push(dev, "pushy", "9.9", qa)
 

@@ -3,6 +3,7 @@ before anything moves, the missing closure pushed all or nothing, one stage at a
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 
@@ -222,3 +223,32 @@ def test_cli_push_output(project, publish):
     assert "plain_f-1.0-py3-none-any.whl" in result.output
     with connect(project, "anonymous") as client:
         assert "1.0" in client.versions(project.stage_index("qa"), "plain-f", inherited=False)
+
+
+@pytest.mark.pypi
+@pytest.mark.skipif(
+    os.environ.get("PIPL_TEST_PYPI") != "1", reason="reaches pypi.org; set PIPL_TEST_PYPI=1"
+)
+def test_requirements_from_pypi_are_met_through_the_mirror(tmp_path):
+    from pipl.index.stages import create_default
+    from pipl.project import server
+    from tests.conftest import new_project
+
+    online = new_project(tmp_path / "online", pypi_mirror=True)
+    dev, qa = online.stage_index(), online.stage_index("qa")
+    with server.running(online):
+        with connect(online, "admin") as admin:
+            create_default(online, admin)
+        with connect(online, "owner") as owner:
+            owner.upload(dev, make_wheel(tmp_path, "uses-six", "1.0", requires=["six>=1.16"]))
+            result = promote(owner, online.name, "uses-six", "1.0", source=dev, target=qa)
+            assert result.plan.missing == []
+            assert [(p.project, p.copied) for p in result.pushed] == [
+                ("uses-six", ["uses_six-1.0-py3-none-any.whl"])
+            ]
+            ghost = make_wheel(
+                tmp_path / "b", "uses-ghost", "1.0", requires=["no-such-dist-pipl-test>=1"]
+            )
+            owner.upload(dev, ghost)
+            with pytest.raises(PromotionRefused, match="no-such-dist-pipl-test>=1"):
+                promote(owner, online.name, "uses-ghost", "1.0", source=dev, target=qa)

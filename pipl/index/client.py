@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,55 +25,11 @@ from pipl.errors import (
     ServerNotRunning,
 )
 from pipl.index.distfile import DistFile, read_distfile
+from pipl.index.links import Link, PushResult, UploadResult, links_of
 from pipl.project.secrets import Token
 
 JSON = "application/json"
-
-
-@dataclass(frozen=True)
-class Link:
-    """A file of a release on an index."""
-
-    basename: str
-    href: str
-    rel: str
-    sha256: str | None
-    for_href: str | None = None
-
-    @property
-    def index(self) -> str:
-        """The index holding the file (``user/index``), read from its URL."""
-        parts = httpx.URL(self.href).path.strip("/").split("/")
-        for marker in ("+f", "+e"):
-            if marker in parts and parts.index(marker) >= 2:
-                at = parts.index(marker)
-                return f"{parts[at - 2]}/{parts[at - 1]}"
-        return ""
-
-
-@dataclass(frozen=True)
-class UploadResult:
-    filename: str
-    index: str
-    uploaded: bool  # False: an identical file was there already
-    replaced: bool = False  # True: a file of the same name with other content was replaced
-
-    @property
-    def action(self) -> str:
-        if self.replaced:
-            return "replaced"
-        return "uploaded" if self.uploaded else "identical, skipped"
-
-
-@dataclass(frozen=True)
-class PushResult:
-    project: str
-    version: str
-    source: str
-    target: str
-    copied: list[str]
-    skipped: list[str]
-    created: bool = False  # True: the target had no file of this version before
+__all__ = ["IndexClient", "Link", "PushResult", "UploadResult"]
 
 
 def _error_for(response: httpx.Response, what: str) -> IndexServerError:
@@ -295,16 +250,50 @@ class IndexClient:
     ) -> list[Link]:
         """Files of one release; only those stored on ``index`` itself unless ``inherited``."""
         data = self.versions(index, project, inherited=inherited).get(version) or {}
-        return _links_of(data)
+        return links_of(data)
 
-    def release_files(self, index: str, project: str, version: str) -> list[Link]:
+    def release_files(
+        self, index: str, project: str, version: str, *, mirrors: bool = False
+    ) -> list[Link]:
         """Release files of one version on ``index`` and every index it inherits from, in
-        devpi's lookup order (of two files with one name, the first is the one installed)."""
-        data = self.versions(index, project).get(version) or {}
-        links = _links_of(data)
-        for shadowed in data.get("+shadowing") or []:
-            links += _links_of(shadowed)
+        devpi's lookup order (of two files with one name, the first is the one installed).
+
+        Mirrors (PyPI) are left out unless ``mirrors``: devpi does not consult them for a
+        project its own indexes hold, and leaving them out never reaches the network."""
+        names.check_index(index)
+        if mirrors:
+            data = self.versions(index, project).get(version) or {}
+            links = links_of(data)
+            for shadowed in data.get("+shadowing") or []:
+                links += links_of(shadowed)
+        else:
+            key = names.normalize_dist(names.check_dist(project))
+            links = []
+            for stage, config in self._stage_chain(index):
+                if key in (config.get("projects") or []):
+                    data = self._json(
+                        "GET",
+                        f"/{stage}/{key}",
+                        f"read {key} on {stage}",
+                        params={"ignore_bases": "1"},
+                    )
+                    links += links_of((data or {}).get(version) or {})
         return [lk for lk in links if lk.rel == "releasefile"]
+
+    def _stage_chain(self, index: str) -> list[tuple[str, dict[str, Any]]]:
+        """``index`` and the non-mirror indexes it inherits from, in devpi's lookup order."""
+        chain: list[tuple[str, dict[str, Any]]] = []
+        todo, seen = [index], set()
+        while todo:
+            name = todo.pop(0)
+            if name in seen:
+                continue
+            seen.add(name)
+            config = self.get_index(name)
+            if config.get("type") != "mirror":
+                chain.append((name, config))
+                todo += [str(b) for b in config.get("bases") or []]
+        return chain
 
     def check_upload(self, index: str, dist: DistFile, *, replace: bool = False) -> str:
         """What uploading ``dist`` to ``index`` does: ``upload``, ``identical`` (nothing to
@@ -400,7 +389,7 @@ class IndexClient:
         """
         names.check_index(source)
         names.check_index(target)
-        found = self.release_files(source, project, version)
+        found = self.release_files(source, project, version, mirrors=True)
         if not found:
             raise NotFound(f"no files of {project} {version} on {source}", status=404)
         holder = found[0].index
@@ -429,7 +418,7 @@ class IndexClient:
         else:
             self._copy_files(missing, target, workdir)
         copied = sorted(lk.basename for lk in missing)
-        return PushResult(project, version, source, target, copied, skipped, created=not there)
+        return PushResult(project, version, source, target, copied, skipped)
 
     def _copy_files(self, links: list[Link], target: str, workdir: Path | None) -> None:
         import tempfile
@@ -470,19 +459,6 @@ class IndexClient:
             f"remove {link.basename} from {link.index}",
             params={"force": ""} if force else {},
         )
-
-
-def _links_of(versiondata: dict[str, Any]) -> list[Link]:
-    return [
-        Link(
-            basename=link["href"].rsplit("/", 1)[-1].split("#", 1)[0],
-            href=link["href"].split("#", 1)[0],
-            rel=link.get("rel", ""),
-            sha256=(link.get("hashes") or {}).get("sha256"),
-            for_href=link.get("for_href"),
-        )
-        for link in versiondata.get("+links", [])
-    ]
 
 
 def _multidict(fields: list[tuple[str, str]]) -> dict[str, str | list[str]]:

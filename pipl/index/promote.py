@@ -189,10 +189,7 @@ def plan_promotion(
                 planned[dep] = _move(client, source, target, req.name, found, who, str(req))
                 edges[current].append(dep)
                 edges[dep] = []
-            if req.extras:
-                queue.append((dep, frozenset(req.extras)))
-            else:
-                queue.append((dep, frozenset()))
+            queue.append((dep, frozenset(req.extras)))
     order = _dependencies_first(key, edges)
     return PromotionPlan(
         name, version, source, target, [planned[k] for k in order], _unique(missing)
@@ -320,7 +317,7 @@ def _move(
     required_by: str = "",
     requirement: str = "",
 ) -> Move:
-    found = client.release_files(source, name, version)
+    found = client.release_files(source, name, version, mirrors=True)
     if not found:
         raise NotFound(
             f"no files of {name} {version} on {source} or the indexes it inherits from: "
