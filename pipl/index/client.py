@@ -309,14 +309,7 @@ class IndexClient:
         here = next((lk for lk in same if lk.index == index), None)
         if here is not None and here.sha256 == dist.sha256:
             return "identical"
-        # a mirror's files (PyPI's) are not releases of this server: the base index may
-        # carry its own build of a file PyPI has too
-        changed = [
-            lk
-            for lk in same
-            if lk.sha256 != dist.sha256
-            and not (lk.index and self.get_index(lk.index).get("type") == "mirror")
-        ]
+        changed = [lk for lk in same if lk.sha256 != dist.sha256]
         if not changed:
             return "upload"
         bump = f"bump the version of {dist.name} and publish again"

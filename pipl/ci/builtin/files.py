@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pipl.ci.handlers import HandlerFailed, JobContext
-from pipl.index.client import Link
+from pipl.index.links import Link
 
 
 def release_files(ctx: JobContext) -> list[Link]:
