@@ -109,12 +109,14 @@ def add_job(
     rank: int,
     event: outbox.Event,
     key: str,
+    delay: float = 0.0,
 ) -> bool:
-    """Queue a job unless the same one exists; True when queued."""
+    """Queue a job (to start ``delay`` seconds from now at the earliest) unless the same
+    one exists; True when queued."""
+    now = time.time()
     cur = conn.execute(
-        "INSERT OR IGNORE INTO jobs "
-        "(handler, rank, ix, project, version, key, event_id, filename, sha256, created) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT OR IGNORE INTO jobs (handler, rank, ix, project, version, key, event_id, "
+        "filename, sha256, created, not_before) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             handler,
             rank,
@@ -125,7 +127,8 @@ def add_job(
             event.id,
             event.filename,
             event.sha256,
-            time.time(),
+            now,
+            now + delay,
         ),
     )
     return cur.rowcount == 1

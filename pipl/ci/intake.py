@@ -48,6 +48,10 @@ class IndexCache:
         return [name for name, c in self.configs.items() if c.get("pipl_handlers")]
 
 
+# a job for a whole release waits this long after its first file, so that the other files
+# of one publish (an sdist and its wheel) are there when it starts
+SETTLE = 1.0
+
 _FILENAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+!-]{0,250}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -83,7 +87,8 @@ def jobs_for_events(conn: sqlite3.Connection, cache: IndexCache) -> list[int]:
             except CiError:
                 rank, per_file = 0, False  # the job fails with the loading error
             key = event.filename if per_file else ""
-            if db.add_job(conn, handler=name, rank=rank, event=event, key=key):
+            delay = 0.0 if per_file else SETTLE
+            if db.add_job(conn, handler=name, rank=rank, event=event, key=key, delay=delay):
                 made.append(event.id)
     outbox.mark_taken(conn, [e.id for e in events])
     return made

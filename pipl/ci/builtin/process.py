@@ -45,6 +45,7 @@ class ProcessHandler:
 
     def run(self, ctx: JobContext) -> str:
         from pipl.assets.project_store import project_store
+        from pipl.product.build import ProductSpec
         from pipl.product.process import run_process
 
         env = JobEnv(
@@ -79,6 +80,18 @@ class ProcessHandler:
             )
         # products pin the exact versions they were made from and record the sha256 of
         # those releases' files on the target (build_product reads them there)
+        first = ctx.project.stage_index()
+        kept: list[str] = []
+
+        def published(spec: ProductSpec) -> bool:
+            # the first stage sees every stage: a version published there or later (by
+            # hand, or by an earlier run) is not made again
+            if spec.version in ctx.client.versions(first, spec.name):
+                kept.append(f"{spec.name} {spec.version}")
+                ctx.log(f"{spec.name} {spec.version} is published already: not made again")
+                return True
+            return False
+
         result = run_process(
             ctx.project,
             env,
@@ -88,16 +101,18 @@ class ProcessHandler:
             stage=stage,
             workdir=ctx.workdir / "products",
             runner=ctx.runner,
+            skip=published,
         )
         for upload in result.uploads:
             ctx.log(f"{upload.filename} -> {target}: {upload.action}")
-        published = [u for u in result.uploads if u.uploaded]
+        uploaded = [u for u in result.uploads if u.uploaded]
         for built in result.products:
             announce(ctx, target, built.packl.name, built.packl.pyproject.version)
         made = ", ".join(f"{p.packl.name} {p.packl.pyproject.version}" for p in result.products)
-        if not published:
-            return f"processing made {made or 'no product'}; all on {target} already"
-        return f"processing made {made}; published {len(published)} file(s) to {target}"
+        if not uploaded:
+            already = ", ".join(kept) or "all"
+            return f"processing made {made or 'no new product'}; {already} published already"
+        return f"processing made {made}; published {len(uploaded)} file(s) to {target}"
 
 
 def _has_processing(env: JobEnv, name: str) -> bool:
