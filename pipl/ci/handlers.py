@@ -83,6 +83,7 @@ class JobContext:
     workdir: Path
     runner: Runner
     gates: dict[str, str] = field(default_factory=dict)  # handler -> state, this release
+    created: float = 0.0  # when the job was queued (time.time())
 
     def log(self, message: str) -> None:
         print(message, flush=True)

@@ -71,6 +71,7 @@ def run(spec_path: Path) -> int:
                 workdir=Path(spec["workdir"]),
                 runner=Runner(),
                 gates=spec.get("gates", {}),
+                created=float(spec.get("created", 0.0)),
             )
             ctx.workdir.mkdir(parents=True, exist_ok=True)
             summary = handler.run(ctx)

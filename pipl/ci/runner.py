@@ -176,6 +176,7 @@ class CiRunner:
             "workdir": str(folder / "work"),
             "attempt": job.attempts,
             "gates": gates,
+            "created": job.created,
         }
         (folder / "spec.json").write_text(json.dumps(spec, indent=1))
         try:

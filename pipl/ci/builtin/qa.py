@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import sys
 import tarfile
+import time
 import tomllib
 import zipfile
 from pathlib import Path
@@ -21,7 +22,10 @@ from typing import Any
 
 from pipl import names
 from pipl.ci.builtin.files import download, existing_toxresult, release_files
-from pipl.ci.handlers import HandlerFailed, JobContext, is_sdist
+from pipl.ci.handlers import HandlerFailed, JobContext, NotYet, is_sdist
+
+# a release with a wheel and no sdist yet waits this long for the sdist of the same publish
+SDIST_GRACE = 5.0
 
 CONTRACT_TOX = """\
 [tox]
@@ -48,6 +52,8 @@ class QaHandler:
         sdist = next((lk for lk in files if is_sdist(lk.basename)), None)
         wheel = next((lk for lk in files if lk.basename.endswith(".whl")), None)
         if sdist is None:
+            if wheel is not None and time.time() - ctx.created < SDIST_GRACE:
+                raise NotYet(f"{ctx.name} {ctx.version}: a wheel, no sdist yet; waiting for it")
             return f"{ctx.name} {ctx.version} has no sdist on {ctx.index}: no tests to run"
         target = wheel or sdist
         tag = f"qa:{ctx.index}"
