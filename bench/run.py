@@ -13,6 +13,7 @@ BENCHES = {
     "workspace": "bench.bench_workspace",
     "assets": "bench.bench_assets",
     "lookup": "bench.bench_lookup",
+    "ci": "bench.bench_ci",
     "mirror": "bench.bench_mirror",
     "pipe": "bench.bench_pipe",
 }

@@ -75,10 +75,22 @@ step pipl asset ls
 step pipl asset verify
 step pipl asset gc --dry-run
 
-echo "== 8. state, then a clean stop"
+echo "== 8. CI on upload: the runner (started by 'proj start') checks every release on dev:"
+echo "      wheel, QA (tox), promotion to qa; on qa, promotion to prod and processing, whose"
+echo "      products go to prod. A new version of the shot task goes through it all:"
+step pipl ci wait --timeout 600
+step pipl packl bump minor --packl shot-010-anim -w cg
+step pipl packl publish shot-010-anim -w cg
+step pipl ci wait --timeout 600
+step pipl ci list --packl shot-010-anim
+PIP_CONFIG_FILE=/dev/null step "$work/env/bin/pip" install --quiet --disable-pip-version-check \
+    --index-url "http://127.0.0.1:$port/demo/prod/+simple/" "shot-010-anim-render==0.2.0"
+step pipl ci list --state failed
+
+echo "== 9. state, then a clean stop"
 step pipl proj status
 step pipl proj index show dev
 step pipl proj stop
 echo
 echo "Demo finished: project, server, users, stages, workspace, packls, publish, promote,"
-echo "assets, products, tasks, envsets and pip install all worked."
+echo "assets, products, tasks, envsets, CI on upload and pip install all worked."

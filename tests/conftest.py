@@ -99,3 +99,16 @@ def fake_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     for name, module in list(sys.modules.items()):
         if str(getattr(module, "__file__", "") or "").startswith(str(site)):
             del sys.modules[name]
+
+
+@pytest.fixture(scope="session")
+def ciproj(tmp_path_factory: pytest.TempPathFactory, hermetic: Path) -> Iterator[Project]:
+    """A project of the CI tests' own (their runner takes every event on its server)."""
+    from pipl.ci import service
+
+    proj = new_project(tmp_path_factory.mktemp("ci") / "cip")
+    with server.running(proj):
+        with connect(proj, "admin") as admin:
+            create_default(proj, admin)
+        yield proj
+        service.stop(proj)

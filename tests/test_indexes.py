@@ -32,11 +32,15 @@ def test_default_chain_inherits_later_stages(project, admin):
     # only the first stage is volatile: a release that reached a later stage never changes
     assert [indexes[i]["volatile"] for i in project.stage_indexes] == [True, False, False]
     assert indexes[f"{owner}/dev"]["acl_upload"] == [":AUTHENTICATED:"]
-    assert indexes[f"{owner}/qa"]["acl_upload"] == [owner]
+    # later stages: the owner, and the CI runner's user that promotes and publishes products
+    assert indexes[f"{owner}/qa"]["acl_upload"] == [owner, f"{owner}-ci"]
     # CI options declared by pipl's devpi plugin
     assert indexes[f"{owner}/dev"]["pipl_promote_to"] == f"{owner}/qa"
     assert indexes[f"{owner}/prod"]["pipl_promote_to"] == ""
-    assert indexes[f"{owner}/dev"]["pipl_handlers"] == []
+    # CI handlers per stage, from pipl.toml's [ci] table (defaults here)
+    assert indexes[f"{owner}/dev"]["pipl_handlers"] == ["qa", "wheel", "promote"]
+    assert indexes[f"{owner}/qa"]["pipl_handlers"] == ["process", "promote"]
+    assert indexes[f"{owner}/prod"]["pipl_handlers"] == []
 
 
 def test_create_default_is_idempotent_and_repairs(project, admin):

@@ -23,6 +23,7 @@ GROUPS: dict[str, tuple[str, str, str]] = {
     "work": ("pipl.cli.work", "work", "Workspaces: uv virtualenvs on the project index, shells."),
     "packl": ("pipl.cli.packl", "packl", "Packls: create from templates, add deps, bump, publish."),
     "asset": ("pipl.cli.asset", "asset", "Assets: the content-addressed store, verify, gc."),
+    "ci": ("pipl.cli.ci", "ci", "CI on upload: the runner, its jobs and their logs."),
     "pipe": ("pipl.cli.pipe", "pipe", "Pipelines: run segment DAGs, status, graph, push, clean."),
 }
 

@@ -98,31 +98,40 @@ def create(
     show_default=True,
     help="Seconds to wait for the server to answer.",
 )
+@click.option("--no-ci", is_flag=True, help="Do not start the CI runner beside the server.")
 @pass_state
-def start(state: AppState, detach: bool, timeout: float) -> None:
-    """Start the project's devpi-server.
+def start(state: AppState, detach: bool, timeout: float, no_ci: bool) -> None:
+    """Start the project's devpi-server, and the CI runner beside it (unless --no-ci).
 
-    In the foreground by default (Ctrl-C stops it cleanly); with --detach in the
+    In the foreground by default (Ctrl-C stops both cleanly); with --detach in the
     background. Of two starts at once, one starts the server and the other says it runs.
 
     \b
     Example:
       pipl proj start --detach
     """
+    from pipl.ci import service as ci_service
     from pipl.project import server
 
     project = state.project()
     if detach:
         started = server.start_detached(project, timeout=timeout)
         _report_started(started)
+        if not no_ci:
+            click.echo(f"CI runner running (pid {ci_service.start_detached(project)})")
         click.echo(f"  log: {project.logfile}   stop: pipl proj stop")
         return
 
     def on_ready(started: server.Started) -> None:
         _report_started(started)
+        if not no_ci:
+            click.echo(f"CI runner running (pid {ci_service.start_detached(project)})")
         click.echo("  Ctrl-C stops it.")
 
-    code = server.run_foreground(project, on_ready=on_ready, timeout=timeout)
+    try:
+        code = server.run_foreground(project, on_ready=on_ready, timeout=timeout)
+    finally:
+        ci_service.stop(project)
     click.echo(f"Server stopped (exit {code}).")
 
 
@@ -138,18 +147,23 @@ def _report_started(started: object) -> None:
 @proj.command()
 @pass_state
 def stop(state: AppState) -> None:
-    """Stop the project's server (SIGTERM, then SIGKILL after 20 s).
+    """Stop the project's server and its CI runner (SIGTERM, then SIGKILL after 20 s).
 
-    Works from the pid file under .pipl/run, so a broken pipl.toml does not keep a
+    Works from the pid files under .pipl/, so a broken pipl.toml does not keep a
     running server from stopping.
 
     \b
     Example:
       pipl proj stop
     """
+    from pipl.ci import service as ci_service
     from pipl.project import server
 
-    pid = server.stop(state.project_files())
+    files = state.project_files()
+    ci_pid = ci_service.stop(files)
+    if ci_pid is not None:
+        click.echo(f"CI runner stopped (pid {ci_pid}).")
+    pid = server.stop(files)
     click.echo(f"Server stopped (pid {pid}).")
 
 
@@ -166,11 +180,13 @@ def status(state: AppState, as_json: bool) -> None:
     Example:
       pipl proj status --json
     """
+    from pipl.ci import service as ci_service
     from pipl.index.status import server_status
 
     st = server_status(state.project())
+    ci_st = ci_service.status(state.project())
     if as_json:
-        emit_json("status", st.to_dict())
+        emit_json("status", {**st.to_dict(), "ci": ci_st.to_dict()})
         return
     click.echo(f"project:      {st.project}  ({st.root})")
     click.echo(f"url:          {st.url}")
@@ -181,6 +197,9 @@ def status(state: AppState, as_json: bool) -> None:
     click.echo(f"serial:       {st.serial}  (events processed up to {st.event_serial})")
     click.echo(f"pipl plugin:  {'loaded' if st.plugin else 'NOT loaded'}")
     click.echo(f"log:          {st.log}")
+    jobs = ", ".join(f"{n} {s}" for s, n in ci_st.counts.items() if n) or "no jobs"
+    ci_line = f"running, pid {ci_st.pid}" if ci_st.running else "not running"
+    click.echo(f"ci runner:    {ci_line} ({jobs})")
     if st.indexes:
         click.echo("")
         table(

@@ -72,7 +72,10 @@ class DefaultIndexes:
 
 def default_specs(project: Project) -> list[IndexSpec]:
     """The base index then the stages from last to first (each one's bases exist before it)."""
+    from pipl.ci.config import ci_user, load_ci_config
+
     owner = project.owner
+    ci = load_ci_config(project)
     specs = [
         IndexSpec(
             name=project.base_index,
@@ -96,9 +99,10 @@ def default_specs(project: Project) -> list[IndexSpec]:
                 name=name,
                 bases=[nxt],
                 volatile=position == 0,
-                acl_upload=[AUTHENTICATED] if position == 0 else [owner],
+                # the CI runner's user pushes promoted releases and publishes products
+                acl_upload=[AUTHENTICATED] if position == 0 else [owner, ci_user(project)],
                 options={
-                    "pipl_handlers": [],
+                    "pipl_handlers": ci.stage_handlers(project.config.stages[position]),
                     "pipl_promote_to": stages[position + 1] if position + 1 < len(stages) else "",
                 },
             )
@@ -129,10 +133,13 @@ def ensure_owner(project: Project, admin: IndexClient) -> bool:
 
 
 def create_default(project: Project, admin: IndexClient) -> DefaultIndexes:
-    """Create (or bring back in line with pipl.toml) the owner user, base and stage indexes
-    (and the PyPI mirror's settings), and put pipl-pipe and the build backends on the base
-    index."""
+    """Create (or bring back in line with pipl.toml) the owner and CI users, base and stage
+    indexes (and the PyPI mirror's settings), and put pipl-pipe and the build backends on
+    the base index."""
+    from pipl.ci.users import ensure_ci_user
+
     ensure_owner(project, admin)
+    ensure_ci_user(project, admin)
     existing = admin.indexes()
     changes = []
     for spec in default_specs(project):

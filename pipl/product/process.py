@@ -8,6 +8,7 @@ uploads them to a stage.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,6 +46,7 @@ def run_process(
     stage: str | None = None,
     workdir: Path | None = None,
     runner: Runner | None = None,
+    skip: Callable[[ProductSpec], bool] | None = None,
 ) -> ProcessResult:
     """Run ``task``'s processing in ``ws``; build its products; publish them if ``client``.
 
@@ -80,6 +82,8 @@ def run_process(
             asset_types=item["assets"],
             description=item["description"],
         )
+        if skip is not None and skip(spec):  # e.g. this version is published already
+            continue
         built.append(
             build_product(
                 Path(item["outputs"]),

@@ -1,0 +1,299 @@
+"""CI on upload: latency, the publish-to-product loop, and a burst.
+
+One offline project, its server and CI runner started by ``pipl proj start`` (2 workers):
+
+- upload -> job queued and job start over 50 uploads, one a second (the job of a handler
+  that does no work, ``webhook`` with no URL), beside the time devpi's notification thread
+  (which runs the upload hooks) reached each upload's serial;
+- publish of a task packl's sdist to ``dev`` -> its product installable from ``prod``
+  (wheel, qa, promote, promote, process), each job's share, beside the raw tool steps
+  measured in the same run (upload, uv venv, uv pip install, uv build, upload);
+- a burst of 200 uploads: jobs per minute with 2 workers, and how many were lost;
+- kill -9 of the runner, then of devpi-server, in the middle of a burst of 50 uploads.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from bench.common import BenchProject, print_table, timed
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+LATENCY_N = 50
+SPACING = 1.0  # seconds between two uploads: more than a job takes, so none waits for a worker
+BURST_N = 200
+
+
+def _pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _jobs(project, index: str):  # type: ignore[no-untyped-def]
+    from pipl.ci import db
+
+    conn = db.open_db(project.root)
+    try:
+        return [j for j in db.list_jobs(conn, limit=100_000) if j.index == index]
+    finally:
+        conn.close()
+
+
+def _wait_jobs(project, index: str, n: int, timeout: float = 900.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        jobs = _jobs(project, index)
+        if len(jobs) >= n and all(j.state in ("passed", "failed", "cancelled") for j in jobs):
+            return jobs
+        time.sleep(0.2)
+    return _jobs(project, index)
+
+
+def _sources(project, index: str) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    from pipl.ci import outbox
+
+    conn = outbox.connect(outbox.ci_dir(project.root))
+    try:
+        return dict(
+            conn.execute(
+                "SELECT source, COUNT(*) FROM events WHERE ix = ? GROUP BY source", (index,)
+            ).fetchall()
+        )
+    finally:
+        conn.close()
+
+
+class _EventSerialWatcher(threading.Thread):
+    """Polls ``/+status`` and notes when devpi's notification thread (which runs the
+    upload hooks) reached each serial."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url = url
+        self.stop = threading.Event()
+        self.seen: list[tuple[int, float]] = []
+
+    def run(self) -> None:
+        from pipl.index.client import IndexClient
+
+        with IndexClient(self.url) as client:
+            while not self.stop.is_set():
+                self.seen.append((int(client.status()["event-serial"]), time.time()))
+                time.sleep(0.02)
+
+    def reached(self, serial: int) -> float:
+        return next((t for s, t in self.seen if s >= serial), float("nan"))
+
+
+def main() -> None:
+    from ci_support import handled_index, task_sdist
+    from helpers import make_wheel
+
+    from pipl.index.session import connect
+    from pipl.project.project import Project
+
+    with tempfile.TemporaryDirectory(prefix="pipl-bench-ci-") as tmp_name:
+        tmp = Path(tmp_name)
+        with BenchProject(tmp) as bp:
+            project = Project.load(bp.root)
+            with connect(project, "admin") as admin:
+                lat = handled_index(admin, project, "lat", ["webhook"])
+                burst = handled_index(admin, project, "burst", ["webhook"])
+            owner = connect(project, "owner")
+            # -- 1. upload -> job start ---------------------------------------------------
+            sent: dict[str, float] = {}
+            serials: list[tuple[int, float]] = []
+            watcher = _EventSerialWatcher(project.url)
+            watcher.start()
+            for i in range(LATENCY_N):
+                wheel = make_wheel(tmp / "lat" / str(i), f"lat{i}", "1.0")
+                sent[f"lat{i}"] = time.time()
+                owner.upload(lat, wheel)
+                serials.append((int(owner.status()["serial"]), sent[f"lat{i}"]))
+                time.sleep(SPACING)
+            jobs = _wait_jobs(project, lat, LATENCY_N)
+            watcher.stop.set()
+            watcher.join()
+            starts = [j.started - sent[j.project] for j in jobs if j.started]
+            queued = [j.created - sent[j.project] for j in jobs]
+            took = [j.seconds or 0.0 for j in jobs]
+            hook_lat = [watcher.reached(serial) - t for serial, t in serials]
+            sources = _sources(project, lat)
+            # -- 2. publish -> product installable -----------------------------------------
+            sdist = task_sdist(tmp, "bench-task", "0.1.0")
+            t0 = time.time()
+            owner.upload(project.stage_index("dev"), sdist)
+            t_upload = time.time() - t0
+            prod = project.simple_url(project.stage_index("prod"))
+            deadline = time.monotonic() + 600
+            with connect(project, "anonymous") as anon:
+                while time.monotonic() < deadline:
+                    if anon.links(project.stage_index("prod"), "bench-task-report", "0.1.0"):
+                        break
+                    time.sleep(0.05)
+            t_ready = time.time() - t0
+            loop = [j for j in _all_jobs(project) if j.project == "bench-task"]
+            while any(j.state in ("queued", "running") for j in loop):  # the last job's end
+                time.sleep(0.1)
+                loop = [j for j in _all_jobs(project) if j.project == "bench-task"]
+            env = bp.env
+            uv = str(Path(sys.executable).parent / "uv")
+            raw_venv = timed([uv, "venv", "--quiet", "--python", sys.executable, tmp / "rv"], env)
+            raw_install = timed(
+                [
+                    uv,
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--python",
+                    tmp / "rv" / "bin" / "python",
+                    "--index-url",
+                    prod,
+                    "bench-task",
+                ],
+                env,
+            )
+            raw_build = timed(
+                [
+                    uv,
+                    "build",
+                    "--quiet",
+                    "--wheel",
+                    "--python",
+                    sys.executable,
+                    "--default-index",
+                    prod,
+                    "--out-dir",
+                    tmp / "rb",
+                    sdist,
+                ],
+                env,
+            )
+            t0 = time.time()
+            owner.upload(lat, make_wheel(tmp / "raw", "rawup", "1.0"))
+            raw_upload = time.time() - t0
+            # -- 3. a burst of 200 ------------------------------------------------------------
+            t_burst = time.time()
+            for i in range(BURST_N):
+                owner.upload(burst, make_wheel(tmp / "burst" / str(i), f"b{i}", "1.0"))
+            t_sent = time.time() - t_burst
+            bjobs = _wait_jobs(project, burst, BURST_N)
+            done = [j for j in bjobs if j.state == "passed"]
+            span = max(j.finished or 0 for j in bjobs) - t_burst
+            kill_rows = _kill_scenarios(project, owner, tmp)
+            owner.close()
+        print_table(
+            f"upload -> job start ({LATENCY_N} uploads, one every {SPACING:.0f} s, 2 workers)",
+            [
+                ("job queued p50", f"{statistics.median(queued):.3f} s"),
+                ("job queued p95", f"{_pct(queued, 0.95):.3f} s"),
+                ("job start p50", f"{statistics.median(starts):.3f} s"),
+                ("job start p95", f"{_pct(starts, 0.95):.3f} s"),
+                ("job start max", f"{max(starts):.3f} s"),
+                ("devpi event-serial reached p50", f"{statistics.median(hook_lat):.3f} s"),
+                ("devpi event-serial reached p95", f"{_pct(hook_lat, 0.95):.3f} s"),
+                ("devpi event-serial reached max", f"{max(hook_lat):.3f} s"),
+                ("events first recorded by", ", ".join(f"{k} {v}" for k, v in sources.items())),
+                ("a job (webhook, no URL) takes p50", f"{statistics.median(took):.3f} s"),
+            ],
+        )
+        rows = [("total: upload -> product on prod", f"{t_ready:.2f} s")]
+        for j in sorted(loop, key=lambda j: j.id):
+            share = (j.seconds or 0) / t_ready * 100
+            rows.append(
+                (f"  job {j.handler} on {j.index}", f"{j.seconds or 0:.2f} s ({share:.0f}%)")
+            )
+        rows += [
+            ("raw: upload sdist", f"{t_upload:.2f} s"),
+            ("raw: uv venv", f"{raw_venv:.2f} s"),
+            ("raw: uv pip install task", f"{raw_install:.2f} s"),
+            ("raw: uv build wheel", f"{raw_build:.2f} s"),
+            ("raw: upload wheel", f"{raw_upload:.2f} s"),
+        ]
+        print_table("publish task -> product installable from prod (warm uv cache)", rows)
+        print_table(
+            f"burst of {BURST_N} uploads, 2 workers",
+            [
+                ("uploads sent in", f"{t_sent:.1f} s"),
+                ("all jobs done after", f"{span:.1f} s"),
+                ("jobs per minute", f"{len(done) / span * 60:.0f}"),
+                ("jobs passed", f"{len(done)} of {BURST_N}"),
+                ("lost (no job)", f"{BURST_N - len({j.project for j in bjobs})}"),
+            ],
+        )
+        print_table("reliability", kill_rows)
+
+
+KILL_N = 50
+
+
+def _kill_scenarios(project, owner, tmp: Path) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    """kill -9 the runner, then devpi-server, in the middle of a burst of ``KILL_N``
+    uploads to an index with ``qa`` and ``promote``; after a restart every release must be
+    promoted, each job must have run to its end once, and no file must be on the target
+    twice."""
+    import os
+    import signal
+
+    from ci_support import handled_index
+    from helpers import make_wheel
+
+    from pipl.ci import service
+    from pipl.index.session import connect
+    from pipl.project import server
+
+    rows = []
+    for victim in ("runner", "devpi-server"):
+        with connect(project, "admin") as admin:
+            out = handled_index(admin, project, f"out-{victim}", [])
+            src = handled_index(admin, project, f"src-{victim}", ["qa", "promote"], out)
+        names = [f"k{victim[0]}{i}" for i in range(KILL_N)]
+        for i, name in enumerate(names):
+            if i == KILL_N // 2:
+                if victim == "runner":
+                    os.kill(service.runner_pid(project) or 0, signal.SIGKILL)
+                    time.sleep(0.2)
+                    service.start_detached(project)
+                else:
+                    os.kill(server.read_pid(project) or 0, signal.SIGKILL)
+                    time.sleep(0.5)
+                    server.start_detached(project)
+            owner.upload(src, make_wheel(tmp / "kill" / name, name, "1.0"))
+        jobs = _wait_jobs(project, src, 2 * KILL_N)
+        promoted = {j.project for j in jobs if j.handler == "promote" and j.state == "passed"}
+        rerun = sum(1 for j in jobs if j.attempts > 1)
+        with connect(project, "anonymous") as anon:
+            twice = sum(
+                1
+                for name in names
+                if len([lk for lk in anon.links(out, name, "1.0") if lk.rel == "releasefile"]) != 1
+            )
+        rows.append(
+            (
+                f"kill -9 {victim} mid-burst of {KILL_N}",
+                f"{len(promoted)}/{KILL_N} promoted, {len(jobs)} jobs, "
+                f"{rerun} run again after the kill, {KILL_N - len(promoted)} lost, "
+                f"{twice} releases not exactly once on the target",
+            )
+        )
+    return rows
+
+
+def _all_jobs(project):  # type: ignore[no-untyped-def]
+    from pipl.ci import db
+
+    conn = db.open_db(project.root)
+    try:
+        return db.list_jobs(conn, limit=100_000)
+    finally:
+        conn.close()
+
+
+if __name__ == "__main__":
+    main()

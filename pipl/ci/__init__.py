@@ -1,0 +1,9 @@
+"""CI on upload: durable upload events, a runner, and handlers run for each release.
+
+- ``outbox``: the events table written by pipl's devpi plugin (and by the runner's sweep);
+- ``db``: the jobs table and its states (queued, running, passed, failed, cancelled);
+- ``intake``: events become jobs, for the handlers each index names;
+- ``runner``: ``pipl ci run``, bounded concurrency, timeouts, retries, recovery;
+- ``handlers``: the ``pipl.ci_handlers`` plugins and what a job gives them;
+- ``service``: the runner started and stopped beside the server.
+"""

@@ -1,0 +1,91 @@
+"""``promote``: push a release that passed QA to the index named by ``pipl_promote_to``.
+
+It runs once every job before it on the release here has passed (the runner cancels it
+otherwise), and only with a passed ``qa`` job for the release, on this index or an earlier
+one. The push skips files already on the target, so a rerun changes nothing.
+"""
+
+from __future__ import annotations
+
+from pipl.ci.builtin.files import announce
+from pipl.ci.handlers import HandlerFailed, JobContext, NotYet
+
+
+class PromoteHandler:
+    rank = 30
+    per_file = False
+    timeout = None
+    needs_passed = True
+
+    def accepts(self, filename: str) -> bool:
+        return True
+
+    def run(self, ctx: JobContext) -> str:
+        target = ctx.promote_to
+        if not target:
+            return f"{ctx.index} names no pipl_promote_to: nothing to promote"
+        qa = ctx.gates.get("qa:any", "")
+        if "qa" not in ctx.gates and qa == "pending":
+            raise NotYet(f"QA of {ctx.name} {ctx.version} is still running on another index")
+        if "qa" not in ctx.gates and qa != "passed":
+            raise HandlerFailed(
+                f"not promoted: {ctx.name} {ctx.version} has no passed QA job "
+                f"(add 'qa' to the handlers of {ctx.index} or of an earlier stage)"
+            )
+        summary = _push(ctx, target)
+        announce(ctx, target, ctx.name, ctx.version)
+        return summary
+
+
+def _push(ctx: JobContext, target: str) -> str:
+    """The checked, all-or-nothing promotion: refused (the job fails, naming what is
+    missing) when the release's requirements are not on the target's chain."""
+    from pipl.index.promote import plan_promotion, promote
+
+    plan = plan_promotion(
+        ctx.client, ctx.project.name, ctx.name, ctx.version, source=ctx.index, target=target
+    )
+    waiting = _promoting(ctx, [m.requirement for m in plan.missing if m.available])
+    if waiting:
+        raise NotYet(f"waiting for {', '.join(waiting)} to reach {target} first")
+    result = promote(
+        ctx.client, ctx.project.name, ctx.name, ctx.version, source=ctx.index, target=target
+    )
+    copied = [name for pushed in result.pushed for name in pushed.copied]
+    for pushed in result.pushed:
+        for name in pushed.copied:
+            ctx.log(f"{name}: {pushed.source} -> {target}")
+        for name in pushed.skipped:
+            ctx.log(f"{name}: on {target} already")
+    if not copied:
+        return f"{ctx.name} {ctx.version} is on {target} already"
+    return f"promoted {ctx.name} {ctx.version} from {ctx.index} to {target}"
+
+
+def _promoting(ctx: JobContext, requirements: list[str]) -> list[str]:
+    """Those of ``requirements`` whose own CI (QA or promotion) is still under way: the
+    release waits for them rather than failing."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    from pipl.ci import db
+    from pipl.names import normalize_dist
+
+    busy = []
+    conn = db.open_db(ctx.project.root)
+    try:
+        for text in requirements:
+            try:
+                name = normalize_dist(Requirement(text).name)
+            except InvalidRequirement:
+                continue
+            row = conn.execute(
+                "SELECT 1 FROM jobs WHERE project = ? AND handler IN ('qa', 'promote') "
+                "AND state IN ('queued', 'running') AND NOT (ix = ? AND handler = 'promote' "
+                "AND project = ?)",
+                (name, ctx.index, normalize_dist(ctx.name)),
+            ).fetchone()
+            if row is not None:
+                busy.append(text)
+    finally:
+        conn.close()
+    return busy

@@ -1,0 +1,77 @@
+"""``wheel``: build the wheel of an uploaded sdist that has none, and upload it beside the
+sdist with its build log (attached to the wheel as a devpi toxresult named ``build``).
+
+Build requirements come from the index (the base index carries flit_core and, for
+setuptools sdists, setuptools and wheel), so it works offline.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from pipl.ci.builtin.files import download, existing_toxresult, release_files, the_file, toxresult
+from pipl.ci.handlers import HandlerFailed, JobContext, is_sdist
+from pipl.index.distfile import read_distfile
+from pipl.uv import uv_bin
+
+TAG = "wheel-build"
+
+
+class WheelHandler:
+    rank = 10
+    per_file = True
+    timeout = None
+    needs_passed = False
+
+    def accepts(self, filename: str) -> bool:
+        return is_sdist(filename)
+
+    def run(self, ctx: JobContext) -> str:
+        sdist = the_file(ctx)
+        wheels = [lk for lk in release_files(ctx) if lk.basename.endswith(".whl")]
+        if wheels:
+            return f"{ctx.name} {ctx.version} has a wheel already ({wheels[0].basename})"
+        path = download(ctx, sdist)
+        out = ctx.workdir / "wheel"
+        argv = [
+            uv_bin(),
+            "build",
+            "--wheel",
+            "--python",
+            sys.executable,
+            "--default-index",
+            ctx.simple_url,
+            "--out-dir",
+            str(out),
+            str(path),
+        ]
+        ctx.log(f"$ {' '.join(argv)}")
+        done = ctx.runner.run(
+            argv,
+            env=ctx.child_env({"SOURCE_DATE_EPOCH": "315532800"}),
+            check=False,
+            cwd=ctx.workdir,
+        )
+        build_log = (done.stdout + done.stderr).strip()
+        ctx.log(build_log)
+        if done.returncode != 0:
+            lines = [line for line in build_log.splitlines() if line.strip()]
+            raise HandlerFailed(
+                f"building a wheel of {ctx.filename} failed (uv exit {done.returncode}): "
+                f"{lines[-1] if lines else 'no output'}"
+            )
+        built = sorted(out.glob("*.whl"))
+        if len(built) != 1:
+            raise HandlerFailed(f"building {ctx.filename} made {len(built)} wheels, not one")
+        dist = read_distfile(built[0])
+        if dist.version != ctx.version:
+            raise HandlerFailed(
+                f"{built[0].name} says version {dist.version}, its sdist {ctx.version}"
+            )
+        result = ctx.client.upload(ctx.index, dist)
+        ctx.log(f"{result.filename} -> {ctx.index}: {result.action}")
+        link = next(lk for lk in release_files(ctx) if lk.basename == dist.filename)
+        if existing_toxresult(ctx, link, TAG) is None:
+            command = {"command": [*argv[:-1], ctx.filename], "retcode": "0", "output": build_log}
+            ctx.client.upload_toxresult(link, toxresult(ctx, "build", [command], tag=TAG))
+        return f"built {dist.filename} in {done.seconds:.1f}s and uploaded it to {ctx.index}"

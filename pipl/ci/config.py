@@ -1,0 +1,114 @@
+"""The ``[ci]`` table of ``pipl.toml``: handlers per stage, runner settings, webhooks.
+
+::
+
+    [ci]
+    workers = 2                 # jobs run at once
+    timeout = 600               # seconds a job may run
+    retries = 3                 # attempts after an infrastructure error
+    [ci.handlers]               # per stage (defaults shown)
+    dev = ["qa", "wheel", "promote"]
+    qa = ["process", "promote"]
+    [ci.webhook]
+    urls = ["https://ci.example/hook"]   # each receives every event of a handled index
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipl import names
+from pipl.errors import ProjectError
+from pipl.project.config import FILENAME
+from pipl.project.project import Project
+
+DEFAULT_HANDLERS: dict[str, tuple[str, ...]] = {
+    "dev": ("qa", "wheel", "promote"),
+    "qa": ("process", "promote"),
+}
+CI_USER_SUFFIX = "-ci"
+WEBHOOK_SECRET = "ci-webhook.secret"  # noqa: S105 - a file name, not a secret
+
+
+@dataclass(frozen=True)
+class CiConfig:
+    workers: int = 2
+    timeout: float = 600.0
+    retries: int = 3
+    handlers: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_HANDLERS))
+    webhook_urls: tuple[str, ...] = ()
+
+    def stage_handlers(self, stage: str) -> list[str]:
+        return list(self.handlers.get(stage, ()))
+
+
+def load_ci_config(project: Project) -> CiConfig:
+    """The ``[ci]`` table of the project's ``pipl.toml`` (defaults when absent)."""
+    path = project.root / FILENAME
+    try:
+        data = tomllib.loads(path.read_text()).get("ci", {})
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ProjectError(f"{path}: cannot read the [ci] table ({exc}); fix the file") from None
+    try:
+        return _parse(data)
+    except (TypeError, ValueError) as exc:
+        raise ProjectError(f"{path}: [ci] {exc}; fix the file") from None
+
+
+def _parse(data: dict[str, Any]) -> CiConfig:
+    if not isinstance(data, dict):
+        raise TypeError("must be a table")
+    handlers = dict(DEFAULT_HANDLERS)
+    for stage, value in (data.get("handlers") or {}).items():
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise TypeError(f"handlers.{stage} must be a list of handler names")
+        for name in value:
+            names.check_simple(name, "handler")
+        handlers[stage] = tuple(value)
+    urls = (data.get("webhook") or {}).get("urls", [])
+    if not isinstance(urls, list) or not all(
+        isinstance(u, str) and u.startswith(("http://", "https://")) for u in urls
+    ):
+        raise TypeError("webhook.urls must be a list of http(s) URLs")
+    workers = data.get("workers", 2)
+    timeout = data.get("timeout", 600)
+    retries = data.get("retries", 3)
+    if not isinstance(workers, int) or not 1 <= workers <= 64:
+        raise ValueError("workers must be an integer from 1 to 64")
+    if not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise ValueError("timeout must be a positive number of seconds")
+    if not isinstance(retries, int) or retries < 0:
+        raise ValueError("retries must be a non-negative integer")
+    return CiConfig(
+        workers=workers,
+        timeout=float(timeout),
+        retries=retries,
+        handlers=handlers,
+        webhook_urls=tuple(urls),
+    )
+
+
+def ci_user(project: Project) -> str:
+    """The devpi user the runner acts as."""
+    return names.check_user(f"{project.owner}{CI_USER_SUFFIX}")
+
+
+def webhook_secret_file(project: Project) -> Path:
+    return project.secrets.path / WEBHOOK_SECRET
+
+
+def ensure_ci_secrets(project: Project) -> None:
+    """Generate the CI user's password and the webhook secret (0600 files) if missing."""
+    import secrets as random
+
+    from pipl.fsutil import write_private
+
+    store = project.secrets
+    if store.password(ci_user(project)) is None:
+        store.set_password(ci_user(project), random.token_urlsafe(24))
+    secret = webhook_secret_file(project)
+    if not secret.exists():
+        write_private(secret, random.token_urlsafe(32) + "\n")

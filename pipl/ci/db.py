@@ -1,0 +1,282 @@
+"""The jobs table: one job per (release or file, handler), and its states.
+
+States: ``queued`` -> ``running`` -> ``passed`` | ``failed``; ``cancelled`` by a user or
+when a gate before it did not pass. A job whose runner died while it ran goes back to
+``queued``. Jobs are unique on (index, project, version, handler, key), so recording the
+same event twice, or twice over a crash, makes no second job.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from pipl.ci import outbox
+from pipl.errors import UsageError
+
+QUEUED, RUNNING, PASSED, FAILED, CANCELLED = "queued", "running", "passed", "failed", "cancelled"
+STATES = (QUEUED, RUNNING, PASSED, FAILED, CANCELLED)
+DONE = (PASSED, FAILED, CANCELLED)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    handler TEXT NOT NULL,
+    rank INTEGER NOT NULL,
+    ix TEXT NOT NULL,
+    project TEXT NOT NULL,
+    version TEXT NOT NULL,
+    key TEXT NOT NULL,
+    event_id INTEGER NOT NULL,
+    filename TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'queued',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    not_before REAL NOT NULL DEFAULT 0,
+    created REAL NOT NULL,
+    started REAL,
+    finished REAL,
+    runner_pid INTEGER,
+    child_pid INTEGER,
+    message TEXT NOT NULL DEFAULT '',
+    UNIQUE (ix, project, version, handler, key)
+);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, id);
+CREATE INDEX IF NOT EXISTS jobs_release ON jobs (ix, project, version);
+"""
+
+COLUMNS = (
+    "id, handler, rank, ix, project, version, key, event_id, filename, sha256, state, "
+    "attempts, not_before, created, started, finished, runner_pid, child_pid, message"
+)
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    handler: str
+    rank: int
+    index: str
+    project: str
+    version: str
+    key: str
+    event_id: int
+    filename: str
+    sha256: str
+    state: str
+    attempts: int
+    not_before: float
+    created: float
+    started: float | None
+    finished: float | None
+    runner_pid: int | None
+    child_pid: int | None
+    message: str
+
+    @property
+    def release(self) -> str:
+        return f"{self.project} {self.version}"
+
+    @property
+    def seconds(self) -> float | None:
+        if self.started is None:
+            return None
+        return (self.finished or time.time()) - self.started
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["seconds"] = self.seconds
+        return data
+
+
+def open_db(project_root: Path) -> sqlite3.Connection:
+    conn = outbox.connect(outbox.ci_dir(project_root))
+    conn.executescript(SCHEMA)
+    return conn
+
+
+def _job(row: tuple[Any, ...]) -> Job:
+    return Job(*row)
+
+
+def add_job(
+    conn: sqlite3.Connection,
+    *,
+    handler: str,
+    rank: int,
+    event: outbox.Event,
+    key: str,
+    delay: float = 0.0,
+) -> bool:
+    """Queue a job (to start ``delay`` seconds from now at the earliest) unless the same
+    one exists; True when queued."""
+    now = time.time()
+    cur = conn.execute(
+        "INSERT OR IGNORE INTO jobs (handler, rank, ix, project, version, key, event_id, "
+        "filename, sha256, created, not_before) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            handler,
+            rank,
+            event.index,
+            event.project,
+            event.version,
+            key,
+            event.id,
+            event.filename,
+            event.sha256,
+            now,
+            now + delay,
+        ),
+    )
+    return cur.rowcount == 1
+
+
+def get_job(conn: sqlite3.Connection, job_id: int) -> Job:
+    row = conn.execute(f"SELECT {COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()  # noqa: S608 - column list is a constant
+    if row is None:
+        raise UsageError(f"no CI job {job_id}: see 'pipl ci list'")
+    return _job(row)
+
+
+def list_jobs(
+    conn: sqlite3.Connection,
+    *,
+    state: str | None = None,
+    project: str | None = None,
+    limit: int = 50,
+) -> list[Job]:
+    where: list[str] = []
+    args: list[object] = []
+    if state:
+        if state not in STATES:
+            raise UsageError(f"unknown state {state!r}: choose from {', '.join(STATES)}")
+        where.append("state = ?")
+        args.append(state)
+    if project:
+        where.append("project = ?")
+        args.append(project)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    rows = conn.execute(
+        f"SELECT {COLUMNS} FROM jobs {clause} ORDER BY id DESC LIMIT ?",  # noqa: S608 - clause built from constants
+        (*args, limit),
+    ).fetchall()
+    return [_job(r) for r in reversed(rows)]
+
+
+def release_jobs(conn: sqlite3.Connection, index: str, project: str, version: str) -> list[Job]:
+    rows = conn.execute(
+        f"SELECT {COLUMNS} FROM jobs WHERE ix = ? AND project = ? AND version = ? ORDER BY id",  # noqa: S608 - constant columns
+        (index, project, version),
+    ).fetchall()
+    return [_job(r) for r in rows]
+
+
+def handler_state(conn: sqlite3.Connection, handler: str, project: str, version: str) -> str:
+    """How ``handler`` went for this release on any index: ``passed`` if one job passed,
+    else ``pending`` while one is queued or running, else ``failed``; ``""`` if none ran."""
+    states = {
+        s
+        for (s,) in conn.execute(
+            "SELECT state FROM jobs WHERE handler = ? AND project = ? AND version = ?",
+            (handler, project, version),
+        )
+    }
+    if PASSED in states:
+        return PASSED
+    if states & {QUEUED, RUNNING}:
+        return "pending"
+    return FAILED if states else ""
+
+
+def claim_next(conn: sqlite3.Connection, runner_pid: int) -> Job | None:
+    """Take the oldest runnable job: queued, due, and no job of a lower rank of the same
+    release on the same index still queued or running."""
+    now = time.time()
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        row = conn.execute(
+            f"SELECT {COLUMNS} FROM jobs AS j WHERE state = 'queued' AND not_before <= ? "  # noqa: S608 - constant columns
+            "AND NOT EXISTS (SELECT 1 FROM jobs AS o WHERE o.ix = j.ix "
+            "AND o.project = j.project AND o.version = j.version AND o.rank < j.rank "
+            "AND o.rank > 0 AND o.state IN ('queued', 'running')) "
+            "ORDER BY id LIMIT 1",
+            (now,),
+        ).fetchone()
+        if row is None:
+            conn.execute("COMMIT")
+            return None
+        conn.execute(
+            "UPDATE jobs SET state = 'running', started = ?, finished = NULL, "
+            "attempts = attempts + 1, runner_pid = ?, child_pid = NULL, message = '' "
+            "WHERE id = ?",
+            (now, runner_pid, row[0]),
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return get_job(conn, row[0])
+
+
+def set_child(conn: sqlite3.Connection, job_id: int, pid: int | None) -> None:
+    conn.execute("UPDATE jobs SET child_pid = ? WHERE id = ?", (pid, job_id))
+
+
+def finish(conn: sqlite3.Connection, job_id: int, state: str, message: str) -> bool:
+    """Record a running job's end; False if it is no longer running (cancelled)."""
+    cur = conn.execute(
+        "UPDATE jobs SET state = ?, finished = ?, message = ?, child_pid = NULL "
+        "WHERE id = ? AND state = 'running'",
+        (state, time.time(), message[:2000], job_id),
+    )
+    return cur.rowcount == 1
+
+
+def requeue(
+    conn: sqlite3.Connection, job_id: int, delay: float, message: str, *, count: bool = True
+) -> None:
+    """Queue a running job again after ``delay``; ``count=False`` forgets this attempt."""
+    conn.execute(
+        "UPDATE jobs SET state = 'queued', not_before = ?, message = ?, child_pid = NULL, "
+        "attempts = attempts - ? WHERE id = ? AND state = 'running'",
+        (time.time() + delay, message[:2000], 0 if count else 1, job_id),
+    )
+
+
+def cancel(conn: sqlite3.Connection, job_id: int, reason: str = "cancelled by a user") -> Job:
+    job = get_job(conn, job_id)
+    if job.state in DONE:
+        raise UsageError(f"CI job {job_id} is {job.state} already: nothing to cancel")
+    conn.execute(
+        "UPDATE jobs SET state = 'cancelled', finished = ?, message = ? "
+        "WHERE id = ? AND state IN ('queued', 'running')",
+        (time.time(), reason, job_id),
+    )
+    return get_job(conn, job_id)
+
+
+def retry(conn: sqlite3.Connection, job_id: int) -> Job:
+    job = get_job(conn, job_id)
+    if job.state not in (FAILED, CANCELLED):
+        raise UsageError(f"CI job {job_id} is {job.state}: only failed or cancelled jobs retry")
+    conn.execute(
+        "UPDATE jobs SET state = 'queued', not_before = 0, attempts = 0, started = NULL, "
+        "finished = NULL, message = 'retried by a user' WHERE id = ?",
+        (job_id,),
+    )
+    return get_job(conn, job_id)
+
+
+def orphans(conn: sqlite3.Connection) -> list[Job]:
+    rows = conn.execute(f"SELECT {COLUMNS} FROM jobs WHERE state = 'running'").fetchall()  # noqa: S608 - constant columns
+    return [_job(r) for r in rows]
+
+
+def counts(conn: sqlite3.Connection) -> dict[str, int]:
+    result = dict.fromkeys(STATES, 0)
+    for state, n in conn.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state"):
+        result[state] = n
+    return result

@@ -1,0 +1,143 @@
+"""CI handlers: plugins in the ``pipl.ci_handlers`` entry-point group.
+
+pipl's own handlers (wheel, qa, promote, process, webhook) register there exactly as a
+packl's would. A handler is an object (or a class, instantiated without arguments) with:
+
+- ``rank``: order among one release's jobs on one index: a job starts once every job of a
+  lower rank (above 0) of the same release there has ended; 0 waits for nothing;
+- ``per_file``: one job per uploaded file (else one per release);
+- ``timeout``: seconds a job may run (None: the runner's ``[ci] timeout``);
+- ``accepts(filename) -> bool``: whether a file makes a job (an sdist for ``wheel``);
+- ``run(ctx: JobContext) -> str``: does the work in the job's own process and returns a
+  one-line summary; raises ``HandlerFailed`` (the job fails) or ``InfraError`` (the
+  runner retries later) or anything else (the job fails, with the traceback in its log).
+
+Entry points are loaded when used; one that cannot load names itself in its jobs' errors
+and breaks nothing else.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import os
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pipl.errors import PiplError
+
+if TYPE_CHECKING:
+    from pipl.index.client import IndexClient
+    from pipl.project.project import Project
+    from pipl.runner import Runner
+
+GROUP = "pipl.ci_handlers"
+SDIST_SUFFIXES = (".tar.gz", ".zip")
+
+
+class CiError(PiplError):
+    """The CI runner or one of its jobs failed."""
+
+    exit_code = 10
+
+
+class HandlerFailed(CiError):
+    """The handler ran and the release did not pass (tests failed, the build broke...)."""
+
+
+class InfraError(CiError):
+    """Something around the handler failed (the server, the network): retried later."""
+
+
+class NotYet(CiError):
+    """The job waits for another one (QA of the release elsewhere): queued again shortly,
+    without counting an attempt."""
+
+
+class Handler(Protocol):
+    rank: int
+    per_file: bool
+    timeout: float | None
+
+    def accepts(self, filename: str) -> bool: ...
+
+    def run(self, ctx: JobContext) -> str: ...
+
+
+@dataclass
+class JobContext:
+    """What a handler gets: the release, the index and its options, a logged-in client
+    (the CI user's token), a private work folder, and the one ``Runner``."""
+
+    job_id: int
+    handler: str
+    project: Project
+    index: str
+    name: str
+    version: str
+    filename: str
+    sha256: str
+    index_config: dict[str, Any]
+    client: IndexClient
+    workdir: Path
+    runner: Runner
+    gates: dict[str, str] = field(default_factory=dict)  # handler -> state, this release
+    created: float = 0.0  # when the job was queued (time.time())
+
+    def log(self, message: str) -> None:
+        print(message, flush=True)
+
+    @property
+    def simple_url(self) -> str:
+        return f"{self.project.url}/{self.index}/+simple/"
+
+    @property
+    def promote_to(self) -> str:
+        return str(self.index_config.get("pipl_promote_to") or "")
+
+    def child_env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        """The environment for code a handler runs (tox, processing): no pipl secret,
+        not even the job's token, and the index for pip and uv."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PIPL_", "UV_", "PIP_"))}
+        env.pop("VIRTUAL_ENV", None)
+        env.update(
+            PIP_INDEX_URL=self.simple_url,
+            UV_DEFAULT_INDEX=self.simple_url,
+            UV_PYTHON_DOWNLOADS="never",
+            PIP_DISABLE_PIP_VERSION_CHECK="1",
+            PIPL_PROJECT=str(self.project.root),
+        )
+        env.update(extra or {})
+        return env
+
+
+@cache
+def available() -> dict[str, md.EntryPoint]:
+    """Installed handlers by name (entry points, not loaded)."""
+    return {ep.name: ep for ep in md.entry_points(group=GROUP)}
+
+
+def load(name: str) -> Handler:
+    """The handler ``name``; a one-line ``CiError`` naming it if it is missing or broken."""
+    ep = available().get(name)
+    if ep is None:
+        known = ", ".join(sorted(available())) or "none"
+        raise CiError(
+            f"no CI handler {name!r} is installed (known: {known}); fix the index's "
+            "pipl_handlers or install the packl that provides it"
+        )
+    try:
+        obj = ep.load()
+        handler = obj() if isinstance(obj, type) else obj
+        for attr in ("rank", "per_file", "run", "accepts"):
+            getattr(handler, attr)
+    except Exception as exc:
+        raise CiError(
+            f"CI handler {name!r} ({ep.value}) cannot be loaded: {type(exc).__name__}: {exc}"
+        ) from None
+    return handler
+
+
+def is_sdist(filename: str) -> bool:
+    return filename.endswith(SDIST_SUFFIXES)

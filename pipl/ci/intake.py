@@ -1,0 +1,170 @@
+"""How uploads become jobs.
+
+Three ways in, all idempotent, so nothing is lost and nothing runs twice:
+
+- events the devpi plugin recorded (``devpiserver_on_upload``, replayed by devpi after a
+  crash);
+- hints the plugin noted right after an upload's commit: the runner reads the release's
+  files at once, so a job starts without waiting for devpi's notification thread;
+- the sweep: every handled index's releases compared with the outbox (at start, then
+  every ``SWEEP_EVERY`` seconds and whenever devpi's serial moved without a hint), which
+  finds pushes, uploads during a crash, and hooks that failed.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+from packaging.version import InvalidVersion, Version
+
+from pipl import names
+from pipl.ci import db, outbox
+from pipl.ci.handlers import CiError, load
+from pipl.errors import NotFound, UsageError
+from pipl.index.client import IndexClient
+
+
+@dataclass
+class IndexCache:
+    """Index configurations, read from devpi once per intake round."""
+
+    client: IndexClient
+    configs: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def refresh(self) -> None:
+        self.configs = self.client.indexes()
+
+    def handlers(self, index: str) -> list[str]:
+        config = self.configs.get(index)
+        if config is None:
+            self.refresh()
+            config = self.configs.get(index) or {}
+        return [str(h) for h in config.get("pipl_handlers") or []]
+
+    def handled(self) -> list[str]:
+        return [name for name, c in self.configs.items() if c.get("pipl_handlers")]
+
+
+# a job for a whole release waits this long after its first file, so that the other files
+# of one publish (an sdist and its wheel) are there when it starts
+SETTLE = 1.0
+
+_FILENAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+!-]{0,250}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def valid_event(event: outbox.Event) -> bool:
+    """Names from an event are checked before they reach a path or a command."""
+    try:
+        names.check_index(event.index)
+        names.check_dist(event.project)
+        Version(event.version)
+    except (UsageError, InvalidVersion):
+        return False
+    return bool(
+        _FILENAME.match(event.filename)
+        and ".." not in event.filename
+        and _SHA256.match(event.sha256)
+    )
+
+
+def jobs_for_events(conn: sqlite3.Connection, cache: IndexCache) -> list[int]:
+    """Queue the jobs of every event not taken yet; return the new jobs' event ids."""
+    made = []
+    events = outbox.pending_events(conn)
+    for event in events:
+        if not valid_event(event):
+            continue
+        for name in cache.handlers(event.index):
+            try:
+                handler = load(name)
+                rank, per_file = int(handler.rank), bool(handler.per_file)
+                if not handler.accepts(event.filename):
+                    continue
+            except CiError:
+                rank, per_file = 0, False  # the job fails with the loading error
+            key = event.filename if per_file else ""
+            delay = 0.0 if per_file else SETTLE
+            if db.add_job(conn, handler=name, rank=rank, event=event, key=key, delay=delay):
+                made.append(event.id)
+    outbox.mark_taken(conn, [e.id for e in events])
+    return made
+
+
+def release_events(
+    conn: sqlite3.Connection,
+    client: IndexClient,
+    index: str,
+    project: str,
+    version: str,
+    serial: int,
+    source: str,
+) -> int:
+    """Record an event for every file of one release on ``index`` (not its bases)."""
+    new = 0
+    try:
+        links = client.links(index, project, version)
+    except NotFound:
+        return 0
+    for link in links:
+        if link.rel != "releasefile" or not link.sha256:
+            continue
+        new += outbox.record_event(
+            conn,
+            index=index,
+            project=names.normalize_dist(project),
+            version=version,
+            filename=link.basename,
+            sha256=link.sha256,
+            serial=serial,
+            source=source,
+        )
+    return new
+
+
+def take_hints(conn: sqlite3.Connection, client: IndexClient) -> int:
+    new = 0
+    seen = set()
+    for index, project, version, serial, _ in outbox.take_hints(conn):
+        if (index, project, version) in seen:
+            continue
+        seen.add((index, project, version))
+        try:
+            names.check_index(index)
+            names.check_dist(project)
+        except UsageError:
+            continue
+        new += release_events(conn, client, index, project, version, serial, "hint")
+    return new
+
+
+def sweep(conn: sqlite3.Connection, cache: IndexCache, serial: int) -> int:
+    """Record every file on a handled index that the outbox does not know; return how many."""
+    cache.refresh()
+    client = cache.client
+    new = 0
+    for index in cache.handled():
+        known = outbox.known_files(conn, index)
+        for project in client.projects(index):
+            for version, data in client.versions(index, project, inherited=False).items():
+                for link in data.get("+links", []):
+                    if link.get("rel") != "releasefile":
+                        continue
+                    basename = link["href"].rsplit("/", 1)[-1].split("#", 1)[0]
+                    sha256 = (link.get("hashes") or {}).get("sha256")
+                    if not sha256 or (basename, sha256) in known:
+                        continue
+                    new += outbox.record_event(
+                        conn,
+                        index=index,
+                        project=project,
+                        version=version,
+                        filename=basename,
+                        sha256=sha256,
+                        serial=serial,
+                        source="sweep",
+                    )
+    return new

@@ -1,0 +1,255 @@
+"""``pipl ci``: the CI runner and its jobs."""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import datetime
+
+import click
+
+from pipl.cli.output import emit_json, table
+from pipl.cli.state import AppState, pass_state
+
+
+@click.group()
+def ci() -> None:
+    """CI on upload: the runner, its jobs, their logs."""
+
+
+def _when(ts: float | None) -> str | None:
+    return datetime.fromtimestamp(ts).strftime("%H:%M:%S") if ts else None
+
+
+def _secs(value: float | None) -> str | None:
+    return f"{value:.1f}s" if value is not None else None
+
+
+@ci.command()
+@click.option("--until-idle", is_flag=True, help="Exit once no job is queued or running.")
+@pass_state
+def run(state: AppState, until_idle: bool) -> None:
+    """Run the CI runner in the foreground (Ctrl-C stops it).
+
+    'pipl proj start' starts it in the background beside the server.
+
+    \b
+    Example:
+      pipl ci run --until-idle
+    """
+    from pipl.ci.service import serve
+
+    project = state.project()
+    click.echo(f"CI runner of project {project.name!r} ({project.url}); Ctrl-C stops it.")
+    serve(project, until_idle=until_idle, say=lambda line: click.echo(line))
+    click.echo("CI runner stopped.")
+
+
+@ci.command("list")
+@click.option("--state", "job_state", help="Only jobs in this state (queued, running, ...).")
+@click.option("--packl", "name", help="Only jobs of this project (distribution) name.")
+@click.option("--limit", type=int, default=50, show_default=True, help="Newest jobs shown.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_state
+def list_jobs(
+    state: AppState, job_state: str | None, name: str | None, limit: int, as_json: bool
+) -> None:
+    """List CI jobs, oldest first.
+
+    \b
+    Example:
+      pipl ci list --state failed
+    """
+    from pipl.ci import db
+    from pipl.names import normalize_dist
+
+    conn = db.open_db(state.project().root)
+    try:
+        jobs = db.list_jobs(
+            conn, state=job_state, project=normalize_dist(name) if name else None, limit=limit
+        )
+    finally:
+        conn.close()
+    if as_json:
+        emit_json("ci-jobs", [j.to_dict() for j in jobs])
+        return
+    if not jobs:
+        if job_state or name:
+            click.echo("No CI job matches.")
+        else:
+            click.echo("No CI jobs yet (jobs appear when releases reach an index with handlers).")
+        return
+    table(
+        [
+            (
+                j.id,
+                j.handler,
+                j.index,
+                j.project,
+                j.version,
+                j.state,
+                _secs(j.seconds),
+                j.message[:60],
+            )
+            for j in jobs
+        ],
+        ["ID", "HANDLER", "INDEX", "PROJECT", "VERSION", "STATE", "TIME", "MESSAGE"],
+    )
+
+
+@ci.command()
+@click.argument("job_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_state
+def show(state: AppState, job_id: int, as_json: bool) -> None:
+    """Show one CI job.
+
+    \b
+    Example:
+      pipl ci show 12
+    """
+    from pipl.ci import db
+    from pipl.ci.runner import log_path
+
+    project = state.project()
+    conn = db.open_db(project.root)
+    try:
+        job = db.get_job(conn, job_id)
+    finally:
+        conn.close()
+    if as_json:
+        emit_json("ci-job", {**job.to_dict(), "log": str(log_path(project, job.id))})
+        return
+    click.echo(f"job:      {job.id} ({job.handler})")
+    click.echo(f"release:  {job.project} {job.version} on {job.index}")
+    click.echo(f"file:     {job.filename} (sha256 {job.sha256})")
+    click.echo(f"state:    {job.state} (attempt {job.attempts})")
+    click.echo(
+        f"created:  {_when(job.created)}  started: {_when(job.started) or '-'}  "
+        f"finished: {_when(job.finished) or '-'}  took: {_secs(job.seconds) or '-'}"
+    )
+    click.echo(f"message:  {job.message or '-'}")
+    click.echo(f"log:      {log_path(project, job.id)}")
+
+
+@ci.command()
+@click.argument("job_id", type=int)
+@click.option("--follow", "-f", is_flag=True, help="Keep printing until the job ends.")
+@pass_state
+def logs(state: AppState, job_id: int, follow: bool) -> None:
+    """Print a CI job's log (with -f, follow it until the job ends).
+
+    \b
+    Example:
+      pipl ci logs 12 -f
+    """
+    from pipl.ci import db
+    from pipl.ci.runner import log_path
+
+    project = state.project()
+    conn = db.open_db(project.root)
+    path = log_path(project, job_id)
+    try:
+        job = db.get_job(conn, job_id)
+        offset = 0
+        while True:
+            if path.exists():
+                with path.open("rb") as fh:
+                    fh.seek(offset)
+                    chunk = fh.read()
+                offset += len(chunk)
+                if chunk:
+                    click.echo(chunk.decode(errors="replace"), nl=False)
+            if not follow or job.state in db.DONE:
+                break
+            if sys.stderr.isatty():
+                status = (
+                    f"[job {job.id} {job.handler}: {job.state}, {_secs(job.seconds) or '0.0s'}]"
+                )
+                click.echo(f"\r{status}", nl=False, err=True)
+            time.sleep(0.3)
+            job = db.get_job(conn, job_id)
+    finally:
+        conn.close()
+    if follow:
+        click.echo(f"job {job.id} {job.handler}: {job.state} {job.message}".rstrip(), err=True)
+
+
+@ci.command()
+@click.argument("job_id", type=int)
+@pass_state
+def retry(state: AppState, job_id: int) -> None:
+    """Queue a failed or cancelled CI job again.
+
+    \b
+    Example:
+      pipl ci retry 12
+    """
+    from pipl.ci import db
+
+    conn = db.open_db(state.project().root)
+    try:
+        job = db.retry(conn, job_id)
+    finally:
+        conn.close()
+    click.echo(f"Job {job.id} ({job.handler} {job.project} {job.version}) queued again.")
+
+
+@ci.command()
+@click.argument("job_id", type=int)
+@pass_state
+def cancel(state: AppState, job_id: int) -> None:
+    """Cancel a queued or running CI job (a running one is stopped).
+
+    \b
+    Example:
+      pipl ci cancel 12
+    """
+    from pipl.ci import db
+
+    conn = db.open_db(state.project().root)
+    try:
+        job = db.cancel(conn, job_id)
+    finally:
+        conn.close()
+    click.echo(f"Job {job.id} ({job.handler} {job.project} {job.version}) cancelled.")
+
+
+@ci.command()
+@click.option("--timeout", type=float, default=600.0, show_default=True, help="Seconds to wait.")
+@pass_state
+def wait(state: AppState, timeout: float) -> None:
+    """Wait until no CI job is queued or running (the runner must be running).
+
+    \b
+    Example:
+      pipl ci wait --timeout 120 && pipl ci list --state failed
+    """
+    from pipl.ci import db
+    from pipl.ci.handlers import CiError
+    from pipl.ci.service import runner_pid
+
+    project = state.project()
+    conn = db.open_db(project.root)
+    deadline = time.monotonic() + timeout
+    quiet_since: float | None = None
+    counts: dict[str, int] = {}
+    try:
+        while True:
+            counts = db.counts(conn)
+            busy = counts[db.QUEUED] + counts[db.RUNNING]
+            now = time.monotonic()
+            if busy:
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = now
+            elif now - quiet_since > 2.0:  # uploads in flight become jobs within this
+                break
+            if runner_pid(project) is None:
+                raise CiError("the CI runner is not running: start it with 'pipl proj start'")
+            if now > deadline:
+                raise CiError(f"{busy} CI job(s) still queued or running after {timeout:.0f}s")
+            time.sleep(0.2)
+    finally:
+        conn.close()
+    click.echo(", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no jobs")
