@@ -28,6 +28,23 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 S, INT, B, N = str, int, bool, type(None)
 OPT_S = (str, type(None))
 
+FLOAT, OPT_F, OPT_I = (int, float), (int, float, type(None)), (int, type(None))
+CI_JOB = {
+    "id": INT,
+    "handler": S,
+    "index": S,
+    "project": S,
+    "version": S,
+    "filename": S,
+    "sha256": S,
+    "state": S,
+    "attempts": INT,
+    "created": FLOAT,
+    "started": OPT_F,
+    "finished": OPT_F,
+    "seconds": OPT_F,
+    "message": S,
+}
 INDEX_CONFIG = {
     "type": S,
     "bases": [S],
@@ -48,7 +65,10 @@ SHAPES: dict[str, Any] = {
         "log": S,
         "plugin": B,
         "indexes": [{"name": S, "bases": [S], "volatile": B, "projects": INT}],
+        "ci": {"running": B, "pid": OPT_I, "log": S, "jobs": {"*": INT}},
     },
+    "ci-jobs": [CI_JOB],
+    "ci-job": {**CI_JOB, "log": S},
     "default-indexes": {
         "changes": [{"name": S, "action": S, "bases": [S]}],
         "bootstrap": [{"filename": S, "index": S, "uploaded": B}],
@@ -177,10 +197,45 @@ CASES: dict[str, list[str]] = {
     "asset verify": [],
     "asset gc": ["--dry-run"],
     "proj index push": ["contract-lib", "0.1.0", "--to", "qa", "--dry-run"],
+    "ci list": ["--packl", "contract-lib"],
+    "ci show": ["{job}"],
     "pipe run": ["-P", "{knights}", "-j", "1"],
     "pipe status": ["-P", "{knights}"],
     "pipe publish": ["summary", "-P", "{knights}"],
 }
+
+
+def _a_ci_job(project: Any) -> int:
+    """A CI job for the published contract-lib, made as the runner's sweep would make it
+    (recorded, queued), then cancelled so that no runner takes it."""
+    from pipl.ci import db, outbox
+    from pipl.index.session import connect
+
+    with connect(project, "anonymous") as client:
+        [link, *_] = client.links(project.stage_index(), "contract-lib", "0.1.0")
+    conn = db.open_db(Path(project.root))
+    try:
+        outbox.record_event(
+            conn,
+            index=project.stage_index(),
+            project="contract-lib",
+            version="0.1.0",
+            filename=link.basename,
+            sha256=link.sha256,
+            serial=0,
+            source="sweep",
+        )
+        (event_id,) = conn.execute(
+            "SELECT id FROM events WHERE project = 'contract-lib' ORDER BY id LIMIT 1"
+        ).fetchone()
+        event = outbox.get_event(conn, event_id)
+        assert event is not None
+        db.add_job(conn, handler="qa", rank=1, event=event, key="contract-lib 0.1.0")
+        [job] = db.list_jobs(conn, project="contract-lib")
+        db.cancel(conn, job.id, "made by the JSON contract test")
+        return job.id
+    finally:
+        conn.close()
 
 
 def json_commands() -> Iterator[tuple[str, click.Command]]:
@@ -243,9 +298,10 @@ def contract_ws(project: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
         ["packl", "create", "contract-lib", "--kind", "lib", "-w", "contract"], project=root
     )
     assert result.exit_code == 0, result.output
+    data = tmp_path_factory.mktemp("contract")
     result = run(["packl", "publish", "-p", "contract-lib", "-w", "contract"], project=root)
     assert result.exit_code == 0, result.output
-    data = tmp_path_factory.mktemp("contract")
+    (data / "job").write_text(str(_a_ci_job(project)))
     asset = data / "plate.exr"
     asset.write_bytes(b"pixels" * 100)
     shutil.copytree(EXAMPLES / "knights", data / "knights")
@@ -261,9 +317,9 @@ def test_json_output_has_its_documented_shape(
 ) -> None:
     kind_of = {cmd: kind for kind, cmd in documented_kinds().items()}
     args = [
-        a.replace("{asset}", str(contract_ws / "plate.exr")).replace(
-            "{knights}", str(contract_ws / "knights")
-        )
+        a.replace("{asset}", str(contract_ws / "plate.exr"))
+        .replace("{knights}", str(contract_ws / "knights"))
+        .replace("{job}", (contract_ws / "job").read_text())
         for a in CASES[command]
     ]
     result = run([*command.split(), *args, "--json"], project=Path(project.root))

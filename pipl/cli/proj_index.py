@@ -83,8 +83,15 @@ def create_default(state: AppState, as_json: bool) -> None:
     "--acl-upload",
     help="Comma-separated users allowed to upload (:AUTHENTICATED: for any logged-in user).",
 )
-@click.option("--handlers", help="Comma-separated CI handlers to run on upload.")
-@click.option("--promote-to", help="Index to push a release to once its handlers pass.")
+@click.option(
+    "--handlers",
+    help="Comma-separated CI handlers (entry points pipl.ci_handlers: qa, wheel, promote, "
+    "process, webhook...) that the CI runner runs for each release uploaded here.",
+)
+@click.option(
+    "--promote-to",
+    help="Index the CI runner's promote and process handlers push to once a release passed.",
+)
 @pass_state
 def create(
     state: AppState,
