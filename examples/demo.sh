@@ -80,7 +80,7 @@ echo "      wheel, QA (tox), promotion to qa; on qa, promotion to prod and proce
 echo "      products go to prod. A new version of the shot task goes through it all:"
 step pipl ci wait --timeout 600
 step pipl packl bump minor --packl shot-010-anim -w cg
-step pipl packl publish shot-010-anim -w cg
+step pipl packl publish --packl shot-010-anim -w cg
 step pipl ci wait --timeout 600
 step pipl ci list --packl shot-010-anim
 PIP_CONFIG_FILE=/dev/null step "$work/env/bin/pip" install --quiet --disable-pip-version-check \
