@@ -10,9 +10,11 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import click
 from click.testing import CliRunner, Result
 
 from pipl.cli import cli
@@ -149,3 +151,20 @@ def run_in_terminal(
     finally:
         os.close(fd)
     return os.waitstatus_to_exitcode(status), output.decode(errors="replace")
+
+
+def cli_commands() -> Iterator[tuple[str, click.Command]]:
+    """Every command of the CLI tree, as ("group sub", command), groups walked through."""
+    ctx = click.Context(cli)
+
+    def walk(group: click.Group, prefix: str) -> Iterator[tuple[str, click.Command]]:
+        for name in group.list_commands(ctx):
+            command = group.get_command(ctx, name)
+            assert command is not None, name
+            path = f"{prefix} {name}".strip()
+            if isinstance(command, click.Group):
+                yield from walk(command, path)
+            else:
+                yield path, command
+
+    yield from walk(cli, "")

@@ -2,32 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import click
 import pytest
 
-from pipl.cli import cli
-from tests.helpers import run
+from tests.helpers import cli_commands, run
 
-
-def commands() -> Iterator[tuple[str, click.Command]]:
-    ctx = click.Context(cli)
-
-    def walk(group: click.Group, prefix: str) -> Iterator[tuple[str, click.Command]]:
-        for name in group.list_commands(ctx):
-            command = group.get_command(ctx, name)
-            assert command is not None, name
-            path = f"{prefix} {name}".strip()
-            if isinstance(command, click.Group):
-                yield from walk(command, path)
-            else:
-                yield path, command
-
-    yield from walk(cli, "")
-
-
-COMMANDS = dict(commands())
+COMMANDS = dict(cli_commands())
 
 
 @pytest.mark.parametrize("path", sorted(COMMANDS))

@@ -17,8 +17,7 @@ from typing import Any
 import click
 import pytest
 
-from pipl.cli import cli
-from tests.helpers import run
+from tests.helpers import cli_commands, run
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "json.md"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -240,19 +239,9 @@ def _a_ci_job(project: Any) -> int:
 
 def json_commands() -> Iterator[tuple[str, click.Command]]:
     """Every command of the CLI tree that takes ``--json``."""
-    ctx = click.Context(cli)
-
-    def walk(group: click.Group, prefix: str) -> Iterator[tuple[str, click.Command]]:
-        for name in group.list_commands(ctx):
-            command = group.get_command(ctx, name)
-            assert command is not None, name
-            path = f"{prefix} {name}".strip()
-            if isinstance(command, click.Group):
-                yield from walk(command, path)
-            elif any("--json" in p.opts for p in command.params if isinstance(p, click.Option)):
-                yield path, command
-
-    yield from walk(cli, "")
+    for path, command in cli_commands():
+        if any("--json" in p.opts for p in command.params if isinstance(p, click.Option)):
+            yield path, command
 
 
 def check_shape(value: Any, shape: Any, where: str) -> None:
