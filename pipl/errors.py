@@ -106,3 +106,7 @@ class PipelineError(PiplError):
     """A pipeline's definition, a segment's code or directives, or a run went wrong."""
 
     exit_code = 10
+
+
+class PipelineBusy(PipelineError):
+    """Another run is using the pipeline's data prefix."""

@@ -314,3 +314,81 @@ def test_handlers_per_stage_come_from_pipl_toml(ciproj):
     finally:
         toml.write_text(before)
         assert run(["proj", "index", "create-default"], project=ciproj.root).exit_code == 0
+
+
+PIPELINE_MODULE = '''\
+"""A pipeline packl: source -> double."""
+
+PIPELINE = "source -> double;"
+SEGMENTS = {{"double": {{"params": {{"factor": {factor}}}}}}}
+PUSH = {{"source": [1, 2, 3]}}
+
+
+def process(outdir):
+    from pipl.pipe import load_module_pipeline, run  # pipl is not on the index
+
+    run(load_module_pipeline(__name__, outdir / "pipe-data"))
+    return []
+'''
+PIPELINE_SEGMENTS = {
+    "segments/source.py": "seg_output = [get_input()]\n",
+    "segments/double.py": (
+        "import pipe_demo  # installed in the job's environment only\n"
+        'value = get_input("source") * params["factor"]\n'
+        'with open(get_data_fn("value.txt"), "w") as f:\n'
+        '    f.write(f"{value}\\n")\n'
+        "set_output(value)\n"
+    ),
+}
+
+
+def test_process_runs_a_pipeline_packl_and_publishes_its_leaves_once(ciproj, tmp_path):
+    def publish(version: str, factor: int) -> db.Job:
+        wheel = make_wheel(
+            tmp_path / version,
+            "pipe-demo",
+            version,
+            requires=["pipl-pipe"],
+            body=PIPELINE_MODULE.format(factor=factor),
+            files=PIPELINE_SEGMENTS,
+            entry_points={
+                "pipl_pipe.pipeline": {"pipe-demo": "pipe_demo:PIPELINE"},
+                "pipl.process": {"pipe-demo": "pipe_demo:process"},
+            },
+        )
+        with connect(ciproj, "owner") as owner:
+            owner.upload(index, wheel)
+        return next(
+            j for j in run_until_idle(ciproj) if j.project == "pipe-demo" and j.version == version
+        )
+
+    with connect(ciproj, "admin") as admin:
+        index = handled_index(admin, ciproj, "pipes", ["process"], promote_to="cip/prod")
+    first = publish("0.1.0", 2)
+    log = (ciproj.root / ".pipl" / "ci" / "logs" / f"{first.id}.log").read_text()
+    assert first.state == "passed", log
+    assert "pipeline pipe-demo: 6 instance(s) ran, 0 reused" in first.message
+    product_version = first.message.rpartition("pipe-demo-double ")[2].split(" ")[0]
+    with connect(ciproj, "anonymous") as anon:
+        files = [lk.basename for lk in anon.links("cip/prod", "pipe-demo-double", product_version)]
+    assert files, first.message
+    data = ciproj.root / ".pipl" / "pipe-data" / "pipe-demo"
+    assert sorted(p.read_text() for p in data.rglob("value.txt")) == ["2\n", "4\n", "6\n"]
+    # the same release processed again computes nothing and publishes nothing new
+    conn = db.open_db(ciproj.root)
+    conn.execute("UPDATE jobs SET state = 'failed' WHERE id = ?", (first.id,))
+    db.retry(conn, first.id)
+    conn.close()
+    again = {j.id: j for j in run_until_idle(ciproj)}[first.id]
+    assert again.state == "passed", again.message
+    assert again.message == (
+        f"pipeline pipe-demo: 0 instance(s) ran, 6 reused; "
+        f"pipe-demo-double {product_version} published already"
+    )
+    # a new release changing one segment's parameters recomputes that segment alone
+    second = publish("0.2.0", 3)
+    assert second.state == "passed", second.message
+    assert "pipeline pipe-demo: 3 instance(s) ran, 3 reused; published pipe-demo-double" in (
+        second.message
+    )
+    assert product_version not in second.message

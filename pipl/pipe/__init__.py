@@ -6,13 +6,20 @@ then ``run(pipeline)``; the segment environment itself lives in ``pipl_pipe.segm
 
 from __future__ import annotations
 
-from pipl.pipe.pipeline import Pipeline, load_module_pipeline, load_pipeline, store_push
+from pipl.pipe.pipeline import (
+    Pipeline,
+    installed_pipeline,
+    load_module_pipeline,
+    load_pipeline,
+    store_push,
+)
 from pipl.pipe.run import RunReport, SegmentReport, prepare, run
 
 __all__ = [
     "Pipeline",
     "RunReport",
     "SegmentReport",
+    "installed_pipeline",
     "load_module_pipeline",
     "load_pipeline",
     "prepare",

@@ -1,7 +1,8 @@
 """Segment environments: which interpreter runs a segment, and the lock in its key.
 
-By default a segment runs in the engine's interpreter; its environment lock is the Python
-version and the pipeline packl's ``uv.lock`` (if any). A segment declared with
+By default a segment runs in the engine's interpreter (or the pipeline's ``python``, the
+environment a pipeline packl is installed in); its environment lock is the Python version
+and the pipeline packl's ``uv.lock`` (or the pipeline's ``env_lock``). A segment declared with
 ``"env": ["some-segment-packl", "numpy<2"]`` gets its own uv environment: the
 requirements (and pipl-pipe) are resolved on the project index into a lock, and the
 environment is made once per lock under ``PREFIX/.envs/<lock hash>/``. The lock is part of
@@ -32,7 +33,7 @@ def segment_environment(
     version = f"python {sys.version_info.major}.{sys.version_info.minor}"
     requirements = spec.get("env")
     if not requirements:
-        return sys.executable, f"{version}\n{pipeline.env_lock}"
+        return pipeline.python or sys.executable, f"{version}\n{pipeline.env_lock}"
     if isinstance(requirements, str):
         requirements = [requirements]
     if not pipeline.index_url:

@@ -41,6 +41,7 @@ class Pipeline:
     env_lock: str = ""  # the default environment's lock text (part of every key)
     root: Path | None = None  # the pipeline packl's folder
     index_url: str | None = None  # where segment environments resolve (the project index)
+    python: str = ""  # the default segment interpreter (empty: the engine's own)
 
     def push(self, **inputs: list[Any]) -> None:
         """Inputs of orphan segments for this run: ``P.push(knights=["Lancelot"])``."""
@@ -138,19 +139,27 @@ def load_module_pipeline(module: str, prefix: Path) -> Pipeline:
     spec = importlib.util.find_spec(module)
     if spec is None or spec.origin is None:
         raise PipelineError(f"no installed pipeline module {module!r}")
-    init = Path(spec.origin)
+    dists = md.packages_distributions().get(module.partition(".")[0], [module])
+    return installed_pipeline(
+        Path(spec.origin), dists[0], Path(os.environ.get("PIPL_PIPE_PREFIX") or prefix)
+    )
+
+
+def installed_pipeline(init: Path, name: str, prefix: Path, **options: Any) -> Pipeline:
+    """The pipeline of an installed pipeline packl, from its module's ``__init__.py``
+    (maybe in another environment: ``options`` give its ``python``, ``env_lock``...)."""
     values = _constants(init)
     if "PIPELINE" not in values:
         raise PipelineError(f"{init} has no PIPELINE string (the DAG, like 'a -> b;')")
-    dists = md.packages_distributions().get(module.partition(".")[0], [module])
     return Pipeline(
         dot=str(values["PIPELINE"]),
         code_dir=init.parent / "segments",
-        prefix=Path(os.environ.get("PIPL_PIPE_PREFIX") or prefix),
+        prefix=prefix,
         segments=dict(values.get("SEGMENTS", {})),
         pushed={k: list(v) for k, v in dict(values.get("PUSH", {})).items()},
-        name=dists[0],
+        name=name,
         root=init.parent,
+        **options,
     )
 
 

@@ -23,7 +23,7 @@ from typing import Any
 from pipl_pipe.fsutil import LockTimeout
 from pipl_pipe.segment.worker import LOG, Result, SegmentJob, Task
 
-from pipl.errors import PipelineError
+from pipl.errors import PipelineBusy
 from pipl.fsutil import locked
 from pipl.pipe.code import SegmentCode, find_code
 from pipl.pipe.db import TrackingDb, open_db
@@ -142,7 +142,7 @@ def run(
         with locked(pipeline.prefix / "run", timeout=1):
             return _run_locked(pipeline, segments, executor, jobs, scheduler, progress)
     except LockTimeout:
-        raise PipelineError(
+        raise PipelineBusy(
             f"another run is using {pipeline.prefix}: wait for it to finish"
         ) from None
 

@@ -5,6 +5,7 @@ the index named by ``pipl_promote_to`` (the stage's own index when it names none
 Products pin the exact upstream versions they were made from, with the sha256 of those
 releases' files on the target. Product builds are reproducible: rerunning a release
 uploads identical files, which the index already has, so nothing new is published.
+A pipeline packl's DAG runs in pipl's engine instead (``pipl.ci.builtin.pipeline``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipl.ci.builtin.files import announce, release_files
+from pipl.ci.builtin.pipeline import pipeline_module, run_pipeline
 from pipl.ci.handlers import HandlerFailed, JobContext
 from pipl.project.project import Project
 from pipl.uv import Uv
@@ -66,7 +68,8 @@ class ProcessHandler:
             what=f"install {ctx.name} {ctx.version} from {ctx.index}",
         )
         ctx.log(f"installed {ctx.name}=={ctx.version} from {ctx.simple_url}")
-        if not _has_processing(env, ctx.name):
+        pipeline = pipeline_module(env, ctx.name)
+        if pipeline is None and not _has_processing(env, ctx.name):
             return f"{ctx.name} {ctx.version} has no {PROCESS_GROUP} entry point: nothing to run"
         hashes = {lk.basename: lk.sha256 for lk in release_files(ctx)}
         for basename, sha in sorted(hashes.items()):
@@ -78,6 +81,8 @@ class ProcessHandler:
                 f"products go to {target}, which is not a stage of project "
                 f"{ctx.project.name!r}: set pipl_promote_to of {ctx.index} to one"
             )
+        if pipeline is not None:  # pipl's engine runs the DAG (pipl is not on the index)
+            return run_pipeline(ctx, env, pipeline, target)
         # products pin the exact versions they were made from and record the sha256 of
         # those releases' files on the target (build_product reads them there)
         first = ctx.project.stage_index()
