@@ -377,6 +377,36 @@ class IndexClient:
             raise
         return dest
 
+    def compare_release(
+        self, source: str, target: str, project: str, version: str
+    ) -> tuple[str, list[Link], set[str]]:
+        """A release's files on ``source``'s chain against ``target``: the index holding
+        them, those files, and the names ``target`` itself has already. A file of the same
+        name with other content on ``target``'s chain is refused (a released file never
+        changes)."""
+        names.check_index(source)
+        names.check_index(target)
+        found = self.release_files(source, project, version, mirrors=True)
+        if not found:
+            raise NotFound(
+                f"no files of {project} {version} on {source} or the indexes it inherits "
+                f"from: publish or push it to {source} first",
+                status=404,
+            )
+        holder = found[0].index
+        files = [lk for lk in found if lk.index == holder]
+        on_target = self.release_files(target, project, version)
+        for lk in files:
+            for other in on_target:
+                if other.basename == lk.basename and other.sha256 != lk.sha256:
+                    raise Conflict(
+                        f"{lk.basename} exists on {other.index} with other content: bump "
+                        f"the version of {project} (a released file never changes; "
+                        f"{holder} has other bytes under that name)",
+                        status=409,
+                    )
+        return holder, files, {lk.basename for lk in on_target if lk.index == target}
+
     def push(
         self, source: str, project: str, version: str, target: str, *, workdir: Path | None = None
     ) -> PushResult:
@@ -386,23 +416,7 @@ class IndexClient:
         A file of the same name with other content on ``target`` or an index it inherits
         from is refused before anything moves (a released file never changes).
         """
-        names.check_index(source)
-        names.check_index(target)
-        found = self.release_files(source, project, version, mirrors=True)
-        if not found:
-            raise NotFound(f"no files of {project} {version} on {source}", status=404)
-        holder = found[0].index
-        files = [lk for lk in found if lk.index == holder]
-        on_target = self.release_files(target, project, version)
-        for lk in files:
-            for other in on_target:
-                if other.basename == lk.basename and other.sha256 != lk.sha256:
-                    raise Conflict(
-                        f"{lk.basename} exists on {other.index} with other content: "
-                        f"bump the version of {project} instead of pushing it again",
-                        status=409,
-                    )
-        there = {lk.basename for lk in on_target if lk.index == target}
+        holder, files, there = self.compare_release(source, target, project, version)
         missing = [lk for lk in files if lk.basename not in there]
         skipped = sorted(there & {lk.basename for lk in files})
         if not missing:

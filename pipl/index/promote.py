@@ -30,7 +30,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from pipl import names
-from pipl.errors import Conflict, IndexServerError, NotFound, PiplError, PromotionRefused
+from pipl.errors import IndexServerError, PiplError, PromotionRefused
 from pipl.index.client import IndexClient, PushResult
 
 
@@ -317,25 +317,7 @@ def _move(
     required_by: str = "",
     requirement: str = "",
 ) -> Move:
-    found = client.release_files(source, name, version, mirrors=True)
-    if not found:
-        raise NotFound(
-            f"no files of {name} {version} on {source} or the indexes it inherits from: "
-            f"publish or push it to {source} first",
-            status=404,
-        )
-    holder = found[0].index
-    files = [lk for lk in found if lk.index == holder]
-    on_target = client.release_files(target, name, version)
-    for lk in files:
-        for other in on_target:
-            if other.basename == lk.basename and other.sha256 != lk.sha256:
-                raise Conflict(
-                    f"{lk.basename} exists on {other.index} with other content than on "
-                    f"{holder}: a released file never changes; bump the version of {name}",
-                    status=409,
-                )
-    there = {lk.basename for lk in on_target if lk.index == target}
+    holder, files, there = client.compare_release(source, target, name, version)
     travel = {lk.basename: lk.sha256 or "" for lk in files if lk.basename not in there}
     return Move(name, version, holder, travel, not there, required_by, requirement)
 
