@@ -6,3 +6,12 @@ devpi-server. Importing this package is cheap: capabilities live in subpackages
 """
 
 __version__ = "0.4.0.dev0"
+
+
+def __getattr__(name: str) -> object:
+    # ``from pipl import Client`` loads the client API on first use only
+    if name in ("Client", "PiplError"):
+        import pipl.api
+
+        return getattr(pipl.api, name)
+    raise AttributeError(f"module 'pipl' has no attribute {name!r}")

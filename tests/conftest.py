@@ -16,6 +16,8 @@ from pipl.project import server
 from pipl.project.create import create_project
 from pipl.project.project import Project
 
+pytest_plugins = ["browser"]  # the browser tests' fixtures (tests/browser.py)
+
 # Test-only: devpi derives its token secret with argon2 at start; these parameters make
 # that take milliseconds instead of seconds. Production projects keep devpi's defaults.
 FAST_ARGON2 = ["--argon2-memory-cost", "8", "--argon2-time-cost", "1", "--argon2-parallelism", "1"]
@@ -61,7 +63,11 @@ def new_project(path: Path, **kwargs: object) -> Project:
     kwargs.setdefault("pypi_mirror", False)
     kwargs.setdefault("port", free_port())
     kwargs.setdefault("server_args", FAST_ARGON2)
-    return create_project(path, **kwargs)  # type: ignore[arg-type]  # keyword pass-through
+    proj = create_project(path, **kwargs)  # type: ignore[arg-type]  # keyword pass-through
+    # the dashboard of a test project listens on a free port (port + 1 may be taken)
+    with (proj.root / "pipl.toml").open("a") as toml:
+        toml.write("\n[web]\nport = 0\n")
+    return proj
 
 
 @pytest.fixture(scope="session")
@@ -72,6 +78,17 @@ def project(tmp_path_factory: pytest.TempPathFactory, hermetic: Path) -> Iterato
         with connect(proj, "admin") as admin:
             create_default(proj, admin)
         yield proj
+
+
+@pytest.fixture(scope="session")
+def web(project: Project) -> Iterator[str]:
+    """The session project's dashboard and HTTP API, served in this process; its URL."""
+    from pipl.web.server import WebServer
+
+    server = WebServer(project)
+    url = server.start()
+    yield url
+    server.stop()
 
 
 @pytest.fixture

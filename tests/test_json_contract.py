@@ -64,7 +64,7 @@ SHAPES: dict[str, Any] = {
         "log": S,
         "plugin": B,
         "indexes": [{"name": S, "bases": [S], "volatile": B, "projects": INT}],
-        "ci": {"running": B, "pid": OPT_I, "log": S, "jobs": {"*": INT}},
+        "ci": {"running": B, "pid": OPT_I, "log": S, "jobs": {"*": INT}, "web": OPT_S},
     },
     "ci-jobs": [CI_JOB],
     "ci-job": {**CI_JOB, "log": S},

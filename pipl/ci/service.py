@@ -17,14 +17,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipl.ci import outbox
 from pipl.ci.config import load_ci_config
 from pipl.ci.handlers import CiError
 from pipl.ci.runner import CiRunner, lock_path, pid_path
+from pipl.errors import PiplError
 from pipl.fsutil import atomic_write
 from pipl.project.project import Project, ProjectFiles
 from pipl.runner import Runner
+
+if TYPE_CHECKING:
+    from pipl.web.server import WebServer
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 20.0
@@ -40,9 +45,16 @@ class RunnerStatus:
     pid: int | None
     log: str
     counts: dict[str, int]
+    web: str | None = None  # the dashboard's URL while the runner serves it
 
     def to_dict(self) -> dict[str, object]:
-        return {"running": self.running, "pid": self.pid, "log": self.log, "jobs": self.counts}
+        return {
+            "running": self.running,
+            "pid": self.pid,
+            "log": self.log,
+            "jobs": self.counts,
+            "web": self.web,
+        }
 
 
 def _held(project: ProjectFiles) -> bool:
@@ -79,8 +91,11 @@ def status(project: Project) -> RunnerStatus:
             counts = db.counts(conn)
         finally:
             conn.close()
+    from pipl.web.config import web_url
+
     pid = runner_pid(project)
-    return RunnerStatus(pid is not None, pid, str(log_file(project)), counts)
+    web = web_url(project) if pid is not None else None
+    return RunnerStatus(pid is not None, pid, str(log_file(project)), counts, web)
 
 
 def serve(
@@ -113,13 +128,33 @@ def serve(
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda *_: stop.set())
         runner = CiRunner(project, config, say=say)
+        web = _start_web(project, say) if not until_idle else None
         try:
             runner.run(stop, until_idle=until_idle)
         finally:
+            if web is not None:
+                web.stop()
             runner.close()
     finally:
         pid_path(project).unlink(missing_ok=True)
         lock.release()
+
+
+def _start_web(project: Project, say: Callable[[str], None] | None) -> WebServer | None:
+    """The dashboard and HTTP API, served by this process while it runs (unless
+    ``[web] enabled = false``). A web server that cannot start does not stop the CI."""
+    from pipl.web.server import WebServer
+
+    web = WebServer(project)
+    if not web.config.enabled:
+        return None
+    try:
+        url = web.start()
+    except PiplError as exc:
+        (say or print)(f"pipl: {exc}")
+        return None
+    (say or print)(f"Dashboard and API at {url}")
+    return web
 
 
 def start_detached(project: Project, *, runner: Runner | None = None) -> int:

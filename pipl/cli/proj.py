@@ -200,6 +200,8 @@ def status(state: AppState, as_json: bool) -> None:
     jobs = ", ".join(f"{n} {s}" for s, n in ci_st.counts.items() if n) or "no jobs"
     ci_line = f"running, pid {ci_st.pid}" if ci_st.running else "not running"
     click.echo(f"ci runner:    {ci_line} ({jobs})")
+    if ci_st.web:
+        click.echo(f"dashboard:    {ci_st.web}  (pipl proj web opens it)")
     if st.indexes:
         click.echo("")
         table(
@@ -253,3 +255,63 @@ def logout(state: AppState) -> None:
 
 
 _register_subgroups()
+
+
+@proj.command()
+@click.option("--no-browser", is_flag=True, help="Only print the URL.")
+@pass_state
+def web(state: AppState, no_browser: bool) -> None:
+    """Open the project's web dashboard in a browser (and print its URL).
+
+    The dashboard and the HTTP API are served by the CI runner that 'pipl proj start'
+    starts; set their address with [web] host and port in pipl.toml.
+
+    \b
+    Example:
+      pipl proj web
+      pipl proj web --no-browser
+    """
+    import webbrowser
+
+    from pipl.errors import ServerNotRunning
+    from pipl.web.config import web_url
+
+    project = state.project()
+    url = web_url(project)
+    if url is None:
+        raise ServerNotRunning(
+            f"the dashboard of project {project.name!r} is not served: start the project "
+            "with 'pipl proj start --detach' (and see 'pipl proj status')"
+        )
+    click.echo(url)
+    if not no_browser:
+        webbrowser.open(url)
+
+
+@proj.command()
+@pass_state
+def token(state: AppState) -> None:
+    """Print a login token for pipl's HTTP API, as the user pipl acts as here.
+
+    Give it to a remote script: Client(URL, token=TOKEN). It is devpi's login token and
+    ends like the login (on 'pipl proj logout', a password change, or when it expires).
+    Treat it like a password.
+
+    \b
+    Example:
+      export PIPL_TOKEN=$(pipl proj token)
+    """
+    from pipl.api.service import Context
+    from pipl.errors import AuthError
+
+    context = Context.local(state.project().root)
+    try:
+        header = context.caller.header
+    finally:
+        context.close()
+    if header is None:
+        raise AuthError(
+            "you are not logged in and cannot read the project's secrets: "
+            "log in with 'pipl proj login USER' first"
+        )
+    click.echo(header)

@@ -1,0 +1,90 @@
+"""``pipl.Client``: one object for a project, local or remote, with typed results.
+
+::
+
+    from pipl import Client
+
+    client = Client.from_project("~/projects/studio")     # this machine's project
+    client = Client("http://pipl.example:3142", token=TOKEN)  # over the HTTP API
+
+    client.health().runner_running
+    for job in client.jobs.list(state="failed"):
+        print(job.id, job.release, job.message)
+
+Operations are grouped like the project: ``client.jobs``, ``client.releases``,
+``client.pipelines``, ``client.users``; the everyday ones (``health``, ``whoami``,
+``login``, ``promote``, ``wait``, ``transaction``) are on the client itself. Every failure
+is a ``pipl.PiplError`` with a one-line message.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pipl.api.admin import Health, Identity, Login
+from pipl.api.jobs import JobsApi
+from pipl.api.models import build
+from pipl.api.pipelines import PipelinesApi
+from pipl.api.releases import ReleasesApi
+from pipl.api.transport import HttpTransport, LocalTransport, Transport
+from pipl.api.users import UsersApi
+
+
+class Client:
+    """A pipl project, reached over its HTTP API at ``url`` (see ``from_project`` for a
+    project on this machine). ``token`` is a login's token (``Client.login`` or
+    ``pipl proj token``); without one the client is an anonymous visitor."""
+
+    def __init__(self, url: str, token: str | None = None, *, timeout: float = 60.0) -> None:
+        self._transport: Transport = HttpTransport(url, token, timeout=timeout)
+        self._setup()
+
+    @classmethod
+    def from_project(cls, path: str | os.PathLike[str] = ".") -> Client:
+        """The project at or above ``path``, reached directly: its files and its server,
+        as this machine's user ('pipl proj login', else the owner if the project's secrets
+        are readable, else anonymous)."""
+        client = cls.__new__(cls)
+        client._transport = LocalTransport(Path(path).expanduser())
+        client._setup()
+        return client
+
+    def _setup(self) -> None:
+        self.jobs = JobsApi(self)
+        self.releases = ReleasesApi(self)
+        self.pipelines = PipelinesApi(self)
+        self.users = UsersApi(self)
+
+    def _call(self, op: str, **params: Any) -> Any:
+        return self._transport.call(op, params)
+
+    # -- admin and auth -------------------------------------------------------------------
+    def health(self) -> Health:
+        """The server's and CI runner's state, serials, job counts and versions."""
+        return build(Health, self._call("health"))
+
+    def whoami(self) -> Identity:
+        """Who this client is to the project (``user`` None: anonymous)."""
+        return build(Identity, self._call("whoami"))
+
+    def login(self, user: str, password: str) -> Login:
+        """Log in as ``user``; later calls carry the token (``.token`` of the answer)."""
+        answer = build(Login, self._call("login", user=user, password=password))
+        self._transport.set_token(answer.token)
+        return answer
+
+    def logout(self) -> None:
+        """Forget this client's token: it is anonymous afterwards."""
+        self._transport.set_token(None)
+
+    # -- lifetime -------------------------------------------------------------------------
+    def close(self) -> None:
+        self._transport.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

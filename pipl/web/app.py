@@ -1,0 +1,118 @@
+"""The web application: the JSON API under ``/api/``, static files under ``/static/``,
+and the dashboard's pages everywhere else. One WSGI callable, served by ``server``."""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+from collections.abc import Iterable
+from importlib import resources
+from typing import Any
+
+from webob import Request, Response
+
+from pipl.api import service
+from pipl.api.http import ApiApp
+from pipl.errors import AuthError, NotFound, PiplError
+from pipl.project.project import Project
+from pipl.web import pages
+from pipl.web.auth import WebAuth, csrf_token
+
+log = logging.getLogger("pipl.web")
+
+
+def templates() -> Any:
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    env = Environment(
+        loader=PackageLoader("pipl.web", "templates"),
+        autoescape=select_autoescape(default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    from pipl.web import filters
+
+    filters.install(env)
+    return env
+
+
+class WebApp:
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.auth = WebAuth(service.TokenChecker(project))
+        self.api = ApiApp(project, self.auth.caller_for)
+        self.templates = templates()
+        pages.load()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        request = Request(environ)
+        path = request.path_info
+        if path.startswith("/api/"):
+            response = self.api.handle(request)
+        elif path.startswith("/static/"):
+            response = static(path.removeprefix("/static/"))
+        else:
+            response = self.page(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response(environ, start_response)
+
+    def page(self, request: Request) -> Response:
+        found = pages.find(request.method, request.path_info)
+        response = Response()
+        csrf = csrf_token(request, response)
+        ctx = None
+        try:
+            if found is None:
+                raise NotFound(f"there is no page at {request.path_info}", status=404)
+            func, params = found
+            ctx = service.Context(self.project, self.auth.caller_for(request))
+            p = pages.Page(request, ctx, self.templates, csrf)
+            result = func(p, **params)
+        except PiplError as exc:
+            result = self.error_page(request, exc, csrf)
+        except Exception:
+            log.exception("page %s failed", request.path_info)
+            result = self.error_page(
+                request,
+                PiplError("this page failed inside the server: see the runner's log"),
+                csrf,
+                status=500,
+            )
+        finally:
+            if ctx is not None:
+                ctx.close()
+        for header, value in response.headerlist:
+            if header == "Set-Cookie":
+                result.headerlist.append((header, value))
+        return result
+
+    def error_page(
+        self, request: Request, error: PiplError, csrf: str, status: int | None = None
+    ) -> Response:
+        from pipl.api.http import status_of
+
+        code = status or status_of(error)
+        html = self.templates.get_template("error.html").render(
+            error=str(error),
+            status=code,
+            user=None,
+            is_owner=False,
+            project=self.project.name,
+            csrf=csrf,
+            path=request.path_info,
+            login=isinstance(error, AuthError),
+        )
+        return Response(html, status=code, content_type="text/html", charset="utf-8")
+
+
+def static(name: str) -> Response:
+    """A file of ``pipl/web/static`` (only files of that folder, by plain name)."""
+    if not name or "/" in name or name.startswith("."):
+        return Response("not found", status=404)
+    file = resources.files("pipl.web") / "static" / name
+    if not file.is_file():
+        return Response("not found", status=404)
+    response = Response(body=file.read_bytes(), content_type=mimetypes.guess_type(name)[0])
+    response.cache_control = "public, max-age=300"
+    return response
