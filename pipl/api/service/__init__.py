@@ -68,6 +68,7 @@ class Context:
     caller: Caller = field(default_factory=Caller)
     _index: IndexClient | None = None
     _ci: sqlite3.Connection | None = None
+    _readable: set[str] = field(default_factory=set)
 
     @classmethod
     def local(cls, root: Path) -> Context:
@@ -115,10 +116,19 @@ class Context:
                 status=403,
             )
 
+    def require_read(self, index: str) -> None:
+        """Raise unless devpi lets the caller read ``index`` (user/name): data derived from
+        an index (its CI jobs, pipelines, products) is shown to whoever may read it."""
+        if index in self._readable:
+            return
+        self.index.get_index(index, projects=False)  # AuthError / NotFound from devpi
+        self._readable.add(index)
+
     def use(self, caller: Caller) -> None:
         """Act as ``caller`` from now on."""
         self.close()
         self.caller = caller
+        self._readable.clear()
 
     def close(self) -> None:
         if self._index is not None:
