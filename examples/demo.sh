@@ -5,8 +5,8 @@
 # and its render), and installs from the project index with plain pip.
 # Run it with `make demo`.
 #
-# Everything happens in a temporary folder that is removed at the end
-# (PIPL_DEMO_KEEP=1 keeps it).
+# Everything happens in a temporary folder that is removed at the end. PIPL_DEMO_KEEP=1
+# keeps it, with the server, the runner and the web dashboard running.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,8 +17,12 @@ port=$(python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); pr
 simple="http://127.0.0.1:$port/demo/dev/+simple/"
 
 cleanup() {
-    pipl proj stop >/dev/null 2>&1 || true
-    if [ "${PIPL_DEMO_KEEP:-0}" = 1 ]; then echo "kept: $work"; else rm -rf "$work"; fi
+    if [ "${PIPL_DEMO_KEEP:-0}" = 1 ]; then
+        echo "kept: $work (still running; stop it with: PIPL_PROJECT=$PIPL_PROJECT pipl proj stop)"
+    else
+        pipl proj stop >/dev/null 2>&1 || true
+        rm -rf "$work"
+    fi
 }
 trap cleanup EXIT
 
@@ -87,10 +91,14 @@ PIP_CONFIG_FILE=/dev/null step "$work/env/bin/pip" install --quiet --disable-pip
     --index-url "http://127.0.0.1:$port/demo/prod/+simple/" "shot-010-anim-render==0.2.0"
 step pipl ci list --state failed
 
-echo "== 9. state, then a clean stop"
+echo "== 9. the project's state; the runner also serves the web dashboard and HTTP API"
 step pipl proj status
 step pipl proj index show dev
-step pipl proj stop
+dashboard=$(pipl proj web --no-browser)
 echo
 echo "Demo finished: project, server, users, stages, workspace, packls, publish, promote,"
 echo "assets, products, tasks, envsets, CI on upload and pip install all worked."
+echo "Dashboard: $dashboard"
+if [ "${PIPL_DEMO_KEEP:-0}" != 1 ]; then
+    echo "(PIPL_DEMO_KEEP=1 keeps it open)"
+fi
