@@ -25,9 +25,9 @@ def test_defaults_follow_the_server(tmp_path: Path) -> None:
 
 def test_set_port_host_and_off(tmp_path: Path) -> None:
     config = load_web_config(
-        _with_web(tmp_path, '[web]\nport = 0\nhost = "0.0.0.0"\nenabled = false\n')
+        _with_web(tmp_path, '[web]\nport = 0\nhost = "10.1.2.3"\nenabled = false\n')
     )
-    assert (config.host, config.port, config.enabled) == ("0.0.0.0", 0, False)
+    assert (config.host, config.port, config.enabled) == ("10.1.2.3", 0, False)
 
 
 @pytest.mark.parametrize("bad", ["port = 70000", 'port = "x"', "enabled = 1"])
