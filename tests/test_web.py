@@ -79,3 +79,21 @@ def test_static_files_are_only_the_dashboards_own(web: str) -> None:
     assert httpx.get(f"{web}/static/style.css").status_code == 200
     for bad in ("/static/../app.py", "/static/%2e%2e/app.py", "/static/.hidden", "/static/"):
         assert httpx.get(f"{web}{bad}").status_code == 404, bad
+
+
+def test_idle_and_dropped_connections_cost_the_server_nothing(web: str) -> None:
+    import socket
+    from urllib.parse import urlsplit
+
+    host, port = urlsplit(web).hostname, urlsplit(web).port
+    idle = [socket.create_connection((host, port)) for _ in range(50)]
+    try:
+        # a half-sent request, then gone: a browser closed mid-request
+        for sock in idle[:10]:
+            sock.sendall(b"GET /api/v1/jobs/1/log?offset=0 HTTP/1.1\r\nHost: x\r\n")
+            sock.close()
+        answer = httpx.get(f"{web}/api/v1/health", timeout=5)
+        assert answer.status_code == 200 and answer.json()["result"]["server_running"]
+    finally:
+        for sock in idle:
+            sock.close()
