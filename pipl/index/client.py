@@ -25,7 +25,7 @@ from pipl.errors import (
     ServerNotRunning,
 )
 from pipl.index.distfile import DistFile, read_distfile
-from pipl.index.http import describe, error_for, multidict, transport
+from pipl.index.http import describe, error_for, multidict, tls_context, transport
 from pipl.index.identity import ServerAnswer, answer_of
 from pipl.index.links import Link, PushResult, UploadResult, links_of
 from pipl.project.secrets import Token
@@ -45,7 +45,11 @@ class IndexClient:
     def __init__(self, url: str, *, timeout: float = 60.0, token: Token | None = None) -> None:
         self.url = url.rstrip("/")
         self._http = httpx.Client(
-            base_url=self.url, timeout=timeout, headers={"Accept": JSON}, follow_redirects=False
+            base_url=self.url,
+            timeout=timeout,
+            headers={"Accept": JSON},
+            follow_redirects=False,
+            verify=tls_context(),
         )
         self.token: Token | None = None
         self._answer: ServerAnswer | None = None

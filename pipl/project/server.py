@@ -73,7 +73,9 @@ def _is_alive(pid: int) -> bool:
     stat = Path(f"/proc/{pid}/stat")
     with contextlib.suppress(OSError, IndexError):
         if stat.read_text().rsplit(")", 1)[1].split()[0] == "Z":
-            return False
+            # the main thread is a zombie; while other threads are still exiting, the
+            # process keeps its files (the server's listening socket) open
+            return len(os.listdir(f"/proc/{pid}/task")) > 1
     return True
 
 
