@@ -74,6 +74,10 @@ def run(spec_path: Path) -> int:
                 created=float(spec.get("created", 0.0)),
             )
             ctx.workdir.mkdir(parents=True, exist_ok=True)
+            if spec.get("spawned"):
+                # from the runner starting this job to its handler starting: process start,
+                # imports, loading the handler and the project
+                ctx.log(f"phase start-up took {time.time() - float(spec['spawned']):.2f} s")
             summary = handler.run(ctx)
     except NotYet as exc:
         print(f"== waiting: {exc}", flush=True)

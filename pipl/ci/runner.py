@@ -177,6 +177,7 @@ class CiRunner:
             "attempt": job.attempts,
             "gates": gates,
             "created": job.created,
+            "spawned": time.time(),
         }
         (folder / "spec.json").write_text(json.dumps(spec, indent=1))
         try:

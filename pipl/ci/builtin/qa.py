@@ -48,7 +48,8 @@ class QaHandler:
         return True
 
     def run(self, ctx: JobContext) -> str:
-        files = release_files(ctx)
+        with ctx.phase("read the release's files"):
+            files = release_files(ctx)
         sdist = next((lk for lk in files if is_sdist(lk.basename)), None)
         wheel = next((lk for lk in files if lk.basename.endswith(".whl")), None)
         if sdist is None:
@@ -57,16 +58,20 @@ class QaHandler:
             return f"{ctx.name} {ctx.version} has no sdist on {ctx.index}: no tests to run"
         target = wheel or sdist
         tag = f"qa:{ctx.index}"
-        earlier = existing_toxresult(ctx, target, tag)
+        with ctx.phase("look for an earlier result"):
+            earlier = existing_toxresult(ctx, target, tag)
         if earlier is not None:
             return _verdict(ctx, earlier, f"result of an earlier run on {target.basename}")
-        source = _unpack(download(ctx, sdist), ctx.workdir / "src")
-        config = _tox_config(source, ctx.workdir)
-        if config is None:
-            return f"{sdist.basename} has no tox configuration and is no packl: no tests to run"
-        installpkg = (
-            download(ctx, target) if target is not sdist else ctx.workdir / "files" / sdist.basename
-        )
+        with ctx.phase("download and unpack"):
+            source = _unpack(download(ctx, sdist), ctx.workdir / "src")
+            config = _tox_config(source, ctx.workdir)
+            if config is None:
+                return f"{sdist.basename} has no tox configuration and is no packl: no tests to run"
+            installpkg = (
+                download(ctx, target)
+                if target is not sdist
+                else ctx.workdir / "files" / sdist.basename
+            )
         result_json = ctx.workdir / "toxresult.json"
         argv = [
             sys.executable,
@@ -83,7 +88,8 @@ class QaHandler:
             str(ctx.workdir / ".tox"),
         ]
         ctx.log(f"$ {' '.join(argv)}")
-        done = ctx.runner.run(argv, cwd=source, env=ctx.child_env(), check=False)
+        with ctx.phase("tox"):
+            done = ctx.runner.run(argv, cwd=source, env=ctx.child_env(), check=False)
         ctx.log((done.stdout + done.stderr).strip())
         try:
             data: dict[str, Any] = json.loads(result_json.read_text())
@@ -92,7 +98,8 @@ class QaHandler:
                 f"tox wrote no result for {target.basename} (exit {done.returncode}): see the log"
             ) from None
         data["pipl"] = {"tag": tag, "job": ctx.job_id, "returncode": done.returncode}
-        ctx.client.upload_toxresult(target, data)
+        with ctx.phase("attach the toxresult"):
+            ctx.client.upload_toxresult(target, data)
         ctx.log(f"toxresult attached to {target.basename}")
         return _verdict(ctx, data, f"tox on {target.basename}")
 

@@ -27,11 +27,13 @@ class WheelHandler:
         return is_sdist(filename)
 
     def run(self, ctx: JobContext) -> str:
-        sdist = the_file(ctx)
-        wheels = [lk for lk in release_files(ctx) if lk.basename.endswith(".whl")]
+        with ctx.phase("read the release's files"):
+            sdist = the_file(ctx)
+            wheels = [lk for lk in release_files(ctx) if lk.basename.endswith(".whl")]
         if wheels:
             return f"{ctx.name} {ctx.version} has a wheel already ({wheels[0].basename})"
-        path = download(ctx, sdist)
+        with ctx.phase("download"):
+            path = download(ctx, sdist)
         out = ctx.workdir / "wheel"
         argv = [
             uv_bin(),
@@ -46,12 +48,13 @@ class WheelHandler:
             str(path),
         ]
         ctx.log(f"$ {' '.join(argv)}")
-        done = ctx.runner.run(
-            argv,
-            env=ctx.child_env({"SOURCE_DATE_EPOCH": "315532800"}),
-            check=False,
-            cwd=ctx.workdir,
-        )
+        with ctx.phase("build"):
+            done = ctx.runner.run(
+                argv,
+                env=ctx.child_env({"SOURCE_DATE_EPOCH": "315532800"}),
+                check=False,
+                cwd=ctx.workdir,
+            )
         build_log = (done.stdout + done.stderr).strip()
         ctx.log(build_log)
         if done.returncode != 0:
@@ -68,10 +71,16 @@ class WheelHandler:
             raise HandlerFailed(
                 f"{built[0].name} says version {dist.version}, its sdist {ctx.version}"
             )
-        result = ctx.client.upload(ctx.index, dist)
+        with ctx.phase("upload"):
+            result = ctx.client.upload(ctx.index, dist)
         ctx.log(f"{result.filename} -> {ctx.index}: {result.action}")
-        link = next(lk for lk in release_files(ctx) if lk.basename == dist.filename)
-        if existing_toxresult(ctx, link, TAG) is None:
-            command = {"command": [*argv[:-1], ctx.filename], "retcode": "0", "output": build_log}
-            ctx.client.upload_toxresult(link, toxresult(ctx, "build", [command], tag=TAG))
+        with ctx.phase("attach the build log"):
+            link = next(lk for lk in release_files(ctx) if lk.basename == dist.filename)
+            if existing_toxresult(ctx, link, TAG) is None:
+                command = {
+                    "command": [*argv[:-1], ctx.filename],
+                    "retcode": "0",
+                    "output": build_log,
+                }
+                ctx.client.upload_toxresult(link, toxresult(ctx, "build", [command], tag=TAG))
         return f"built {dist.filename} in {done.seconds:.1f}s and uploaded it to {ctx.index}"
