@@ -151,6 +151,17 @@ def known_files(conn: sqlite3.Connection, index: str) -> set[tuple[str, str]]:
     }
 
 
+def release_filenames(conn: sqlite3.Connection, index: str, project: str, version: str) -> set[str]:
+    """The files of one release on ``index`` that events were recorded for."""
+    return {
+        f
+        for (f,) in conn.execute(
+            "SELECT filename FROM events WHERE ix = ? AND project = ? AND version = ?",
+            (index, project, version),
+        )
+    }
+
+
 def get_event(conn: sqlite3.Connection, event_id: int) -> Event | None:
     row = conn.execute(
         "SELECT id, ix, project, version, filename, sha256, serial, source, recorded "
