@@ -11,10 +11,7 @@ collection) can tell products apart.
 
 from __future__ import annotations
 
-import os
 import shutil
-import threading
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,6 +32,7 @@ from pipl_pipe.products import (
 from pipl import names
 from pipl.errors import PacklError, UsageError
 from pipl.fsutil import atomic_write
+from pipl.packl import flit
 from pipl.packl.build import dist_files
 from pipl.packl.create import pipl_pipe_requirement
 from pipl.packl.packl import Packl
@@ -198,54 +196,12 @@ def build_product(
     )
     _write_pyproject(PyProject(dest / "pyproject.toml"), spec, module, assets, description)
     packl = Packl(dest, spec.name)
-    if not flit_build(dest, packl.dist_dir):
+    if flit.applies(dest):  # pipl's own template: flit_core here makes the same files
+        flit.build(dest, packl.dist_dir)
+    else:
         (uv or Uv()).build(dest, packl.dist_dir, index_url=index_url)
     files = dist_files(packl, spec.version)
     return BuiltProduct(packl, files, assets)
-
-
-SOURCE_DATE_EPOCH = "315532800"  # 1980-01-01, as for every build pipl makes: byte-identical
-_BUILD_ENV = threading.Lock()
-
-
-def flit_build(source: Path, out_dir: Path) -> bool:
-    """Build the sdist and wheel of a product packl with this process's flit_core, in
-    process (a product is rendered by pipl from its own template: no code of anyone else
-    runs). False, having built nothing, when its build system is not one flit_core here
-    satisfies: the caller builds it with uv, in an isolated environment."""
-    try:
-        import flit_core
-        from flit_core.sdist import SdistBuilder
-        from flit_core.wheel import make_wheel_in
-    except ImportError:
-        return False
-    try:
-        system = tomllib.loads((source / "pyproject.toml").read_text())["build-system"]
-        requires = [Requirement(r) for r in system["requires"]]
-    except (OSError, KeyError, TypeError, tomllib.TOMLDecodeError, InvalidRequirement):
-        return False
-    if system.get("build-backend") != "flit_core.buildapi" or [
-        r for r in requires if r.name != "flit_core" or r.marker or r.extras or r.url
-    ]:
-        return False
-    if not all(r.specifier.contains(flit_core.__version__, prereleases=True) for r in requires):
-        return False
-    out_dir.mkdir(parents=True, exist_ok=True)
-    # flit_core reads the timestamp of reproducible builds from the environment only
-    with _BUILD_ENV:
-        before = os.environ.get("SOURCE_DATE_EPOCH")
-        os.environ["SOURCE_DATE_EPOCH"] = SOURCE_DATE_EPOCH
-        try:
-            SdistBuilder.from_ini_path(source / "pyproject.toml").build(out_dir)
-            make_wheel_in(source / "pyproject.toml", out_dir)
-        except Exception as exc:
-            raise PacklError(f"building {source.name} with flit_core failed: {exc}") from None
-        finally:
-            if before is None:
-                os.environ.pop("SOURCE_DATE_EPOCH", None)
-            else:
-                os.environ["SOURCE_DATE_EPOCH"] = before
-    return True
 
 
 def _write_pyproject(

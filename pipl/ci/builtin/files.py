@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import platform
 import sys
+import tarfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -87,3 +89,19 @@ def announce(ctx: JobContext, index: str, name: str, version: str) -> int:
         return release_events(conn, ctx.client, index, name, version, serial, "push")
     finally:
         conn.close()
+
+
+def unpack(archive: Path, dest: Path) -> Path:
+    """Unpack an sdist safely (no member outside ``dest``); return its top folder."""
+    dest.mkdir(parents=True, exist_ok=True)
+    if archive.name.endswith(".zip"):
+        with zipfile.ZipFile(archive) as zf:
+            for member in zf.namelist():
+                if not (dest / member).resolve().is_relative_to(dest.resolve()):
+                    raise HandlerFailed(f"{archive.name} holds a path outside the sdist: {member}")
+            zf.extractall(dest)  # noqa: S202 - every member checked above
+    else:
+        with tarfile.open(archive) as tf:
+            tf.extractall(dest, filter="data")
+    tops = [p for p in dest.iterdir() if p.is_dir()]
+    return tops[0] if len(tops) == 1 else dest

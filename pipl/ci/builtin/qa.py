@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import json
 import sys
-import tarfile
 import time
 import tomllib
-import zipfile
 from pathlib import Path
 from typing import Any
 
 from pipl import names
-from pipl.ci.builtin.files import download, existing_toxresult, release_files
+from pipl.ci.builtin.files import download, existing_toxresult, release_files, unpack
 from pipl.ci.handlers import HandlerFailed, JobContext, NotYet, is_sdist
 
 # a release with a wheel and no sdist yet waits this long for the sdist of the same publish
@@ -63,7 +61,7 @@ class QaHandler:
         if earlier is not None:
             return _verdict(ctx, earlier, f"result of an earlier run on {target.basename}")
         with ctx.phase("download and unpack"):
-            source = _unpack(download(ctx, sdist), ctx.workdir / "src")
+            source = unpack(download(ctx, sdist), ctx.workdir / "src")
             config = _tox_config(source, ctx.workdir)
             if config is None:
                 return f"{sdist.basename} has no tox configuration and is no packl: no tests to run"
@@ -120,22 +118,6 @@ def _verdict(ctx: JobContext, data: dict[str, Any], what: str) -> str:
             f"{', '.join(failed) or f'tox exit {code}'} failed"
         )
     return f"QA passed: {what}: {', '.join(envs) or 'no environments'}"
-
-
-def _unpack(archive: Path, dest: Path) -> Path:
-    """Unpack an sdist safely (no member outside ``dest``); return its top folder."""
-    dest.mkdir(parents=True, exist_ok=True)
-    if archive.name.endswith(".zip"):
-        with zipfile.ZipFile(archive) as zf:
-            for member in zf.namelist():
-                if not (dest / member).resolve().is_relative_to(dest.resolve()):
-                    raise HandlerFailed(f"{archive.name} holds a path outside the sdist: {member}")
-            zf.extractall(dest)  # noqa: S202 - every member checked above
-    else:
-        with tarfile.open(archive) as tf:
-            tf.extractall(dest, filter="data")
-    tops = [p for p in dest.iterdir() if p.is_dir()]
-    return tops[0] if len(tops) == 1 else dest
 
 
 def _tox_config(source: Path, workdir: Path) -> Path | None:
