@@ -90,7 +90,8 @@ def jobs_for_events(conn: sqlite3.Connection, cache: IndexCache) -> list[int]:
             except CiError:
                 rank, per_file = 0, False  # the job fails with the loading error
             key = event.filename if per_file else ""
-            delay = 0.0 if per_file or event.source == "push" else SETTLE
+            settle = not per_file and not complete(conn, event.index, event.project, event.version)
+            delay = SETTLE if settle else 0.0
             if db.add_job(conn, handler=name, rank=rank, event=event, key=key, delay=delay):
                 made.append(event.id)
     for index, project, version in releases:
@@ -101,8 +102,10 @@ def jobs_for_events(conn: sqlite3.Connection, cache: IndexCache) -> list[int]:
 
 
 def complete(conn: sqlite3.Connection, index: str, project: str, version: str) -> bool:
-    """True when the release has an sdist and a wheel on ``index``: the files of a
-    publish are there, its jobs need not wait any longer."""
+    """True when the release's files are all on ``index``: it was pushed there whole, or
+    it has an sdist and a wheel. Its jobs need not wait any longer."""
+    if outbox.is_complete(conn, index, project, version):
+        return True
     files = outbox.release_filenames(conn, index, project, version)
     return any(is_sdist(f) for f in files) and any(f.endswith(".whl") for f in files)
 
