@@ -271,3 +271,45 @@ def test_flit_builds_in_process_only_what_it_builds_the_same(tmp_path, change, a
         assert [p.name for p in first] == ["demo_x-1.0.tar.gz", "demo_x-1.0-py2.py3-none-any.whl"]
         assert [_sha(p) for p in first] == [_sha(p) for p in again]  # reproducible
         assert os.environ.get("SOURCE_DATE_EPOCH") == before  # the environment is restored
+
+
+def test_a_dead_prefork_process_stops_its_jobs_and_takes_no_more(ciproj, plugin, tmp_path):
+    """Nobody reports the end of a job whose prefork process died: its job is stopped and
+    ends (killed); the prefork takes no more jobs (the runner starts them in new
+    interpreters)."""
+    import json
+    import signal
+
+    from pipl.ci.handlers import CiError
+    from pipl.ci.prefork import Prefork
+
+    env = dict(os.environ)
+    pf = Prefork(env, tmp_path)
+    folder = tmp_path / "job"
+    folder.mkdir()
+    spec = {
+        "job_id": 1,
+        "handler": "hangs",
+        "project_root": str(ciproj.root),
+        "index": "cip/dev",
+        "project": "nothing",
+        "version": "1.0",
+        "filename": "nothing-1.0.tar.gz",
+        "sha256": "0" * 64,
+        "index_config": {},
+        "workdir": str(folder / "work"),
+        "attempt": 1,
+    }
+    (folder / "spec.json").write_text(json.dumps(spec))
+    try:
+        job = pf.start(folder / "spec.json", folder / "log", folder, env)
+        with pytest.raises(Exception, match="job"):  # subprocess.TimeoutExpired: it runs
+            job.wait(timeout=0.5)
+        os.kill(pf.proc.pid, signal.SIGKILL)
+        assert job.wait(timeout=10) == -signal.SIGKILL
+        assert not pf.compatible(env)
+        with pytest.raises(CiError, match="prefork process"):
+            pf.start(folder / "spec.json", folder / "log", folder, env)
+    finally:
+        pf.close()
+    assert "== pipl ci job 1: hangs for nothing 1.0" in (folder / "log").read_text()

@@ -76,11 +76,13 @@ def jobs_for_events(conn: sqlite3.Connection, cache: IndexCache) -> list[int]:
     """Queue the jobs of every event not taken yet; return the new jobs' event ids."""
     made = []
     events = outbox.pending_events(conn)
-    releases = set()
+    whole: dict[tuple[str, str, str], bool] = {}  # release -> its files are all there
     for event in events:
         if not valid_event(event):
             continue
-        releases.add((event.index, event.project, event.version))
+        release = (event.index, event.project, event.version)
+        if release not in whole:
+            whole[release] = complete(conn, *release)
         for name in cache.handlers(event.index):
             try:
                 handler = load(name)
@@ -90,13 +92,12 @@ def jobs_for_events(conn: sqlite3.Connection, cache: IndexCache) -> list[int]:
             except CiError:
                 rank, per_file = 0, False  # the job fails with the loading error
             key = event.filename if per_file else ""
-            settle = not per_file and not complete(conn, event.index, event.project, event.version)
-            delay = SETTLE if settle else 0.0
+            delay = 0.0 if per_file or whole[release] else SETTLE
             if db.add_job(conn, handler=name, rank=rank, event=event, key=key, delay=delay):
                 made.append(event.id)
-    for index, project, version in releases:
-        if complete(conn, index, project, version):
-            db.end_settle(conn, index, project, version)
+    for release, done in whole.items():
+        if done:  # jobs queued in an earlier round start now
+            db.end_settle(conn, *release)
     outbox.mark_taken(conn, [e.id for e in events])
     return made
 
