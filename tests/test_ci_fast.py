@@ -34,7 +34,8 @@ class Parent:
             parent = fh.read().replace(b"\\0", b" ").decode()
         ctx.log("a line for the log")
         return (f"parent: {parent.strip()}; session leader: {os.getsid(0) == os.getpid()}; "
-                f"token in env: {'PIPL_CI_TOKEN' in os.environ}; cwd: {os.getcwd()}")
+                f"token in env: {'PIPL_CI_TOKEN' in os.environ}; "
+                f"client token: {ctx.client.token is not None}; cwd: {os.getcwd()}")
 
 class Hangs(Parent):
     timeout = 2
@@ -75,7 +76,9 @@ def test_jobs_fork_from_the_prefork_process_with_log_session_and_timeout(ciproj,
     # a process of its own, forked from the prefork process, in a session of its own, in
     # its folder, without its token in the environment
     assert "-m pipl.ci.prefork" in fine.message
-    assert "session leader: True; token in env: False" in fine.message
+    assert "session leader: True; token in env: False; client token: True" in fine.message
+    # the token reached the job through a 0600 file of its folder, which is gone
+    assert not (ciproj.root / ".pipl/ci/jobs" / str(fine.id) / "token").exists()
     assert fine.message.endswith(f"cwd: {ciproj.root / '.pipl/ci/jobs' / str(fine.id)}")
     log = log_path(ciproj, fine.id).read_text()
     assert f"== pipl ci job {fine.id}: parent for forked 1.0" in log
@@ -313,3 +316,40 @@ def test_a_dead_prefork_process_stops_its_jobs_and_takes_no_more(ciproj, plugin,
     finally:
         pf.close()
     assert "== pipl ci job 1: hangs for nothing 1.0" in (folder / "log").read_text()
+
+
+PROBE = """
+import os, sys
+print(f"parent {os.getppid()} argv {sys.argv[1:]} X={os.environ.get('X')} "
+      f"preloaded {'fastprobe' in sys.modules} cwd {os.getcwd()}")
+sys.exit(int(sys.argv[1]))
+"""
+
+
+def test_preloaded_runner_runs_python_m_tools_in_a_fork_of_the_helper(tmp_path, monkeypatch):
+    from pipl.ci import prefork
+    from pipl.errors import CommandError
+
+    (tmp_path / "fastprobe.py").write_text(PROBE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(prefork, "PRELOADED_MAIN", ("tox", "fastprobe"))
+    helper = prefork.Helper()
+    runner = prefork.PreloadedRunner(helper)
+    argv = [sys.executable, "-m", "fastprobe"]
+    done = runner.run([*argv, "0"], env={"X": "1"}, cwd=tmp_path, check=False)
+    # in a fork of the helper, with the environment, folder and arguments it was given
+    assert done.returncode == 0
+    assert (
+        done.stdout.strip() == f"parent {helper.pid} argv ['0'] X=1 preloaded False cwd {tmp_path}"
+    )
+    assert runner.run([*argv, "3"], env={}, cwd=tmp_path, check=False).returncode == 3
+    with pytest.raises(CommandError, match="failed \\(exit 3\\)"):
+        runner.run([*argv, "3"], env={}, cwd=tmp_path)
+    # anything else runs as Runner runs it: a new process
+    other = runner.run([sys.executable, "-c", "import os; print(os.getppid())"], env={})
+    assert other.stdout.strip() == str(os.getpid())
+    os.kill(helper.pid, 9)
+    os.waitpid(helper.pid, 0)
+    # a helper that is gone: the tool runs in a new interpreter instead
+    again = runner.run([*argv, "0"], env={"X": "2", "PYTHONPATH": str(tmp_path)}, cwd=tmp_path)
+    assert again.stdout.startswith(f"parent {os.getpid()} argv ['0'] X=2")

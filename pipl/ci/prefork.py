@@ -9,6 +9,13 @@ group), its log file as stdout and stderr, the job's environment (its token the 
 secret) and folder, ``pipl.ci.job.run(spec)`` and its exit code. Handlers still run what
 a release brings (tox, uv, processing) in fresh environments of their own.
 
+Tools pipl runs as ``python -m MODULE`` in a job (tox for ``qa``) are imported by the
+prefork process too. Before the job's token reaches it, each child forks a *helper*, in
+the job's session, that runs such a tool in a fork of its own (``PreloadedRunner``), so the
+tool starts without importing itself and runs in a process that never held the token (as
+``python -m`` would). The token therefore never passes through the prefork process: the
+runner writes it to a 0600 file in the job's folder, which the child reads and removes.
+
 The runner and the prefork process talk over two pipes of their own (never stdout, which
 is the log): one JSON line per request ``{"id", "spec", "log", "cwd", "env"}``; answers
 ``{"id", "pid"}`` (or ``{"id", "error"}``) once the child runs in its session, and
@@ -25,14 +32,17 @@ import select
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
+import time
 import traceback
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from pipl.ci.handlers import CiError
-from pipl.runner import Runner
+from pipl.errors import CommandError
+from pipl.runner import Completed, Runner, failure_message
 
 START_TIMEOUT = 30.0  # the prefork process imports pipl before it answers
 ANSWER_TIMEOUT = 10.0  # a fork answers in milliseconds
@@ -63,7 +73,14 @@ PRELOAD = (
     "pipl.uv",
     "packaging.requirements",
     "tomlkit",
+    # the tools of PRELOADED_MAIN and their plugins
+    "tox.run",
+    "tox.session.cmd.run.sequential",
+    "tox.tox_env.python.virtual_env.runner",
+    "tox_uv.plugin",
 )
+PRELOADED_MAIN = ("tox",)  # `python -m` these run in a fork of the job's helper
+TOKEN_FILE = "token"  # noqa: S105 - a file name, not a token
 
 
 def import_env(env: Mapping[str, str]) -> dict[str, str]:
@@ -76,15 +93,17 @@ class ForkedJob:
     """A job started by the prefork process: ``pid``, ``wait(timeout)`` and
     ``returncode`` as ``subprocess.Popen`` has them."""
 
-    def __init__(self, server: Prefork, pid: int) -> None:
+    def __init__(self, server: Prefork, pid: int, token: Path) -> None:
         self.server = server
         self.pid = pid
+        self.token = token
         self.returncode: int | None = None
 
     def wait(self, timeout: float | None = None) -> int:
         code = self.server.exit_code(self.pid, timeout)
         if code is None:
             raise subprocess.TimeoutExpired(f"job {self.pid}", timeout or 0.0)
+        self.token.unlink(missing_ok=True)  # the job read it, unless it died before
         self.returncode = code
         return code
 
@@ -134,6 +153,12 @@ class Prefork:
     def start(self, spec: Path, log: Path, cwd: Path, env: Mapping[str, str]) -> ForkedJob:
         """Fork a child running ``pipl.ci.job`` on ``spec``; a ``CiError`` if that fails
         (the runner then starts the job in a new interpreter)."""
+        from pipl.ci.job import TOKEN_ENV
+        from pipl.fsutil import write_private
+
+        env = dict(env)
+        token = cwd / TOKEN_FILE
+        write_private(token, env.pop(TOKEN_ENV, ""))
         with self._lock:
             self._next += 1
             request_id = self._next
@@ -143,7 +168,7 @@ class Prefork:
                     "spec": str(spec),
                     "log": str(log),
                     "cwd": str(cwd),
-                    "env": dict(env),
+                    "env": env,
                 }
             )
             try:
@@ -158,7 +183,7 @@ class Prefork:
             raise CiError("the CI prefork process did not answer")
         if "pid" not in answer:
             raise CiError(f"the CI prefork process could not start the job: {answer.get('error')}")
-        return ForkedJob(self, int(answer["pid"]))
+        return ForkedJob(self, int(answer["pid"]), token)
 
     def exit_code(self, pid: int, timeout: float | None) -> int | None:
         with self._changed:
@@ -224,9 +249,13 @@ def _child(request: dict[str, Any], ready: int, keep_closed: list[int]) -> None:
         os.environ.clear()
         os.environ.update(request["env"])
         os.close(ready)  # the runner may now stop this session by its group
-        from pipl.ci.job import run
+        helper = Helper()  # forked before the token is read: it never holds it
+        from pipl.ci.job import TOKEN_ENV, run
 
-        code = run(Path(request["spec"]))
+        token = Path(TOKEN_FILE)
+        os.environ[TOKEN_ENV] = token.read_text()
+        token.unlink()
+        code = run(Path(request["spec"]), runner=PreloadedRunner(helper))
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:
@@ -236,6 +265,119 @@ def _child(request: dict[str, Any], ready: int, keep_closed: list[int]) -> None:
             with contextlib.suppress(Exception):
                 stream.flush()
         os._exit(code)
+
+
+class Helper:
+    """In a job's process: a child forked before the token arrived, which runs each
+    ``python -m MODULE`` asked of it (MODULE preloaded) in a fork of its own."""
+
+    def __init__(self) -> None:
+        req_r, req_w = os.pipe()
+        rep_r, rep_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(req_w)
+            os.close(rep_r)
+            _helper(req_r, rep_w)
+        os.close(req_r)
+        os.close(rep_w)
+        self.pid = pid
+        self._requests = os.fdopen(req_w, "wb")
+        self._replies = os.fdopen(rep_r, "rb")
+
+    def run_module(
+        self, module: str, args: list[str], cwd: Path, env: Mapping[str, str], out: Path
+    ) -> int | None:
+        """``python -m module args`` with its output in ``out``; its exit code (None: the
+        helper is gone)."""
+        request = {"module": module, "args": args, "cwd": str(cwd), "env": dict(env)}
+        try:
+            self._requests.write(json.dumps({**request, "out": str(out)}).encode() + b"\n")
+            self._requests.flush()
+            line = self._replies.readline()
+        except OSError:
+            return None
+        return int(json.loads(line)["code"]) if line else None
+
+
+def _helper(requests: int, replies: int) -> None:
+    try:
+        with os.fdopen(requests, "rb") as lines:
+            for line in lines:
+                request = json.loads(line)
+                pid = os.fork()
+                if pid == 0:
+                    _run_module(request)
+                _, status = os.waitpid(pid, 0)
+                code = os.waitstatus_to_exitcode(status)
+                os.write(replies, json.dumps({"code": code}).encode() + b"\n")
+    finally:
+        os._exit(0)
+
+
+def _run_module(request: dict[str, Any]) -> None:
+    """In a fork of the helper: what ``python -m MODULE ARGS`` does, MODULE imported."""
+    import runpy
+
+    code: int = 1
+    try:
+        out = os.open(request["out"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(out, 1)
+        os.dup2(out, 2)
+        os.close(out)
+        # streams of their own on the new descriptors, as a new interpreter has
+        sys.stdout = open(1, "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115 - flushed at exit
+        sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115 - flushed at exit
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        sys.argv = [request["module"], *request["args"]]
+        runpy.run_module(request["module"], run_name="__main__", alter_sys=True)
+        code = 0
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            code = exc.code or 0
+        else:
+            print(exc.code, file=sys.stderr)
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
+
+
+class PreloadedRunner(Runner):
+    """A job's ``Runner``: ``python -m tox ...`` (a module of ``PRELOADED_MAIN``) runs in
+    the helper, with its output captured; everything else as ``Runner`` runs it."""
+
+    def __init__(self, helper: Helper) -> None:
+        self.helper = helper
+
+    def run(self, argv: Any, **kwargs: Any) -> Completed:
+        args = [str(a) for a in argv]
+        plain = set(kwargs) <= {"cwd", "env", "check", "secrets"}
+        if (
+            len(args) >= 3
+            and args[0] == sys.executable
+            and args[1] == "-m"
+            and args[2] in PRELOADED_MAIN
+            and plain
+            and kwargs.get("env") is not None
+        ):
+            start = time.perf_counter()
+            with tempfile.TemporaryDirectory(prefix="pipl-run-") as tmp:
+                out = Path(tmp) / "output"
+                cwd = Path(kwargs.get("cwd") or os.getcwd())
+                code = self.helper.run_module(args[2], args[3:], cwd, kwargs["env"], out)
+                output = out.read_text(errors="replace") if out.exists() else ""
+            if code is not None:
+                done = Completed(tuple(args), code, output, "", time.perf_counter() - start)
+                if kwargs.get("check", True) and code != 0:
+                    raise CommandError(failure_message(done, kwargs.get("secrets", ())))
+                return done
+        return super().run(argv, **kwargs)
 
 
 def _fork(request: dict[str, Any], keep_closed: list[int]) -> int:
