@@ -2,10 +2,11 @@
 
 The runner is one process per project (a file lock says so). Its main loop takes the
 outbox's hints and events, sweeps the handled indexes now and then, and hands runnable jobs
-to a bounded pool of workers. Each job runs in a child process (``pipl.ci.job``) in a new
-session, with a timeout, its output in a log file of its own; infrastructure errors are
-retried with backoff. After a crash (kill -9), the jobs the last runner left running are
-stopped and queued again: handlers are idempotent, so a rerun changes nothing twice.
+to a bounded pool of workers. Each job runs in a child process (``pipl.ci.job``, forked by
+the prefork process of ``pipl.ci.prefork`` when it runs) in a new session, with a timeout,
+its output in a log file of its own; infrastructure errors are retried with backoff. After
+a crash (kill -9), the jobs the last runner left running are stopped and queued again:
+handlers are idempotent, so a rerun changes nothing twice.
 """
 
 from __future__ import annotations
