@@ -232,6 +232,7 @@ class Prefork:
 def _child(request: dict[str, Any], ready: int, keep_closed: list[int]) -> None:
     """In the forked child: become the job's process, run it, exit with its code."""
     code = 1
+    helper: Helper | None = None
     try:
         os.setsid()
         for fd in keep_closed:
@@ -264,6 +265,9 @@ def _child(request: dict[str, Any], ready: int, keep_closed: list[int]) -> None:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 stream.flush()
+        if helper is not None:
+            with contextlib.suppress(Exception):
+                helper.close()
         os._exit(code)
 
 
@@ -298,6 +302,19 @@ class Helper:
         except OSError:
             return None
         return int(json.loads(line)["code"]) if line else None
+
+    def close(self) -> None:
+        """End the helper (it leaves at the end of its requests) and reap it."""
+        with contextlib.suppress(OSError):
+            self._requests.close()
+        deadline = time.monotonic() + 1.0
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(self.pid, os.WNOHANG) == (0, 0):
+                if time.monotonic() > deadline:
+                    os.kill(self.pid, signal.SIGKILL)
+                    os.waitpid(self.pid, 0)
+                    break
+                time.sleep(0.005)
 
 
 def _helper(requests: int, replies: int) -> None:
