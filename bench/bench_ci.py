@@ -5,9 +5,12 @@ One offline project, its server and CI runner started by ``pipl proj start`` (2 
 - upload -> job queued and job start over 50 uploads, one a second (the job of a handler
   that does no work, ``webhook`` with no URL), beside the time devpi's notification thread
   (which runs the upload hooks) reached each upload's serial;
-- publish of a task packl's sdist to ``dev`` -> its product installable from ``prod``
-  (wheel, qa, promote, promote, process), each job's share, beside the raw tool steps
-  measured in the same run (upload, uv venv, uv pip install, uv build, upload);
+- publish of a task packl's sdist to ``dev`` -> its product installed from ``prod`` by
+  ``uv pip install`` (wheel, qa, promote, promote, process): p50 of ``LOOP_N`` runs after
+  one that warms the caches, each job's share, its phases (from the ``phase ... took``
+  lines of its log) and the wait before it, beside the raw tool steps measured in the same
+  run (upload, uv venv, uv pip install, uv build, upload); ``python bench/run.py ci-loop``
+  runs this part alone;
 - a burst of 200 uploads: jobs per minute with 2 workers, and how many were lost;
 - kill -9 of the runner, then of devpi-server, in the middle of a burst of 50 uploads.
 """
