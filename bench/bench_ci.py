@@ -5,15 +5,19 @@ One offline project, its server and CI runner started by ``pipl proj start`` (2 
 - upload -> job queued and job start over 50 uploads, one a second (the job of a handler
   that does no work, ``webhook`` with no URL), beside the time devpi's notification thread
   (which runs the upload hooks) reached each upload's serial;
-- publish of a task packl's sdist to ``dev`` -> its product installable from ``prod``
-  (wheel, qa, promote, promote, process), each job's share, beside the raw tool steps
-  measured in the same run (upload, uv venv, uv pip install, uv build, upload);
+- publish of a task packl's sdist to ``dev`` -> its product installed from ``prod`` by
+  ``uv pip install`` (wheel, qa, promote, promote, process): p50 of ``LOOP_N`` runs after
+  one that warms the caches, each job's share, its phases (from the ``phase ... took``
+  lines of its log) and the wait before it, beside the raw tool steps measured in the same
+  run (upload, uv venv, uv pip install, uv build, upload); ``python bench/run.py ci-loop``
+  runs this part alone;
 - a burst of 200 uploads: jobs per minute with 2 workers, and how many were lost;
 - kill -9 of the runner, then of devpi-server, in the middle of a burst of 50 uploads.
 """
 
 from __future__ import annotations
 
+import re
 import statistics
 import sys
 import tempfile
@@ -26,6 +30,8 @@ from bench.common import BenchProject, print_table, timed
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 LATENCY_N = 50
+LOOP_N = 5  # measured runs of the publish -> product loop (after one to warm the caches)
+LOOP_TITLE = f"publish task -> product installable from prod (warm uv cache, p50 of {LOOP_N} runs)"
 SPACING = 1.0  # seconds between two uploads: more than a job takes, so none waits for a worker
 BURST_N = 200
 
@@ -92,7 +98,7 @@ class _EventSerialWatcher(threading.Thread):
 
 
 def main() -> None:
-    from ci_support import handled_index, task_sdist
+    from ci_support import handled_index
     from helpers import make_wheel
 
     from pipl.index.session import connect
@@ -126,58 +132,7 @@ def main() -> None:
             hook_lat = [watcher.reached(serial) - t for serial, t in serials]
             sources = _sources(project, lat)
             # -- 2. publish -> product installable -----------------------------------------
-            sdist = task_sdist(tmp, "bench-task", "0.1.0")
-            t0 = time.time()
-            owner.upload(project.stage_index("dev"), sdist)
-            t_upload = time.time() - t0
-            prod = project.simple_url(project.stage_index("prod"))
-            deadline = time.monotonic() + 600
-            with connect(project, "anonymous") as anon:
-                while time.monotonic() < deadline:
-                    if anon.links(project.stage_index("prod"), "bench-task-report", "0.1.0"):
-                        break
-                    time.sleep(0.05)
-            t_ready = time.time() - t0
-            loop = [j for j in _all_jobs(project) if j.project == "bench-task"]
-            while any(j.state in ("queued", "running") for j in loop):  # the last job's end
-                time.sleep(0.1)
-                loop = [j for j in _all_jobs(project) if j.project == "bench-task"]
-            env = bp.env
-            uv = str(Path(sys.executable).parent / "uv")
-            raw_venv = timed([uv, "venv", "--quiet", "--python", sys.executable, tmp / "rv"], env)
-            raw_install = timed(
-                [
-                    uv,
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--python",
-                    tmp / "rv" / "bin" / "python",
-                    "--index-url",
-                    prod,
-                    "bench-task",
-                ],
-                env,
-            )
-            raw_build = timed(
-                [
-                    uv,
-                    "build",
-                    "--quiet",
-                    "--wheel",
-                    "--python",
-                    sys.executable,
-                    "--default-index",
-                    prod,
-                    "--out-dir",
-                    tmp / "rb",
-                    sdist,
-                ],
-                env,
-            )
-            t0 = time.time()
-            owner.upload(lat, make_wheel(tmp / "raw", "rawup", "1.0"))
-            raw_upload = time.time() - t0
+            loop_rows = publish_loop(project, owner, bp.env, tmp)
             # -- 3. a burst of 200 ------------------------------------------------------------
             t_burst = time.time()
             for i in range(BURST_N):
@@ -203,20 +158,7 @@ def main() -> None:
                 ("a job (webhook, no URL) takes p50", f"{statistics.median(took):.3f} s"),
             ],
         )
-        rows = [("total: upload -> product on prod", f"{t_ready:.2f} s")]
-        for j in sorted(loop, key=lambda j: j.id):
-            share = (j.seconds or 0) / t_ready * 100
-            rows.append(
-                (f"  job {j.handler} on {j.index}", f"{j.seconds or 0:.2f} s ({share:.0f}%)")
-            )
-        rows += [
-            ("raw: upload sdist", f"{t_upload:.2f} s"),
-            ("raw: uv venv", f"{raw_venv:.2f} s"),
-            ("raw: uv pip install task", f"{raw_install:.2f} s"),
-            ("raw: uv build wheel", f"{raw_build:.2f} s"),
-            ("raw: upload wheel", f"{raw_upload:.2f} s"),
-        ]
-        print_table("publish task -> product installable from prod (warm uv cache)", rows)
+        print_table(LOOP_TITLE, loop_rows)
         print_table(
             f"burst of {BURST_N} uploads, 2 workers",
             [
@@ -297,3 +239,160 @@ def _all_jobs(project):  # type: ignore[no-untyped-def]
 
 if __name__ == "__main__":
     main()
+
+
+PHASE = re.compile(r"^phase (.+) took ([0-9.]+) s$")
+
+
+def _phases(project, job_id: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    from pipl.ci.runner import log_path
+
+    found: dict[str, float] = {}
+    try:
+        text = log_path(project, job_id).read_text(errors="replace")
+    except OSError:
+        return found
+    for line in text.splitlines():
+        m = PHASE.match(line.strip())
+        if m:
+            found[m.group(1)] = found.get(m.group(1), 0.0) + float(m.group(2))
+    return found
+
+
+def _one_loop(project, owner, env: dict[str, str], tmp: Path, name: str):  # type: ignore[no-untyped-def]
+    """Publish the sdist of task ``name`` to dev; wait until its product's wheel is on prod
+    and a plain ``uv pip install`` of the product from prod succeeds."""
+    from ci_support import task_sdist
+
+    from pipl.index.session import connect
+
+    uv = str(Path(sys.executable).parent / "uv")
+    sdist = task_sdist(tmp, name, "0.1.0")
+    venv = tmp / f"install-{name}"
+    timed([uv, "venv", "--quiet", "--python", sys.executable, venv], env)
+    prod_index = project.stage_index("prod")
+    prod = project.simple_url(prod_index)
+    t0 = time.time()
+    owner.upload(project.stage_index("dev"), sdist)
+    t_upload = time.time() - t0
+    deadline = time.monotonic() + 600
+    with connect(project, "anonymous") as anon:
+        while time.monotonic() < deadline:
+            links = anon.links(prod_index, f"{name}-report", "0.1.0")
+            if any(lk.basename.endswith(".whl") for lk in links):
+                break
+            time.sleep(0.02)
+    t_visible = time.time() - t0
+    argv = [uv, "pip", "install", "--quiet", "--python", venv / "bin" / "python"]
+    timed([*argv, "--index-url", prod, f"{name}-report==0.1.0"], env)
+    t_installed = time.time() - t0
+    jobs = [j for j in _all_jobs(project) if j.project == name]
+    while any(j.state in ("queued", "running") for j in jobs):  # the last job's end
+        time.sleep(0.1)
+        jobs = [j for j in _all_jobs(project) if j.project == name]
+    return t0, t_upload, t_visible, t_installed, sorted(jobs, key=lambda j: j.started or 0)
+
+
+def publish_loop(project, owner, env: dict[str, str], tmp: Path) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    """``LOOP_N`` runs of the loop after a warm-up; each job's share and phases (p50 over
+    the runs), the gaps between jobs, beside the raw tool steps measured in the same run."""
+    _one_loop(project, owner, env, tmp, "bench-warm")
+    runs = []
+    for i in range(LOOP_N):
+        runs.append(_one_loop(project, owner, env, tmp, f"bench-task{i}"))
+    installed = [r[3] for r in runs]
+    visible = [r[2] for r in runs]
+    p50 = statistics.median(installed)
+    rows = [
+        ("total: upload -> product installed from prod, p50", f"{p50:.2f} s"),
+        ("  each run", ", ".join(f"{t:.2f}" for t in installed) + " s"),
+        ("  of which: product's wheel on prod, p50", f"{statistics.median(visible):.2f} s"),
+    ]
+    # each job (in the order they ran), its phases, and the wait before it
+    steps: dict[str, list[list[float]]] = {}
+    order: list[str] = []
+    for t0, _, _, _, jobs in runs:
+        t_prev = t0
+        for j in jobs:
+            label = f"job {j.handler} on {j.index}"
+            if label not in steps:
+                steps[label] = [[], []]
+                order.append(label)
+            steps[label][0].append(j.seconds or 0.0)
+            steps[label][1].append((j.started or 0) - t_prev)
+            t_prev = max(t_prev, j.finished or 0.0)
+    phases: dict[str, dict[str, list[float]]] = {}
+    for _, _, _, _, jobs in runs:
+        for j in jobs:
+            for k, v in _phases(project, j.id).items():
+                phases.setdefault(f"job {j.handler} on {j.index}", {}).setdefault(k, []).append(v)
+    for label in order:
+        took = statistics.median(steps[label][0])
+        wait = statistics.median(steps[label][1])
+        rows.append((f"  {label}", f"{took:.2f} s ({took / p50 * 100:.0f}%)"))
+        rows.append(("      waited before it (upload or the job before)", f"{wait:.2f} s"))
+        for phase, values in phases.get(label, {}).items():
+            rows.append((f"      {phase}", f"{statistics.median(values):.2f} s"))
+    uv = str(Path(sys.executable).parent / "uv")
+    prod = project.simple_url(project.stage_index("prod"))
+    sdist = next(tmp.glob("dist/bench_task0-*.tar.gz"))
+    after = [r[3] - (max(j.finished or 0 for j in r[4]) - r[0]) for r in runs]
+    rows.append(("  last job's end -> product installed", f"{statistics.median(after):.2f} s"))
+    raw_venv = timed([uv, "venv", "--quiet", "--python", sys.executable, tmp / "rv"], env)
+    raw_install = timed(
+        [
+            uv,
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            tmp / "rv" / "bin" / "python",
+            "--index-url",
+            prod,
+            "bench-task0",
+        ],
+        env,
+    )
+    raw_build = timed(
+        [
+            uv,
+            "build",
+            "--quiet",
+            "--wheel",
+            "--python",
+            sys.executable,
+            "--default-index",
+            prod,
+            "--out-dir",
+            tmp / "rb",
+            sdist,
+        ],
+        env,
+    )
+    from helpers import make_wheel
+
+    t0 = time.time()
+    owner.upload(project.stage_index("dev"), make_wheel(tmp / "raw", "rawup", "1.0"))
+    raw_upload = time.time() - t0
+    rows += [
+        ("raw: upload sdist, p50", f"{statistics.median(r[1] for r in runs):.2f} s"),
+        ("raw: uv venv", f"{raw_venv:.2f} s"),
+        ("raw: uv pip install task", f"{raw_install:.2f} s"),
+        ("raw: uv build wheel", f"{raw_build:.2f} s"),
+        ("raw: upload wheel", f"{raw_upload:.2f} s"),
+    ]
+    return rows
+
+
+def loop_main() -> None:
+    """Only the publish -> product loop (``python bench/run.py ci-loop``)."""
+    from pipl.index.session import connect
+    from pipl.project.project import Project
+
+    with tempfile.TemporaryDirectory(prefix="pipl-bench-ci-") as tmp_name:
+        tmp = Path(tmp_name)
+        with BenchProject(tmp) as bp:
+            project = Project.load(bp.root)
+            with connect(project, "owner") as owner:
+                rows = publish_loop(project, owner, bp.env, tmp)
+        print_table(LOOP_TITLE, rows)

@@ -14,6 +14,7 @@ BENCHES = {
     "assets": "bench.bench_assets",
     "lookup": "bench.bench_lookup",
     "ci": "bench.bench_ci",
+    "ci-loop": "bench.bench_ci:loop_main",
     "mirror": "bench.bench_mirror",
     "pipe": "bench.bench_pipe",
 }
@@ -24,7 +25,8 @@ def main(argv: list[str]) -> None:
     for name in chosen:
         if name not in BENCHES:
             sys.exit(f"unknown benchmark {name!r}; choose from {', '.join(BENCHES)}")
-        importlib.import_module(BENCHES[name]).main()
+        module, _, func = BENCHES[name].partition(":")
+        getattr(importlib.import_module(module), func or "main")()
 
 
 if __name__ == "__main__":

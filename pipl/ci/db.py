@@ -134,6 +134,19 @@ def add_job(
     return cur.rowcount == 1
 
 
+def end_settle(conn: sqlite3.Connection, index: str, project: str, version: str) -> int:
+    """Let the release's per-release jobs that still wait for their first start (its
+    files are all there) start now; return how many."""
+    now = time.time()
+    cur = conn.execute(
+        "UPDATE jobs SET not_before = ? WHERE ix = ? AND project = ? AND version = ? "
+        "AND key = '' AND state = 'queued' AND attempts = 0 AND started IS NULL "
+        "AND not_before > ?",
+        (now, index, project, version, now),
+    )
+    return cur.rowcount
+
+
 def get_job(conn: sqlite3.Connection, job_id: int) -> Job:
     row = conn.execute(f"SELECT {COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()  # noqa: S608 - column list is a constant
     if row is None:

@@ -20,6 +20,9 @@ from __future__ import annotations
 
 import importlib.metadata as md
 import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -87,6 +90,15 @@ class JobContext:
 
     def log(self, message: str) -> None:
         print(message, flush=True)
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Time a step of the job: ``phase NAME took N.NN s`` goes to its log."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.log(f"phase {name} took {time.perf_counter() - start:.2f} s")
 
     @property
     def simple_url(self) -> str:

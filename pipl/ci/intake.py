@@ -22,7 +22,7 @@ from packaging.version import InvalidVersion, Version
 
 from pipl import names
 from pipl.ci import db, outbox
-from pipl.ci.handlers import CiError, load
+from pipl.ci.handlers import CiError, is_sdist, load
 from pipl.errors import NotFound, UsageError
 from pipl.index.client import IndexClient
 
@@ -48,8 +48,9 @@ class IndexCache:
         return [name for name, c in self.configs.items() if c.get("pipl_handlers")]
 
 
-# a job for a whole release waits this long after its first file, so that the other files
-# of one publish (an sdist and its wheel) are there when it starts
+# a job for a whole release waits this long after its first upload, so that the other files
+# of one publish (an sdist and its wheel) are there when it starts; it starts at once when
+# they are (a pushed release arrives whole; an uploaded one once it has both)
 SETTLE = 1.0
 
 _FILENAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+!-]{0,250}$")
@@ -75,9 +76,13 @@ def jobs_for_events(conn: sqlite3.Connection, cache: IndexCache) -> list[int]:
     """Queue the jobs of every event not taken yet; return the new jobs' event ids."""
     made = []
     events = outbox.pending_events(conn)
+    whole: dict[tuple[str, str, str], bool] = {}  # release -> its files are all there
     for event in events:
         if not valid_event(event):
             continue
+        release = (event.index, event.project, event.version)
+        if release not in whole:
+            whole[release] = complete(conn, *release)
         for name in cache.handlers(event.index):
             try:
                 handler = load(name)
@@ -87,11 +92,23 @@ def jobs_for_events(conn: sqlite3.Connection, cache: IndexCache) -> list[int]:
             except CiError:
                 rank, per_file = 0, False  # the job fails with the loading error
             key = event.filename if per_file else ""
-            delay = 0.0 if per_file else SETTLE
+            delay = 0.0 if per_file or whole[release] else SETTLE
             if db.add_job(conn, handler=name, rank=rank, event=event, key=key, delay=delay):
                 made.append(event.id)
+    for release, done in whole.items():
+        if done:  # jobs queued in an earlier round start now
+            db.end_settle(conn, *release)
     outbox.mark_taken(conn, [e.id for e in events])
     return made
+
+
+def complete(conn: sqlite3.Connection, index: str, project: str, version: str) -> bool:
+    """True when the release's files are all on ``index``: it was pushed there whole, or
+    it has an sdist and a wheel. Its jobs need not wait any longer."""
+    if outbox.is_complete(conn, index, project, version):
+        return True
+    files = outbox.release_filenames(conn, index, project, version)
+    return any(is_sdist(f) for f in files) and any(f.endswith(".whl") for f in files)
 
 
 def release_events(

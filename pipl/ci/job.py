@@ -14,7 +14,10 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipl.runner import Runner
 
 EXIT_PASSED, EXIT_FAILED, EXIT_RETRY, EXIT_WAIT = 0, 1, 75, 76
 TOKEN_ENV = "PIPL_CI_TOKEN"  # noqa: S105 - the variable's name, not a token
@@ -26,7 +29,7 @@ def _write_result(path: Path, state: str, message: str) -> None:
     atomic_write(path, json.dumps({"state": state, "message": message}))
 
 
-def run(spec_path: Path) -> int:
+def run(spec_path: Path, runner: Runner | None = None) -> int:
     from pipl.ci.handlers import HandlerFailed, InfraError, JobContext, NotYet, load
     from pipl.errors import (
         AuthError,
@@ -41,6 +44,7 @@ def run(spec_path: Path) -> int:
     from pipl.project.secrets import Token
     from pipl.runner import Runner
 
+    runner = runner or Runner()
     spec: dict[str, Any] = json.loads(spec_path.read_text())
     result = spec_path.with_name("result.json")
     user, _, rest = os.environ.pop(TOKEN_ENV, "::").partition(":")
@@ -69,11 +73,15 @@ def run(spec_path: Path) -> int:
                 index_config=spec["index_config"],
                 client=client,
                 workdir=Path(spec["workdir"]),
-                runner=Runner(),
+                runner=runner,
                 gates=spec.get("gates", {}),
                 created=float(spec.get("created", 0.0)),
             )
             ctx.workdir.mkdir(parents=True, exist_ok=True)
+            if spec.get("spawned"):
+                # from the runner starting this job to its handler starting: process start,
+                # imports, loading the handler and the project
+                ctx.log(f"phase start-up took {time.time() - float(spec['spawned']):.2f} s")
             summary = handler.run(ctx)
     except NotYet as exc:
         print(f"== waiting: {exc}", flush=True)

@@ -31,6 +31,13 @@ CREATE TABLE IF NOT EXISTS events (
     UNIQUE (ix, filename, sha256)
 );
 CREATE INDEX IF NOT EXISTS events_taken ON events (taken, id);
+CREATE TABLE IF NOT EXISTS complete (
+    ix TEXT NOT NULL,
+    project TEXT NOT NULL,
+    version TEXT NOT NULL,
+    recorded REAL NOT NULL,
+    UNIQUE (ix, project, version)
+);
 CREATE TABLE IF NOT EXISTS hints (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     ix TEXT NOT NULL,
@@ -148,6 +155,34 @@ def known_files(conn: sqlite3.Connection, index: str) -> set[tuple[str, str]]:
     return {
         (f, s)
         for f, s in conn.execute("SELECT filename, sha256 FROM events WHERE ix = ?", (index,))
+    }
+
+
+def record_complete(conn: sqlite3.Connection, *, index: str, project: str, version: str) -> None:
+    """Note that a release arrived whole on ``index`` (pushed there in one go): its jobs
+    need not wait for more of its files."""
+    conn.execute(
+        "INSERT OR IGNORE INTO complete (ix, project, version, recorded) VALUES (?, ?, ?, ?)",
+        (index, project, version, time.time()),
+    )
+
+
+def is_complete(conn: sqlite3.Connection, index: str, project: str, version: str) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM complete WHERE ix = ? AND project = ? AND version = ?",
+        (index, project, version),
+    ).fetchone()
+    return row is not None
+
+
+def release_filenames(conn: sqlite3.Connection, index: str, project: str, version: str) -> set[str]:
+    """The files of one release on ``index`` that events were recorded for."""
+    return {
+        f
+        for (f,) in conn.execute(
+            "SELECT filename FROM events WHERE ix = ? AND project = ? AND version = ?",
+            (index, project, version),
+        )
     }
 
 

@@ -2,10 +2,11 @@
 
 The runner is one process per project (a file lock says so). Its main loop takes the
 outbox's hints and events, sweeps the handled indexes now and then, and hands runnable jobs
-to a bounded pool of workers. Each job runs in a child process (``pipl.ci.job``) in a new
-session, with a timeout, its output in a log file of its own; infrastructure errors are
-retried with backoff. After a crash (kill -9), the jobs the last runner left running are
-stopped and queued again: handlers are idempotent, so a rerun changes nothing twice.
+to a bounded pool of workers. Each job runs in a child process (``pipl.ci.job``, forked by
+the prefork process of ``pipl.ci.prefork`` when it runs) in a new session, with a timeout,
+its output in a log file of its own; infrastructure errors are retried with backoff. After
+a crash (kill -9), the jobs the last runner left running are stopped and queued again:
+handlers are idempotent, so a rerun changes nothing twice.
 """
 
 from __future__ import annotations
@@ -23,12 +24,14 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pipl.ci import db, intake, outbox
 from pipl.ci.config import CiConfig
 from pipl.ci.handlers import CiError, load
 from pipl.ci.intake import IndexCache
 from pipl.ci.job import EXIT_PASSED, EXIT_RETRY, EXIT_WAIT, TOKEN_ENV
+from pipl.ci.prefork import Prefork
 from pipl.ci.users import ci_login
 from pipl.errors import PiplError
 from pipl.index.client import IndexClient
@@ -89,6 +92,8 @@ class CiRunner:
         self.cache = IndexCache(self.client)
         self._swept_serial = -1
         self.stopping = threading.Event()
+        self.wake = threading.Event()  # set when a job ends: the main loop looks again
+        self.prefork: Prefork | None = None
 
     # -- recovery -------------------------------------------------------------------------
     def recover(self) -> int:
@@ -177,6 +182,7 @@ class CiRunner:
             "attempt": job.attempts,
             "gates": gates,
             "created": job.created,
+            "spawned": time.time(),
         }
         (folder / "spec.json").write_text(json.dumps(spec, indent=1))
         try:
@@ -187,14 +193,7 @@ class CiRunner:
         env[TOKEN_ENV] = f"{token.user}:{token.token}:{token.expires}"
         log = log_path(self.project, job.id)
         log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("ab") as out:
-            proc = self.runner.spawn(
-                [sys.executable, "-m", "pipl.ci.job", folder / "spec.json"],
-                stdout=out,
-                env=env,
-                detach=True,
-                cwd=folder,
-            )
+        proc = self._start(folder, log, env)
         db.set_child(self.conn, job.id, proc.pid)
         deadline = time.monotonic() + timeout
         code: int | None = None
@@ -219,6 +218,23 @@ class CiRunner:
                     return Outcome(db.CANCELLED, "cancelled")
         _kill_group(proc.pid)  # anything the handler left behind in its session
         return self._end(job, self._read_outcome(folder, code, log))
+
+    def _start(self, folder: Path, log: Path, env: dict[str, str]) -> Any:
+        """Start the job's process: forked by the prefork process when it runs (and the
+        job's imports would be the same), else a new interpreter."""
+        if self.prefork is not None and self.prefork.compatible(env):
+            try:
+                return self.prefork.start(folder / "spec.json", log, folder, env)
+            except CiError as exc:
+                self.say(f"{exc}: starting the job in a new interpreter")
+        with log.open("ab") as out:
+            return self.runner.spawn(
+                [sys.executable, "-m", "pipl.ci.job", folder / "spec.json"],
+                stdout=out,
+                env=env,
+                detach=True,
+                cwd=folder,
+            )
 
     def _read_outcome(self, folder: Path, code: int, log: Path) -> Outcome:
         try:
@@ -258,6 +274,7 @@ class CiRunner:
         recovered = self.recover()
         if recovered:
             self.say(f"queued again {recovered} job(s) left running by a stopped runner")
+        self.prefork = self._start_prefork()
         workers = self.config.workers
         running: dict[int, Future[Outcome]] = {}
         first = True
@@ -290,11 +307,20 @@ class CiRunner:
                 # a last look before leaving: a sweep finds what hooks have not recorded yet
                 if until_idle and not running and not self._pending() and self._idle():
                     break
-                stop.wait(POLL)
+                self.wake.wait(POLL)
+                self.wake.clear()
             self.stopping.set()
             for fut in running.values():
                 with contextlib.suppress(Exception):
                     fut.result()
+
+    def _start_prefork(self) -> Prefork | None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PIPL_CI_",))}
+        try:
+            return Prefork(env, outbox.ci_dir(self.project.root), self.runner)
+        except (CiError, OSError) as exc:
+            self.say(f"{exc}: jobs start in new interpreters")
+            return None
 
     def _execute_in_thread(self, job: db.Job) -> Outcome:
         # sqlite connections stay in their thread: each worker opens its own
@@ -307,6 +333,7 @@ class CiRunner:
         finally:
             worker.conn.close()
             worker.client.close()
+            self.wake.set()
 
     def _idle(self) -> bool:
         """True when a forced sweep finds nothing new either."""
@@ -320,6 +347,9 @@ class CiRunner:
         return counts[db.QUEUED] > 0 or counts[db.RUNNING] > 0
 
     def close(self) -> None:
+        if self.prefork is not None:
+            self.prefork.close()
+            self.prefork = None
         self.client.close()
         self.conn.close()
 

@@ -9,6 +9,8 @@ devpi answers becomes a ``PiplError`` carrying devpi's own message.
 from __future__ import annotations
 
 import base64
+import functools
+import ssl
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -37,6 +39,13 @@ __all__ = ["IndexClient", "Link", "PushResult", "ServerAnswer", "UploadResult"]
 # change revoked (see pipl.devpi_auth)
 AUTH_HEADER = "X-Pipl-Auth"
 AUTH_HEADER_NAME = "X-Devpi-Auth"
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """httpx's default TLS context (certifi, or SSL_CERT_FILE/SSL_CERT_DIR), made once per
+    process: making it loads the CA bundle, which costs more than most requests."""
+    return httpx.create_ssl_context()
 
 
 class IndexClient:

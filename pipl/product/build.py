@@ -32,6 +32,7 @@ from pipl_pipe.products import (
 from pipl import names
 from pipl.errors import PacklError, UsageError
 from pipl.fsutil import atomic_write
+from pipl.packl import flit
 from pipl.packl.build import dist_files
 from pipl.packl.create import pipl_pipe_requirement
 from pipl.packl.packl import Packl
@@ -195,7 +196,10 @@ def build_product(
     )
     _write_pyproject(PyProject(dest / "pyproject.toml"), spec, module, assets, description)
     packl = Packl(dest, spec.name)
-    (uv or Uv()).build(dest, packl.dist_dir, index_url=index_url)
+    if flit.applies(dest):  # pipl's own template: flit_core here makes the same files
+        flit.build(dest, packl.dist_dir)
+    else:
+        (uv or Uv()).build(dest, packl.dist_dir, index_url=index_url)
     files = dist_files(packl, spec.version)
     return BuiltProduct(packl, files, assets)
 

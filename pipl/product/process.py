@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,11 +48,13 @@ def run_process(
     workdir: Path | None = None,
     runner: Runner | None = None,
     skip: Callable[[ProductSpec], bool] | None = None,
+    timed: Callable[[str], AbstractContextManager[None]] | None = None,
 ) -> ProcessResult:
     """Run ``task``'s processing in ``ws``; build its products; publish them if ``client``.
 
     What the processing prints goes to stderr (it is the user's); its answer comes back
-    through a result file."""
+    through a result file. ``timed(step)``, if given, wraps each step (to time it)."""
+    timed = timed or (lambda step: nullcontext())
     from pipl.workspace.inside import ask
     from pipl.workspace.shell import workspace_env
 
@@ -61,15 +64,16 @@ def run_process(
     workdir = Path(workdir or ws.path / "products")
     workdir.mkdir(parents=True, exist_ok=True)
     outdir = Path(tempfile.mkdtemp(prefix=f"{task}-", dir=workdir))
-    result = ask(
-        ws,
-        "pipl_pipe.process",
-        [task, str(outdir)],
-        env,
-        runner,
-        what=f"processing of {task} failed",
-        error=PacklError,
-    )
+    with timed("processing"):
+        result = ask(
+            ws,
+            "pipl_pipe.process",
+            [task, str(outdir)],
+            env,
+            runner,
+            what=f"processing of {task} failed",
+            error=PacklError,
+        )
     uv = Uv(runner)
     index = project.stage_index(stage or ws.stage) if client is not None else None
     built = []
@@ -84,20 +88,22 @@ def run_process(
         )
         if skip is not None and skip(spec):  # e.g. this version is published already
             continue
-        built.append(
-            build_product(
-                Path(item["outputs"]),
-                spec,
-                store=store,
-                workdir=workdir,
-                index_url=ws.index_url(project),
-                uv=uv,
-                client=client,
-                index=index,
+        with timed("build a product"):
+            built.append(
+                build_product(
+                    Path(item["outputs"]),
+                    spec,
+                    store=store,
+                    workdir=workdir,
+                    index_url=ws.index_url(project),
+                    uv=uv,
+                    client=client,
+                    index=index,
+                )
             )
-        )
     uploads = []
     if client is not None and index is not None:
         for product in built:
-            uploads += [client.upload(index, path) for path in product.files]
+            with timed("upload a product"):
+                uploads += [client.upload(index, path) for path in product.files]
     return ProcessResult(result["task"], result["version"], built, uploads, index)

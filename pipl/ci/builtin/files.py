@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import platform
 import sys
+import tarfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -75,15 +77,37 @@ def existing_toxresult(ctx: JobContext, link: Link, tag: str) -> dict[str, Any] 
 def announce(ctx: JobContext, index: str, name: str, version: str) -> int:
     """Record the events of a release this job put on ``index`` (a push runs no upload
     hook before commit, so the runner would otherwise wait for devpi's notification
-    thread or its sweep). Idempotent, like every event."""
-    from pipl.ci import outbox
+    thread or its sweep), and that it is there whole: its jobs there start without the
+    settle window, whoever recorded its events first. Idempotent, like every event."""
+    from pipl.ci import db, outbox
     from pipl.ci.intake import release_events
+    from pipl.names import normalize_dist
 
     if not (ctx.client.get_index(index).get("pipl_handlers") or []):
         return 0
-    conn = outbox.connect(outbox.ci_dir(ctx.project.root))
+    project = normalize_dist(name)
+    conn = db.open_db(ctx.project.root)
     try:
+        outbox.record_complete(conn, index=index, project=project, version=version)
         serial = int(ctx.client.status().get("serial", -1))
-        return release_events(conn, ctx.client, index, name, version, serial, "push")
+        new = release_events(conn, ctx.client, index, name, version, serial, "push")
+        db.end_settle(conn, index, project, version)  # jobs made from its hooks' events
+        return new
     finally:
         conn.close()
+
+
+def unpack(archive: Path, dest: Path) -> Path:
+    """Unpack an sdist safely (no member outside ``dest``); return its top folder."""
+    dest.mkdir(parents=True, exist_ok=True)
+    if archive.name.endswith(".zip"):
+        with zipfile.ZipFile(archive) as zf:
+            for member in zf.namelist():
+                if not (dest / member).resolve().is_relative_to(dest.resolve()):
+                    raise HandlerFailed(f"{archive.name} holds a path outside the sdist: {member}")
+            zf.extractall(dest)  # noqa: S202 - every member checked above
+    else:
+        with tarfile.open(archive) as tf:
+            tf.extractall(dest, filter="data")
+    tops = [p for p in dest.iterdir() if p.is_dir()]
+    return tops[0] if len(tops) == 1 else dest

@@ -60,18 +60,21 @@ class ProcessHandler:
         )
         env.path.mkdir(parents=True, exist_ok=True)
         uv = Uv(ctx.runner)
-        uv.venv(env.venv, sys.executable)
-        uv.install(
-            env.python,
-            [f"{ctx.name}=={ctx.version}"],
-            index_url=ctx.simple_url,
-            what=f"install {ctx.name} {ctx.version} from {ctx.index}",
-        )
+        with ctx.phase("uv venv"):
+            uv.venv(env.venv, sys.executable)
+        with ctx.phase("uv pip install"):
+            uv.install(
+                env.python,
+                [f"{ctx.name}=={ctx.version}"],
+                index_url=ctx.simple_url,
+                what=f"install {ctx.name} {ctx.version} from {ctx.index}",
+            )
         ctx.log(f"installed {ctx.name}=={ctx.version} from {ctx.simple_url}")
         pipeline = pipeline_module(env, ctx.name)
         if pipeline is None and not _has_processing(env, ctx.name):
             return f"{ctx.name} {ctx.version} has no {PROCESS_GROUP} entry point: nothing to run"
-        hashes = {lk.basename: lk.sha256 for lk in release_files(ctx)}
+        with ctx.phase("read the release's files"):
+            hashes = {lk.basename: lk.sha256 for lk in release_files(ctx)}
         for basename, sha in sorted(hashes.items()):
             ctx.log(f"made from {basename} sha256={sha}")
         target = ctx.promote_to or ctx.index
@@ -97,22 +100,25 @@ class ProcessHandler:
                 return True
             return False
 
-        result = run_process(
-            ctx.project,
-            env,
-            ctx.name,
-            store=project_store(ctx.project),
-            client=ctx.client,
-            stage=stage,
-            workdir=ctx.workdir / "products",
-            runner=ctx.runner,
-            skip=published,
-        )
+        with ctx.phase("processing, product build and upload"):
+            result = run_process(
+                ctx.project,
+                env,
+                ctx.name,
+                store=project_store(ctx.project),
+                client=ctx.client,
+                stage=stage,
+                workdir=ctx.workdir / "products",
+                runner=ctx.runner,
+                skip=published,
+                timed=ctx.phase,
+            )
         for upload in result.uploads:
             ctx.log(f"{upload.filename} -> {target}: {upload.action}")
         uploaded = [u for u in result.uploads if u.uploaded]
-        for built in result.products:
-            announce(ctx, target, built.packl.name, built.packl.pyproject.version)
+        with ctx.phase("announce"):
+            for built in result.products:
+                announce(ctx, target, built.packl.name, built.packl.pyproject.version)
         made = ", ".join(f"{p.packl.name} {p.packl.pyproject.version}" for p in result.products)
         if not uploaded:
             already = ", ".join(kept) or "all"

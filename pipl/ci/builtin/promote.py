@@ -33,7 +33,8 @@ class PromoteHandler:
                 f"(add 'qa' to the handlers of {ctx.index} or of an earlier stage)"
             )
         summary = _push(ctx, target)
-        announce(ctx, target, ctx.name, ctx.version)
+        with ctx.phase("announce"):
+            announce(ctx, target, ctx.name, ctx.version)
         return summary
 
 
@@ -42,15 +43,17 @@ def _push(ctx: JobContext, target: str) -> str:
     missing) when the release's requirements are not on the target's chain."""
     from pipl.index.promote import plan_promotion, promote
 
-    plan = plan_promotion(
-        ctx.client, ctx.project.name, ctx.name, ctx.version, source=ctx.index, target=target
-    )
-    waiting = _promoting(ctx, [m.requirement for m in plan.missing if m.available])
+    with ctx.phase("plan"):
+        plan = plan_promotion(
+            ctx.client, ctx.project.name, ctx.name, ctx.version, source=ctx.index, target=target
+        )
+        waiting = _promoting(ctx, [m.requirement for m in plan.missing if m.available])
     if waiting:
         raise NotYet(f"waiting for {', '.join(waiting)} to reach {target} first")
-    result = promote(
-        ctx.client, ctx.project.name, ctx.name, ctx.version, source=ctx.index, target=target
-    )
+    with ctx.phase("push"):
+        result = promote(
+            ctx.client, ctx.project.name, ctx.name, ctx.version, source=ctx.index, target=target
+        )
     copied = [name for pushed in result.pushed for name in pushed.copied]
     for pushed in result.pushed:
         for name in pushed.copied:

@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import json
 import sys
-import tarfile
 import time
 import tomllib
-import zipfile
 from pathlib import Path
 from typing import Any
 
 from pipl import names
-from pipl.ci.builtin.files import download, existing_toxresult, release_files
+from pipl.ci.builtin.files import download, existing_toxresult, release_files, unpack
 from pipl.ci.handlers import HandlerFailed, JobContext, NotYet, is_sdist
 
 # a release with a wheel and no sdist yet waits this long for the sdist of the same publish
@@ -48,7 +46,8 @@ class QaHandler:
         return True
 
     def run(self, ctx: JobContext) -> str:
-        files = release_files(ctx)
+        with ctx.phase("read the release's files"):
+            files = release_files(ctx)
         sdist = next((lk for lk in files if is_sdist(lk.basename)), None)
         wheel = next((lk for lk in files if lk.basename.endswith(".whl")), None)
         if sdist is None:
@@ -57,16 +56,20 @@ class QaHandler:
             return f"{ctx.name} {ctx.version} has no sdist on {ctx.index}: no tests to run"
         target = wheel or sdist
         tag = f"qa:{ctx.index}"
-        earlier = existing_toxresult(ctx, target, tag)
+        with ctx.phase("look for an earlier result"):
+            earlier = existing_toxresult(ctx, target, tag)
         if earlier is not None:
             return _verdict(ctx, earlier, f"result of an earlier run on {target.basename}")
-        source = _unpack(download(ctx, sdist), ctx.workdir / "src")
-        config = _tox_config(source, ctx.workdir)
-        if config is None:
-            return f"{sdist.basename} has no tox configuration and is no packl: no tests to run"
-        installpkg = (
-            download(ctx, target) if target is not sdist else ctx.workdir / "files" / sdist.basename
-        )
+        with ctx.phase("download and unpack"):
+            source = unpack(download(ctx, sdist), ctx.workdir / "src")
+            config = _tox_config(source, ctx.workdir)
+            if config is None:
+                return f"{sdist.basename} has no tox configuration and is no packl: no tests to run"
+            installpkg = (
+                download(ctx, target)
+                if target is not sdist
+                else ctx.workdir / "files" / sdist.basename
+            )
         result_json = ctx.workdir / "toxresult.json"
         argv = [
             sys.executable,
@@ -83,7 +86,8 @@ class QaHandler:
             str(ctx.workdir / ".tox"),
         ]
         ctx.log(f"$ {' '.join(argv)}")
-        done = ctx.runner.run(argv, cwd=source, env=ctx.child_env(), check=False)
+        with ctx.phase("tox"):
+            done = ctx.runner.run(argv, cwd=source, env=ctx.child_env(), check=False)
         ctx.log((done.stdout + done.stderr).strip())
         try:
             data: dict[str, Any] = json.loads(result_json.read_text())
@@ -92,7 +96,8 @@ class QaHandler:
                 f"tox wrote no result for {target.basename} (exit {done.returncode}): see the log"
             ) from None
         data["pipl"] = {"tag": tag, "job": ctx.job_id, "returncode": done.returncode}
-        ctx.client.upload_toxresult(target, data)
+        with ctx.phase("attach the toxresult"):
+            ctx.client.upload_toxresult(target, data)
         ctx.log(f"toxresult attached to {target.basename}")
         return _verdict(ctx, data, f"tox on {target.basename}")
 
@@ -113,22 +118,6 @@ def _verdict(ctx: JobContext, data: dict[str, Any], what: str) -> str:
             f"{', '.join(failed) or f'tox exit {code}'} failed"
         )
     return f"QA passed: {what}: {', '.join(envs) or 'no environments'}"
-
-
-def _unpack(archive: Path, dest: Path) -> Path:
-    """Unpack an sdist safely (no member outside ``dest``); return its top folder."""
-    dest.mkdir(parents=True, exist_ok=True)
-    if archive.name.endswith(".zip"):
-        with zipfile.ZipFile(archive) as zf:
-            for member in zf.namelist():
-                if not (dest / member).resolve().is_relative_to(dest.resolve()):
-                    raise HandlerFailed(f"{archive.name} holds a path outside the sdist: {member}")
-            zf.extractall(dest)  # noqa: S202 - every member checked above
-    else:
-        with tarfile.open(archive) as tf:
-            tf.extractall(dest, filter="data")
-    tops = [p for p in dest.iterdir() if p.is_dir()]
-    return tops[0] if len(tops) == 1 else dest
 
 
 def _tox_config(source: Path, workdir: Path) -> Path | None:

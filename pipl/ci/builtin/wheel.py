@@ -1,17 +1,30 @@
 """``wheel``: build the wheel of an uploaded sdist that has none, and upload it beside the
 sdist with its build log (attached to the wheel as a devpi toxresult named ``build``).
 
-Build requirements come from the index (the base index carries flit_core and, for
-setuptools sdists, setuptools and wheel), so it works offline.
+An sdist that flit_core builds without running its code (``pipl.packl.flit``: a packl's,
+with its version and description in ``[project]``) is built in the job's process with
+pipl's flit_core, when that satisfies its build requirements. Any other is built by
+``uv build`` in an isolated environment whose build requirements come from the index (the
+base index carries flit_core and, for setuptools sdists, setuptools and wheel), so it
+works offline.
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
-from pipl.ci.builtin.files import download, existing_toxresult, release_files, the_file, toxresult
+from pipl.ci.builtin.files import (
+    download,
+    existing_toxresult,
+    release_files,
+    the_file,
+    toxresult,
+    unpack,
+)
 from pipl.ci.handlers import HandlerFailed, JobContext, is_sdist
 from pipl.index.distfile import read_distfile
+from pipl.packl import flit
 from pipl.uv import uv_bin
 
 TAG = "wheel-build"
@@ -27,12 +40,22 @@ class WheelHandler:
         return is_sdist(filename)
 
     def run(self, ctx: JobContext) -> str:
-        sdist = the_file(ctx)
-        wheels = [lk for lk in release_files(ctx) if lk.basename.endswith(".whl")]
+        with ctx.phase("read the release's files"):
+            sdist = the_file(ctx)
+            wheels = [lk for lk in release_files(ctx) if lk.basename.endswith(".whl")]
         if wheels:
             return f"{ctx.name} {ctx.version} has a wheel already ({wheels[0].basename})"
-        path = download(ctx, sdist)
+        with ctx.phase("download"):
+            path = download(ctx, sdist)
         out = ctx.workdir / "wheel"
+        source = unpack(path, ctx.workdir / "src")
+        if flit.applies(source):
+            with ctx.phase("build"):
+                argv = ["flit_core", str(flit.version()), "wheel", ctx.filename]
+                built = flit.build(source, out, sdist=False)
+                build_log = f"built {built[0].name} with flit_core {flit.version()} in process"
+                ctx.log(build_log)
+            return _upload(ctx, built, argv, build_log)
         argv = [
             uv_bin(),
             "build",
@@ -46,12 +69,13 @@ class WheelHandler:
             str(path),
         ]
         ctx.log(f"$ {' '.join(argv)}")
-        done = ctx.runner.run(
-            argv,
-            env=ctx.child_env({"SOURCE_DATE_EPOCH": "315532800"}),
-            check=False,
-            cwd=ctx.workdir,
-        )
+        with ctx.phase("build"):
+            done = ctx.runner.run(
+                argv,
+                env=ctx.child_env({"SOURCE_DATE_EPOCH": "315532800"}),
+                check=False,
+                cwd=ctx.workdir,
+            )
         build_log = (done.stdout + done.stderr).strip()
         ctx.log(build_log)
         if done.returncode != 0:
@@ -60,18 +84,26 @@ class WheelHandler:
                 f"building a wheel of {ctx.filename} failed (uv exit {done.returncode}): "
                 f"{lines[-1] if lines else 'no output'}"
             )
-        built = sorted(out.glob("*.whl"))
-        if len(built) != 1:
-            raise HandlerFailed(f"building {ctx.filename} made {len(built)} wheels, not one")
-        dist = read_distfile(built[0])
-        if dist.version != ctx.version:
-            raise HandlerFailed(
-                f"{built[0].name} says version {dist.version}, its sdist {ctx.version}"
-            )
+        return _upload(ctx, sorted(out.glob("*.whl")), argv, build_log)
+
+
+def _upload(ctx: JobContext, built: list[Path], argv: list[str], build_log: str) -> str:
+    """Upload the one wheel built beside its sdist, with its build log."""
+    if len(built) != 1:
+        raise HandlerFailed(f"building {ctx.filename} made {len(built)} wheels, not one")
+    dist = read_distfile(built[0])
+    if dist.version != ctx.version:
+        raise HandlerFailed(f"{built[0].name} says version {dist.version}, its sdist {ctx.version}")
+    with ctx.phase("upload"):
         result = ctx.client.upload(ctx.index, dist)
-        ctx.log(f"{result.filename} -> {ctx.index}: {result.action}")
+    ctx.log(f"{result.filename} -> {ctx.index}: {result.action}")
+    with ctx.phase("attach the build log"):
         link = next(lk for lk in release_files(ctx) if lk.basename == dist.filename)
         if existing_toxresult(ctx, link, TAG) is None:
-            command = {"command": [*argv[:-1], ctx.filename], "retcode": "0", "output": build_log}
+            command = {
+                "command": [*argv[:-1], ctx.filename],
+                "retcode": "0",
+                "output": build_log,
+            }
             ctx.client.upload_toxresult(link, toxresult(ctx, "build", [command], tag=TAG))
-        return f"built {dist.filename} in {done.seconds:.1f}s and uploaded it to {ctx.index}"
+    return f"built {dist.filename} and uploaded it to {ctx.index}"
