@@ -27,7 +27,7 @@ from pipl.errors import (
     ServerNotRunning,
 )
 from pipl.index.distfile import DistFile, read_distfile
-from pipl.index.http import describe, error_for, multidict, tls_context, transport
+from pipl.index.http import describe, error_for, multidict, transport
 from pipl.index.identity import ServerAnswer, answer_of
 from pipl.index.links import Link, PushResult, UploadResult, links_of
 from pipl.project.secrets import Token

@@ -4,22 +4,11 @@
 from __future__ import annotations
 
 import contextlib
-import functools
-import ssl
 from collections.abc import Iterator
 
 import httpx
 
 from pipl.errors import AuthError, Conflict, IndexServerError, NotFound, ServerNotRunning
-
-
-@functools.cache
-def tls_context() -> ssl.SSLContext:
-    """One TLS context for every HTTP client of this process: making one loads the CA
-    bundle, which takes tens of milliseconds, too long to pay per request."""
-    import certifi
-
-    return ssl.create_default_context(cafile=certifi.where())
 
 
 def error_for(response: httpx.Response, what: str) -> IndexServerError:
