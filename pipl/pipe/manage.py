@@ -74,7 +74,13 @@ def graph(pipeline: Pipeline, fmt: str = "dot", runner: Runner | None = None) ->
     """The DAG as dot text, or drawn by graphviz ``dot`` as svg or png."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown graph format {fmt!r}: choose from {', '.join(FORMATS)}")
-    text = to_dot(parse(pipeline.dot), pipeline.name.replace("-", "_"))
+    return draw(to_dot(parse(pipeline.dot), pipeline.name.replace("-", "_")), fmt, runner)
+
+
+def draw(text: str, fmt: str = "svg", runner: Runner | None = None) -> bytes:
+    """Dot ``text`` as is (``fmt`` dot), or drawn by graphviz ``dot`` as svg or png."""
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown graph format {fmt!r}: choose from {', '.join(FORMATS)}")
     if fmt == "dot":
         return text.encode()
     exe = shutil.which("dot")
