@@ -95,3 +95,14 @@ def demo_pipeline(code: Path, prefix: Path, name: str) -> Pipeline:
     )
     p.push(source=[1, 2, 3])
     return p
+
+
+def project_demo(project_state: Path, tmp: Path, name: str) -> Path:
+    """The demo pipeline run (interactively) under ``PROJECT/.pipl/pipe-data/NAME``, as CI
+    keeps a pipeline's data; its data folder."""
+    from pipl.pipe import run
+
+    p = demo_pipeline(tmp / "code", project_state / "pipe-data" / name, name)
+    report = run(p, executor="interactive")
+    assert not report.ok and report.segment("square").failed == 1
+    return p.prefix

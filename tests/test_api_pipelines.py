@@ -14,10 +14,9 @@ import pytest
 from pipl import Client
 from pipl.errors import AuthError, NotFound, PipelineBusy, UsageError
 from pipl.fsutil import locked
-from pipl.pipe import run
 from pipl.pipe.db import open_db
 from pipl.project.project import Project
-from tests.pipe_helpers import demo_pipeline
+from tests.pipe_helpers import project_demo
 
 VISITOR = ("pipe-visitor", "visitor-pw-2")
 
@@ -27,11 +26,7 @@ def data_dir(project: Project, name: str) -> Path:
 
 
 def make_demo(project: Project, tmp: Path, name: str) -> Path:
-    """The demo pipeline run under the project's pipe-data/NAME; its data folder."""
-    p = demo_pipeline(tmp / "code", data_dir(project, name), name)
-    report = run(p, executor="interactive")
-    assert not report.ok and report.segment("square").failed == 1
-    return p.prefix
+    return project_demo(project.state_dir, tmp, name)
 
 
 @pytest.fixture(scope="module")
@@ -144,9 +139,7 @@ def test_one_instance_with_log_parameters_and_files(client: Client) -> None:
     png = client.pipelines.download("demo-pipe", "square", name, "plot.png")
     assert png.startswith(b"\x89PNG") and len(png) == files["plot.png"]
     label = client.pipelines.instances("demo-pipe", segment="label").instances[0]
-    assert client.pipelines.instance("demo-pipe", "label", label.name).params == {
-        "prefix": '"n="'
-    }
+    assert client.pipelines.instance("demo-pipe", "label", label.name).params == {"prefix": '"n="'}
     failed = client.pipelines.instances("demo-pipe", status="failed").instances[0]
     log = client.pipelines.instance("demo-pipe", "square", failed.name).log
     assert "Traceback" in log and "three is not welcome" in log
