@@ -9,6 +9,8 @@ devpi answers becomes a ``PiplError`` carrying devpi's own message.
 from __future__ import annotations
 
 import base64
+import functools
+import ssl
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -39,13 +41,24 @@ AUTH_HEADER = "X-Pipl-Auth"
 AUTH_HEADER_NAME = "X-Devpi-Auth"
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context for all clients: loading the CA certificates costs tens of
+    milliseconds, which a dashboard request making a client would pay every time."""
+    return httpx.create_ssl_context()
+
+
 class IndexClient:
     """Talks to one devpi-server. Use as a context manager, or call ``close()``."""
 
     def __init__(self, url: str, *, timeout: float = 60.0, token: Token | None = None) -> None:
         self.url = url.rstrip("/")
         self._http = httpx.Client(
-            base_url=self.url, timeout=timeout, headers={"Accept": JSON}, follow_redirects=False
+            base_url=self.url,
+            timeout=timeout,
+            headers={"Accept": JSON},
+            follow_redirects=False,
+            verify=_tls_context(),
         )
         self.token: Token | None = None
         self._answer: ServerAnswer | None = None

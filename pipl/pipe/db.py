@@ -167,11 +167,14 @@ class TrackingDb:
             )
 
     def counts(self, key: str) -> dict[str, int]:
-        cur = self.conn.execute(
-            "SELECT ok, COUNT(*) FROM instances WHERE key=? GROUP BY ok", (key,)
-        )
-        found = {bool(ok): n for ok, n in cur}
-        return {"done": found.get(True, 0), "failed": found.get(False, 0)}
+        # two counts over the (key, ok, name) index: much faster than a GROUP BY
+        found = [
+            self.conn.execute(
+                "SELECT COUNT(*) FROM instances WHERE key=? AND ok=?", (key, ok)
+            ).fetchone()[0]
+            for ok in (1, 0)
+        ]
+        return {"done": int(found[0]), "failed": int(found[1])}
 
     def failures(self, key: str, limit: int = 5) -> list[tuple[str, str]]:
         cur = self.conn.execute(

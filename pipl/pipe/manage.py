@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipl.errors import PipelineError, UsageError
-from pipl.pipe.db import open_db
+from pipl.pipe.db import TrackingDb, open_db
 from pipl.pipe.graph import to_dot
 from pipl.pipe.parse import parse
 from pipl.pipe.pipeline import Pipeline
@@ -31,20 +31,18 @@ def status(pipeline: Pipeline) -> tuple[list[SegmentStatus], list[dict[str, obje
     and the last runs."""
     segments = prepare(pipeline)
     with open_db(pipeline.prefix) as db:
-        rows = []
-        for seg in segments:
-            counts = db.counts(seg.key)
-            rows.append(
-                SegmentStatus(
-                    seg.name,
-                    seg.key,
-                    seg.root,
-                    counts["done"],
-                    counts["failed"],
-                    db.failures(seg.key),
-                )
-            )
-        return rows, db.runs(5)
+        return segment_states(db, [(s.name, s.key, s.root) for s in segments]), db.runs(5)
+
+
+def segment_states(db: TrackingDb, segments: list[tuple[str, str, Path]]) -> list[SegmentStatus]:
+    """Instances done and failed (and the first failures) of each ``(name, key, root)``."""
+    rows = []
+    for name, key, root in segments:
+        counts = db.counts(key)
+        rows.append(
+            SegmentStatus(name, key, root, counts["done"], counts["failed"], db.failures(key))
+        )
+    return rows
 
 
 def clean(pipeline: Pipeline, *, everything: bool = False) -> list[Path]:

@@ -9,6 +9,7 @@ tagging and deleting are the owner's.
 from __future__ import annotations
 
 import base64
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -56,9 +57,13 @@ def prefix_of(ctx: Context, pipeline: str) -> Path:
 
 
 def _segments(prefix: Path, db: TrackingDb) -> list[Segment]:
+    from pipl.pipe.manage import segment_states
+
+    entries = browse.current_segments(prefix, db)
+    states = segment_states(db, [(e.name, e.key, e.root) for e in entries])
     return [
-        Segment(e.name, e.key, list(e.parents), db.counts(e.key))
-        for e in browse.current_segments(prefix, db)
+        Segment(e.name, e.key, list(e.parents), {"done": s.done, "failed": s.failed})
+        for e, s in zip(entries, states, strict=True)
     ]
 
 
@@ -98,22 +103,27 @@ def list_pipelines(ctx: Context) -> list[PipelineSummary]:
     return found
 
 
-def graph_of(ctx: Context, pipeline: str, svg: bool = False, link: str = "") -> Graph:
-    """The graph of ``pipeline``; drawn (``svg``) with each segment's counts, its segments
-    linking to ``link`` + the segment's name when ``link`` is given."""
-    from pipl.pipe.graph import to_dot
-    from pipl.pipe.manage import draw
+def graph_of(
+    ctx: Context,
+    pipeline: str,
+    svg: bool = False,
+    link: str = "",
+    segments: list[Segment] | None = None,
+) -> Graph:
+    """The graph of ``pipeline`` (with ``segments`` when the caller has them already);
+    drawn (``svg``) with each segment's counts, its segments linking to ``link`` + the
+    segment's name when ``link`` is given."""
+    from pipl.pipe.graph import Dag, to_dot
     from pipl.pipe.parse import parse
 
     prefix = prefix_of(ctx, pipeline)
-    with browse.open_tracking(prefix) as db:
-        segments = _segments(prefix, db)
+    if segments is None:
+        with browse.open_tracking(prefix) as db:
+            segments = _segments(prefix, db)
     recipe = load_recipe(prefix)
     if recipe is not None:
         dag = parse(recipe.dot)
     else:
-        from pipl.pipe.graph import Dag
-
         dag = Dag()
         for number, seg in enumerate(segments):
             dag.add(seg.name, number)
@@ -129,14 +139,20 @@ def graph_of(ctx: Context, pipeline: str, svg: bool = False, link: str = "") -> 
         if link:
             attrs[seg.name]["URL"] = f"{link}{seg.name}"
     dot = to_dot(dag, "pipeline", attrs)
-    picture = None
-    if svg:
-        try:
-            text = draw(dot, "svg").decode()
-            picture = text[text.index("<svg") :]
-        except (PipelineError, ValueError):
-            picture = None  # no graphviz: the page lists the segments instead
-    return Graph(pipeline, segments, [[p, c] for p, c in dag.edges], dot, picture)
+    edges = [[p, c] for p, c in dag.edges]
+    return Graph(pipeline, segments, edges, dot, _svg(dot) if svg else None)
+
+
+@functools.lru_cache(maxsize=64)
+def _svg(dot: str) -> str | None:
+    """The picture of ``dot`` (graphviz runs once per distinct graph and counts)."""
+    from pipl.pipe.manage import draw
+
+    try:
+        text = draw(dot, "svg").decode()
+        return text[text.index("<svg") :]
+    except (PipelineError, ValueError):
+        return None  # no graphviz: pages list the segments instead
 
 
 @operation("pipelines.graph")

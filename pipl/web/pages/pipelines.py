@@ -41,7 +41,9 @@ def pipeline(p: Page, name: str) -> Response:
         number = max(1, int(args.get("page", "1")))
     except ValueError:
         raise UsageError(f"page must be a number, not {args.get('page')!r}") from None
-    graph = service.graph_of(p.ctx, name, svg=True, link=f"/pipelines/{quote(name)}?segment=")
+    status = p.call("pipelines.status", pipeline=name)
+    link = f"/pipelines/{quote(name)}?segment="
+    graph = service.graph_of(p.ctx, name, svg=True, link=link, segments=status.segments)
     found = p.call(
         "pipelines.instances",
         pipeline=name,
@@ -49,7 +51,6 @@ def pipeline(p: Page, name: str) -> Response:
         limit=PER_PAGE,
         **{k: v for k, v in filters.items() if v},
     )
-    status = p.call("pipelines.status", pipeline=name)
     pages = max(1, -(-found.total // PER_PAGE))
 
     def page_url(n: int) -> str:
