@@ -38,8 +38,9 @@ def demo(project: Project, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def scratch(project: Project, tmp_path: Path) -> Iterator[str]:
     """A demo pipeline of this test's own (deleting in it disturbs no other test)."""
     import shutil
+    import uuid
 
-    name = f"scratch-{tmp_path.name[-12:].strip('_').lower().replace('_', '-')}"
+    name = f"scratch-{uuid.uuid4().hex[:8]}"
     prefix = make_demo(project, tmp_path, name)
     yield name
     shutil.rmtree(prefix, ignore_errors=True)
@@ -316,3 +317,31 @@ def test_the_database_keeps_inputs_and_tags_across_versions(tmp_path: Path) -> N
         assert db.tags("k", ["a"]) == {"a": ["old"]}
         row = db.conn.execute("SELECT input FROM instances WHERE name='a'").fetchone()
         assert row == ("",)
+
+
+def test_the_cli_and_the_api_agree_on_a_pipeline_packl(
+    project: Project, local: Client, tmp_path: Path
+) -> None:
+    # 'pipl pipe run/status' of a pipeline packl whose data is in the project's pipe-data:
+    # the CLI and the API count with the same library calls
+    import json
+    import shutil
+
+    from tests.helpers import run as cli
+    from tests.pipe_helpers import copy_example
+
+    folder = copy_example("knights", tmp_path)
+    prefix = data_dir(project, "knights-cli")
+    args = ["-P", str(folder), "--prefix", str(prefix)]
+    try:
+        assert cli(["pipe", "run", *args, "-q"]).exit_code == 0
+        shown = json.loads(cli(["pipe", "status", *args, "--json"]).stdout)["data"]
+        by_cli = {s["segment"]: (s["key"], s["done"], s["failed"]) for s in shown["segments"]}
+        status = local.pipelines.status("knights-cli")
+        by_api = {s.name: (s.key, s.counts["done"], s.counts["failed"]) for s in status.segments}
+        assert by_api == by_cli and by_cli["melt"][1] == 4
+        assert status.runs[0].id == shown["runs"][0]["id"]
+        graph = local.pipelines.graph("knights-cli")
+        assert ["knights", "melt"] in graph.edges and len(graph.segments) == len(by_cli)
+    finally:
+        shutil.rmtree(prefix, ignore_errors=True)
