@@ -101,6 +101,12 @@ def test_the_owner_tags_and_deletes(page, web: str, changed: str, owner_login) -
     page.wait_for_selector("#instance-list")
     assert page.inner_text("#total").startswith("2 instance(s)")  # 1 done + 1 failed left
     assert '"source": 2' not in page.inner_text("#instance-list")
+    # running again computes it again; the page follows the run until it ends
+    page.click("#run-form button")
+    page.wait_for_selector("#runs tr:nth-child(2) td:first-child:text-is('2')")
+    page.wait_for_selector("#runs tr:nth-child(2) .state.failed", timeout=60_000)
+    page.goto(f"{web}/pipelines/{changed}?segment=square")
+    assert '"source": 2' in page.inner_text("#instance-list")
 
 
 def test_anonymous_visitors_cannot_change_anything(page, web: str, changed: str) -> None:

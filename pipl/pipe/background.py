@@ -11,6 +11,7 @@ how far it is and, if it could not run, why.
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 
 from pipl_pipe.fsutil import LockTimeout
@@ -42,12 +43,14 @@ def start_run(db: TrackingDb, prefix: Path, *, runner: Runner | None = None) -> 
     log = run_log(prefix, run_id)
     log.parent.mkdir(exist_ok=True)
     with log.open("ab") as out:
-        (runner or Runner()).spawn(
+        child = (runner or Runner()).spawn(
             [sys.executable, "-m", "pipl.pipe.background", str(prefix), str(run_id)],
             stdout=out,
             detach=True,
             cwd=prefix,
         )
+    # collect its exit status when it ends (no zombie left in a long-lived server)
+    threading.Thread(target=child.wait, name=f"pipe-run-{run_id}", daemon=True).start()
     return run_id
 
 
