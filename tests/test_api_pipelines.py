@@ -290,6 +290,17 @@ def test_files_outside_the_instance_are_never_served(
             assert answer.status_code in (400, 404), raw
             assert "not for the web" not in answer.text
         assert httpx.get(f"{page}/square.txt").text in ("1\n", "4\n")
+        # an instance folder that is itself a link out of its segment serves nothing
+        aside = folder.with_name("aside")
+        folder.rename(aside)
+        folder.symlink_to(tmp_path)
+        try:
+            with pytest.raises(NotFound, match="is not stored in its segment"):
+                local.pipelines.download("demo-pipe", "square", name, "secret.txt")
+            assert httpx.get(f"{page}/secret.txt").status_code == 404
+        finally:
+            folder.unlink()
+            aside.rename(folder)
     finally:
         (folder / "escape.txt").unlink()
         (folder / "up").unlink()

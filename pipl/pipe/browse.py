@@ -9,6 +9,7 @@ Paths asked for from outside are checked to stay inside the instance's own folde
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import re
@@ -84,8 +85,6 @@ def current_segments(prefix: Path, db: TrackingDb) -> list[SegmentEntry]:
     for row in sorted(db.segments(), key=lambda r: r["created"] or 0):
         latest[row["name"]] = row
     names = {row["key"]: row["name"] for row in db.segments()}
-    import json
-
     return [
         SegmentEntry(
             row["name"],
@@ -219,7 +218,12 @@ def get_instance(db: TrackingDb, entry: SegmentEntry, name: str) -> InstanceRow:
 
 
 def instance_folder(prefix: Path, entry: SegmentEntry, name: str) -> Path:
-    return instance_dir(segment_folder(prefix, entry), check_instance(name))
+    """The instance's folder, which must be a folder of its segment's (not a link out)."""
+    root = segment_folder(prefix, entry)
+    folder = instance_dir(root, check_instance(name))
+    if folder.is_symlink() or not folder.resolve().is_relative_to(root):
+        raise NotFound(f"instance {name!r} of {entry.name} is not stored in its segment")
+    return folder
 
 
 def data_files(folder: Path) -> list[FileEntry]:

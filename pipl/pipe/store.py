@@ -140,5 +140,7 @@ def delete_instance_data(root: Path, name: str) -> None:
     payload = pickle.dumps(tombstone, protocol=pickle.HIGHEST_PROTOCOL)
     atomic_write(journal / f"{time.time_ns()}-{os.getpid()}-deleted.pkl", payload)
     folder = instance_dir(root, name)
-    if folder.exists():
+    if folder.is_symlink():  # not made by a run: remove the link, not what it points to
+        folder.unlink()
+    elif folder.exists():
         shutil.rmtree(folder)

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import base64
 import functools
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -200,37 +204,45 @@ def instances(
     return InstancePage(total, offset, limit, [_instance(r) for r in rows])
 
 
+@dataclass
+class _Located:
+    prefix: Path
+    entry: SegmentEntry
+    row: browse.InstanceRow
+    db: TrackingDb
+
+    @property
+    def folder(self) -> Path:
+        return browse.instance_folder(self.prefix, self.entry, self.row.name)
+
+
+@contextmanager
 def _located(
     ctx: Context, pipeline: str, segment: str, instance: str, key: str | None
-) -> tuple[Path, SegmentEntry, browse.InstanceRow, TrackingDb]:
+) -> Iterator[_Located]:
+    """Instance ``instance`` of ``segment`` (under its current key, or ``key``), with the
+    pipeline's tracking database open."""
     prefix = prefix_of(ctx, pipeline)
-    db = browse.open_tracking(prefix)
-    try:
+    with browse.open_tracking(prefix) as db:
         entry = browse.find_segment(prefix, db, segment, key or None)
-        row = browse.get_instance(db, entry, instance)
-    except BaseException:
-        db.close()
-        raise
-    return prefix, entry, row, db
+        yield _Located(prefix, entry, browse.get_instance(db, entry, instance), db)
 
 
 @operation("pipelines.instance")
 def instance(
     ctx: Context, pipeline: str, segment: str, instance: str, key: str | None = None
 ) -> InstanceDetail:
-    import json
-
-    prefix, entry, row, db = _located(ctx, pipeline, segment, instance, key)
-    db.close()
-    folder = browse.instance_folder(prefix, entry, instance)
+    with _located(ctx, pipeline, segment, instance, key) as found:
+        segment_root = browse.segment_folder(found.prefix, found.entry)
+        folder, row = found.folder, found.row
     try:
-        params = json.loads((browse.segment_folder(prefix, entry) / "params.json").read_text())
-    except (OSError, ValueError):
+        params = dict(json.loads((segment_root / "params.json").read_text()))
+    except (OSError, ValueError, TypeError):
         params = {}
     log, cut = browse.read_log(folder)
     return InstanceDetail(
         _instance(row),
-        {str(k): json.dumps(v, default=repr) for k, v in dict(params).items()},
+        {str(k): json.dumps(v, default=repr) for k, v in params.items()},
         browse.saved_params(folder),
         log,
         cut,
@@ -242,9 +254,8 @@ def file_path(
     ctx: Context, pipeline: str, segment: str, instance: str, path: str, key: str | None = None
 ) -> Path:
     """The data file ``path`` of an instance, checked to be inside its folder."""
-    prefix, entry, _row, db = _located(ctx, pipeline, segment, instance, key)
-    db.close()
-    return browse.data_file(browse.instance_folder(prefix, entry, instance), path)
+    with _located(ctx, pipeline, segment, instance, key) as found:
+        return browse.data_file(found.folder, path)
 
 
 @operation("pipelines.file")
@@ -266,10 +277,9 @@ def tag(
     ctx: Context, pipeline: str, segment: str, instance: str, tag: str, key: str | None = None
 ) -> list[str]:
     browse.check_tag(tag)
-    _prefix, entry, row, db = _located(ctx, pipeline, segment, instance, key)
-    with db:
-        db.tag(entry.key, row.name, tag)
-        return db.tags(entry.key, [row.name]).get(row.name, [])
+    with _located(ctx, pipeline, segment, instance, key) as found:
+        found.db.tag(found.entry.key, found.row.name, tag)
+        return found.db.tags(found.entry.key, [found.row.name]).get(found.row.name, [])
 
 
 @operation("pipelines.untag")
@@ -277,17 +287,15 @@ def untag(
     ctx: Context, pipeline: str, segment: str, instance: str, tag: str, key: str | None = None
 ) -> list[str]:
     browse.check_tag(tag)
-    _prefix, entry, row, db = _located(ctx, pipeline, segment, instance, key)
-    with db:
-        db.untag(entry.key, row.name, tag)
-        return db.tags(entry.key, [row.name]).get(row.name, [])
+    with _located(ctx, pipeline, segment, instance, key) as found:
+        found.db.untag(found.entry.key, found.row.name, tag)
+        return found.db.tags(found.entry.key, [found.row.name]).get(found.row.name, [])
 
 
 @operation("pipelines.delete")
 def delete(
     ctx: Context, pipeline: str, segment: str, instance: str, key: str | None = None
 ) -> Instance:
-    prefix, entry, row, db = _located(ctx, pipeline, segment, instance, key)
-    with db:
-        browse.delete_instance(prefix, db, entry, row.name)
-    return _instance(row)
+    with _located(ctx, pipeline, segment, instance, key) as found:
+        browse.delete_instance(found.prefix, found.db, found.entry, found.row.name)
+        return _instance(found.row)
