@@ -42,23 +42,31 @@ AUTH_HEADER_NAME = "X-Devpi-Auth"
 
 
 @functools.cache
-def _tls_context() -> ssl.SSLContext:
-    """One TLS context for all clients: loading the CA certificates costs tens of
-    milliseconds, which a dashboard request making a client would pay every time."""
+def shared_tls() -> ssl.SSLContext:
+    """One TLS context to share between clients (``IndexClient(..., verify=shared_tls())``):
+    loading the CA certificates costs tens of milliseconds, which a server making a client
+    per request would otherwise pay every time."""
     return httpx.create_ssl_context()
 
 
 class IndexClient:
     """Talks to one devpi-server. Use as a context manager, or call ``close()``."""
 
-    def __init__(self, url: str, *, timeout: float = 60.0, token: Token | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 60.0,
+        token: Token | None = None,
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
         self.url = url.rstrip("/")
         self._http = httpx.Client(
             base_url=self.url,
             timeout=timeout,
             headers={"Accept": JSON},
             follow_redirects=False,
-            verify=_tls_context(),
+            verify=verify,
         )
         self.token: Token | None = None
         self._answer: ServerAnswer | None = None
