@@ -30,8 +30,12 @@ def make_demo(project: Project, tmp: Path, name: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def demo(project: Project, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_demo(project, tmp_path_factory.mktemp("demo"), "demo-pipe")
+def demo(project: Project, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    import shutil
+
+    prefix = make_demo(project, tmp_path_factory.mktemp("demo"), "demo-pipe")
+    yield prefix
+    shutil.rmtree(prefix, ignore_errors=True)
 
 
 @pytest.fixture
