@@ -360,3 +360,23 @@ def test_the_cli_and_the_api_agree_on_a_pipeline_packl(
         assert ["knights", "melt"] in graph.edges and len(graph.segments) == len(by_cli)
     finally:
         shutil.rmtree(prefix, ignore_errors=True)
+
+
+def test_a_running_run_shows_its_progress(tmp_path: Path) -> None:
+    # what 'status' shows of a run while it runs: its instances counted batch by batch
+    from pipl.pipe import run
+    from tests.pipe_helpers import demo_pipeline
+
+    p = demo_pipeline(tmp_path / "code", tmp_path / "data", "progress")
+    seen: list[tuple[str, int, int]] = []
+
+    def watch(segment: str, done: int, total: int) -> None:
+        with open_db(p.prefix) as db:
+            last = db.runs(1)[0]
+        seen.append((last["status"], last["ran"], last["failed"]))
+
+    run(p, executor="interactive", progress=watch)
+    assert seen[-1][0] == "running" and seen[-1][1] + seen[-1][2] == 8
+    assert sorted(seen, key=lambda s: s[1] + s[2]) == seen  # counts only grow
+    with open_db(p.prefix) as db:
+        assert db.runs(1)[0]["status"] == "failed" and db.runs(1)[0]["ran"] == 7

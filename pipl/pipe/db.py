@@ -91,6 +91,13 @@ class TrackingDb:
             (time.time(), executor, run_id),
         )
 
+    def progress(self, run_id: int, ran: int = 0, reused: int = 0, failed: int = 0) -> None:
+        """Count instances of a run as it goes (``finish_run`` sets the totals)."""
+        self.conn.execute(
+            "UPDATE runs SET ran=ran+?, reused=reused+?, failed=failed+? WHERE id=?",
+            (ran, reused, failed, run_id),
+        )
+
     def finish_run(
         self, run_id: int, status: str, ran: int, reused: int, failed: int, message: str = ""
     ) -> None:

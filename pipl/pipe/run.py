@@ -251,6 +251,7 @@ def _run_segment(
             {r.name: input_text(on_disk[r.name].get("input")) for r in recovered},
         )
     report.reused = len(planned) - len(todo)
+    db.progress(run_id, reused=report.reused)
     if progress:
         progress(seg.name, report.reused, report.total)
     if todo:
@@ -259,6 +260,8 @@ def _run_segment(
         finished = report.reused
         for results in ex.run(_job(seg, by_name), tasks, seg.python):
             db.record(seg.key, results, run_id, inputs)
+            ok = sum(1 for r in results if r.ok)
+            db.progress(run_id, ran=ok, failed=len(results) - ok)
             for r in results:
                 if r.ok:
                     done[r.name] = r.output
