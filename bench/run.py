@@ -17,6 +17,7 @@ BENCHES = {
     "ci-loop": "bench.bench_ci:loop_main",
     "mirror": "bench.bench_mirror",
     "pipe": "bench.bench_pipe",
+    "web-pipelines": "bench.bench_web_pipelines",
 }
 
 

@@ -1,8 +1,9 @@
-"""The tracking database (SQLite, ``PREFIX/pipe.sqlite``): runs, segments, instances.
+"""The tracking database (SQLite, ``PREFIX/pipe.sqlite``): runs, segments, instances, tags.
 
 It makes re-runs fast (one query tells which instances of a key are done and gives their
-outputs) and answers ``pipl pipe status``. The folders are the truth: ``rebuild`` makes
-the database again from them. Writes are batched: one transaction per result batch.
+outputs) and answers ``pipl pipe status`` and the dashboard. The folders are the truth:
+``rebuild`` makes the database again from them (keeping the tags, which only it holds).
+Writes are batched: one transaction per result batch.
 """
 
 from __future__ import annotations
@@ -30,16 +31,41 @@ CREATE TABLE IF NOT EXISTS segments (
 CREATE TABLE IF NOT EXISTS instances (
     key TEXT, name TEXT, ok INTEGER, output BLOB, started REAL, seconds REAL,
     run_id INTEGER, error TEXT, PRIMARY KEY (key, name)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tags (
+    key TEXT, name TEXT, tag TEXT, PRIMARY KEY (key, name, tag)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tags_tag ON tags (tag, key, name);
+CREATE INDEX IF NOT EXISTS segments_name ON segments (name, created);
 """
+# columns added after the first release of the schema: (table, column, declaration)
+ADDED = (
+    ("instances", "input", "TEXT DEFAULT ''"),
+    ("runs", "message", "TEXT DEFAULT ''"),
+)
+# made after ADDED (they use its columns)
+LATE_SCHEMA = """
+CREATE INDEX IF NOT EXISTS instances_status ON instances (key, ok, name);
+"""
+INPUT_CHARS = 300  # an instance's input is kept as JSON text cut to this length
+
+
+def input_text(value: Any) -> str:
+    """An instance's input as short JSON text (what the dashboard shows as its parameters)."""
+    text = json.dumps(value, default=repr, sort_keys=True)
+    return text if len(text) <= INPUT_CHARS else text[: INPUT_CHARS - 3] + "..."
 
 
 class TrackingDb:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.conn = sqlite3.connect(path, isolation_level=None)
+        self.conn = sqlite3.connect(path, isolation_level=None, timeout=30)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.executescript(SCHEMA)
+        for table, column, declaration in ADDED:
+            have = {row[1] for row in self.conn.execute(f"PRAGMA table_info({table})")}
+            if column not in have:
+                self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+        self.conn.executescript(LATE_SCHEMA)
 
     def close(self) -> None:
         self.conn.close()
@@ -51,17 +77,33 @@ class TrackingDb:
         self.close()
 
     # runs
-    def start_run(self, executor: str) -> int:
+    def start_run(self, executor: str, status: str = "running") -> int:
         cur = self.conn.execute(
-            "INSERT INTO runs (started, executor, status) VALUES (?, ?, 'running')",
-            (time.time(), executor),
+            "INSERT INTO runs (started, executor, status) VALUES (?, ?, ?)",
+            (time.time(), executor, status),
         )
         return int(cur.lastrowid or 0)
 
-    def finish_run(self, run_id: int, status: str, ran: int, reused: int, failed: int) -> None:
+    def claim_run(self, run_id: int, executor: str) -> None:
+        """A run queued by ``start_run(..., status="queued")`` starts now."""
         self.conn.execute(
-            "UPDATE runs SET finished=?, status=?, ran=?, reused=?, failed=? WHERE id=?",
-            (time.time(), status, ran, reused, failed, run_id),
+            "UPDATE runs SET started=?, executor=?, status='running' WHERE id=?",
+            (time.time(), executor, run_id),
+        )
+
+    def progress(self, run_id: int, ran: int = 0, reused: int = 0, failed: int = 0) -> None:
+        """Count instances of a run as it goes (``finish_run`` sets the totals)."""
+        self.conn.execute(
+            "UPDATE runs SET ran=ran+?, reused=reused+?, failed=failed+? WHERE id=?",
+            (ran, reused, failed, run_id),
+        )
+
+    def finish_run(
+        self, run_id: int, status: str, ran: int, reused: int, failed: int, message: str = ""
+    ) -> None:
+        self.conn.execute(
+            "UPDATE runs SET finished=?, status=?, ran=?, reused=?, failed=?, message=? WHERE id=?",
+            (time.time(), status, ran, reused, failed, message, run_id),
         )
 
     def runs(self, limit: int = 10) -> list[dict[str, Any]]:
@@ -72,6 +114,17 @@ class TrackingDb:
         )
         cols = [c[0] for c in cur.description]
         return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+    def run_record(self, run_id: int) -> dict[str, Any] | None:
+        """Run ``run_id`` with its message (why it ended as it did), or None."""
+        cur = self.conn.execute(
+            "SELECT id, started, finished, executor, status, ran, reused, failed, message "
+            "FROM runs WHERE id=?",
+            (run_id,),
+        )
+        row = cur.fetchone()
+        cols = [c[0] for c in cur.description]
+        return dict(zip(cols, row, strict=True)) if row else None
 
     # segments and instances
     def add_segment(self, key: str, name: str, path: Path, parents: dict[str, str]) -> None:
@@ -90,7 +143,14 @@ class TrackingDb:
         cur = self.conn.execute("SELECT name, output FROM instances WHERE key=? AND ok=1", (key,))
         return {name: pickle.loads(blob) for name, blob in cur}  # noqa: S301  # our own rows
 
-    def record(self, key: str, results: Iterable[Result], run_id: int | None) -> None:
+    def record(
+        self,
+        key: str,
+        results: Iterable[Result],
+        run_id: int | None,
+        inputs: dict[str, str] | None = None,
+    ) -> None:
+        """Record ended instances; ``inputs`` gives their inputs as ``input_text``."""
         rows = [
             (
                 key,
@@ -101,19 +161,27 @@ class TrackingDb:
                 r.seconds,
                 run_id,
                 r.error,
+                (inputs or {}).get(r.name, ""),
             )
             for r in results
         ]
         with self.conn:
             self.conn.execute("BEGIN")
-            self.conn.executemany("INSERT OR REPLACE INTO instances VALUES (?,?,?,?,?,?,?,?)", rows)
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO instances (key, name, ok, output, started, seconds, "
+                "run_id, error, input) VALUES (?,?,?,?,?,?,?,?,?)",
+                rows,
+            )
 
     def counts(self, key: str) -> dict[str, int]:
-        cur = self.conn.execute(
-            "SELECT ok, COUNT(*) FROM instances WHERE key=? GROUP BY ok", (key,)
-        )
-        found = {bool(ok): n for ok, n in cur}
-        return {"done": found.get(True, 0), "failed": found.get(False, 0)}
+        # two counts over the (key, ok, name) index: much faster than a GROUP BY
+        found = [
+            self.conn.execute(
+                "SELECT COUNT(*) FROM instances WHERE key=? AND ok=?", (key, ok)
+            ).fetchone()[0]
+            for ok in (1, 0)
+        ]
+        return {"done": int(found[0]), "failed": int(found[1])}
 
     def failures(self, key: str, limit: int = 5) -> list[tuple[str, str]]:
         cur = self.conn.execute(
@@ -127,6 +195,44 @@ class TrackingDb:
             for key in keys:
                 self.conn.execute("DELETE FROM instances WHERE key=?", (key,))
                 self.conn.execute("DELETE FROM segments WHERE key=?", (key,))
+                self.conn.execute("DELETE FROM tags WHERE key=?", (key,))
+
+    def forget_instance(self, key: str, name: str) -> bool:
+        """Forget one instance (and its tags): the next run computes it again. True when
+        it was recorded."""
+        with self.conn:
+            self.conn.execute("BEGIN")
+            cur = self.conn.execute("DELETE FROM instances WHERE key=? AND name=?", (key, name))
+            self.conn.execute("DELETE FROM tags WHERE key=? AND name=?", (key, name))
+        return cur.rowcount > 0
+
+    # tags: labels users put on instances (kept only here: rebuild carries them over)
+    def tag(self, key: str, name: str, tag: str) -> None:
+        self.conn.execute("INSERT OR IGNORE INTO tags VALUES (?, ?, ?)", (key, name, tag))
+
+    def untag(self, key: str, name: str, tag: str) -> bool:
+        cur = self.conn.execute(
+            "DELETE FROM tags WHERE key=? AND name=? AND tag=?", (key, name, tag)
+        )
+        return cur.rowcount > 0
+
+    def tags(self, key: str, names: Iterable[str]) -> dict[str, list[str]]:
+        """The tags of instances ``names`` of ``key``, by instance name."""
+        wanted = list(names)
+        found: dict[str, list[str]] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            cur = self.conn.execute(
+                f"SELECT name, tag FROM tags WHERE key=? AND name IN ({marks}) ORDER BY tag",  # noqa: S608 - placeholders only
+                (key, *chunk),
+            )
+            for name, tag in cur:
+                found.setdefault(name, []).append(tag)
+        return found
+
+    def all_tags(self) -> list[tuple[str, str, str]]:
+        return list(self.conn.execute("SELECT key, name, tag FROM tags"))
 
 
 def open_db(prefix: Path) -> TrackingDb:
@@ -138,6 +244,10 @@ def rebuild(prefix: Path) -> dict[str, int]:
     """Make the database again from the folders (runs are lost; instances keep their
     timings). Returns how many segments and instances were found."""
     path = prefix / DB_NAME
+    tags: list[tuple[str, str, str]] = []
+    if path.exists():
+        with TrackingDb(path) as old:
+            tags = old.all_tags()
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     segments = instances = 0
@@ -147,6 +257,7 @@ def rebuild(prefix: Path) -> dict[str, int]:
             db.add_segment(meta["key"], meta["name"], found.root, meta.get("parents", {}))
             segments += 1
             batch: list[Result] = []
+            inputs: dict[str, str] = {}
             for rec in instance_records(found.root):
                 batch.append(
                     Result(
@@ -158,10 +269,21 @@ def rebuild(prefix: Path) -> dict[str, int]:
                         rec["error"],
                     )
                 )
+                inputs[rec["name"]] = input_text(rec.get("input"))
                 if len(batch) >= 5000:
-                    db.record(meta["key"], batch, None)
+                    db.record(meta["key"], batch, None, inputs)
                     instances += len(batch)
-                    batch = []
-            db.record(meta["key"], batch, None)
+                    batch, inputs = [], {}
+            db.record(meta["key"], batch, None, inputs)
             instances += len(batch)
+        recorded = {(k, n) for k, n, _ in tags}
+        if recorded:
+            have = {
+                (k, n)
+                for k, n in db.conn.execute("SELECT key, name FROM instances")
+                if (k, n) in recorded
+            }
+            for key, name, tag in tags:
+                if (key, name) in have:
+                    db.tag(key, name, tag)
     return {"segments": segments, "instances": instances}

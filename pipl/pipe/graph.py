@@ -74,8 +74,20 @@ def topological(dag: Dag) -> list[str]:
     return order
 
 
-def to_dot(dag: Dag, name: str = "pipeline") -> str:
+def to_dot(dag: Dag, name: str = "pipeline", attrs: dict[str, dict[str, str]] | None = None) -> str:
+    """The DAG as dot text; ``attrs`` gives segments attributes (label, URL, color...)."""
     lines = [f"digraph {name} {{"]
-    lines += [f"  {s};" for s in dag.segments if not dag.parents(s) and not dag.children(s)]
+    if attrs:
+        lines.append('  node [shape=box, style="rounded,filled", fillcolor=white, fontsize=11];')
+        for seg in dag.segments:
+            given = ", ".join(f"{k}={_quoted(v)}" for k, v in sorted(attrs.get(seg, {}).items()))
+            lines.append(f"  {seg} [{given}];" if given else f"  {seg};")
+    else:
+        lines += [f"  {s};" for s in dag.segments if not dag.parents(s) and not dag.children(s)]
     lines += [f"  {p} -> {c};" for p, c in dag.edges]
     return "\n".join([*lines, "}"]) + "\n"
+
+
+def _quoted(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'

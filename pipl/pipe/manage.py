@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipl.errors import PipelineError, UsageError
-from pipl.pipe.db import open_db
+from pipl.pipe.db import TrackingDb, open_db
 from pipl.pipe.graph import to_dot
 from pipl.pipe.parse import parse
 from pipl.pipe.pipeline import Pipeline
@@ -31,20 +31,18 @@ def status(pipeline: Pipeline) -> tuple[list[SegmentStatus], list[dict[str, obje
     and the last runs."""
     segments = prepare(pipeline)
     with open_db(pipeline.prefix) as db:
-        rows = []
-        for seg in segments:
-            counts = db.counts(seg.key)
-            rows.append(
-                SegmentStatus(
-                    seg.name,
-                    seg.key,
-                    seg.root,
-                    counts["done"],
-                    counts["failed"],
-                    db.failures(seg.key),
-                )
-            )
-        return rows, db.runs(5)
+        return segment_states(db, [(s.name, s.key, s.root) for s in segments]), db.runs(5)
+
+
+def segment_states(db: TrackingDb, segments: list[tuple[str, str, Path]]) -> list[SegmentStatus]:
+    """Instances done and failed (and the first failures) of each ``(name, key, root)``."""
+    rows = []
+    for name, key, root in segments:
+        counts = db.counts(key)
+        rows.append(
+            SegmentStatus(name, key, root, counts["done"], counts["failed"], db.failures(key))
+        )
+    return rows
 
 
 def clean(pipeline: Pipeline, *, everything: bool = False) -> list[Path]:
@@ -74,7 +72,13 @@ def graph(pipeline: Pipeline, fmt: str = "dot", runner: Runner | None = None) ->
     """The DAG as dot text, or drawn by graphviz ``dot`` as svg or png."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown graph format {fmt!r}: choose from {', '.join(FORMATS)}")
-    text = to_dot(parse(pipeline.dot), pipeline.name.replace("-", "_"))
+    return draw(to_dot(parse(pipeline.dot), pipeline.name.replace("-", "_")), fmt, runner)
+
+
+def draw(text: str, fmt: str = "svg", runner: Runner | None = None) -> bytes:
+    """Dot ``text`` as is (``fmt`` dot), or drawn by graphviz ``dot`` as svg or png."""
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown graph format {fmt!r}: choose from {', '.join(FORMATS)}")
     if fmt == "dot":
         return text.encode()
     exe = shutil.which("dot")

@@ -26,13 +26,14 @@ from pipl_pipe.segment.worker import LOG, Result, SegmentJob, Task
 from pipl.errors import PipelineBusy
 from pipl.fsutil import locked
 from pipl.pipe.code import SegmentCode, find_code
-from pipl.pipe.db import TrackingDb, open_db
+from pipl.pipe.db import TrackingDb, input_text, open_db
 from pipl.pipe.executors import Executor, make_executor
 from pipl.pipe.graph import topological
 from pipl.pipe.keys import segment_key
 from pipl.pipe.multiplex import Element, Planned, plan
 from pipl.pipe.parse import parse
 from pipl.pipe.pipeline import Pipeline
+from pipl.pipe.recipe import save_recipe
 from pipl.pipe.store import (
     finished_on_disk,
     instance_dir,
@@ -134,13 +135,16 @@ def run(
     jobs: int | None = None,
     scheduler: str | None = None,
     progress: Progress | None = None,
+    run_id: int | None = None,
 ) -> RunReport:
-    """Run what is not computed yet; returns what ran, was reused or failed."""
+    """Run what is not computed yet; returns what ran, was reused or failed. ``run_id``:
+    the run recorded as queued by ``start_run(..., status="queued")`` (else a new one)."""
     segments = prepare(pipeline)
     pipeline.prefix.mkdir(parents=True, exist_ok=True)
     try:
         with locked(pipeline.prefix / "run", timeout=1):
-            return _run_locked(pipeline, segments, executor, jobs, scheduler, progress)
+            save_recipe(pipeline, [(s.name, s.key, s.parents, s.root) for s in segments])
+            return _run_locked(pipeline, segments, executor, jobs, scheduler, progress, run_id)
     except LockTimeout:
         raise PipelineBusy(
             f"another run is using {pipeline.prefix}: wait for it to finish"
@@ -154,6 +158,7 @@ def _run_locked(
     jobs: int | None,
     scheduler: str | None,
     progress: Progress | None,
+    queued: int | None = None,
 ) -> RunReport:
     started = time.perf_counter()
     workers = jobs or _cpu_count()
@@ -162,7 +167,11 @@ def _run_locked(
     pushed = pipeline.all_pushed()
     reports: list[SegmentReport] = []
     with open_db(pipeline.prefix) as db:
-        run_id = db.start_run(ex.name)
+        if queued is None:
+            run_id = db.start_run(ex.name)
+        else:
+            run_id = queued
+            db.claim_run(run_id, ex.name)
         status = "error"
         try:
             outputs: dict[str, list[Element]] = {}
@@ -235,15 +244,24 @@ def _run_segment(
         else:
             todo.append(item)
     if recovered:
-        db.record(seg.key, recovered, run_id)
+        db.record(
+            seg.key,
+            recovered,
+            run_id,
+            {r.name: input_text(on_disk[r.name].get("input")) for r in recovered},
+        )
     report.reused = len(planned) - len(todo)
+    db.progress(run_id, reused=report.reused)
     if progress:
         progress(seg.name, report.reused, report.total)
     if todo:
         tasks = [Task(p.name, p.input, p.parents) for p in todo]
+        inputs = {t.name: input_text(t.input) for t in tasks}
         finished = report.reused
         for results in ex.run(_job(seg, by_name), tasks, seg.python):
-            db.record(seg.key, results, run_id)
+            db.record(seg.key, results, run_id, inputs)
+            ok = sum(1 for r in results if r.ok)
+            db.progress(run_id, ran=ok, failed=len(results) - ok)
             for r in results:
                 if r.ok:
                     done[r.name] = r.output

@@ -10,20 +10,24 @@
                         melt_<key>/...       a child segment, under its first parent
 
 The folder of a key is written once (meta files atomically); instances are folders
-under ``data/``, recorded in the journal when they end.
+under ``data/``, recorded in the journal when they end. Deleting an instance's data
+removes its folder and appends a tombstone to the journal, so neither resuming nor
+``rebuild`` brings it back: the next run computes it again.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pickle
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipl_pipe.segment.worker import read_journal
+from pipl_pipe.segment.worker import JOURNAL, read_journal
 
 from pipl.fsutil import atomic_write
 from pipl.pipe.code import SegmentCode
@@ -112,4 +116,31 @@ def walk_segments(prefix: Path) -> Iterator[FoundSegment]:
 
 
 def instance_records(root: Path) -> Iterator[dict[str, Any]]:
-    yield from read_journal(root).values()
+    """The latest record of each instance of a segment folder (deleted ones left out)."""
+    for record in read_journal(root).values():
+        if not record.get("deleted"):
+            yield record
+
+
+def delete_instance_data(root: Path, name: str) -> None:
+    """Remove instance ``name``'s folder and journal it as deleted (call it under the
+    pipeline's run lock, and forget the instance in the tracking database)."""
+    tombstone: dict[str, Any] = {
+        "name": name,
+        "input": None,
+        "ok": False,
+        "output": [],
+        "started": time.time(),
+        "seconds": 0.0,
+        "error": "data deleted",
+        "deleted": True,
+    }
+    journal = root / JOURNAL
+    journal.mkdir(parents=True, exist_ok=True)
+    payload = pickle.dumps(tombstone, protocol=pickle.HIGHEST_PROTOCOL)
+    atomic_write(journal / f"{time.time_ns()}-{os.getpid()}-deleted.pkl", payload)
+    folder = instance_dir(root, name)
+    if folder.is_symlink():  # not made by a run: remove the link, not what it points to
+        folder.unlink()
+    elif folder.exists():
+        shutil.rmtree(folder)

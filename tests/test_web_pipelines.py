@@ -1,0 +1,129 @@
+"""The pipelines pages in a real browser: the DAG with counts, the instance list, one
+instance with its image and log, tags and delete for the owner, and nothing of the kind
+for an anonymous visitor (a forged POST is refused)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from browser import log_in, screenshot
+
+from pipl.project.project import Project
+from tests.pipe_helpers import project_demo
+
+
+@pytest.fixture(scope="module")
+def shown(project: Project, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    name = "web-demo"
+    prefix = project_demo(project.state_dir, tmp_path_factory.mktemp("webdemo"), name)
+    yield name
+    shutil.rmtree(prefix, ignore_errors=True)
+
+
+@pytest.fixture
+def changed(project: Project, tmp_path: Path) -> Iterator[str]:
+    """A pipeline this test may change."""
+    name = "web-scratch"
+    prefix = project_demo(project.state_dir, tmp_path, name)
+    yield name
+    shutil.rmtree(prefix, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def owner_login(project: Project) -> tuple[str, str]:
+    return project.owner, project.secrets.password(project.owner) or ""
+
+
+def _square_2(page) -> None:  # type: ignore[no-untyped-def]
+    """Open the instance of ``square`` whose input is 2 from the pipeline's page."""
+    page.click("#segments >> text=square")
+    page.click('#instance-list tr:has-text("\\"source\\": 2") a')
+    page.wait_for_selector("#facts")
+
+
+def test_open_a_dag_with_counts_and_instances(page, web: str, shown: str, owner_login) -> None:
+    log_in(page, web, *owner_login)
+    page.goto(f"{web}/pipelines")
+    row = page.locator("#pipelines tr", has_text=shown)
+    assert "7 done" in row.inner_text() and "1 failed" in row.inner_text()
+    row.locator("a").first.click()
+    page.wait_for_selector("#graph svg")
+    graph = page.inner_text("#graph")
+    assert "source" in graph and "3 done · 0 failed" in graph and "2 done · 1 failed" in graph
+    assert page.inner_text("#total").startswith("8 instance(s)")
+    assert page.is_visible("#run-form")  # the owner may run it again
+    screenshot(page, "pipeline")
+    # a segment of the picture links to its instances; the filter keeps to it
+    page.click("#graph svg a:has-text('label')")
+    page.wait_for_selector("#total")
+    assert page.inner_text("#total").startswith("2 instance(s)")
+    page.select_option("select[name=status]", "failed")
+    page.select_option("select[name=segment]", "square")
+    page.click("form.filters button")
+    page.wait_for_selector("#instance-list")
+    assert page.inner_text("#total").startswith("1 instance(s)")
+    assert "three is not welcome" in page.inner_text("#instance-list")
+
+
+def test_open_an_instance_with_its_image_and_log(page, web: str, shown: str, owner_login) -> None:
+    log_in(page, web, *owner_login)
+    page.goto(f"{web}/pipelines/{shown}")
+    _square_2(page)
+    assert page.inner_text("#status") == "done"
+    assert "squaring 2" in page.inner_text("#log")
+    assert "threshold" in page.inner_text("#params") and "20" in page.inner_text("#params")
+    page.wait_for_function("document.querySelector('#files img').complete")
+    assert page.evaluate("document.querySelector('#files img').naturalWidth") == 48
+    link = page.locator("#files a", has_text="square.txt")
+    assert link.get_attribute("download") is not None
+    screenshot(page, "instance")
+
+
+def test_the_owner_tags_and_deletes(page, web: str, changed: str, owner_login) -> None:
+    log_in(page, web, *owner_login)
+    page.goto(f"{web}/pipelines/{changed}")
+    _square_2(page)
+    page.fill("#tag-form input[name=tag]", "keeper")
+    page.click("#tag-form button")
+    page.wait_for_selector("#tags .tag")
+    assert "keeper" in page.inner_text("#tags")
+    page.goto(f"{web}/pipelines/{changed}?tag=keeper")
+    assert page.inner_text("#total").startswith("1 instance(s)")
+    page.go_back()
+    page.click("#tags button.untag")
+    page.wait_for_selector("#tags .muted")
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.click("#delete-form button")
+    page.wait_for_selector("#instance-list")
+    assert page.inner_text("#total").startswith("2 instance(s)")  # 1 done + 1 failed left
+    assert '"source": 2' not in page.inner_text("#instance-list")
+    # running again computes it again; the page follows the run until it ends
+    page.click("#run-form button")
+    page.wait_for_selector("#runs tr:nth-child(2) td:first-child:text-is('2')")
+    page.wait_for_selector("#runs tr:nth-child(2) .state.failed", timeout=60_000)
+    page.goto(f"{web}/pipelines/{changed}?segment=square")
+    assert '"source": 2' in page.inner_text("#instance-list")
+
+
+def test_anonymous_visitors_cannot_change_anything(page, web: str, changed: str) -> None:
+    page.goto(f"{web}/pipelines/{changed}")
+    assert not page.is_visible("#run-form")
+    _square_2(page)
+    url = page.url
+    assert page.is_visible("#log")
+    assert page.locator("#delete-form").count() == 0
+    assert page.locator("#tag-form").count() == 0
+    with httpx.Client() as forger:
+        forger.get(url)  # a CSRF cookie of its own, but no login and no form token
+        for action in ("delete", "tag", "untag"):
+            answer = forger.post(f"{url}/{action}", data={"tag": "x"})
+            assert answer.status_code == 403 and "CSRF" in answer.text, action
+        csrf = forger.cookies["pipl_csrf"]
+        answer = forger.post(f"{url}/delete", data={"csrf": csrf})
+        assert answer.status_code == 401 and "needs a logged-in user" in answer.text
+    page.reload()
+    assert page.inner_text("#status") == "done"  # still there
