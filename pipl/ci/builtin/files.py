@@ -73,16 +73,19 @@ def existing_toxresult(ctx: JobContext, link: Link, tag: str) -> dict[str, Any] 
 
 
 def announce(ctx: JobContext, index: str, name: str, version: str) -> int:
-    """Record the events of a release this job put on ``index`` (a push runs no upload
-    hook before commit, so the runner would otherwise wait for devpi's notification
-    thread or its sweep). Idempotent, like every event."""
-    from pipl.ci import outbox
+    """Note that this job put release ``name version`` on ``index`` (``client.wait``
+    follows it there), and record the events of its files when ``index`` has handlers (a
+    push runs no upload hook before commit, so the runner would otherwise wait for devpi's
+    notification thread or its sweep). Idempotent, like every event."""
+    from pipl.ci import db
     from pipl.ci.intake import release_events
+    from pipl.names import normalize_dist
 
-    if not (ctx.client.get_index(index).get("pipl_handlers") or []):
-        return 0
-    conn = outbox.connect(outbox.ci_dir(ctx.project.root))
+    conn = db.open_db(ctx.project.root)
     try:
+        db.record_made(conn, ctx.job_id, index, normalize_dist(name), version)
+        if not (ctx.client.get_index(index).get("pipl_handlers") or []):
+            return 0
         serial = int(ctx.client.status().get("serial", -1))
         return release_events(conn, ctx.client, index, name, version, serial, "push")
     finally:
