@@ -80,7 +80,9 @@ def insert_job(
     """A job that ended in ``state``, written straight into the CI database."""
     conn = db.open_db(project.root)
     try:
-        event = outbox.Event(0, index, name, version, f"{name}-{version}.tar.gz", "0" * 64, 0, "t", 0)
+        event = outbox.Event(
+            0, index, name, version, f"{name}-{version}.tar.gz", "0" * 64, 0, "t", 0
+        )
         db.add_job(conn, handler=handler, rank=0, event=event, key="")
         (job_id,) = conn.execute(
             "SELECT id FROM jobs WHERE ix = ? AND project = ? AND version = ? AND handler = ?",

@@ -164,9 +164,8 @@ def test_retry_and_cancel_are_for_the_owner(
         assert again.state == "queued" and again.message == "retried by a user"
         assert wait_for(lambda: owner_client.jobs.get(job.id).state == "running", 30)
         assert owner_client.jobs.cancel(job.id).state == "cancelled"
-    with pytest.raises(AuthError):
-        with Client(live) as anonymous:
-            anonymous.jobs.retry(job.id)
+    with pytest.raises(AuthError), Client(live) as anonymous:
+        anonymous.jobs.retry(job.id)
 
 
 def test_wait_follows_promotions_and_products(ciproj: Project, live: str, tmp_path) -> None:

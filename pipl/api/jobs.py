@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,7 +23,6 @@ declare("jobs.get", "GET", "/jobs/{id}", summary="show a CI job")
 declare("jobs.log", "GET", "/jobs/{id}/log", summary="read a CI job's log")
 declare("jobs.retry", "POST", "/jobs/{id}/retry", "owner", summary="retry a CI job")
 declare("jobs.cancel", "POST", "/jobs/{id}/cancel", "owner", summary="cancel a CI job")
-
 
 
 class WaitTimeout(PiplError):
@@ -148,9 +149,7 @@ class JobsApi:
         self, *, packl: str | None = None, index: str | None = None, handler: str | None = None
     ) -> dict[str, int]:
         """How many jobs are in each state (among those matching the filters)."""
-        return dict(
-            self._client._call("jobs.counts", packl=packl, index=index, handler=handler)
-        )
+        return dict(self._client._call("jobs.counts", packl=packl, index=index, handler=handler))
 
     def get(self, job_id: int) -> Job:
         return build(Job, self._client._call("jobs.get", id=job_id))

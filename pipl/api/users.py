@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -31,15 +33,15 @@ class UsersApi:
     def __init__(self, client: Client) -> None:
         self._client = client
 
-    def list(self) -> list[User]:
+    def list(self) -> builtins.list[User]:
         return build_list(User, self._client._call("users.list"))
 
-    def add(self, name: str, password: str, *, email: str | None = None) -> list[User]:
+    def add(self, name: str, password: str, *, email: str | None = None) -> builtins.list[User]:
         """Add user ``name``; answers the users afterwards."""
         return build_list(
             User, self._client._call("users.add", name=name, password=password, email=email)
         )
 
-    def delete(self, name: str) -> list[User]:
+    def delete(self, name: str) -> builtins.list[User]:
         """Remove user ``name`` and the indexes they own (root and the owner stay)."""
         return build_list(User, self._client._call("users.delete", name=name))

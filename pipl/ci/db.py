@@ -165,8 +165,9 @@ def list_jobs(
     """Jobs matching every filter given: the newest ``limit`` of them (with ``after``, the
     oldest ``limit`` above that id), oldest first unless ``newest_first``. ``indexes``
     keeps only jobs of those indexes (the ones a caller may read)."""
-    clause, args = _where(state=state, project=project, index=index, handler=handler,
-                          indexes=indexes)
+    clause, args = _where(
+        state=state, project=project, index=index, handler=handler, indexes=indexes
+    )
     if before is not None:
         clause.append("id < ?")
         args.append(before)
@@ -359,7 +360,9 @@ def name_jobs(conn: sqlite3.Connection, project: str, version: str) -> list[Job]
     return [_job(r) for r in rows]
 
 
-def record_made(conn: sqlite3.Connection, job_id: int, index: str, project: str, version: str) -> None:
+def record_made(
+    conn: sqlite3.Connection, job_id: int, index: str, project: str, version: str
+) -> None:
     """Note that job ``job_id`` put release ``project version`` on ``index`` (a promotion
     or a product it published), so what an upload set going can be followed."""
     conn.execute(

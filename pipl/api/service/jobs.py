@@ -112,12 +112,12 @@ def _job(ctx: Context, job_id: int) -> db.Job:
 
 
 @operation("jobs.get")
-def get(ctx: Context, id: int) -> Job:  # noqa: A002 - the operation's path names it 'id'
+def get(ctx: Context, id: int) -> Job:
     return to_api(_job(ctx, id))
 
 
 @operation("jobs.log")
-def log(ctx: Context, id: int, offset: int = 0, limit: int = follow.LOG_CHUNK) -> LogChunk:  # noqa: A002 - the path's name
+def log(ctx: Context, id: int, offset: int = 0, limit: int = follow.LOG_CHUNK) -> LogChunk:
     """The job's log from byte ``offset``, at most ``limit`` bytes (64 KiB)."""
     from pipl.ci.runner import log_path
 
@@ -127,14 +127,14 @@ def log(ctx: Context, id: int, offset: int = 0, limit: int = follow.LOG_CHUNK) -
 
 
 @operation("jobs.retry")
-def retry(ctx: Context, id: int) -> Job:  # noqa: A002 - the path's name
+def retry(ctx: Context, id: int) -> Job:
     """Queue a failed or cancelled job again."""
     _job(ctx, id)
     return to_api(db.retry(ctx.ci, id))
 
 
 @operation("jobs.cancel")
-def cancel(ctx: Context, id: int) -> Job:  # noqa: A002 - the path's name
+def cancel(ctx: Context, id: int) -> Job:
     """Cancel a queued or running job (the runner stops a running one)."""
     _job(ctx, id)
     return to_api(db.cancel(ctx.ci, id))

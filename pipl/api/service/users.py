@@ -8,14 +8,14 @@ the project's secrets, as 'pipl proj user' does on the project's machine.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 from pipl import names
 from pipl.api.service import Context, operation
 from pipl.api.users import User
-from pipl.index.client import IndexClient
 from pipl.index import users as rules
+from pipl.index.client import IndexClient
 
 
 @contextmanager

@@ -61,7 +61,7 @@ def _release_link(p: Page, index: str, project: str, version: str) -> str | None
 
 
 @page("GET", "/jobs/{id}")
-def job(p: Page, id: str) -> Response:  # noqa: A002 - the route's name
+def job(p: Page, id: str) -> Response:
     found = p.call("jobs.get", id=id)
     log = p.call("jobs.log", id=id, offset=0)
     return p.render(
@@ -73,14 +73,14 @@ def job(p: Page, id: str) -> Response:  # noqa: A002 - the route's name
 
 
 @page("POST", "/jobs/{id}/retry")
-def retry(p: Page, id: str) -> Response:  # noqa: A002 - the route's name
+def retry(p: Page, id: str) -> Response:
     check_csrf(p.request)
     done = p.call("jobs.retry", id=id)
     return p.redirect(f"/jobs/{done.id}")
 
 
 @page("POST", "/jobs/{id}/cancel")
-def cancel(p: Page, id: str) -> Response:  # noqa: A002 - the route's name
+def cancel(p: Page, id: str) -> Response:
     check_csrf(p.request)
     done = p.call("jobs.cancel", id=id)
     return p.redirect(f"/jobs/{done.id}")
