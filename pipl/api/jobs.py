@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
-
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
