@@ -9,8 +9,10 @@ devpi answers becomes a ``PiplError`` carrying devpi's own message.
 from __future__ import annotations
 
 import base64
+import ssl
 import time
 from collections.abc import Iterable
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +41,26 @@ AUTH_HEADER = "X-Pipl-Auth"
 AUTH_HEADER_NAME = "X-Devpi-Auth"
 
 
+@cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context for the process: making one reads the CA bundle (about 50 ms), and
+    the dashboard opens a client per request."""
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 class IndexClient:
     """Talks to one devpi-server. Use as a context manager, or call ``close()``."""
 
     def __init__(self, url: str, *, timeout: float = 60.0, token: Token | None = None) -> None:
         self.url = url.rstrip("/")
         self._http = httpx.Client(
-            base_url=self.url, timeout=timeout, headers={"Accept": JSON}, follow_redirects=False
+            base_url=self.url,
+            timeout=timeout,
+            headers={"Accept": JSON},
+            follow_redirects=False,
+            verify=_tls(),
         )
         self.token: Token | None = None
         self._answer: ServerAnswer | None = None

@@ -36,11 +36,12 @@ def to_api(job: db.Job) -> Job:
     )
 
 
-def readable_indexes(ctx: Context) -> list[str]:
+def readable_indexes(ctx: Context) -> list[str] | None:
     """The indexes with jobs that the caller may read (for the owner, also those of
-    indexes deleted since)."""
+    indexes deleted since); None when that is all of them."""
     found = []
-    for index in db.job_indexes(ctx.ci):
+    every = db.job_indexes(ctx.ci)
+    for index in every:
         try:
             ctx.require_read(index)
         except NotFound:
@@ -49,7 +50,7 @@ def readable_indexes(ctx: Context) -> list[str]:
         except AuthError:
             continue
         found.append(index)
-    return found
+    return None if found == every else found
 
 
 def _filters(ctx: Context, packl: str | None, index: str | None, handler: str | None) -> dict:
@@ -150,12 +151,11 @@ def triggered(ctx: Context, project: str, version: str) -> Triggered:
     except InvalidVersion:
         raise UsageError(f"invalid version {version!r} of {project}") from None
     seen = follow.triggered(ctx.ci, project, version)
-    readable = set(readable_indexes(ctx))
-    jobs = [to_api(j) for j in seen.jobs if j.index in readable]
+    jobs = [to_api(j) for j in seen.jobs if _may_read(ctx, j.index)]
     releases = [
         Reached(r.index, r.project, r.version, r.by_job)
         for r in seen.releases
-        if r.index in readable or _may_read(ctx, r.index)
+        if _may_read(ctx, r.index)
     ]
     return Triggered(seen.project, seen.version, jobs, releases, seen.pending, seen.finished)
 
