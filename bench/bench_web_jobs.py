@@ -31,7 +31,7 @@ def _fill(root: Path, owner: str) -> int:
     from pipl.ci.runner import log_path
     from pipl.project.project import Project
 
-    rng = random.Random(9)
+    rng = random.Random(9)  # noqa: S311 - made-up job states, not secrets
     conn = db.open_db(root)
     now = time.time()
     conn.execute("BEGIN")
@@ -118,7 +118,7 @@ def _run(root: Path) -> None:
         "/api/v1/jobs?state=failed&packl=packl-007",
     ]
     rows = [("jobs written", f"{N_JOBS} in {filled:.2f} s")]
-    worst = 0.0
+    worst = 0.0  # the slowest p50
     for who, auth in (("anonymous", None), ("owner", header)):
         for path in paths:
             once = _timer(app, path, auth)
@@ -126,7 +126,9 @@ def _run(root: Path) -> None:
             samples = [once() for _ in range(RUNS)]
             p50, top = statistics.median(samples), max(samples)
             worst = max(worst, p50)
-            rows.append((f"{who:9} GET {path}", f"p50 {p50 * 1000:6.1f} ms  max {top * 1000:6.1f} ms"))
+            rows.append(
+                (f"{who:9} GET {path}", f"p50 {p50 * 1000:6.1f} ms  max {top * 1000:6.1f} ms")
+            )
     verdict = "met" if worst < TARGET else "MISSED"
     rows.append(("target", f"p50 < {TARGET * 1000:.0f} ms: {verdict}"))
     print_table(f"CI jobs pages and API, {N_JOBS} jobs, {RUNS} renders each", rows)

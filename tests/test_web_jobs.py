@@ -96,9 +96,7 @@ def test_a_running_jobs_log_grows_on_its_page(
     assert later > first  # it grows while the job runs
     assert page.inner_text("#job-state") == "running"
     screenshot(page, "job")
-    page.wait_for_function(
-        "document.getElementById('log').dataset.done === '1'", timeout=30_000
-    )
+    page.wait_for_function("document.getElementById('log').dataset.done === '1'", timeout=30_000)
     assert "step 12 of 12" in page.inner_text("#log") and "== passed" in page.inner_text("#log")
     assert page.inner_text("#job-state") == "passed"
     assert page.locator("#release").count() == 0  # cip/webjobs is no stage: no release page
