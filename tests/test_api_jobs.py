@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from ci_support import handled_index, task_sdist
-from helpers import make_wheel
+from helpers import fails, make_wheel, run
 from jobs_support import insert_job, live_runner, wait_for
 
 from pipl import Client, PiplError
@@ -166,6 +166,13 @@ def test_retry_and_cancel_are_for_the_owner(
         assert owner_client.jobs.cancel(job.id).state == "cancelled"
     with pytest.raises(AuthError), Client(live) as anonymous:
         anonymous.jobs.retry(job.id)
+    # the CLI waits the same way, and says when a job did not pass
+    fails(
+        run(["ci", "wait", "forever-pkg", "1.0", "--timeout", "30"], project=ciproj.root),
+        10,
+        "forever-pkg 1.0: 1 CI job(s) did not pass",
+        f"pipl ci logs {job.id}",
+    )
 
 
 def test_wait_follows_promotions_and_products(ciproj: Project, live: str, tmp_path) -> None:
@@ -190,6 +197,11 @@ def test_wait_follows_promotions_and_products(ciproj: Project, live: str, tmp_pa
     assert reached[("cip/qa", "wait-task", "0.1.0")] == by_handler["cip/dev", "promote"].id
     assert reached[("cip/prod", "wait-task-report", "0.1.0")] == by_handler["cip/qa", "process"].id
     assert reached[("cip/dev", "wait-task", "0.1.0")] is None  # the upload's own
+    cli = run(["ci", "wait", "wait-task", "0.1.0", "--timeout", "60"], project=ciproj.root)
+    assert cli.exit_code == 0, cli.output
+    assert "wait-task-report" in cli.output and cli.output.strip().endswith(
+        f"{len(seen.jobs)} passed"
+    )
 
 
 def test_users_for_root_and_the_owner(ciproj: Project, live: str, visitor_token: str) -> None:
