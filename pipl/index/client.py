@@ -42,9 +42,9 @@ AUTH_HEADER_NAME = "X-Devpi-Auth"
 
 
 @cache
-def _tls() -> ssl.SSLContext:
-    """One TLS context for the process: making one reads the CA bundle (about 50 ms), and
-    the dashboard opens a client per request."""
+def shared_tls() -> ssl.SSLContext:
+    """One TLS context for a long-lived process that opens many clients (the dashboard
+    opens one per request): making one reads the CA bundle, about 50 ms each time."""
     import certifi
 
     return ssl.create_default_context(cafile=certifi.where())
@@ -53,14 +53,21 @@ def _tls() -> ssl.SSLContext:
 class IndexClient:
     """Talks to one devpi-server. Use as a context manager, or call ``close()``."""
 
-    def __init__(self, url: str, *, timeout: float = 60.0, token: Token | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 60.0,
+        token: Token | None = None,
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
         self.url = url.rstrip("/")
         self._http = httpx.Client(
             base_url=self.url,
             timeout=timeout,
             headers={"Accept": JSON},
             follow_redirects=False,
-            verify=_tls(),
+            verify=verify,
         )
         self.token: Token | None = None
         self._answer: ServerAnswer | None = None

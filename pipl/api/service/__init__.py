@@ -24,7 +24,7 @@ from typing import Any
 
 from pipl.api.ops import OPS
 from pipl.errors import AuthError, NotFound, PiplError, UsageError
-from pipl.index.client import IndexClient
+from pipl.index.client import IndexClient, shared_tls
 from pipl.project.project import Project
 from pipl.project.secrets import Token
 
@@ -88,7 +88,9 @@ class Context:
     def index(self) -> IndexClient:
         """A client of the project's devpi-server carrying the caller's token."""
         if self._index is None:
-            self._index = IndexClient(self.project.url, token=self.caller.token)
+            self._index = IndexClient(
+                self.project.url, token=self.caller.token, verify=shared_tls()
+            )
         return self._index
 
     @property
