@@ -18,6 +18,7 @@ BENCHES = {
     "mirror": "bench.bench_mirror",
     "pipe": "bench.bench_pipe",
     "web-pipelines": "bench.bench_web_pipelines",
+    "web-jobs": "bench.bench_web_jobs",
 }
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from pipl.api.admin import Health, Identity, Login
-from pipl.api.jobs import JobsApi
+from pipl.api.jobs import JobsApi, Triggered
 from pipl.api.models import build
 from pipl.api.pipelines import PipelinesApi
 from pipl.api.releases import ReleasesApi
@@ -78,6 +78,14 @@ class Client:
     def logout(self) -> None:
         """Forget this client's token: it is anonymous afterwards."""
         self._transport.set_token(None)
+
+    # -- CI -------------------------------------------------------------------------------
+    def wait(self, project: str, version: str, *, timeout: float = 600.0) -> Triggered:
+        """Return once every CI job the upload of ``project version`` set going has
+        ended: its jobs on every stage it was promoted to, and the jobs of the products its
+        processing published. The answer lists them all with their states (``.ok``: all
+        passed); a ``PiplError`` when some are still busy after ``timeout`` seconds."""
+        return self.jobs.wait(project, version, timeout=timeout)
 
     # -- lifetime -------------------------------------------------------------------------
     def close(self) -> None:

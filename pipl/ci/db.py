@@ -46,6 +46,14 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, id);
 CREATE INDEX IF NOT EXISTS jobs_release ON jobs (ix, project, version);
+CREATE INDEX IF NOT EXISTS jobs_name ON jobs (project, version);
+CREATE TABLE IF NOT EXISTS made (
+    job_id INTEGER NOT NULL,
+    ix TEXT NOT NULL,
+    project TEXT NOT NULL,
+    version TEXT NOT NULL,
+    UNIQUE (job_id, ix, project, version)
+);
 """
 
 COLUMNS = (
@@ -157,26 +165,74 @@ def get_job(conn: sqlite3.Connection, job_id: int) -> Job:
 def list_jobs(
     conn: sqlite3.Connection,
     *,
-    state: str | None = None,
+    state: str | list[str] | None = None,
     project: str | None = None,
+    index: str | None = None,
+    handler: str | None = None,
+    indexes: list[str] | None = None,
+    before: int | None = None,
+    after: int | None = None,
     limit: int = 50,
+    newest_first: bool = False,
 ) -> list[Job]:
+    """Jobs matching every filter given: the newest ``limit`` of them (with ``after``, the
+    oldest ``limit`` above that id), oldest first unless ``newest_first``. ``indexes``
+    keeps only jobs of those indexes (the ones a caller may read)."""
+    clause, args = _where(
+        state=state, project=project, index=index, handler=handler, indexes=indexes
+    )
+    if before is not None:
+        clause.append("id < ?")
+        args.append(before)
+    if after is not None:
+        clause.append("id > ?")
+        args.append(after)
+    where = f"WHERE {' AND '.join(clause)}" if clause else ""
+    order = "ASC" if after is not None and before is None else "DESC"
+    rows = conn.execute(
+        f"SELECT {COLUMNS} FROM jobs {where} ORDER BY id {order} LIMIT ?",  # noqa: S608 - clause built from constants
+        (*args, max(0, limit)),
+    ).fetchall()
+    jobs = sorted((_job(r) for r in rows), key=lambda j: j.id, reverse=newest_first)
+    return jobs
+
+
+def _where(
+    *,
+    state: str | list[str] | None = None,
+    project: str | None = None,
+    index: str | None = None,
+    handler: str | None = None,
+    indexes: list[str] | None = None,
+) -> tuple[list[str], list[object]]:
+    """The WHERE terms (and their arguments) of the jobs' filters."""
     where: list[str] = []
     args: list[object] = []
-    if state:
-        if state not in STATES:
-            raise UsageError(f"unknown state {state!r}: choose from {', '.join(STATES)}")
-        where.append("state = ?")
-        args.append(state)
-    if project:
-        where.append("project = ?")
-        args.append(project)
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
-    rows = conn.execute(
-        f"SELECT {COLUMNS} FROM jobs {clause} ORDER BY id DESC LIMIT ?",  # noqa: S608 - clause built from constants
-        (*args, limit),
-    ).fetchall()
-    return [_job(r) for r in reversed(rows)]
+    states = [state] if isinstance(state, str) else list(state or [])
+    for one in states:
+        if one not in STATES:
+            raise UsageError(f"unknown state {one!r}: choose from {', '.join(STATES)}")
+    if states:
+        where.append(f"state IN ({', '.join('?' * len(states))})")
+        args.extend(states)
+    for column, value in (("project", project), ("ix", index), ("handler", handler)):
+        if value:
+            where.append(f"{column} = ?")
+            args.append(value)
+    if indexes is not None:
+        where.append(f"ix IN ({', '.join('?' * len(indexes)) or 'NULL'})")
+        args.extend(indexes)
+    return where, args
+
+
+def job_indexes(conn: sqlite3.Connection) -> list[str]:
+    """Every index some job ran on."""
+    return [ix for (ix,) in conn.execute("SELECT DISTINCT ix FROM jobs ORDER BY ix")]
+
+
+def job_handlers(conn: sqlite3.Connection) -> list[str]:
+    """Every handler some job ran."""
+    return [h for (h,) in conn.execute("SELECT DISTINCT handler FROM jobs ORDER BY handler")]
 
 
 def release_jobs(conn: sqlite3.Connection, index: str, project: str, version: str) -> list[Job]:
@@ -288,8 +344,55 @@ def orphans(conn: sqlite3.Connection) -> list[Job]:
     return [_job(r) for r in rows]
 
 
-def counts(conn: sqlite3.Connection) -> dict[str, int]:
+def counts(
+    conn: sqlite3.Connection,
+    *,
+    project: str | None = None,
+    index: str | None = None,
+    handler: str | None = None,
+    indexes: list[str] | None = None,
+) -> dict[str, int]:
+    """Jobs by state (every state, 0 for none), among those matching the filters."""
+    clause, args = _where(project=project, index=index, handler=handler, indexes=indexes)
+    where = f"WHERE {' AND '.join(clause)}" if clause else ""
     result = dict.fromkeys(STATES, 0)
-    for state, n in conn.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state"):
+    for state, n in conn.execute(
+        f"SELECT state, COUNT(*) FROM jobs {where} GROUP BY state",  # noqa: S608 - clause built from constants
+        args,
+    ):
         result[state] = n
     return result
+
+
+def name_jobs(conn: sqlite3.Connection, project: str, version: str) -> list[Job]:
+    """The jobs of release ``project version`` on every index, oldest first."""
+    rows = conn.execute(
+        f"SELECT {COLUMNS} FROM jobs WHERE project = ? AND version = ? ORDER BY id",  # noqa: S608 - constant columns
+        (project, version),
+    ).fetchall()
+    return [_job(r) for r in rows]
+
+
+def record_made(
+    conn: sqlite3.Connection, job_id: int, index: str, project: str, version: str
+) -> None:
+    """Note that job ``job_id`` put release ``project version`` on ``index`` (a promotion
+    or a product it published), so what an upload set going can be followed."""
+    conn.execute(
+        "INSERT OR IGNORE INTO made (job_id, ix, project, version) VALUES (?, ?, ?, ?)",
+        (job_id, index, project, version),
+    )
+
+
+def made_by(conn: sqlite3.Connection, job_ids: list[int]) -> list[tuple[int, str, str, str]]:
+    """(job id, index, project, version) of the releases these jobs put on an index."""
+    if not job_ids:
+        return []
+    marks = ", ".join("?" * len(job_ids))
+    return list(
+        conn.execute(
+            f"SELECT job_id, ix, project, version FROM made WHERE job_id IN ({marks}) "  # noqa: S608 - placeholders only
+            "ORDER BY job_id",
+            job_ids,
+        )
+    )

@@ -123,12 +123,13 @@ def serve(
             "or kill that pid"
         ) from None
     try:
-        atomic_write(pid_path(project), f"{os.getpid()}\n")
         if own_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda *_: stop.set())
         runner = CiRunner(project, config, say=say)
         web = _start_web(project, say) if not until_idle else None
+        # the pid last: whoever waits for it ('pipl proj start') finds the dashboard too
+        atomic_write(pid_path(project), f"{os.getpid()}\n")
         try:
             runner.run(stop, until_idle=until_idle)
         finally:

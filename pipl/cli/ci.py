@@ -48,11 +48,19 @@ def run(state: AppState, until_idle: bool) -> None:
 @ci.command("list")
 @click.option("--state", "job_state", help="Only jobs in this state (queued, running, ...).")
 @click.option("--packl", "name", help="Only jobs of this project (distribution) name.")
+@click.option("--index", help="Only jobs on this index (USER/NAME, or a stage's name).")
+@click.option("--handler", help="Only jobs of this handler (qa, wheel, promote...).")
 @click.option("--limit", type=int, default=50, show_default=True, help="Newest jobs shown.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
 def list_jobs(
-    state: AppState, job_state: str | None, name: str | None, limit: int, as_json: bool
+    state: AppState,
+    job_state: str | None,
+    name: str | None,
+    index: str | None,
+    handler: str | None,
+    limit: int,
+    as_json: bool,
 ) -> None:
     """List CI jobs, oldest first.
 
@@ -61,12 +69,20 @@ def list_jobs(
       pipl ci list --state failed
     """
     from pipl.ci import db
-    from pipl.names import normalize_dist
+    from pipl.names import check_index, check_simple, normalize_dist
 
-    conn = db.open_db(state.project().root)
+    project = state.project()
+    if index and "/" not in index:
+        index = f"{project.owner}/{check_simple(index, 'stage')}"
+    conn = db.open_db(project.root)
     try:
         jobs = db.list_jobs(
-            conn, state=job_state, project=normalize_dist(name) if name else None, limit=limit
+            conn,
+            state=job_state,
+            project=normalize_dist(name) if name else None,
+            index=check_index(index) if index else None,
+            handler=check_simple(handler, "handler") if handler else None,
+            limit=limit,
         )
     finally:
         conn.close()
@@ -74,7 +90,7 @@ def list_jobs(
         emit_json("ci-jobs", [j.to_dict() for j in jobs])
         return
     if not jobs:
-        if job_state or name:
+        if job_state or name or index or handler:
             click.echo("No CI job matches.")
         else:
             click.echo("No CI jobs yet (jobs appear when releases reach an index with handlers).")
@@ -144,6 +160,7 @@ def logs(state: AppState, job_id: int, follow: bool) -> None:
       pipl ci logs 12 -f
     """
     from pipl.ci import db
+    from pipl.ci.follow import read_log
     from pipl.ci.runner import log_path
 
     project = state.project()
@@ -153,22 +170,24 @@ def logs(state: AppState, job_id: int, follow: bool) -> None:
         job = db.get_job(conn, job_id)
         offset = 0
         while True:
-            if path.exists():
-                with path.open("rb") as fh:
-                    fh.seek(offset)
-                    chunk = fh.read()
-                offset += len(chunk)
-                if chunk:
-                    click.echo(chunk.decode(errors="replace"), nl=False)
-            if not follow or job.state in db.DONE:
+            part = read_log(conn, path, job_id, offset)
+            if part.text:
+                click.echo(part.text, nl=False)
+            offset = part.offset
+            if part.done:
+                break
+            if offset < part.size and part.text:
+                continue  # more of the log is there already
+            if not follow:
                 break
             if sys.stderr.isatty():
+                job = db.get_job(conn, job_id)
                 status = (
                     f"[job {job.id} {job.handler}: {job.state}, {_secs(job.seconds) or '0.0s'}]"
                 )
                 click.echo(f"\r{status}", nl=False, err=True)
             time.sleep(0.3)
-            job = db.get_job(conn, job_id)
+        job = db.get_job(conn, job_id)
     finally:
         conn.close()
     if follow:
@@ -216,20 +235,34 @@ def cancel(state: AppState, job_id: int) -> None:
 
 
 @ci.command()
+@click.argument("packl", required=False)
+@click.argument("version", required=False)
 @click.option("--timeout", type=float, default=600.0, show_default=True, help="Seconds to wait.")
 @pass_state
-def wait(state: AppState, timeout: float) -> None:
+def wait(state: AppState, packl: str | None, version: str | None, timeout: float) -> None:
     """Wait until no CI job is queued or running (the runner must be running).
+
+    With PACKL and VERSION, wait only for what that release's upload set going: its jobs,
+    its promotions to later stages and their jobs, the products its processing published
+    and their jobs (as pipl.Client.wait does); an error when one of them did not pass.
 
     \b
     Example:
       pipl ci wait --timeout 120 && pipl ci list --state failed
+      pipl ci wait shot-010 0.2.0
     """
     from pipl.ci import db
     from pipl.ci.handlers import CiError
     from pipl.ci.service import runner_pid
 
     project = state.project()
+    if packl or version:
+        if not (packl and version):
+            raise click.UsageError("give both PACKL and VERSION, or neither")
+        if runner_pid(project) is None:
+            raise CiError("the CI runner is not running: start it with 'pipl proj start'")
+        _wait_release(state, packl, version, timeout)
+        return
     conn = db.open_db(project.root)
     deadline = time.monotonic() + timeout
     quiet_since: float | None = None
@@ -253,3 +286,24 @@ def wait(state: AppState, timeout: float) -> None:
     finally:
         conn.close()
     click.echo(", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no jobs")
+
+
+def _wait_release(state: AppState, packl: str, version: str, timeout: float) -> None:
+    from pipl.api import Client
+
+    with Client.from_project(state.project().root) as client:
+        seen = client.wait(packl, version, timeout=timeout)
+    if seen.jobs:
+        table(
+            [(j.id, j.handler, j.index, j.project, j.version, j.state) for j in seen.jobs],
+            ["ID", "HANDLER", "INDEX", "PROJECT", "VERSION", "STATE"],
+        )
+    click.echo(", ".join(f"{n} {s}" for s, n in seen.states.items()) or "no jobs")
+    bad = [j for j in seen.jobs if j.state != "passed"]
+    if bad:
+        from pipl.ci.handlers import CiError
+
+        raise CiError(
+            f"{packl} {version}: {len(bad)} CI job(s) did not pass (first: job {bad[0].id} "
+            f"{bad[0].handler} {bad[0].state}): see 'pipl ci logs {bad[0].id}'"
+        )

@@ -301,17 +301,10 @@ def token(state: AppState) -> None:
     Example:
       export PIPL_TOKEN=$(pipl proj token)
     """
-    from pipl.api.service import Context
-    from pipl.errors import AuthError
+    from pipl.api.service import Caller
+    from pipl.index.session import connect
 
-    context = Context.local(state.project().root)
-    try:
-        header = context.caller.header
-    finally:
-        context.close()
-    if header is None:
-        raise AuthError(
-            "you are not logged in and cannot read the project's secrets: "
-            "log in with 'pipl proj login USER' first"
-        )
+    # the user's login, else the owner's from the project's secrets; a failure says which
+    with connect(state.project(), "user") as client:
+        header = Caller(client.user, client.token).header
     click.echo(header)

@@ -199,7 +199,9 @@ def _load_domains() -> None:
     # each domain module registers its operations when imported
     from pipl.api.service import (
         admin,  # noqa: F401
+        jobs,  # noqa: F401
         pipelines,  # noqa: F401
+        users,  # noqa: F401
     )
 
 

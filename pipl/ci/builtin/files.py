@@ -75,19 +75,22 @@ def existing_toxresult(ctx: JobContext, link: Link, tag: str) -> dict[str, Any] 
 
 
 def announce(ctx: JobContext, index: str, name: str, version: str) -> int:
-    """Record the events of a release this job put on ``index`` (a push runs no upload
-    hook before commit, so the runner would otherwise wait for devpi's notification
-    thread or its sweep), and that it is there whole: its jobs there start without the
-    settle window, whoever recorded its events first. Idempotent, like every event."""
+    """Note that this job put release ``name version`` on ``index`` (``client.wait``
+    follows it there), and when ``index`` has handlers record the events of its files (a
+    push runs no upload hook before commit, so the runner would otherwise wait for devpi's
+    notification thread or its sweep) and that it is there whole: its jobs there start
+    without the settle window, whoever recorded its events first. Idempotent, like every
+    event."""
     from pipl.ci import db, outbox
     from pipl.ci.intake import release_events
     from pipl.names import normalize_dist
 
-    if not (ctx.client.get_index(index).get("pipl_handlers") or []):
-        return 0
     project = normalize_dist(name)
     conn = db.open_db(ctx.project.root)
     try:
+        db.record_made(conn, ctx.job_id, index, project, version)
+        if not (ctx.client.get_index(index).get("pipl_handlers") or []):
+            return 0
         outbox.record_complete(conn, index=index, project=project, version=version)
         serial = int(ctx.client.status().get("serial", -1))
         new = release_events(conn, ctx.client, index, name, version, serial, "push")

@@ -76,5 +76,6 @@ def load() -> None:
     """Import the page modules (each registers its routes)."""
     from pipl.web.pages import (
         home,  # noqa: F401
+        jobs,  # noqa: F401
         pipelines,  # noqa: F401
     )

@@ -11,6 +11,7 @@ function followLog(pre) {
     try {
       const response = await fetch(`${url}?offset=${offset}`, {credentials: "same-origin"});
       answer = (await response.json()).result;
+      if (!answer) throw new Error("no result");
     } catch (e) {
       setTimeout(poll, 2000);
       return;
@@ -22,7 +23,8 @@ function followLog(pre) {
     }
     offset = answer.offset;
     if (state && answer.state) { state.textContent = answer.state; state.className = `state ${answer.state}`; }
-    if (!answer.done) setTimeout(poll, 500);
+    // more of the log is there already: read on at once; else look again shortly
+    if (!answer.done) setTimeout(poll, answer.offset < answer.size ? 0 : 500);
     else pre.dataset.done = "1";
   }
   poll();
