@@ -392,3 +392,16 @@ def test_process_runs_a_pipeline_packl_and_publishes_its_leaves_once(ciproj, tmp
         second.message
     )
     assert product_version not in second.message
+
+
+def test_handlers_set_on_a_known_index_are_seen_without_a_restart(ciproj):
+    from pipl.ci.intake import IndexCache
+
+    with connect(ciproj, "admin") as admin:
+        ix = handled_index(admin, ciproj, "late", [])
+        cache = IndexCache(admin)
+        cache.refresh()
+        assert cache.handlers(ix) == []
+        admin.modify_index(ix, pipl_handlers=["webhook"])
+        time.sleep(1.1)  # the cache reads devpi again at most once a second
+        assert cache.handlers(ix) == ["webhook"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,20 +30,24 @@ from pipl.index.client import IndexClient
 
 @dataclass
 class IndexCache:
-    """Index configurations, read from devpi once per intake round."""
+    """Index configurations, read from devpi again when an event shows them stale."""
 
     client: IndexClient
     configs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refreshed: float = -1e9  # time.monotonic() of the last read
 
     def refresh(self) -> None:
         self.configs = self.client.indexes()
+        self.refreshed = time.monotonic()
 
     def handlers(self, index: str) -> list[str]:
         config = self.configs.get(index)
-        if config is None:
+        if not (config or {}).get("pipl_handlers") and time.monotonic() - self.refreshed > 1:
+            # an event there means the index had handlers at upload time: a new index, or
+            # handlers set since the last read
             self.refresh()
-            config = self.configs.get(index) or {}
-        return [str(h) for h in config.get("pipl_handlers") or []]
+            config = self.configs.get(index)
+        return [str(h) for h in (config or {}).get("pipl_handlers") or []]
 
     def handled(self) -> list[str]:
         return [name for name, c in self.configs.items() if c.get("pipl_handlers")]
