@@ -75,3 +75,4 @@ class Page:
 def load() -> None:
     """Import the page modules (each registers its routes)."""
     from pipl.web.pages import home  # noqa: F401
+    from pipl.web.pages import releases  # noqa: F401
