@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from pipl import Client
-from pipl.errors import FrameworkError, AuthError, Conflict, IndexServerError, PromotionRefused
+from pipl.errors import AuthError, Conflict, FrameworkError, IndexServerError, PromotionRefused
 from pipl.index.client import IndexClient
 from pipl.index.session import connect
 from pipl.index.wheelpack import write_wheel
@@ -76,9 +76,9 @@ def published(project: Project, tmp_path_factory: pytest.TempPathFactory) -> dic
         ],
     }
     metadata = (
-        "Metadata-Version: 2.1\nName: rel-prod\nVersion: 1.0\nKeywords: pipl-product,model\n"
-        "Requires-Dist: rel-lib==1.0\n"
-    ).encode()
+        b"Metadata-Version: 2.1\nName: rel-prod\nVersion: 1.0\nKeywords: pipl-product,model\n"
+        b"Requires-Dist: rel-lib==1.0\n"
+    )
     product = write_wheel(
         tmp / "prod",
         "rel-prod",
@@ -166,7 +166,9 @@ def test_qa_state_comes_from_the_release_jobs(project: Project, published) -> No
         conn.close()
     with Client.from_project(project.root) as client:
         release = client.releases.get("dev", "rel-base", "1.0")
-        listed = {(r.project, r.version): r.qa for r in client.releases.list("dev", limit=500).releases}
+        listed = {
+            (r.project, r.version): r.qa for r in client.releases.list("dev", limit=500).releases
+        }
     assert release.qa == "failed" and [j.handler for j in release.jobs] == ["qa"]
     assert listed[("rel-base", "1.0")] == "failed" and listed[("rel-lib", "1.0")] == "none"
 
@@ -266,10 +268,12 @@ def test_a_transaction_moves_all_or_nothing(project: Project, owner_client, tmp_
         owner.upload(dev, make_wheel(tmp_path / "a", "rel-tx-a", "1.0"))
         owner.upload(dev, make_wheel(tmp_path / "b", "rel-tx-b", "1.0", requires=["rel-gone>=1"]))
         owner.upload(dev, make_wheel(tmp_path / "c", "rel-tx-c", "1.0"))
-    with pytest.raises(PromotionRefused, match="nothing of the 2 releases moved"):
-        with owner_client.transaction() as tx:
-            tx.promote("rel-tx-a", "1.0")
-            tx.promote("rel-tx-b", "1.0")
+    with (
+        pytest.raises(PromotionRefused, match="nothing of the 2 releases moved"),
+        owner_client.transaction() as tx,
+    ):
+        tx.promote("rel-tx-a", "1.0")
+        tx.promote("rel-tx-b", "1.0")
     with connect(project, "anonymous") as reader:
         assert reader.versions(qa, "rel-tx-a", inherited=False) == {}
     with owner_client.transaction() as tx:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import builtins
 import hashlib
 import os
 from collections.abc import Iterable
@@ -257,7 +258,7 @@ class ReleasesApi:
         *,
         stage: str | None = None,
         replace: bool = False,
-    ) -> list[Uploaded]:
+    ) -> builtins.list[Uploaded]:
         """Upload wheels and sdists to ``stage`` (default: the first), checked as
         ``pipl proj index upload`` checks them: all files before any is sent."""
         files = []
@@ -275,7 +276,7 @@ class ReleasesApi:
         return build_list(Uploaded, answer)
 
     # -- products ---------------------------------------------------------------------
-    def products(self, *, offset: int = 0, limit: int = 50) -> list[Product]:
+    def products(self, *, offset: int = 0, limit: int = 50) -> builtins.list[Product]:
         return build_list(Product, self._client._call("products.list", offset=offset, limit=limit))
 
     def product(self, name: str, version: str) -> Product:
@@ -293,9 +294,7 @@ class ReleasesApi:
     ) -> Path:
         """Download a file asset to ``dest``, checked against the sha256 its product's
         manifest records; a mismatch leaves nothing at ``dest``."""
-        found = next(
-            (a for a in self.product(product, version).assets if a.name == asset), None
-        )
+        found = next((a for a in self.product(product, version).assets if a.name == asset), None)
         if found is None:
             raise FrameworkError(f"product {product} {version} has no asset {asset!r}")
         target = Path(dest)

@@ -22,7 +22,7 @@ import sqlite3
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +97,8 @@ def _when(links: list[dict[str, Any]]) -> float | None:
             when = entry.get("when")
             if isinstance(when, list) and len(when) >= 6:
                 try:
-                    found.append(datetime(*when[:6], tzinfo=timezone.utc).timestamp())
+                    y, mo, d, h, mi, sec = (int(x) for x in when[:6])
+                    found.append(datetime(y, mo, d, h, mi, sec, tzinfo=UTC).timestamp())
                 except (TypeError, ValueError):
                     continue
     return min(found) if found else None
@@ -165,7 +166,16 @@ def record(
         "INSERT INTO releases (ix, project, version, seen, vkey, serial, files, product) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (ix, project, version) DO UPDATE SET "
         "serial = excluded.serial, files = excluded.files, product = excluded.product",
-        (index, project, version, seen, version_key(version), serial, text, int(is_product(data or {}))),
+        (
+            index,
+            project,
+            version,
+            seen,
+            version_key(version),
+            serial,
+            text,
+            int(is_product(data or {})),
+        ),
     )
     if old is not None:  # replaced files: read the manifest again
         _forget_manifest(conn, index, project, version)
@@ -266,7 +276,9 @@ def _entry(row: tuple[Any, ...]) -> Entry:
 COLUMNS = "ix, project, version, seen, files, product"
 
 
-def newest(conn: sqlite3.Connection, index: str, *, offset: int = 0, limit: int = 50) -> list[Entry]:
+def newest(
+    conn: sqlite3.Connection, index: str, *, offset: int = 0, limit: int = 50
+) -> list[Entry]:
     rows = conn.execute(
         f"SELECT {COLUMNS} FROM releases WHERE ix = ? "  # noqa: S608 - constant columns
         "ORDER BY seen DESC, vkey DESC, rowid DESC LIMIT ? OFFSET ?",

@@ -279,9 +279,7 @@ def promote_set(
             results.append(PromoteResult(plan, pushed))
     except Exception as exc:
         targets = list(dict.fromkeys(t for t, _ in attempted))
-        notes = "; ".join(
-            _undo(client, t, [m for tt, m in attempted if tt == t]) for t in targets
-        )
+        notes = "; ".join(_undo(client, t, [m for tt, m in attempted if tt == t]) for t in targets)
         if not isinstance(exc, PiplError) or current is None:
             raise
         failed = attempted[-1][1]

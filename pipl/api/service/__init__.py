@@ -197,8 +197,10 @@ def _convert(name: str, key: str, hint: Any, value: Any) -> Any:
 
 def _load_domains() -> None:
     # each domain module registers its operations when imported
-    from pipl.api.service import admin  # noqa: F401
-    from pipl.api.service import releases  # noqa: F401
+    from pipl.api.service import (
+        admin,  # noqa: F401
+        releases,  # noqa: F401
+    )
 
 
 class TokenChecker:

@@ -37,8 +37,8 @@ from pipl.api.releases import (
     ReleaseSummary,
     Requirement,
     Stage,
-    Upstream,
     Uploaded,
+    Upstream,
 )
 from pipl.api.service import Context, operation
 from pipl.ci import catalog
@@ -230,7 +230,9 @@ def list_releases(ctx: Context, stage: str, offset: int = 0, limit: int = 50) ->
 def get_release(ctx: Context, stage: str, project: str, version: str) -> Release:
     index = _stage(ctx, stage)
     key, version = _release_name(project, version)
-    data = ctx.index.stage_versions(index, key).get(version) if key in _projects(ctx, index) else None
+    data = (
+        ctx.index.stage_versions(index, key).get(version) if key in _projects(ctx, index) else None
+    )
     files = catalog._files(data or {})
     if not files:
         raise NotFound(
@@ -242,7 +244,11 @@ def get_release(ctx: Context, stage: str, project: str, version: str) -> Release
     qa, jobs = _qa(ctx, key, version)
     config = _config(ctx, index)
     manifest = _product(ctx, key, version) if catalog.is_product(data or {}) else None
-    holders = [_short(ctx, i) for i in ctx.project.stage_indexes if i in catalog.where(ctx.ci, key, version)]
+    holders = [
+        _short(ctx, i)
+        for i in ctx.project.stage_indexes
+        if i in catalog.where(ctx.ci, key, version)
+    ]
     entry = catalog.get(ctx.ci, index, key, version)
     return Release(
         project=key,
@@ -335,7 +341,9 @@ def _upstream(ctx: Context, product: Product) -> list[Upstream]:
         except (InvalidRequirement, ValueError):
             continue
         key = names.normalize_dist(req.name)
-        holders = [i for i in ctx.project.stage_indexes if i in catalog.where(ctx.ci, key, spec.version)]
+        holders = [
+            i for i in ctx.project.stage_indexes if i in catalog.where(ctx.ci, key, spec.version)
+        ]
         wanted = pinned.get(pin, {})
         matches = False
         if holders:
@@ -343,7 +351,9 @@ def _upstream(ctx: Context, product: Product) -> list[Upstream]:
             served = {f["name"]: f["sha256"] for f in (entry.files if entry else [])}
             matches = bool(wanted) and all(served.get(n) == s for n, s in wanted.items())
         result.append(
-            Upstream(key, spec.version, wanted, _short(ctx, holders[0]) if holders else None, matches)
+            Upstream(
+                key, spec.version, wanted, _short(ctx, holders[0]) if holders else None, matches
+            )
         )
     return result
 
@@ -463,7 +473,9 @@ def verify_asset(ctx: Context, product: str, version: str, asset: str) -> AssetC
     return AssetCheck(found.sha256, True, f"object {found.sha256} hashes to its name")
 
 
-def open_asset(ctx: Context, product: str, version: str, asset: str) -> tuple[Asset, Iterator[bytes]]:
+def open_asset(
+    ctx: Context, product: str, version: str, asset: str
+) -> tuple[Asset, Iterator[bytes]]:
     """An asset's bytes, copied out of the store and verified before the first byte
     goes out; only file assets (a folder is fetched with ``pipl asset get``)."""
     from pipl.assets.project_store import project_store
@@ -551,10 +563,14 @@ def catalog_filename(name: str) -> bool:
 def _record(ctx: Context, index: str, project: str, version: str, serial: int) -> None:
     """Note in the catalog what this request put on ``index`` (the sweep confirms it)."""
     key = names.normalize_dist(project)
-    catalog.record(ctx.ci, index, key, version, ctx.index.stage_versions(index, key).get(version), serial)
+    catalog.record(
+        ctx.ci, index, key, version, ctx.index.stage_versions(index, key).get(version), serial
+    )
 
 
-def _endpoints(ctx: Context, project: str, version: str, to: str | None, source: str | None) -> tuple[str, str]:
+def _endpoints(
+    ctx: Context, project: str, version: str, to: str | None, source: str | None
+) -> tuple[str, str]:
     stages_ = ctx.project.stage_indexes
     if to:
         target = _stage(ctx, to)

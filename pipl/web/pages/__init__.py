@@ -74,5 +74,7 @@ class Page:
 
 def load() -> None:
     """Import the page modules (each registers its routes)."""
-    from pipl.web.pages import home  # noqa: F401
-    from pipl.web.pages import releases  # noqa: F401
+    from pipl.web.pages import (
+        home,  # noqa: F401
+        releases,  # noqa: F401
+    )

@@ -35,7 +35,9 @@ def _stages(p: Page, *, status: int = 200, error: str | None = None, note: str =
     ]
 
     def link(stage: str, offset: int) -> str:
-        return "/stages?" + urlencode({**{f"offset_{k}": v for k, v in offsets.items()}, f"offset_{stage}": offset})
+        return "/stages?" + urlencode(
+            {**{f"offset_{k}": v for k, v in offsets.items()}, f"offset_{stage}": offset}
+        )
 
     return p.render(
         "releases/stages.html",
