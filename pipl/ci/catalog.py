@@ -89,18 +89,24 @@ def init(conn: sqlite3.Connection) -> sqlite3.Connection:
     return conn
 
 
-def _when(links: list[dict[str, Any]]) -> float | None:
-    """The earliest time devpi logged for these links (their upload or push)."""
-    found = []
+def _when(links: list[dict[str, Any]], index: str) -> float | None:
+    """When the release's files arrived on ``index``, as devpi logged it (the earliest
+    upload or push to ``index``; else the earliest time it logged at all)."""
+    here, anywhere = [], []
     for link in links:
         for entry in link.get("log") or []:
             when = entry.get("when")
-            if isinstance(when, list) and len(when) >= 6:
-                try:
-                    y, mo, d, h, mi, sec = (int(x) for x in when[:6])
-                    found.append(datetime(y, mo, d, h, mi, sec, tzinfo=UTC).timestamp())
-                except (TypeError, ValueError):
-                    continue
+            if not (isinstance(when, list) and len(when) >= 6):
+                continue
+            try:
+                y, mo, d, h, mi, sec = (int(x) for x in when[:6])
+                stamp = datetime(y, mo, d, h, mi, sec, tzinfo=UTC).timestamp()
+            except (TypeError, ValueError):
+                continue
+            anywhere.append(stamp)
+            if entry.get("dst") == index:
+                here.append(stamp)
+    found = here or anywhere
     return min(found) if found else None
 
 
@@ -154,7 +160,7 @@ def record(
     if not files:
         _forget(conn, index, project, version)
         return
-    seen = _when((data or {}).get("+links") or []) or time.time()
+    seen = _when((data or {}).get("+links") or [], index) or time.time()
     text = json.dumps(files, separators=(",", ":"))
     old = conn.execute(
         "SELECT files FROM releases WHERE ix = ? AND project = ? AND version = ?",
