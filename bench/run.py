@@ -16,6 +16,7 @@ BENCHES = {
     "ci": "bench.bench_ci",
     "mirror": "bench.bench_mirror",
     "pipe": "bench.bench_pipe",
+    "web-releases": "bench.bench_web_releases",
 }
 
 

@@ -65,7 +65,7 @@ def _stage(ctx: Context, stage: str) -> str:
             f"{', '.join(project.config.stages)})",
             status=404,
         )
-    ctx.require_read(index)
+    _config(ctx, index)
     return index
 
 
@@ -82,15 +82,29 @@ def _release_name(project: str, version: str) -> tuple[str, str]:
 
 
 def _config(ctx: Context, index: str) -> dict[str, Any]:
-    return ctx.index.get_index(index, projects=False)
+    """``index``'s configuration, read once per request; reading it proves the caller may
+    read the index."""
+    key = f"releases.config:{index}"
+    if key not in ctx.memo:
+        # devpi answers only a caller who may read it (else AuthError), as require_read
+        ctx.memo[key] = ctx.index.get_index(index, projects=False)
+        ctx._readable.add(index)
+    return dict(ctx.memo[key])
 
 
 # -- the catalog, fresh ------------------------------------------------------------------
 
 
 def fresh_catalog(ctx: Context) -> tuple[int | None, bool]:
-    """Devpi's serial and whether the catalog is true at it. With no runner to keep the
-    catalog, it is brought up to date here."""
+    """Devpi's serial and whether the catalog is true at it (asked once per request).
+    With no runner to keep the catalog, it is brought up to date here."""
+    if "releases.fresh" not in ctx.memo:
+        ctx.memo["releases.fresh"] = _fresh(ctx)
+    answer: tuple[int | None, bool] = ctx.memo["releases.fresh"]
+    return answer
+
+
+def _fresh(ctx: Context) -> tuple[int | None, bool]:
     from pipl.ci.service import runner_pid
 
     indexes = ctx.project.stage_indexes
@@ -104,7 +118,7 @@ def fresh_catalog(ctx: Context) -> tuple[int | None, bool]:
         have = catalog.synced_serial(ctx.ci, indexes)
         if have is None or have < serial:
             for index in indexes:
-                ctx.require_read(index)
+                _config(ctx, index)
             serial = catalog.sync(ctx.ci, ctx.index, indexes)
     return serial, True
 
@@ -146,7 +160,7 @@ def stages(ctx: Context) -> list[Stage]:
     fresh_catalog(ctx)
     result = []
     for name, index in zip(ctx.project.config.stages, ctx.project.stage_indexes, strict=True):
-        ctx.require_read(index)
+        _config(ctx, index)
         config = _config(ctx, index)
         result.append(
             Stage(
@@ -169,7 +183,7 @@ def packls(ctx: Context) -> list[Packl]:
     fresh_catalog(ctx)
     indexes = ctx.project.stage_indexes
     for index in indexes:
-        ctx.require_read(index)
+        _config(ctx, index)
     marks = ",".join("?" * len(indexes))
     found: dict[str, dict[str, list[str]]] = {}
     product: dict[str, bool] = {}
@@ -377,7 +391,7 @@ def _product(ctx: Context, product: str, version: str) -> Product | None:
     if not holders:
         return None
     for index in holders:
-        ctx.require_read(index)
+        _config(ctx, index)
     stages_ = [_short(ctx, i) for i in holders]
     if catalog.manifest_missing(ctx.ci, holders[0], product, version):
         catalog.fill_manifests(ctx.ci, ctx.index)
@@ -419,7 +433,7 @@ def list_products(ctx: Context, offset: int = 0, limit: int = 50) -> list[Produc
     fresh_catalog(ctx)
     indexes = ctx.project.stage_indexes
     for index in indexes:
-        ctx.require_read(index)
+        _config(ctx, index)
     seen: list[tuple[str, str]] = []
     for entry in catalog.products(ctx.ci, indexes, offset=0, limit=(offset + limit) * len(indexes)):
         if (entry.project, entry.version) not in seen:
