@@ -309,3 +309,37 @@ def test_a_failed_push_in_a_set_undoes_the_set(project: Project, tmp_path) -> No
     assert f"removed again from {qa}: rel-set-a 1.0" in str(err.value)
     with connect(project, "anonymous") as reader:
         assert reader.versions(qa, "rel-set-a", inherited=False) == {}
+
+
+def test_the_catalog_follows_removed_and_replaced_releases(project: Project, tmp_path) -> None:
+    from pipl.ci import catalog, db, intake
+
+    dev = project.stage_index()
+    first = make_wheel(tmp_path / "a", "rel-vol", "1.0")
+    other = make_wheel(tmp_path / "b", "rel-vol", "1.0", body="OTHER = 1\n")
+
+    def listed(client: Client) -> set[tuple[str, str]]:
+        return {(r.project, r.version) for r in client.releases.list("dev", limit=500).releases}
+
+    with connect(project, "owner") as owner, Client.from_project(project.root) as client:
+        owner.upload(dev, first)
+        assert ("rel-vol", "1.0") in listed(client)
+        # the volatile first stage: a file replaced, then the release removed
+        owner.upload(dev, other, replace=True)
+        [file] = client.releases.get("dev", "rel-vol", "1.0").files
+        assert file.sha256 == sha(other.read_bytes())
+        owner.delete_version(dev, "rel-vol", "1.0")
+        assert ("rel-vol", "1.0") not in listed(client)
+        # the runner's sweep keeps the same catalog from the same reads
+        owner.upload(dev, first)
+        conn = db.open_db(project.root)
+        try:
+            serial = int(owner.status()["serial"])
+            intake.sweep(conn, intake.IndexCache(owner), serial, project.stage_indexes)
+            assert catalog.synced_serial(conn, project.stage_indexes) == serial
+            assert catalog.get(conn, dev, "rel-vol", "1.0") is not None
+            owner.delete_version(dev, "rel-vol", "1.0")
+            intake.sweep(conn, intake.IndexCache(owner), serial + 1, project.stage_indexes)
+            assert catalog.get(conn, dev, "rel-vol", "1.0") is None
+        finally:
+            conn.close()

@@ -134,6 +134,7 @@ class LocalTransport:
         from pipl.api import service
         from pipl.api.models import to_json
 
+        self.context.memo.clear()  # each call reads afresh, as each HTTP request does
         # through JSON, as over HTTP: both transports hand the client the same values
         return json.loads(json.dumps(to_json(service.dispatch(self.context, op, params))))
 
