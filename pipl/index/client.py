@@ -260,6 +260,19 @@ class IndexClient:
             return {}
         return dict(data or {})
 
+    def version_data(self, index: str, project: str, version: str) -> dict[str, Any]:
+        """One release's data as ``index`` serves it (from the first index of its chain
+        holding it; links name the index of each file), ``{}`` when there is none."""
+        names.check_index(index)
+        key = names.normalize_dist(names.check_dist(project))
+        try:
+            data = self._json(
+                "GET", f"/{index}/{key}/{version}", f"read {key} {version} on {index}"
+            )
+        except NotFound:
+            return {}
+        return dict(data or {})
+
     def links(
         self, index: str, project: str, version: str, *, inherited: bool = False
     ) -> list[Link]:

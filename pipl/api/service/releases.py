@@ -244,10 +244,8 @@ def list_releases(ctx: Context, stage: str, offset: int = 0, limit: int = 50) ->
 def get_release(ctx: Context, stage: str, project: str, version: str) -> Release:
     index = _stage(ctx, stage)
     key, version = _release_name(project, version)
-    data = (
-        ctx.index.stage_versions(index, key).get(version) if key in _projects(ctx, index) else None
-    )
-    files = catalog._files(data or {})
+    data = _own(ctx.index.version_data(index, key, version), index)
+    files = catalog._files(data)
     if not files:
         raise NotFound(
             f"no release {key} {version} on stage {_short(ctx, index)}: see its releases "
@@ -257,7 +255,7 @@ def get_release(ctx: Context, stage: str, project: str, version: str) -> Release
     fresh_catalog(ctx)
     qa, jobs = _qa(ctx, key, version)
     config = _config(ctx, index)
-    manifest = _product(ctx, key, version) if catalog.is_product(data or {}) else None
+    manifest = _product(ctx, key, version) if catalog.is_product(data) else None
     holders = [
         _short(ctx, i)
         for i in ctx.project.stage_indexes
@@ -275,15 +273,25 @@ def get_release(ctx: Context, stage: str, project: str, version: str) -> Release
         product=manifest is not None,
         qa=qa,
         files=[_file_info(ctx, f) for f in files],
-        qa_results=_qa_results(ctx, data or {}),
+        qa_results=_qa_results(ctx, data),
         jobs=jobs,
-        requires=_requires(ctx, index, data or {}),
+        requires=_requires(ctx, index, data),
         upstream=_upstream(ctx, manifest) if manifest else [],
         consumers=[
             Consumer(p, v, _short(ctx, ix)) for ix, p, v in catalog.consumers(ctx.ci, key, version)
         ],
         manifest=manifest,
     )
+
+
+def _own(data: dict[str, Any], index: str) -> dict[str, Any]:
+    """``data`` with only the links of files stored on ``index`` itself."""
+    from pipl.index.links import Link
+
+    def here(link: dict[str, Any]) -> bool:
+        return Link("", str(link.get("href", "")), "", None).index == index
+
+    return {**data, "+links": [lk for lk in data.get("+links") or [] if here(lk)]}
 
 
 def _projects(ctx: Context, index: str) -> list[str]:
@@ -336,12 +344,36 @@ def _requires(ctx: Context, index: str, data: dict[str, Any]) -> list[Requiremen
             continue
         if req.marker is not None and not req.marker.evaluate({"extra": ""}):
             continue
-        try:
-            found = best_version(ctx.index, index, req.name, req.specifier)
-        except PiplError:
-            found = None
+        found = _best_catalogued(ctx, index, req)
+        if found is None:
+            try:  # not on the stages: the base index (pipl-pipe, build tools) or a mirror
+                found = best_version(ctx.index, index, req.name, req.specifier)
+            except PiplError:
+                found = None
         result.append(Requirement(str(req), names.normalize_dist(req.name), found))
     return result
+
+
+def _best_catalogued(ctx: Context, index: str, req: Req) -> str | None:
+    """The highest version satisfying ``req`` on ``index`` and the stages after it, from
+    the catalog (pre-releases only when nothing else does, as pip chooses)."""
+    from packaging.version import InvalidVersion, Version
+
+    stages_ = ctx.project.stage_indexes
+    chain = stages_[stages_.index(index) :] if index in stages_ else [index]
+    marks = ",".join("?" * len(chain))
+    rows = ctx.ci.execute(
+        f"SELECT DISTINCT version FROM releases WHERE project = ? AND ix IN ({marks})",  # noqa: S608 - placeholders only
+        (names.normalize_dist(req.name), *chain),
+    )
+    available: dict[Version, str] = {}
+    for (text,) in rows:
+        try:
+            available[Version(text)] = text
+        except InvalidVersion:
+            continue
+    matching = list(req.specifier.filter(available))
+    return available[max(matching)] if matching else None
 
 
 def _upstream(ctx: Context, product: Product) -> list[Upstream]:
