@@ -12,7 +12,14 @@ import httpx
 import pytest
 
 from pipl import Client
-from pipl.errors import AuthError, Conflict, FrameworkError, IndexServerError, PromotionRefused
+from pipl.errors import (
+    AuthError,
+    Conflict,
+    FrameworkError,
+    IndexServerError,
+    PromotionRefused,
+    UsageError,
+)
 from pipl.index.client import IndexClient
 from pipl.index.session import connect
 from pipl.index.wheelpack import write_wheel
@@ -230,6 +237,16 @@ def test_upload_is_checked_like_the_cli(project: Project, owner_client, tmp_path
         owner_client.releases.upload([other])
     listed = owner_client.releases.list("dev", limit=500).releases
     assert ("rel-up", "1.0") in {(r.project, r.version) for r in listed}
+    for name in ("../evil-1.0-py3-none-any.whl", "a/b.whl", ".hidden"):
+        with pytest.raises(UsageError, match="invalid file name"):
+            owner_client._call("releases.upload", files=[{"filename": name, "content": ""}])
+
+
+def test_upload_needs_a_login(web: str, tmp_path) -> None:
+    wheel = make_wheel(tmp_path / "a", "rel-anon", "1.0")
+    with Client(web) as anonymous, pytest.raises(AuthError) as caught:
+        anonymous.releases.upload([wheel])
+    assert caught.value.status == 401
 
 
 def test_the_owner_promotes_stage_by_stage(project: Project, owner_client, published) -> None:

@@ -22,6 +22,7 @@ from pipl_pipe.products import ASSET_NAME, VERSION
 
 from pipl import names
 from pipl.api.releases import (
+    MAX_UPLOAD,
     Asset,
     AssetCheck,
     Consumer,
@@ -160,7 +161,6 @@ def stages(ctx: Context) -> list[Stage]:
     fresh_catalog(ctx)
     result = []
     for name, index in zip(ctx.project.config.stages, ctx.project.stage_indexes, strict=True):
-        _config(ctx, index)
         config = _config(ctx, index)
         result.append(
             Stage(
@@ -580,6 +580,7 @@ def upload(
         check_replace_allowed(ctx.project, index)
     if not files:
         raise UsageError("no files to upload: give wheels or sdists")
+    total = 0
     with tempfile.TemporaryDirectory(prefix="pipl-upload-") as tmp:
         dists = []
         for item in files:
@@ -590,6 +591,12 @@ def upload(
                 content = base64.b64decode(str(item.get("content", "")), validate=True)
             except (binascii.Error, ValueError):
                 raise UsageError(f"{name}: its content is not base64") from None
+            total += len(content)
+            if total > MAX_UPLOAD:
+                raise UsageError(
+                    f"{name}: more than {MAX_UPLOAD >> 20} MiB in one upload; "
+                    "upload the files in smaller groups"
+                )
             path = Path(tmp) / name
             path.write_bytes(content)
             dists.append(read_distfile(path))
