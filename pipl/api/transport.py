@@ -139,7 +139,7 @@ class LocalTransport:
         return json.loads(json.dumps(to_json(service.dispatch(self.context, op, params))))
 
     def download(self, path: str) -> Iterator[bytes]:
-        from pipl.api.service.releases import download
+        from pipl.api.service.products import download
 
         return download(self.context, path)
 

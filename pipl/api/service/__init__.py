@@ -202,6 +202,8 @@ def _load_domains() -> None:
     # each domain module registers its operations when imported
     from pipl.api.service import (
         admin,  # noqa: F401
+        products,  # noqa: F401
+        promotion,  # noqa: F401
         releases,  # noqa: F401
     )
 

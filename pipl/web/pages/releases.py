@@ -98,7 +98,7 @@ def products(p: Page) -> Response:
 
 @page("GET", "/products/{product}/{version}/assets/{asset}")
 def asset(p: Page, product: str, version: str, asset: str) -> Response:
-    from pipl.api.service.releases import open_asset
+    from pipl.api.service.products import open_asset
 
     try:
         found, chunks = open_asset(p.ctx, product, version, asset)
