@@ -1,4 +1,4 @@
-"""Operations on stages, releases, products and assets, and promotion.
+"""Operations on stages and releases (products and promotion have modules of their own).
 
 Listings read the releases catalog (``pipl.ci.catalog``), which the runner keeps equal to
 devpi; when no runner keeps it, the first request after a change brings it up to date.
