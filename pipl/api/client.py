@@ -27,7 +27,7 @@ from pipl.api.admin import Health, Identity, Login
 from pipl.api.jobs import JobsApi, Triggered
 from pipl.api.models import build
 from pipl.api.pipelines import PipelinesApi
-from pipl.api.releases import ReleasesApi
+from pipl.api.releases import Promotion, ReleasesApi, Transaction
 from pipl.api.transport import HttpTransport, LocalTransport, Transport
 from pipl.api.users import UsersApi
 
@@ -86,6 +86,36 @@ class Client:
         processing published. The answer lists them all with their states (``.ok``: all
         passed); a ``PiplError`` when some are still busy after ``timeout`` seconds."""
         return self.jobs.wait(project, version, timeout=timeout)
+
+    # -- promotion ------------------------------------------------------------------------
+    def promote(
+        self,
+        project: str,
+        version: str,
+        to: str | None = None,
+        *,
+        source: str | None = None,
+        with_deps: bool = False,
+        dry_run: bool = False,
+    ) -> Promotion:
+        """Push a release to stage ``to`` (default: the stage after the furthest one
+        holding it) once its requirements are there; ``with_deps`` pushes the missing ones
+        with it, all or nothing. The owner's (or root's) right."""
+        answer = self._call(
+            "releases.promote",
+            project=project,
+            version=version,
+            to=to,
+            source=source,
+            with_deps=with_deps,
+            dry_run=dry_run,
+        )
+        return build(Promotion, answer)
+
+    def transaction(self, *, with_deps: bool = False) -> Transaction:
+        """Promotions as one: ``with client.transaction() as tx: tx.promote(...)`` sends
+        them when the block ends; if one cannot be done, none is."""
+        return Transaction(self, with_deps=with_deps)
 
     # -- lifetime -------------------------------------------------------------------------
     def close(self) -> None:

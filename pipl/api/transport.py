@@ -8,6 +8,7 @@ class either way (the HTTP API names the class in its error answers).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -22,6 +23,8 @@ AUTH_HEADER = "X-Devpi-Auth"  # the same header, and value, as devpi's own API
 
 class Transport(Protocol):
     def call(self, op: str, params: dict[str, Any]) -> Any: ...
+
+    def download(self, path: str) -> Iterator[bytes]: ...
 
     def set_token(self, token: str | None) -> None: ...
 
@@ -91,6 +94,29 @@ class HttpTransport:
             )
         return body.get("result") if isinstance(body, dict) else body
 
+    def download(self, path: str) -> Iterator[bytes]:
+        """The bytes the dashboard serves at ``path`` (an asset's download), streamed."""
+        import httpx
+
+        try:
+            with self._http.stream("GET", path) as response:
+                if response.status_code != 200:
+                    response.read()
+                    try:
+                        body = response.json()
+                    except ValueError:
+                        body = {}
+                    raise error_from(
+                        body.get("error", {}) if isinstance(body, dict) else {},
+                        response.status_code,
+                    )
+                yield from response.iter_bytes(1 << 20)
+        except httpx.HTTPError as exc:
+            raise errors.ServerError(
+                f"the download of {path} from {self.url} broke off ({type(exc).__name__}): "
+                "try again"
+            ) from None
+
     def close(self) -> None:
         self._http.close()
 
@@ -108,8 +134,14 @@ class LocalTransport:
         from pipl.api import service
         from pipl.api.models import to_json
 
+        self.context.memo.clear()  # each call reads afresh, as each HTTP request does
         # through JSON, as over HTTP: both transports hand the client the same values
         return json.loads(json.dumps(to_json(service.dispatch(self.context, op, params))))
+
+    def download(self, path: str) -> Iterator[bytes]:
+        from pipl.api.service.products import download
+
+        return download(self.context, path)
 
     def set_token(self, token: str | None) -> None:
         from pipl.api.service import Caller, caller_of

@@ -101,8 +101,10 @@ class Job:
 
 
 def open_db(project_root: Path) -> sqlite3.Connection:
+    from pipl.ci.catalog import SCHEMA as CATALOG
+
     conn = outbox.connect(outbox.ci_dir(project_root))
-    conn.executescript(SCHEMA)
+    conn.executescript(SCHEMA + CATALOG)
     return conn
 
 

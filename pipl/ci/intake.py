@@ -16,16 +16,18 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
 from pipl import names
-from pipl.ci import db, outbox
+from pipl.ci import catalog, db, outbox
 from pipl.ci.handlers import CiError, is_sdist, load
 from pipl.errors import NotFound, UsageError
 from pipl.index.client import IndexClient
+from pipl.index.links import links_of
 
 
 @dataclass
@@ -125,13 +127,15 @@ def release_events(
     serial: int,
     source: str,
 ) -> int:
-    """Record an event for every file of one release on ``index`` (not its bases)."""
+    """Record an event for every file of one release on ``index`` (not its bases), and
+    the release in the catalog."""
     new = 0
     try:
-        links = client.links(index, project, version)
+        data = client.versions(index, project, inherited=False).get(version)
     except NotFound:
-        return 0
-    for link in links:
+        data = None
+    catalog.record(conn, index, project, version, data, serial)
+    for link in links_of(data or {}):
         if link.rel != "releasefile" or not link.sha256:
             continue
         new += outbox.record_event(
@@ -163,15 +167,24 @@ def take_hints(conn: sqlite3.Connection, client: IndexClient) -> int:
     return new
 
 
-def sweep(conn: sqlite3.Connection, cache: IndexCache, serial: int) -> int:
-    """Record every file on a handled index that the outbox does not know; return how many."""
+def sweep(
+    conn: sqlite3.Connection, cache: IndexCache, serial: int, catalogued: Iterable[str] = ()
+) -> int:
+    """Record every file on a handled index that the outbox does not know; return how many.
+    The indexes in ``catalogued`` (the stages) are read too, and the releases catalog made
+    equal to them (one read serves both)."""
     cache.refresh()
     client = cache.client
     new = 0
-    for index in cache.handled():
+    wanted = list(catalogued)
+    read: dict[str, dict[str, dict[str, Any]]] = {}
+    for index in [*cache.handled(), *[i for i in wanted if i not in cache.handled()]]:
+        content = read[index] = catalog.read_index(client, index)
+        if index not in cache.handled():
+            continue
         known = outbox.known_files(conn, index)
-        for project in client.projects(index):
-            for version, data in client.versions(index, project, inherited=False).items():
+        for project, versions in content.items():
+            for version, data in versions.items():
                 for link in data.get("+links", []):
                     if link.get("rel") != "releasefile":
                         continue
@@ -189,4 +202,6 @@ def sweep(conn: sqlite3.Connection, cache: IndexCache, serial: int) -> int:
                         serial=serial,
                         source="sweep",
                     )
+    if wanted:
+        catalog.sync(conn, client, wanted, read=read, serial=serial)
     return new

@@ -116,7 +116,7 @@ class CiRunner:
 
     def _sweep(self, conn: sqlite3.Connection, cache: IndexCache) -> int:
         serial = int(cache.client.status().get("serial", -1))
-        found = intake.sweep(conn, cache, serial)
+        found = intake.sweep(conn, cache, serial, self.project.stage_indexes)
         self._swept_serial = serial
         return found
 

@@ -234,11 +234,9 @@ def upload(state: AppState, files: tuple[Path, ...], target: str | None, replace
         check_replace_allowed(project, full)
     dists = [read_distfile(f) for f in files]  # all checked before anything is sent
     with state.client() as client:
-        for dist in dists:
-            client.check_upload(full, dist, replace=replace)
-        for dist in dists:
-            result = client.upload(full, dist, replace=replace)
-            click.echo(f"{result.filename} -> {full}: {result.action}")
+        results = client.upload_checked(full, dists, replace=replace)
+    for result in results:
+        click.echo(f"{result.filename} -> {full}: {result.action}")
 
 
 @index.command()

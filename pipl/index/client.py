@@ -255,6 +255,32 @@ class IndexClient:
         except NotFound:
             return {}
 
+    def stage_versions(self, index: str, project: str) -> dict[str, Any]:
+        """``{version: versiondata}`` of ``project`` stored on ``index`` itself, for a
+        ``project`` that ``projects(index)`` listed (one request, no mirror asked)."""
+        names.check_index(index)
+        key = names.normalize_dist(names.check_dist(project))
+        try:
+            data = self._json(
+                "GET", f"/{index}/{key}", f"read {key} on {index}", params={"ignore_bases": "1"}
+            )
+        except NotFound:
+            return {}
+        return dict(data or {})
+
+    def version_data(self, index: str, project: str, version: str) -> dict[str, Any]:
+        """One release's data as ``index`` serves it (from the first index of its chain
+        holding it; links name the index of each file), ``{}`` when there is none."""
+        names.check_index(index)
+        key = names.normalize_dist(names.check_dist(project))
+        try:
+            data = self._json(
+                "GET", f"/{index}/{key}/{version}", f"read {key} {version} on {index}"
+            )
+        except NotFound:
+            return {}
+        return dict(data or {})
+
     def links(
         self, index: str, project: str, version: str, *, inherited: bool = False
     ) -> list[Link]:
@@ -370,6 +396,24 @@ class IndexClient:
                     status=exc.status,
                 ) from None
         return UploadResult(dist.filename, index, uploaded=True, replaced=action == "replace")
+
+    def upload_checked(
+        self, index: str, dists: list[DistFile], *, replace: bool = False
+    ) -> list[UploadResult]:
+        """Upload several files, all checked (``check_upload``) before any is sent."""
+        for dist in dists:
+            self.check_upload(index, dist, replace=replace)
+        return [self.upload(index, dist, replace=replace) for dist in dists]
+
+    def file_size(self, href: str) -> int | None:
+        """The size of a file the server serves (None when it does not say)."""
+        try:
+            with transport(self.url, f"read the size of {href}"):
+                response = self._http.head(href, headers={"Accept": "*/*"})
+        except IndexServerError:
+            return None
+        length = response.headers.get("content-length", "")
+        return int(length) if response.status_code == 200 and length.isdigit() else None
 
     def download(self, href: str, dest: Path) -> Path:
         """Stream ``href`` into ``dest``; a failed download leaves no partial file."""

@@ -209,31 +209,87 @@ def promote(
 ) -> PromoteResult:
     """Push ``name==version`` from ``source`` to ``target`` once its requirements are
     there; ``with_deps`` pushes the missing closure with it, all or nothing."""
-    plan = plan_promotion(
-        client, project, name, version, source=source, target=target, skip_stage=skip_stage
-    )
-    refused = plan.refusal(with_deps=with_deps)
-    if refused is not None:
-        raise refused
-    moves = [m for m in plan.moves if m.files]
-    attempted: list[Move] = []
-    pushed: list[PushResult] = []
+    asked = Promotion(name, version, source, target)
+    return promote_set(client, project, [asked], with_deps=with_deps, skip_stage=skip_stage)[0]
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """One release asked to move: ``name==version`` from ``source`` to ``target``."""
+
+    name: str
+    version: str
+    source: str
+    target: str
+
+
+def plan_set(
+    client: IndexClient,
+    project: str,
+    asked: list[Promotion],
+    *,
+    with_deps: bool = False,
+    skip_stage: bool = False,
+) -> list[PromotionPlan]:
+    """The plans of a set of promotions; the first refusal among them is raised, so a set
+    moves only when every one of its releases may."""
+    plans = [
+        plan_promotion(
+            client,
+            project,
+            a.name,
+            a.version,
+            source=a.source,
+            target=a.target,
+            skip_stage=skip_stage,
+        )
+        for a in asked
+    ]
+    for plan in plans:
+        refused = plan.refusal(with_deps=with_deps)
+        if refused is not None:
+            if len(plans) > 1:
+                raise PromotionRefused(f"{refused}; nothing of the {len(plans)} releases moved")
+            raise refused
+    return plans
+
+
+def promote_set(
+    client: IndexClient,
+    project: str,
+    asked: list[Promotion],
+    *,
+    with_deps: bool = False,
+    skip_stage: bool = False,
+) -> list[PromoteResult]:
+    """Promote every release of ``asked``, all or nothing: each is planned (and checked)
+    before anything moves, and when a push fails, what this set pushed is removed again
+    from its targets."""
+    plans = plan_set(client, project, asked, with_deps=with_deps, skip_stage=skip_stage)
+    attempted: list[tuple[str, Move]] = []
+    results: list[PromoteResult] = []
+    current = plans[0] if plans else None
     try:
-        for move in moves:
-            attempted.append(move)
-            pushed.append(client.push(move.holder, move.project, move.version, target))
+        for plan in plans:
+            current = plan
+            pushed: list[PushResult] = []
+            for move in [m for m in plan.moves if m.files]:
+                attempted.append((plan.target, move))
+                pushed.append(client.push(move.holder, move.project, move.version, plan.target))
+            results.append(PromoteResult(plan, pushed))
     except Exception as exc:
-        notes = _undo(client, target, attempted)
-        if not isinstance(exc, PiplError):
+        targets = list(dict.fromkeys(t for t, _ in attempted))
+        notes = "; ".join(_undo(client, t, [m for tt, m in attempted if tt == t]) for t in targets)
+        if not isinstance(exc, PiplError) or current is None:
             raise
-        failed = attempted[-1]
+        failed = attempted[-1][1]
         status = exc.status if isinstance(exc, IndexServerError) else None
         raise IndexServerError(
-            f"promoting {name} {version} to {target} failed while pushing {failed.project} "
-            f"{failed.version} ({exc}); {notes}",
+            f"promoting {current.project} {current.version} to {current.target} failed "
+            f"while pushing {failed.project} {failed.version} ({exc}); {notes}",
             status=status,
         ) from exc
-    return PromoteResult(plan, pushed)
+    return results
 
 
 # -- resolution ---------------------------------------------------------------------------

@@ -69,6 +69,8 @@ class Context:
     _index: IndexClient | None = None
     _ci: sqlite3.Connection | None = None
     _readable: set[str] = field(default_factory=set)
+    # what one request has read already (index configs, the server's serial), by key
+    memo: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def local(cls, root: Path) -> Context:
@@ -129,6 +131,7 @@ class Context:
         self.close()
         self.caller = caller
         self._readable.clear()
+        self.memo.clear()
 
     def close(self) -> None:
         if self._index is not None:
@@ -201,6 +204,9 @@ def _load_domains() -> None:
         admin,  # noqa: F401
         jobs,  # noqa: F401
         pipelines,  # noqa: F401
+        products,  # noqa: F401
+        promotion,  # noqa: F401
+        releases,  # noqa: F401
         users,  # noqa: F401
     )
 

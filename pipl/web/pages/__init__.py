@@ -78,4 +78,5 @@ def load() -> None:
         home,  # noqa: F401
         jobs,  # noqa: F401
         pipelines,  # noqa: F401
+        releases,  # noqa: F401
     )
