@@ -91,7 +91,15 @@ PIP_CONFIG_FILE=/dev/null step "$work/env/bin/pip" install --quiet --disable-pip
     --index-url "http://127.0.0.1:$port/demo/prod/+simple/" "shot-010-anim-render==0.2.0"
 step pipl ci list --state failed
 
-echo "== 9. the project's state; the runner also serves the web dashboard and HTTP API"
+echo "== 9. the same from Python with pipl.Client (examples/publish_and_install.py): a new"
+echo "      version is published, its CI jobs waited for, its product installed with pip"
+step pipl packl bump minor --packl shot-010-anim -w cg
+mapfile -t dists < <(pipl packl build --packl shot-010-anim -w cg | grep -v '^Built ')
+step python "$here/publish_and_install.py" "$PIPL_PROJECT" shot-010-anim 0.3.0 \
+    "$work/env/bin/pip" "${dists[@]}"
+step "$work/env/bin/pip" show --disable-pip-version-check shot-010-anim-render
+
+echo "== 10. the project's state; the runner also serves the web dashboard and HTTP API"
 step pipl proj status
 step pipl proj index show dev
 dashboard=$(pipl proj web --no-browser)
