@@ -19,6 +19,7 @@ BENCHES = {
     "pipe": "bench.bench_pipe",
     "web-pipelines": "bench.bench_web_pipelines",
     "web-jobs": "bench.bench_web_jobs",
+    "web": "bench.bench_web",
     "web-releases": "bench.bench_web_releases",
 }
 
