@@ -166,3 +166,19 @@ def test_a_password_reset_ends_the_artists_login(shared, artist):
 def owner_client(shared):
     with connect(shared, "owner") as client:
         yield client
+
+
+def test_the_artist_sees_the_runner_and_its_dashboard(shared, artist):
+    from pipl.ci import service
+
+    service.start_detached(shared)
+    _chown_tree(shared.state_dir / "ci", OWNER_UID)  # its lock and database: the owner's, 0644
+    try:
+        status = artist("proj", "status")
+        assert status.exit_code == 0, status.output
+        assert "ci runner:    running" in status.stdout
+        assert "dashboard:    http://127.0.0.1:" in status.stdout
+        web = artist("proj", "web", "--no-browser")
+        assert web.exit_code == 0 and web.stdout.startswith("http://127.0.0.1:")
+    finally:
+        service.stop(shared)

@@ -58,17 +58,22 @@ class RunnerStatus:
 
 
 def _held(project: ProjectFiles) -> bool:
-    """True while some process holds the runner lock."""
-    from filelock import FileLock, Timeout
+    """True while some process holds the runner lock. Asked through a read-only file
+    descriptor (``flock``, the lock filelock takes), so users of the project who may not
+    write its files can still tell."""
+    import fcntl
 
-    path = lock_path(project)
-    if not path.exists():
+    try:
+        fd = os.open(lock_path(project), os.O_RDONLY)
+    except OSError:  # no lock file: no runner ever ran (or it cannot be read: say none)
         return False
     try:
-        with FileLock(path, timeout=0):
-            return False
-    except Timeout:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
         return True
+    finally:
+        os.close(fd)  # closing drops the lock this took, if it took it
+    return False
 
 
 def runner_pid(project: ProjectFiles) -> int | None:
