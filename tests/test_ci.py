@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -106,20 +107,17 @@ def test_twine_and_devpi_client_uploads_become_jobs(ciproj, tmp_path):
             "--non-interactive",
             "--repository-url",
             f"{ciproj.url}/{ix}/",
-            "-u",
-            ciproj.owner,
-            "-p",
-            password,
             one,
         ],
         check=True,
         capture_output=True,
+        env={**os.environ, "TWINE_USERNAME": ciproj.owner, "TWINE_PASSWORD": password},
     )
     client_dir = tmp_path / "devpi-client"
     env = {"DEVPI_CLIENTDIR": str(client_dir), "PATH": str(BIN), "HOME": str(tmp_path)}
     for argv in (
         ["use", f"{ciproj.url}/{ix}"],
-        ["login", ciproj.owner, "--password", password],
+        ["login", ciproj.owner, f"--password={password}"],
         ["upload", "--from-dir", two.parent],
     ):
         subprocess.run([BIN / "devpi", *argv], check=True, capture_output=True, env=env)

@@ -66,3 +66,13 @@ def test_packl_modules():
 def test_a_trailing_newline_is_not_part_of_a_good_name(check):
     with pytest.raises(UsageError):
         check("shot\n")
+
+
+def test_generated_passwords_never_look_like_an_option():
+    from unittest import mock
+
+    from pipl.project import secrets as store
+
+    drawn = iter(["-starts-with-a-dash", "-again", "fine-one"])
+    with mock.patch.object(store.secrets, "token_urlsafe", lambda n: next(drawn)):
+        assert store.new_password() == "fine-one"

@@ -21,7 +21,12 @@ TOKEN_MARGIN = 300
 
 
 def new_password() -> str:
-    return secrets.token_urlsafe(24)
+    """A random password that never starts with "-" (a command line would take it for an
+    option: ``twine upload -p -x...``)."""
+    while True:
+        password = secrets.token_urlsafe(24)
+        if not password.startswith("-"):
+            return password
 
 
 def new_server_secret() -> bytes:
