@@ -184,6 +184,29 @@ def test_proj_start_runs_the_runner_and_stop_stops_it(relproj, tmp_path):
     assert "ci runner:    not running" in status.output
 
 
+def test_a_look_at_the_lock_does_not_turn_a_starting_runner_away(relproj):
+    import fcntl
+    import threading
+
+    from pipl.ci.runner import lock_path
+    from pipl.ci.handlers import CiError
+    from pipl.ci.service import serve
+
+    lock_path(relproj).parent.mkdir(parents=True, exist_ok=True)
+    lock_path(relproj).touch()
+    fd = os.open(lock_path(relproj), os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # what 'proj status' does for an instant, held longer
+    threading.Timer(0.5, os.close, (fd,)).start()
+    pid = service.start_detached(relproj)
+    try:
+        assert service.runner_pid(relproj) == pid
+        # a second runner of the project is still refused, in one line
+        with pytest.raises(CiError, match="a CI runner already runs"):
+            serve(relproj, stop=threading.Event())
+    finally:
+        service.stop(relproj)
+
+
 def test_cancel_stops_a_running_job(relproj, tmp_path, monkeypatch):
     from helpers import run
 

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from pipl.web.server import WebServer
 
 START_TIMEOUT = 30.0
+LOCK_WAIT = 2.0  # seconds a starting runner waits for the runner lock
 STOP_TIMEOUT = 20.0
 
 
@@ -118,7 +119,9 @@ def serve(
     stop = stop or threading.Event()
     folder = outbox.ci_dir(project.root)
     folder.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(lock_path(project), timeout=0)
+    # a short wait, not none: 'proj status' and 'proj start' tell whether a runner runs by
+    # taking this lock for an instant, which must not turn a starting runner away
+    lock = FileLock(lock_path(project), timeout=LOCK_WAIT)
     try:
         lock.acquire()
     except Timeout:
