@@ -26,6 +26,7 @@ from pipl.errors import (
     NotFound,
     ServerNotRunning,
 )
+from pipl.index.admin import ServerAdmin
 from pipl.index.distfile import DistFile, read_distfile
 from pipl.index.http import describe, error_for, multidict, transport
 from pipl.index.identity import ServerAnswer, answer_of
@@ -48,8 +49,9 @@ def tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-class IndexClient:
-    """Talks to one devpi-server. Use as a context manager, or call ``close()``."""
+class IndexClient(ServerAdmin):
+    """Talks to one devpi-server. Use as a context manager, or call ``close()``.
+    Users and indexes are managed with the methods of ``ServerAdmin``."""
 
     def __init__(self, url: str, *, timeout: float = 60.0, token: Token | None = None) -> None:
         self.url = url.rstrip("/")
@@ -159,79 +161,6 @@ class IndexClient:
 
     def status(self) -> dict[str, Any]:
         return dict(self._json("GET", "/+status", "read the server status"))
-
-    # -- users ----------------------------------------------------------------------------
-    def users(self) -> dict[str, dict[str, Any]]:
-        return dict(self._json("GET", "/", "list users"))
-
-    def create_user(self, name: str, password: str, *, email: str | None = None) -> dict[str, Any]:
-        names.check_user(name)
-        if not password:
-            raise AuthError(f"user {name!r} needs a non-empty password")
-        body: dict[str, str] = {"password": password}
-        if email:
-            body["email"] = email
-        return dict(self._json("PUT", f"/{name}", f"create user {name!r}", json=body))
-
-    def modify_user(
-        self, name: str, *, password: str | None = None, email: str | None = None
-    ) -> None:
-        names.check_user(name)
-        body: dict[str, str] = {}
-        if password is not None:
-            if not password:
-                raise AuthError(f"user {name!r} needs a non-empty password")
-            body["password"] = password
-        if email is not None:
-            body["email"] = email
-        if body:
-            self._json("PATCH", f"/{name}", f"modify user {name!r}", json=body)
-
-    def delete_user(self, name: str) -> None:
-        names.check_user(name)
-        self._json("DELETE", f"/{name}", f"remove user {name!r}")
-
-    # -- indexes --------------------------------------------------------------------------
-    def indexes(self) -> dict[str, dict[str, Any]]:
-        """Every index on the server, as ``{"user/index": config}``."""
-        result: dict[str, dict[str, Any]] = {}
-        for user, config in sorted(self.users().items()):
-            for index, ixconfig in sorted((config.get("indexes") or {}).items()):
-                result[f"{user}/{index}"] = ixconfig
-        return result
-
-    def get_index(self, name: str, *, projects: bool = True) -> dict[str, Any]:
-        """An index's config; with ``projects``, also the names of the projects on it
-        (on devpi's PyPI mirror, that is PyPI's whole name list)."""
-        names.check_index(name)
-        params = {} if projects else {"no_projects": "1"}
-        return dict(self._json("GET", f"/{name}", f"read index {name!r}", params=params))
-
-    def create_index(
-        self,
-        name: str,
-        *,
-        bases: Iterable[str] = (),
-        volatile: bool = True,
-        acl_upload: Iterable[str] | None = None,
-        **options: Any,
-    ) -> dict[str, Any]:
-        names.check_index(name)
-        body: dict[str, Any] = {"type": "stage", "bases": list(bases), "volatile": volatile}
-        if acl_upload is not None:
-            body["acl_upload"] = list(acl_upload)
-        body.update(options)
-        return dict(self._json("PUT", f"/{name}", f"create index {name!r}", json=body))
-
-    def modify_index(self, name: str, **changes: Any) -> dict[str, Any]:
-        """Change some options of an index, keeping the others."""
-        config = self.get_index(name, projects=False)
-        config.update(changes)
-        return dict(self._json("PATCH", f"/{name}", f"modify index {name!r}", json=config))
-
-    def delete_index(self, name: str) -> None:
-        names.check_index(name)
-        self._json("DELETE", f"/{name}", f"remove index {name!r}")
 
     # -- projects, versions, files --------------------------------------------------------
     def projects(self, index: str) -> list[str]:
