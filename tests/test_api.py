@@ -95,7 +95,7 @@ def test_parameters_are_converted_and_checked(project: Project) -> None:
         "follow": True,
         "names": ["a", "b"],
     }
-    with pytest.raises(UsageError, match="'limit' must be a int"):
+    with pytest.raises(UsageError, match="'limit' must be of type int"):
         coerce("x", handler, {"limit": "many"})
 
 

@@ -217,3 +217,13 @@ def test_users_for_root_and_the_owner(ciproj: Project, live: str, visitor_token:
         visitor.users.list()
     with Client(live) as anonymous, pytest.raises(AuthError, match="logged-in user"):
         anonymous.users.add("sneaky", "sneaky-pw-1")
+
+
+def test_waiting_for_a_release_never_published_is_one_error(ciproj: Project) -> None:
+    with Client.from_project(ciproj.root) as client, pytest.raises(NotFound, match="publish it"):
+        client.wait("never-published", "1.0", timeout=5)
+    fails(
+        run(["ci", "wait", "never-published", "1.0", "--timeout", "5"], project=ciproj.root),
+        5,
+        "there is no release never-published 1.0",
+    )

@@ -193,7 +193,7 @@ def _convert(name: str, key: str, hint: Any, value: Any) -> Any:
             return [str(item) for item in items if str(item)]
     except ValueError:
         raise UsageError(
-            f"{name}: parameter {key!r} must be a {kind.__name__}, not {value!r}"
+            f"{name}: parameter {key!r} must be of type {kind.__name__}, not {value!r}"
         ) from None
     return value
 

@@ -151,6 +151,11 @@ def triggered(ctx: Context, project: str, version: str) -> Triggered:
     except InvalidVersion:
         raise UsageError(f"invalid version {version!r} of {project}") from None
     seen = follow.triggered(ctx.ci, project, version)
+    if not seen.jobs and not seen.pending and not _published(ctx, project, version):
+        raise NotFound(
+            f"there is no release {project} {version} on the stages of project "
+            f"{ctx.project.name!r}: publish it first, or check the name and version"
+        )
     jobs = [to_api(j) for j in seen.jobs if _may_read(ctx, j.index)]
     releases = [
         Reached(r.index, r.project, r.version, r.by_job)
@@ -158,6 +163,19 @@ def triggered(ctx: Context, project: str, version: str) -> Triggered:
         if _may_read(ctx, r.index)
     ]
     return Triggered(seen.project, seen.version, jobs, releases, seen.pending, seen.finished)
+
+
+def _published(ctx: Context, project: str, version: str) -> bool:
+    """Whether the first stage (and so any stage: it inherits the later ones) has it."""
+    wanted = Version(version)
+    return any(_same(v, wanted) for v in ctx.index.versions(ctx.project.stage_index(), project))
+
+
+def _same(text: str, wanted: Version) -> bool:
+    try:
+        return Version(text) == wanted
+    except InvalidVersion:
+        return False
 
 
 def _may_read(ctx: Context, index: str) -> bool:
