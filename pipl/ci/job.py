@@ -55,9 +55,11 @@ def run(spec_path: Path, runner: Runner | None = None) -> int:
         flush=True,
     )
     started = time.perf_counter()
+    url: str | None = None  # the index server's, once the project is read
     try:
         handler = load(spec["handler"])
         project = Project.load(Path(spec["project_root"]))
+        url = project.url
         with IndexClient(project.url) as client:
             if user and token:
                 client.use_token(Token(user, token, float(expires or 0)))
@@ -102,6 +104,8 @@ def run(spec_path: Path, runner: Runner | None = None) -> int:
         _write_result(result, "retry" if retry else "failed", str(exc))
         return EXIT_RETRY if retry else EXIT_FAILED
     except (HandlerFailed, PiplError) as exc:
+        if _server_away(url):
+            return _retry_later(result, f"{exc} (and the index server does not answer)")
         print(f"== failed: {exc}", flush=True)
         _write_result(result, "failed", str(exc))
         return EXIT_FAILED
@@ -109,9 +113,10 @@ def run(spec_path: Path, runner: Runner | None = None) -> int:
         traceback.print_exc()
         if _is_transport_error(exc):
             message = f"the server connection failed: {type(exc).__name__}: {exc}"
-            print(f"== infrastructure error, will retry: {message}", flush=True)
-            _write_result(result, "retry", message)
-            return EXIT_RETRY
+            return _retry_later(result, message)
+        if _server_away(url):
+            message = f"{type(exc).__name__}: {exc} (and the index server does not answer)"
+            return _retry_later(result, message)
         message = f"handler {spec['handler']!r} raised {type(exc).__name__}: {exc}"
         print(f"== failed: {message}", flush=True)
         _write_result(result, "failed", message)
@@ -120,6 +125,25 @@ def run(spec_path: Path, runner: Runner | None = None) -> int:
     print(f"== passed in {seconds:.2f}s: {summary}", flush=True)
     _write_result(result, "passed", str(summary))
     return EXIT_PASSED
+
+
+def _retry_later(result: Path, message: str) -> int:
+    print(f"== infrastructure error, will retry: {message}", flush=True)
+    _write_result(result, "retry", message)
+    return EXIT_RETRY
+
+
+def _server_away(url: str | None) -> bool:
+    """True when the index server does not answer now (or answers 5xx): a handler that
+    failed while the server was away met an infrastructure error, whatever it made of it."""
+    import httpx
+
+    if not url:
+        return False
+    try:
+        return httpx.get(f"{url}/+api", timeout=5.0).status_code >= 500
+    except httpx.HTTPError:
+        return True
 
 
 def _is_transport_error(exc: BaseException) -> bool:

@@ -4,9 +4,10 @@ The runner is one process per project (a file lock says so). Its main loop takes
 outbox's hints and events, sweeps the handled indexes now and then, and hands runnable jobs
 to a bounded pool of workers. Each job runs in a child process (``pipl.ci.job``, forked by
 the prefork process of ``pipl.ci.prefork`` when it runs) in a new session, with a timeout,
-its output in a log file of its own; infrastructure errors are retried with backoff. After
-a crash (kill -9), the jobs the last runner left running are stopped and queued again:
-handlers are idempotent, so a rerun changes nothing twice.
+its output in a log file of its own; infrastructure errors are retried with backoff, a job
+killed by a signal once (``pipl.ci.retry``). After a crash (kill -9), the jobs the last
+runner left running are stopped and queued again: handlers are idempotent, so a rerun
+changes nothing twice.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipl.ci import db, intake, outbox
+from pipl.ci import db, intake, outbox, retry
 from pipl.ci.config import CiConfig
 from pipl.ci.handlers import CiError, load
 from pipl.ci.intake import IndexCache
@@ -40,7 +41,6 @@ from pipl.runner import Runner
 
 POLL = 0.05
 SWEEP_EVERY = 5.0
-MAX_BACKOFF = 60.0
 WAIT_DELAY = 1.0
 
 
@@ -67,8 +67,9 @@ def _kill_group(pid: int) -> None:
 
 @dataclass(frozen=True)
 class Outcome:
-    state: str  # passed | failed | retry
+    state: str  # passed | failed | retry | wait | killed
     message: str
+    code: int = 0  # the job process's exit code (negative: the signal that killed it)
 
 
 class CiRunner:
@@ -188,7 +189,7 @@ class CiRunner:
         try:
             token = ci_login(self.project, self.client)
         except PiplError as exc:
-            return self._end(job, Outcome("retry", str(exc)))
+            return self._end(job, Outcome("retry", str(exc)), budget=timeout)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PIPL_CI_",))}
         env[TOKEN_ENV] = f"{token.user}:{token.token}:{token.expires}"
         log = log_path(self.project, job.id)
@@ -217,7 +218,7 @@ class CiRunner:
                     proc.wait()
                     return Outcome(db.CANCELLED, "cancelled")
         _kill_group(proc.pid)  # anything the handler left behind in its session
-        return self._end(job, self._read_outcome(folder, code, log))
+        return self._end(job, self._read_outcome(folder, code, log), budget=timeout)
 
     def _start(self, folder: Path, log: Path, env: dict[str, str]) -> Any:
         """Start the job's process: forked by the prefork process when it runs (and the
@@ -237,6 +238,8 @@ class CiRunner:
             )
 
     def _read_outcome(self, folder: Path, code: int, log: Path) -> Outcome:
+        if code < 0:  # killed by a signal from outside (the runner's own kills return early)
+            return Outcome("killed", retry.signal_name(code), code)
         try:
             data = json.loads((folder / "result.json").read_text())
             state, message = str(data["state"]), str(data["message"])
@@ -252,21 +255,44 @@ class CiRunner:
             return Outcome("retry", message)
         return Outcome(db.FAILED, message)
 
-    def _end(self, job: db.Job, outcome: Outcome) -> Outcome:
+    def _end(self, job: db.Job, outcome: Outcome, *, budget: float | None = None) -> Outcome:
         if outcome.state == "wait":
             db.requeue(self.conn, job.id, WAIT_DELAY, outcome.message, count=False)
             return outcome
+        outcome = self._retry(job, outcome, budget or self.config.timeout)
         if outcome.state == "retry":
-            if job.attempts <= self.config.retries:
-                delay = min(MAX_BACKOFF, 2.0 ** (job.attempts - 1))
-                db.requeue(self.conn, job.id, delay, f"retrying in {delay:.0f}s: {outcome.message}")
-                return outcome
-            outcome = Outcome(
-                db.FAILED, f"gave up after {job.attempts} attempts: {outcome.message}"
-            )
+            return outcome
         db.finish(self.conn, job.id, outcome.state, outcome.message)
         self.say(f"job {job.id} {job.handler} {job.project} {job.version}: {outcome.state}")
         return outcome
+
+    def _retry(self, job: db.Job, outcome: Outcome, budget: float) -> Outcome:
+        """Queue the job again after an infrastructure error or a kill, if it may run again
+        (then the outcome is ``retry``); else the outcome to record."""
+        folder = job_dir(self.project, job.id)
+        state = retry.RetryState.load(folder, job.attempts)
+        if outcome.state == "retry":
+            decision = retry.after_infra_error(
+                state,
+                outcome.message,
+                attempts=job.attempts,
+                minimum=self.config.retries,
+                budget=budget,
+            )
+        elif outcome.state == "killed":
+            decision = retry.after_kill(state, outcome.code)
+        else:
+            if state.killed:
+                note = f" ({state.killed} at an earlier attempt: retried once)"
+                return Outcome(outcome.state, outcome.message + note, outcome.code)
+            return outcome
+        _note(log_path(self.project, job.id), decision.message)
+        if not decision.again:
+            return Outcome(db.FAILED, decision.message, outcome.code)
+        state.save(folder)
+        db.requeue(self.conn, job.id, decision.delay, decision.message)
+        self.say(f"job {job.id} {job.handler} {job.project} {job.version}: {decision.message}")
+        return Outcome("retry", decision.message, outcome.code)
 
     # -- the loop -------------------------------------------------------------------------
     def run(self, stop: threading.Event, *, until_idle: bool = False) -> None:
@@ -352,6 +378,12 @@ class CiRunner:
             self.prefork = None
         self.client.close()
         self.conn.close()
+
+
+def _note(log: Path, message: str) -> None:
+    """A line of the runner's in the job's log, after what the job wrote."""
+    with contextlib.suppress(OSError), log.open("a") as out:
+        out.write(f"== pipl ci runner: {message}\n")
 
 
 def _tail(path: Path, size: int = 4096) -> list[str]:
