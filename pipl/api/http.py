@@ -6,6 +6,11 @@ dashboard's login cookie. Answers are ``{"result": ...}`` or, for a failure,
 ``{"error": {"kind": "NotFound", "message": "..."}}`` with a matching HTTP status.
 A state-changing request carried by the cookie also needs the page's CSRF token (see
 ``pipl.web.auth``); one carried by the header cannot come from another site.
+
+A request is routed, its body's size checked against its route's bound
+(``pipl.api.limits``) and the caller's access checked before its body is read and parsed.
+Malformed input (invalid or too deeply nested JSON, numbers out of range) is a 400
+(``as_pipl_error``), never a failure of the server.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import Any
 
 from webob import Request, Response
 
-from pipl.api import ops, service
+from pipl.api import limits, ops, service
 from pipl.api.models import to_json
 from pipl.errors import (
     AuthError,
@@ -33,7 +38,23 @@ log = logging.getLogger("pipl.api")
 CallerFor = Callable[[Request], service.Caller]
 
 
+def as_pipl_error(exc: Exception) -> PiplError | None:
+    """What a failure caused by a request's content says to its sender: a PiplError as it
+    is, malformed input as a UsageError (HTTP 400), None for a failure of the server."""
+    if isinstance(exc, PiplError):
+        return exc
+    if isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError)):
+        return UsageError("the request body is not valid JSON")
+    if isinstance(exc, RecursionError):
+        return UsageError("the request is nested too deeply")
+    if isinstance(exc, OverflowError):
+        return UsageError(f"a number in the request is out of range ({exc})")
+    return None
+
+
 def status_of(error: PiplError) -> int:
+    if isinstance(error, limits.BodyTooLarge):
+        return 413
     if isinstance(error, IndexServerError) and error.status and 400 <= error.status < 600:
         return error.status
     if isinstance(error, AuthError):
@@ -85,14 +106,17 @@ class ApiApp:
         op, params = found
         ctx = None
         try:
-            caller = self.caller_for(request)
+            # the body is read last: after its size and the caller's access are checked
+            limits.check_length(request, limits.body_limit(op))
+            ctx = service.Context(self.project, self.caller_for(request))
+            ctx.require(op.access, op.summary or op.name)
             params = {**self._params(request, op), **params}
-            ctx = service.Context(self.project, caller)
             result = service.dispatch(ctx, op.name, params)
             return json_response({"result": to_json(result)})
-        except PiplError as exc:
-            return error_response(exc)
-        except Exception:
+        except Exception as exc:
+            error = as_pipl_error(exc)
+            if error is not None:
+                return error_response(error)
             log.exception("API operation %s failed", op.name)
             message = f"{op.name} failed inside the server: see the CI runner's log"
             return json_response({"error": {"kind": "PiplError", "message": message}}, 500)
@@ -104,14 +128,12 @@ class ApiApp:
     def _params(request: Request, op: ops.Op) -> dict[str, Any]:
         if op.method == "GET":
             return dict(request.GET.items())
-        if not request.body:
+        body = limits.read_body(request, limits.body_limit(op))
+        if not body:
             return {}
         if request.content_type == "application/json":
-            try:
-                body = json.loads(request.body)
-            except ValueError:
-                raise UsageError("the request body is not valid JSON") from None
-            if not isinstance(body, dict):
+            found = json.loads(body)  # malformed JSON: see as_pipl_error
+            if not isinstance(found, dict):
                 raise UsageError("the request body must be a JSON object")
-            return body
+            return found
         return {k: v for k, v in request.POST.items() if k != "csrf"}

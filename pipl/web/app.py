@@ -12,7 +12,8 @@ from typing import Any
 from webob import Request, Response
 
 from pipl.api import service
-from pipl.api.http import ApiApp
+from pipl.api.http import ApiApp, as_pipl_error, status_of
+from pipl.api.limits import SMALL_BODY, check_length, read_body
 from pipl.errors import AuthError, NotFound, PiplError
 from pipl.project.project import Project
 from pipl.web import pages
@@ -66,32 +67,25 @@ class WebApp:
             if found is None:
                 raise NotFound(f"there is no page at {request.path_info}", status=404)
             func, params = found
+            check_length(request, SMALL_BODY)
             ctx = service.Context(self.project, self.auth.caller_for(request))
+            read_body(request, SMALL_BODY)
             p = pages.Page(request, ctx, self.templates, csrf)
             result = func(p, **params)
-        except PiplError as exc:
-            result = self.error_page(request, exc, csrf)
-        except Exception:
-            log.exception("page %s failed", request.path_info)
-            result = self.error_page(
-                request,
-                PiplError("this page failed inside the server: see the runner's log"),
-                csrf,
-                status=500,
-            )
+        except Exception as exc:
+            error = as_pipl_error(exc)
+            if error is None:
+                log.exception("page %s failed", request.path_info)
+                failed = PiplError("this page failed inside the server: see the runner's log")
+            result = self.error_page(request, error or failed, csrf, None if error else 500)
         finally:
             if ctx is not None:
                 ctx.close()
-        for header, value in response.headerlist:
-            if header == "Set-Cookie":
-                result.headerlist.append((header, value))
-        return result
+        return _with_cookies(result, response)
 
     def error_page(
         self, request: Request, error: PiplError, csrf: str, status: int | None = None
     ) -> Response:
-        from pipl.api.http import status_of
-
         code = status or status_of(error)
         html = self.templates.get_template("error.html").render(
             error=str(error),
@@ -104,6 +98,14 @@ class WebApp:
             login=isinstance(error, AuthError),
         )
         return Response(html, status=code, content_type="text/html", charset="utf-8")
+
+
+def _with_cookies(result: Response, response: Response) -> Response:
+    """``result`` with the cookies set on ``response`` (the CSRF cookie of a new visitor)."""
+    for header, value in response.headerlist:
+        if header == "Set-Cookie":
+            result.headerlist.append((header, value))
+    return result
 
 
 def static(name: str) -> Response:

@@ -16,6 +16,7 @@ import secrets
 
 from webob import Request, Response
 
+from pipl.api.limits import SMALL_BODY, read_body
 from pipl.api.service import Caller, TokenChecker
 from pipl.api.transport import AUTH_HEADER
 from pipl.errors import AuthError
@@ -37,12 +38,13 @@ class WebAuth:
         cookie = request.cookies.get(AUTH_COOKIE)
         if not cookie:
             return Caller()
-        if request.method not in SAFE_METHODS:
-            check_csrf(request)
         try:
-            return self.checker.caller(cookie)
+            caller = self.checker.caller(cookie)
         except AuthError:
             return Caller()  # an expired login: the visitor is anonymous again
+        if request.method not in SAFE_METHODS:
+            check_csrf(request)  # may read a form's body: after the login is checked
+        return caller
 
 
 def check_csrf(request: Request) -> None:
@@ -51,12 +53,19 @@ def check_csrf(request: Request) -> None:
     if origin and origin != request.host_url:
         raise AuthError(f"a request from {origin} may not change this project", status=403)
     expected = request.cookies.get(CSRF_COOKIE, "")
-    given = request.headers.get(CSRF_HEADER) or request.POST.get("csrf", "")
+    given = request.headers.get(CSRF_HEADER) or _form_field(request, "csrf")
     if not expected or not hmac.compare_digest(expected, given):
         raise AuthError(
             "the form's CSRF token is missing or stale: reload the page and try again",
             status=403,
         )
+
+
+def _form_field(request: Request, name: str) -> str:
+    """A field of the request's form body, read within a form's bound."""
+    read_body(request, SMALL_BODY)
+    value = request.POST.get(name, "")
+    return value if isinstance(value, str) else ""
 
 
 def csrf_token(request: Request, response: Response) -> str:

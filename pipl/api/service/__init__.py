@@ -177,10 +177,14 @@ def coerce(name: str, handler: Handler, params: dict[str, Any]) -> dict[str, Any
 
 
 def _convert(name: str, key: str, hint: Any, value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
     kinds = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
     kind = typing.get_origin(kinds[0]) or kinds[0]
+    if not isinstance(value, str):
+        if (value is None and type(None) in typing.get_args(hint)) or _is_a(value, kinds[0]):
+            return value
+        raise UsageError(
+            f"{name}: parameter {key!r} must be of type {kind.__name__}, not {type(value).__name__}"
+        )
     try:
         if kind is bool:
             if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
@@ -196,6 +200,19 @@ def _convert(name: str, key: str, hint: Any, value: Any) -> Any:
             f"{name}: parameter {key!r} must be of type {kind.__name__}, not {value!r}"
         ) from None
     return value
+
+
+def _is_a(value: Any, hint: Any) -> bool:
+    """Whether a value from a JSON body fits the annotated type ``hint`` (types other than
+    these plain ones are left to the operation)."""
+    kind = typing.get_origin(hint) or hint
+    if isinstance(value, bool) or kind is bool:
+        return isinstance(value, bool) and kind in (bool, Any)
+    if kind in (list, tuple):
+        items = typing.get_args(hint)[:1] or (Any,)
+        return isinstance(value, list) and all(_is_a(item, items[0]) for item in value)
+    plain: dict[Any, tuple[type, ...]] = {int: (int,), float: (int, float), str: (str,)}
+    return kind not in plain or isinstance(value, plain[kind])
 
 
 def _load_domains() -> None:
