@@ -1,9 +1,11 @@
-"""The CI runner as a service beside the server: run it, start it detached, stop it,
-and tell whether it runs.
+"""The CI runner as a service beside the server: run it, start it detached (under its
+supervisor, ``pipl.ci.supervisor``, which starts it again when it dies), stop it, and tell
+whether it runs.
 
 One runner per project: it holds an exclusive lock on ``.pipl/ci/runner.lock`` while it
 lives (the OS drops it when the process dies, even by kill -9) and writes its pid to
-``.pipl/ci/runner.pid`` once it holds it.
+``.pipl/ci/runner.pid`` once it holds it. Its supervisor holds ``supervisor.lock`` the same
+way and keeps what it did in ``supervisor.json``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -19,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipl.ci import outbox
+from pipl.ci import outbox, supervisor
 from pipl.ci.config import load_ci_config
 from pipl.ci.handlers import CiError
 from pipl.ci.runner import CiRunner, lock_path, pid_path
@@ -47,34 +50,47 @@ class RunnerStatus:
     log: str
     counts: dict[str, int]
     web: str | None = None  # the dashboard's URL while the runner serves it
+    supervisor: supervisor.SupervisorState | None = None  # while a supervisor runs
 
     def to_dict(self) -> dict[str, object]:
+        sup = self.supervisor
         return {
             "running": self.running,
             "pid": self.pid,
             "log": self.log,
             "jobs": self.counts,
             "web": self.web,
+            "supervisor": None
+            if sup is None
+            else {"pid": sup.pid, "restarts": sup.restarts, "last_restart": sup.last or None},
         }
 
 
-def _held(project: ProjectFiles) -> bool:
-    """True while some process holds the runner lock. Asked through a read-only file
-    descriptor (``flock``, the lock filelock takes), so users of the project who may not
-    write its files can still tell."""
-    import fcntl
+@dataclass(frozen=True)
+class CiStarted:
+    """What ``ensure`` found or started: the runner's pid, its supervisor's."""
 
-    try:
-        fd = os.open(lock_path(project), os.O_RDONLY)
-    except OSError:  # no lock file: no runner ever ran (or it cannot be read: say none)
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)  # closing drops the lock this took, if it took it
-    return False
+    pid: int
+    supervisor: int | None
+    runner_started: bool
+    supervisor_started: bool
+
+    def describe(self) -> str:
+        """One line for ``pipl proj start``."""
+        if self.runner_started:
+            line = f"CI runner running (pid {self.pid}"
+        else:
+            line = f"CI runner already running (pid {self.pid}"
+        if self.supervisor_started and not self.runner_started:
+            return f"{line}); its supervisor started (pid {self.supervisor})"
+        if self.supervisor is not None:
+            return f"{line}, supervised by pid {self.supervisor})"
+        return f"{line})"
+
+
+def _held(project: ProjectFiles) -> bool:
+    """True while some process holds the runner lock."""
+    return supervisor.held(lock_path(project))
 
 
 def runner_pid(project: ProjectFiles) -> int | None:
@@ -101,7 +117,14 @@ def status(project: Project) -> RunnerStatus:
 
     pid = runner_pid(project)
     web = web_url(project) if pid is not None else None
-    return RunnerStatus(pid is not None, pid, str(log_file(project)), counts, web)
+    sup = supervisor.read_state(project.root)
+    return RunnerStatus(pid is not None, pid, str(log_file(project)), counts, web, sup)
+
+
+def supervisor_pid(project: ProjectFiles) -> int | None:
+    """The running supervisor's pid, or None."""
+    state = supervisor.read_state(project.root)
+    return state.pid if state is not None else None
 
 
 def serve(
@@ -166,23 +189,48 @@ def _start_web(project: Project, say: Callable[[str], None] | None) -> WebServer
     return web
 
 
-def start_detached(project: Project, *, runner: Runner | None = None) -> int:
-    """Start ``pipl ci run`` in the background; return its pid once it holds its lock."""
-    pid = runner_pid(project)
-    if pid is not None:
-        return pid
+def start_detached(
+    project: Project, *, runner: Runner | None = None, supervise: bool = True
+) -> int:
+    """Start the runner in the background (under its supervisor unless ``supervise`` is
+    false) unless it runs; return its pid once it holds its lock."""
+    return ensure(project, runner=runner, supervise=supervise).pid
+
+
+def ensure(project: Project, *, runner: Runner | None = None, supervise: bool = True) -> CiStarted:
+    """Start what is missing of the runner and (``supervise``) its supervisor."""
+    before = runner_pid(project)
+    sup = supervisor_pid(project) if supervise else None
+    if supervise and sup is None:
+        proc = _spawn(project, ["pipl.ci.supervisor", str(project.root)], runner, "supervisor")
+        pid = _wait_supervised(project, proc)
+        sup = proc.pid
+        return CiStarted(pid, sup, before is None, True)
+    if before is not None:
+        return CiStarted(before, sup, False, False)
+    if supervise:  # the supervisor runs, its runner not (yet): it is starting one
+        return CiStarted(_wait_supervised(project, None), sup, True, False)
+    argv = ["pipl.cli", "--project", str(project.root), "ci", "run"]
+    proc = _spawn(project, argv, runner, "CI runner")
+    return CiStarted(_wait_runner(project, proc), None, True, False)
+
+
+def _spawn(
+    project: Project, argv: list[str], runner: Runner | None, what: str
+) -> subprocess.Popen[bytes]:
+    """``python -m ARGV`` in a session of its own, its output in the runner's log."""
     folder = outbox.ci_dir(project.root)
     folder.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if k != "PIPL_PROJECT"}
     with log_file(project).open("ab") as log:
-        log.write(f"---- pipl: starting the CI runner at {time.ctime()}\n".encode())
+        log.write(f"---- pipl: starting the {what} at {time.ctime()}\n".encode())
         log.flush()
-        proc = (runner or Runner()).spawn(
-            [sys.executable, "-m", "pipl.cli", "--project", project.root, "ci", "run"],
-            stdout=log,
-            env=env,
-            detach=True,
+        return (runner or Runner()).spawn(
+            [sys.executable, "-m", *argv], stdout=log, env=env, detach=True
         )
+
+
+def _wait_runner(project: Project, proc: subprocess.Popen[bytes]) -> int:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -198,19 +246,64 @@ def start_detached(project: Project, *, runner: Runner | None = None) -> int:
     )
 
 
-def stop(project: ProjectFiles, *, timeout: float = STOP_TIMEOUT) -> int | None:
-    """Stop the project's runner (SIGTERM, then SIGKILL); return its pid, None if none ran."""
-    pid = runner_pid(project)
-    if pid is None:
-        return None
+def _wait_supervised(project: Project, proc: subprocess.Popen[bytes] | None) -> int:
+    """The runner's pid once it holds its lock, started by a supervisor (``proc`` when
+    this process started it). A runner that dies before: a ``CiError``, the supervisor
+    stopped."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        pid = runner_pid(project)
+        if pid is not None:
+            if proc is not None:
+                proc.returncode = 0  # it lives on; stop() ends it
+            return pid
+        state = supervisor.read_state(project.root)
+        if state is not None and state.deaths and proc is not None and state.pid == proc.pid:
+            _stop_supervisor(project, STOP_TIMEOUT)
+            raise CiError(f"the CI runner exited at start: see {log_file(project)}")
+        if proc is not None and proc.poll() is not None and state is None:
+            raise CiError(
+                f"the CI supervisor exited at start (exit {proc.returncode}): "
+                f"see {log_file(project)}"
+            )
+        time.sleep(0.05)
+    raise CiError(
+        f"the CI runner did not start within {START_TIMEOUT:.0f}s: see {log_file(project)}"
+    )
+
+
+def _signal_until(pid: int, done: Callable[[], bool], timeout: float) -> bool:
+    """SIGTERM ``pid``, then SIGKILL after ``timeout``, until ``done()``; True if done."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if not _held(project):
+            if done():
                 with contextlib.suppress(ChildProcessError):
                     os.waitpid(pid, os.WNOHANG)
-                return pid
+                return True
             time.sleep(0.05)
+    return False
+
+
+def _stop_supervisor(project: ProjectFiles, timeout: float) -> int | None:
+    """Stop the supervisor first (it stops its runner): nothing starts the runner again."""
+    pid = supervisor_pid(project)
+    if pid is None:
+        return None
+    lock = supervisor.lock_path(project.root)
+    # the supervisor gives its runner STOP_TIMEOUT to leave, then kills it
+    _signal_until(pid, lambda: not supervisor.held(lock), timeout + supervisor.STOP_TIMEOUT)
     return pid
+
+
+def stop(project: ProjectFiles, *, timeout: float = STOP_TIMEOUT) -> int | None:
+    """Stop the project's runner and its supervisor (SIGTERM, then SIGKILL); return the
+    runner's pid, None if none ran."""
+    pid = runner_pid(project)
+    _stop_supervisor(project, timeout)
+    left = runner_pid(project)  # one that runs without a supervisor
+    if left is not None:
+        _signal_until(left, lambda: not _held(project), timeout)
+    return pid or left

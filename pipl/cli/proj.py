@@ -99,10 +99,17 @@ def create(
     help="Seconds to wait for the server to answer.",
 )
 @click.option("--no-ci", is_flag=True, help="Do not start the CI runner beside the server.")
+@click.option(
+    "--no-supervise",
+    is_flag=True,
+    help="Start the CI runner without its supervisor (nothing restarts it when it dies).",
+)
 @pass_state
-def start(state: AppState, detach: bool, timeout: float, no_ci: bool) -> None:
+def start(state: AppState, detach: bool, timeout: float, no_ci: bool, no_supervise: bool) -> None:
     """Start the project's devpi-server, and the CI runner beside it (unless --no-ci).
 
+    Starts whichever of the two is missing, and says which; fails only when both run.
+    The runner runs under a supervisor that starts it again when it dies.
     In the foreground by default (Ctrl-C stops both cleanly); with --detach in the
     background. Of two starts at once, one starts the server and the other says it runs.
 
@@ -114,18 +121,33 @@ def start(state: AppState, detach: bool, timeout: float, no_ci: bool) -> None:
     from pipl.project import server
 
     project = state.project()
-    if detach:
-        started = server.start_detached(project, timeout=timeout)
-        _report_started(started)
-        if not no_ci:
-            click.echo(f"CI runner running (pid {ci_service.start_detached(project)})")
+
+    def start_ci(*, quiet: bool = False) -> bool:
+        """Start what is missing of the CI runner; True if something was."""
+        if no_ci:
+            return False
+        ci = ci_service.ensure(project, supervise=not no_supervise)
+        started = ci.runner_started or ci.supervisor_started
+        if started or not quiet:
+            click.echo(ci.describe())
+        return started
+
+    if detach or server.read_pid(project) is not None:
+        with server.starting(project, timeout):
+            try:
+                _report_started(server.start_detached(project, timeout=timeout))
+            except server.AlreadyRunning as running:
+                if not start_ci(quiet=True):
+                    raise _all_running(project, running) from None
+                click.echo(f"Server already running at {project.url} (pid {running.pid}).")
+                return
+            start_ci()
         click.echo(f"  log: {project.logfile}   stop: pipl proj stop")
         return
 
     def on_ready(started: server.Started) -> None:
         _report_started(started)
-        if not no_ci:
-            click.echo(f"CI runner running (pid {ci_service.start_detached(project)})")
+        start_ci()
         click.echo("  Ctrl-C stops it.")
 
     try:
@@ -133,6 +155,19 @@ def start(state: AppState, detach: bool, timeout: float, no_ci: bool) -> None:
     finally:
         ci_service.stop(project)
     click.echo(f"Server stopped (exit {code}).")
+
+
+def _all_running(project: object, running: Exception) -> Exception:
+    """The error of a start that found everything running."""
+    from pipl.ci import service as ci_service
+    from pipl.project.project import Project
+    from pipl.project.server import AlreadyRunning
+
+    assert isinstance(project, Project) and isinstance(running, AlreadyRunning)
+    pid = ci_service.runner_pid(project)
+    if pid is None:
+        return running
+    return AlreadyRunning(f"{running}, and so is its CI runner (pid {pid})", running.pid)
 
 
 def _report_started(started: object) -> None:
@@ -200,6 +235,10 @@ def status(state: AppState, as_json: bool) -> None:
     jobs = ", ".join(f"{n} {s}" for s, n in ci_st.counts.items() if n) or "no jobs"
     ci_line = f"running, pid {ci_st.pid}" if ci_st.running else "not running"
     click.echo(f"ci runner:    {ci_line} ({jobs})")
+    sup = ci_st.supervisor
+    if sup is not None:
+        restarts = f"; {sup.last}" if sup.last else ""
+        click.echo(f"supervisor:   running, pid {sup.pid} ({sup.restarts} restarts{restarts})")
     if ci_st.web:
         click.echo(f"dashboard:    {ci_st.web}  (pipl proj web opens it)")
     if st.indexes:

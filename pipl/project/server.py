@@ -4,7 +4,8 @@ devpi-server always runs as a separate process from the project's Python, with p
 devpi plugin loaded through its ``devpi_server`` entry point. A detached server is
 tracked by a pid file; a start returns only once the server answers. Starts and stops
 hold a lock on the pid file, so two of them never overlap: of two concurrent starts, one
-starts the server and the other finds it running.
+starts the server and the other finds it running (``AlreadyRunning``). ``starting`` is the
+lock of a whole ``pipl proj start`` (the server, then what runs beside it).
 """
 
 from __future__ import annotations
@@ -167,6 +168,14 @@ def _death_message(project: Project, code: int | None, tail: list[str]) -> Serve
 
 
 # -- lifecycle ---------------------------------------------------------------------------
+class AlreadyRunning(ServerError):
+    """The project's server runs already, as process ``pid``."""
+
+    def __init__(self, message: str, pid: int) -> None:
+        super().__init__(message)
+        self.pid = pid
+
+
 @dataclass(frozen=True)
 class Started:
     pid: int
@@ -176,9 +185,13 @@ class Started:
 
 
 @contextlib.contextmanager
-def _lifecycle_lock(project: ProjectFiles, timeout: float) -> Iterator[None]:
-    """Hold the lock that starts and stops of the project's server take turns on."""
-    lockfile = project.pidfile.with_name(project.pidfile.name + ".lock")
+def _lifecycle_lock(
+    project: ProjectFiles, timeout: float, path: Path | None = None
+) -> Iterator[None]:
+    """Hold the lock that starts and stops of the project's server take turns on (or the
+    lock of ``path``, in the same folder)."""
+    path = path or project.pidfile
+    lockfile = path.with_name(path.name + ".lock")
     try:
         project.run_dir.mkdir(parents=True, exist_ok=True)
         writable = os.access(project.run_dir, os.W_OK) and (
@@ -190,16 +203,25 @@ def _lifecycle_lock(project: ProjectFiles, timeout: float) -> Iterator[None]:
         raise ServerError(
             f"cannot write {project.run_dir}: only the project's owner can start or stop its server"
         )
-    with locked(project.pidfile, timeout=timeout):
+    with locked(path, timeout=timeout):
+        yield
+
+
+@contextlib.contextmanager
+def starting(project: ProjectFiles, timeout: float = START_TIMEOUT) -> Iterator[None]:
+    """Hold the lock of a whole ``pipl proj start``: of two at once, the second finds
+    running what the first started."""
+    with _lifecycle_lock(project, timeout + 2 * STOP_TIMEOUT, project.run_dir / "start"):
         yield
 
 
 def _prepare_start(project: Project) -> int | None:
     running = read_pid(project)
     if running is not None:
-        raise ServerError(
+        raise AlreadyRunning(
             f"the server of project {project.name!r} is already running "
-            f"(pid {running}, {project.url})"
+            f"(pid {running}, {project.url})",
+            running,
         )
     secret = project.secrets.server_secret_file
     try:
