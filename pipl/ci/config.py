@@ -11,6 +11,12 @@
     qa = ["process", "promote"]
     [ci.webhook]
     urls = ["https://ci.example/hook"]   # each receives every event of a handled index
+    [ci.sandbox]                # where code from the index runs (pipl.ci.sandbox)
+    enabled = true              # false: unsandboxed, with a warning in every status
+    network = true              # false: tests and processing run with no network
+    memory_mb = 4096            # per process
+    processes = 1024            # of the runner's OS user
+    file_size_mb = 4096         # largest file written
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from pipl import names
+from pipl.ci.sandbox import SandboxConfig, parse_config
 from pipl.errors import ProjectError
 from pipl.project.config import FILENAME
 from pipl.project.project import Project
@@ -40,6 +47,7 @@ class CiConfig:
     retries: int = 3
     handlers: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_HANDLERS))
     webhook_urls: tuple[str, ...] = ()
+    sandbox: SandboxConfig = field(default_factory=SandboxConfig)
 
     def stage_handlers(self, stage: str) -> list[str]:
         return list(self.handlers.get(stage, ()))
@@ -88,6 +96,7 @@ def _parse(data: dict[str, Any]) -> CiConfig:
         retries=retries,
         handlers=handlers,
         webhook_urls=tuple(urls),
+        sandbox=parse_config(data.get("sandbox")),
     )
 
 

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pipl.errors import PiplError
 
 if TYPE_CHECKING:
+    from pipl.ci.sandbox import SandboxConfig
     from pipl.index.client import IndexClient
     from pipl.project.project import Project
     from pipl.runner import Runner
@@ -87,6 +88,7 @@ class JobContext:
     runner: Runner
     gates: dict[str, str] = field(default_factory=dict)  # handler -> state, this release
     created: float = 0.0  # when the job was queued (time.time())
+    sandbox: SandboxConfig | None = None  # [ci.sandbox]; None: the defaults
 
     def log(self, message: str) -> None:
         print(message, flush=True)
@@ -109,8 +111,9 @@ class JobContext:
         return str(self.index_config.get("pipl_promote_to") or "")
 
     def child_env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        """The environment for code a handler runs (tox, processing): no pipl secret,
-        not even the job's token, and the index for pip and uv."""
+        """The environment for code a handler runs (tox, processing): no pipl variable,
+        no secret, not even the job's token, and the index for pip and uv. In the sandbox
+        (``sandboxed``) only the variables that differ from the runner's are passed on."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PIPL_", "UV_", "PIP_"))}
         env.pop("VIRTUAL_ENV", None)
         env.update(
@@ -118,10 +121,40 @@ class JobContext:
             UV_DEFAULT_INDEX=self.simple_url,
             UV_PYTHON_DOWNLOADS="never",
             PIP_DISABLE_PIP_VERSION_CHECK="1",
-            PIPL_PROJECT=str(self.project.root),
         )
         env.update(extra or {})
         return env
+
+    def sandboxed(self, *, writable: tuple[Path, ...] = ()) -> Runner:
+        """The runner for code that comes from the index (build backends, tests,
+        processing): every program it starts runs in the job's sandbox, which sees the
+        work folder and ``writable`` and nothing of the project. Where no sandbox can
+        start, ``SandboxUnavailable`` (the job fails, saying what to install), unless the
+        owner set ``[ci.sandbox] enabled = false``: then the job's own runner, with a
+        warning in the log."""
+        from pipl.ci.sandbox import (
+            Sandbox,
+            SandboxConfig,
+            SandboxRunner,
+            SandboxUnavailable,
+            unavailable_reason,
+        )
+
+        config = self.sandbox or SandboxConfig()
+        if not config.enabled:
+            self.log(
+                "WARNING: [ci.sandbox] enabled = false in pipl.toml: code from the index "
+                "runs unsandboxed, with the runner's rights"
+            )
+            return self.runner
+        reason = unavailable_reason()
+        if reason is not None:
+            raise SandboxUnavailable(f"not run: {reason}")
+        box = Sandbox(
+            workdir=self.workdir, hidden=(self.project.root,), writable=writable, config=config
+        )
+        index = {"PIP_INDEX_URL": self.simple_url, "UV_DEFAULT_INDEX": self.simple_url}
+        return SandboxRunner(box, index)
 
 
 @cache

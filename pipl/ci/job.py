@@ -31,6 +31,7 @@ def _write_result(path: Path, state: str, message: str) -> None:
 
 def run(spec_path: Path, runner: Runner | None = None) -> int:
     from pipl.ci.handlers import HandlerFailed, InfraError, JobContext, NotYet, load
+    from pipl.ci.sandbox import parse_config
     from pipl.errors import (
         AuthError,
         Conflict,
@@ -78,6 +79,7 @@ def run(spec_path: Path, runner: Runner | None = None) -> int:
                 runner=runner,
                 gates=spec.get("gates", {}),
                 created=float(spec.get("created", 0.0)),
+                sandbox=parse_config(spec.get("sandbox")),
             )
             ctx.workdir.mkdir(parents=True, exist_ok=True)
             if spec.get("spawned"):

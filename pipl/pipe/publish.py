@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pipl import names
 from pipl.errors import PipelineError
@@ -54,28 +54,33 @@ def publish_segment(
     name: str | None = None,
     uv: Uv | None = None,
 ) -> Published:
-    from pipl.product.build import ProductSpec, build_product
+    """Publish ``segment``'s outputs (``segment_record`` then ``publish_record``)."""
+    product = names.check_dist(name or f"{pipeline.name}-{segment}".replace("_", "-"), "product")
+    record = segment_record(pipeline, segment)
+    return publish_record(
+        record,
+        product=product,
+        client=client,
+        index=index,
+        store=store,
+        index_url=index_url,
+        uv=uv,
+    )
 
-    prepared = prepare(pipeline)
-    by_name = {s.name: s for s in prepared}
+
+def segment_record(pipeline: Pipeline, segment: str) -> dict[str, Any]:
+    """What publishing ``segment`` needs, as JSON: its key, parameters, multiplex,
+    upstream keys and packls, the outputs of its finished instances, the folder of its
+    data (``data``) and its instance counts (``done``, ``failed``). Made where the
+    pipeline runs (in CI, inside the job's sandbox)."""
+    by_name = {s.name: s for s in prepare(pipeline)}
     if segment not in by_name:
         raise PipelineError(f"no segment {segment!r} in {pipeline.name} ({', '.join(by_name)})")
     seg = by_name[segment]
-    product = names.check_dist(name or f"{pipeline.name}-{segment}".replace("_", "-"), "product")
-    version = key_version(seg.key)
-    if version in client.versions(index, product):
-        return Published(product, version, seg.key, index, already=True)
     with open_db(pipeline.prefix) as db:
         counts = db.counts(seg.key)
         outputs = {n: out for n, out in sorted(db.done(seg.key).items())}
-    if counts["failed"] or not counts["done"]:
-        raise PipelineError(
-            f"segment {segment} (key {seg.key}) has {counts['done']} finished and "
-            f"{counts['failed']} failed instance(s): run the pipeline until it succeeds, "
-            "then publish"
-        )
     upstream = _upstream(seg.name, by_name)
-    sources = sorted({by_name[u].code.dist for u in upstream if by_name[u].code.dist})
     record = {
         "pipeline": pipeline.name,
         "segment": segment,
@@ -83,22 +88,57 @@ def publish_segment(
         "params": seg.params,
         "multiplex": str(seg.code.multiplex),
         "upstream": {u: {"key": by_name[u].key, "dist": by_name[u].code.dist} for u in upstream},
-        "sources": sources,
+        "sources": sorted({by_name[u].code.dist for u in upstream if by_name[u].code.dist}),
         "outputs": outputs,
     }
+    # plain JSON: a value JSON cannot hold is written as its repr, as segment.json keeps it
+    plain: dict[str, Any] = json.loads(json.dumps(record, default=repr))
+    return {
+        "record": plain,
+        "data": str(seg.root / "data"),
+        "done": counts["done"],
+        "failed": counts["failed"],
+    }
+
+
+def publish_record(
+    made: dict[str, Any],
+    *,
+    product: str,
+    client: IndexClient,
+    index: str,
+    store: AssetStore,
+    index_url: str,
+    uv: Uv | None = None,
+) -> Published:
+    """Build and upload the product of a ``segment_record`` as ``product``; its version
+    derives from the key, and a key published already is not published again."""
+    from pipl.product.build import ProductSpec, build_product
+
+    record = made["record"]
+    key, segment = str(record["key"]), str(record["segment"])
+    version = key_version(key)
+    if version in client.versions(index, product):
+        return Published(product, version, key, index, already=True)
+    if made["failed"] or not made["done"]:
+        raise PipelineError(
+            f"segment {segment} (key {key}) has {made['done']} finished and "
+            f"{made['failed']} failed instance(s): run the pipeline until it succeeds, "
+            "then publish"
+        )
     with tempfile.TemporaryDirectory(prefix="pipl-publish-") as tmp:
         folder = Path(tmp) / "outputs"
         folder.mkdir()
-        shutil.copytree(seg.root / "data", folder / "data")
-        (folder / "segment.json").write_text(json.dumps(record, indent=2, default=repr) + "\n")
+        shutil.copytree(made["data"], folder / "data")
+        (folder / "segment.json").write_text(json.dumps(record, indent=2) + "\n")
         built = build_product(
             folder,
             ProductSpec(
                 name=product,
                 type="pipeline-output",
                 version=version,
-                sources=sources,
-                description=f"outputs of segment {segment} of {pipeline.name}, key {seg.key}",
+                sources=list(record["sources"]),
+                description=f"outputs of segment {segment} of {record['pipeline']}, key {key}",
             ),
             store=store,
             workdir=Path(tmp) / "build",
@@ -108,7 +148,7 @@ def publish_segment(
         for path in built.files:
             client.upload(index, path)
         files = [p.name for p in built.files]
-    return Published(product, version, seg.key, index, False, [Path(f) for f in files])
+    return Published(product, version, key, index, False, [Path(f) for f in files])
 
 
 def _upstream(name: str, by_name: dict[str, Prepared]) -> list[str]:

@@ -8,11 +8,11 @@ uploads them to a stage.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pipl import names
 from pipl.errors import PacklError
@@ -55,27 +55,65 @@ def run_process(
     What the processing prints goes to stderr (it is the user's); its answer comes back
     through a result file. ``timed(step)``, if given, wraps each step (to time it)."""
     timed = timed or (lambda step: nullcontext())
-    from pipl.workspace.inside import ask
     from pipl.workspace.shell import workspace_env
 
     names.check_dist(task, "task")
-    env = workspace_env(project, ws)
     runner = runner or Runner()
     workdir = Path(workdir or ws.path / "products")
     workdir.mkdir(parents=True, exist_ok=True)
     outdir = Path(tempfile.mkdtemp(prefix=f"{task}-", dir=workdir))
     with timed("processing"):
-        result = ask(
-            ws,
-            "pipl_pipe.process",
-            [task, str(outdir)],
-            env,
-            runner,
-            what=f"processing of {task} failed",
-            error=PacklError,
-        )
-    uv = Uv(runner)
+        result = make_outputs(ws, task, outdir, workspace_env(project, ws), runner)
     index = project.stage_index(stage or ws.stage) if client is not None else None
+    return publish_products(
+        result,
+        store=store,
+        workdir=workdir,
+        index_url=ws.index_url(project),
+        client=client,
+        index=index,
+        uv=Uv(runner),
+        skip=skip,
+        timed=timed,
+    )
+
+
+def make_outputs(
+    ws: Workspace, task: str, outdir: Path, env: Mapping[str, str], runner: Runner
+) -> dict[str, Any]:
+    """Run ``task``'s processing (``python -m pipl_pipe.process``) in ``ws``: its outputs
+    land in ``outdir``; the answer names the task, its version and the products made."""
+    from pipl.workspace.inside import ask
+
+    answer: dict[str, Any] = ask(
+        ws,
+        "pipl_pipe.process",
+        [task, str(outdir)],
+        env,
+        runner,
+        what=f"processing of {task} failed",
+        error=PacklError,
+    )
+    return answer
+
+
+def publish_products(
+    result: dict[str, Any],
+    *,
+    store: AssetStore,
+    workdir: Path,
+    index_url: str,
+    client: IndexClient | None = None,
+    index: str | None = None,
+    uv: Uv | None = None,
+    skip: Callable[[ProductSpec], bool] | None = None,
+    timed: Callable[[str], AbstractContextManager[None]] | None = None,
+    check_outputs: Callable[[Path], None] | None = None,
+) -> ProcessResult:
+    """Build the products a processing answered with (``make_outputs``); upload them to
+    ``index`` with ``client``. ``check_outputs(folder)`` vets each product's outputs
+    first (CI: they come from a sandbox)."""
+    timed = timed or (lambda step: nullcontext())
     built = []
     for item in result["products"]:
         spec = ProductSpec(
@@ -88,6 +126,8 @@ def run_process(
         )
         if skip is not None and skip(spec):  # e.g. this version is published already
             continue
+        if check_outputs is not None:
+            check_outputs(Path(item["outputs"]))
         with timed("build a product"):
             built.append(
                 build_product(
@@ -95,7 +135,7 @@ def run_process(
                     spec,
                     store=store,
                     workdir=workdir,
-                    index_url=ws.index_url(project),
+                    index_url=index_url,
                     uv=uv,
                     client=client,
                     index=index,

