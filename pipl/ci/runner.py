@@ -13,6 +13,7 @@ changes nothing twice.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -184,6 +185,7 @@ class CiRunner:
             "gates": gates,
             "created": job.created,
             "spawned": time.time(),
+            "sandbox": dataclasses.asdict(self.config.sandbox),
         }
         (folder / "spec.json").write_text(json.dumps(spec, indent=1))
         try:
