@@ -5,6 +5,11 @@ raises into devpi. It declares pipl's index options:
 
 - ``pipl_handlers``: names of the CI handlers run for a release uploaded to the index;
 - ``pipl_promote_to``: the index a release that passed its handlers is pushed to;
+- ``pipl_maintainers``: who maintains each project of the index (``pipl.devpi_rules``);
+
+it enforces pipl's release rules for every client before devpi stores or removes a file
+(``devpiserver_pyramid_configure`` adds ``pipl.devpi_guard``'s view deriver and its
+maintainers route; a refusal is the one exception it lets devpi answer with),
 
 and records upload events for the CI runner in the project's outbox (``pipl.ci.outbox``),
 only for indexes whose ``pipl_handlers`` is not empty and never on a replica:
@@ -30,7 +35,11 @@ hookimpl = HookimplMarker("devpiserver")
 log = logging.getLogger("pipl")
 
 FEATURE = "pipl"
-INDEX_OPTIONS: dict[str, Any] = {"pipl_handlers": [], "pipl_promote_to": ""}
+INDEX_OPTIONS: dict[str, Any] = {
+    "pipl_handlers": [],
+    "pipl_promote_to": "",
+    "pipl_maintainers": {},
+}
 _local = threading.local()
 
 
@@ -44,9 +53,16 @@ def devpiserver_indexconfig_defaults(index_type: str) -> dict[str, Any]:
     if index_type != "stage":
         return {}
     return {
-        key: (list(value) if isinstance(value, list) else value)
+        key: (type(value)(value) if isinstance(value, (list, dict)) else value)
         for key, value in INDEX_OPTIONS.items()
     }
+
+
+@hookimpl
+def devpiserver_pyramid_configure(config: Any, pyramid_config: Any) -> None:
+    from pipl.devpi_guard import configure
+
+    configure(pyramid_config)
 
 
 def _outbox(stage: Any) -> Any:

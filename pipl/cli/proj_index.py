@@ -334,3 +334,46 @@ def _previous_stage(stages: list[str], target: str) -> str:
     if target in stages and stages.index(target) > 0:
         return stages[stages.index(target) - 1]
     return stages[0]
+
+
+@index.command()
+@click.argument("project_name", metavar="PROJECT")
+@click.option("--add", "add", multiple=True, metavar="USER", help="Make USER a maintainer.")
+@click.option("--remove", "remove", multiple=True, metavar="USER", help="Remove a maintainer.")
+@click.option("--stage", help="Stage or index (default: the first stage).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_state
+def maintainers(
+    state: AppState,
+    project_name: str,
+    add: tuple[str, ...],
+    remove: tuple[str, ...],
+    stage: str | None,
+    as_json: bool,
+) -> None:
+    """List or change who maintains PROJECT on a stage.
+
+    A project belongs to whoever first uploaded it to the stage, plus the stage's owner
+    and root; the server lets only them upload to it, push it there and delete its files,
+    whatever the client. Maintainers add or remove others.
+
+    \b
+    Examples:
+      pipl proj index maintainers shot-010
+      pipl proj index maintainers shot-010 --add bob --stage dev
+      pipl proj index maintainers shot-010 --remove bob --json
+    """
+    from pipl.index.maintainers import change_maintainers, get_maintainers
+
+    index = _full_name(state, stage) if stage else state.project().stage_index()
+    with state.client() as client:
+        if add or remove:
+            result = change_maintainers(client, index, project_name, add=add, remove=remove)
+        else:
+            result = get_maintainers(client, index, project_name)
+    if as_json:
+        emit_json("maintainers", result.to_dict())
+        return
+    listed = ", ".join(result.maintainers) or "nobody yet (the first uploader claims it)"
+    click.echo(f"{result.project} on {result.index}: {listed}")
+    click.echo(f"and, for every project of {result.index}: {', '.join(result.implicit)}")

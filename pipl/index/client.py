@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from pipl import names
+from pipl.devpi_rules import REPLACE_HEADER
 from pipl.errors import (
     AuthError,
     Conflict,
@@ -316,8 +317,12 @@ class IndexClient(ServerAdmin):
                     f"upload {dist.filename} to {index}",
                     data=multidict(fields),
                     files={"content": (dist.filename, fh, "application/octet-stream")},
+                    # the server lets a maintainer replace a file on a volatile index
+                    headers={REPLACE_HEADER: "1"} if action == "replace" else {},
                 )
             except AuthError as exc:
+                if "maintainers" in str(exc):  # the server named the project's maintainers
+                    raise
                 who = repr(self.user) if self.user else "an anonymous client"
                 raise AuthError(
                     f"{who} may not upload to {index}: log in as a user allowed there "
