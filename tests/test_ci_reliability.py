@@ -55,7 +55,7 @@ def test_kill_9_runner_mid_burst_then_restart(relproj, tmp_path):
         src = handled_index(admin, relproj, "src", ["qa", "promote"], promote_to=out)
     conn = db.open_db(relproj.root)
     before = db.counts(conn)["passed"]  # the session's project keeps other tests' jobs
-    pid = service.start_detached(relproj)
+    pid = service.start_detached(relproj, supervise=False)  # it stays dead
     names = _burst(relproj, src, tmp_path, BURST, "kr")
     deadline = time.monotonic() + 60
     while db.counts(conn)["passed"] - before < 3 and time.monotonic() < deadline:
