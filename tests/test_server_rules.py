@@ -239,6 +239,9 @@ def test_owner_root_and_ci_user_work_as_before(project, owner, users, tmp_path):
     )
     ci = ci_user(project)
     ci_client = Devpi(tmp_path, url, ci, project.secrets.password(ci) or "")
+    # as the wheel handler does: the CI user uploads a file of bob's project for the owner
+    ci_wheel = make_wheel(tmp_path / "4", "rules-all", "1.3")
+    assert twine(url, ci, project.secrets.password(ci) or "", ci_wheel).returncode == 0
     pushed = ci_client("push", "rules-all==1.1", qa)
     assert pushed.returncode == 0, said(pushed)
     assert root("remove", "-y", "rules-all==1.2").returncode == 0
