@@ -223,6 +223,8 @@ class Sandbox:
             args += ["--tmpfs", str(path)]
         for path in (self.workdir, *self.writable):
             args += ["--bind", str(path), str(path)]
+        for path in self.hidden:  # read-only: nothing written there, even in memory
+            args += ["--remount-ro", str(path)]
         args += ["--chdir", str(self.workdir), "--"]
         return [*self._limits(), *args, *(str(a) for a in argv)]
 
