@@ -28,6 +28,10 @@ class UsageError(PiplError):
     exit_code = 2
 
 
+class BodyTooLarge(UsageError):
+    """A request to the web server carries a larger body than its route accepts (HTTP 413)."""
+
+
 class ProjectError(PiplError):
     """No project here, an existing project in the way, a broken pipl.toml."""
 

@@ -26,6 +26,7 @@ from pipl.api import limits, ops, service
 from pipl.api.models import to_json
 from pipl.errors import (
     AuthError,
+    BodyTooLarge,
     IndexServerError,
     NotFound,
     PiplError,
@@ -53,7 +54,7 @@ def as_pipl_error(exc: Exception) -> PiplError | None:
 
 
 def status_of(error: PiplError) -> int:
-    if isinstance(error, limits.BodyTooLarge):
+    if isinstance(error, BodyTooLarge):
         return 413
     if isinstance(error, IndexServerError) and error.status and 400 <= error.status < 600:
         return error.status

@@ -13,7 +13,7 @@ from webob import Request
 
 from pipl.api import ops
 from pipl.api.releases import MAX_UPLOAD
-from pipl.errors import UsageError
+from pipl.errors import BodyTooLarge
 
 SMALL_BODY = 1 << 20  # an API call's JSON or a dashboard form
 UPLOAD_BODY = MAX_UPLOAD * 4 // 3 + (1 << 20)  # MAX_UPLOAD bytes in base64, and the JSON
@@ -21,12 +21,8 @@ LARGE_BODIES = {"releases.upload": UPLOAD_BODY}
 LARGEST_BODY = max(SMALL_BODY, *LARGE_BODIES.values())
 
 
-class BodyTooLarge(UsageError):
-    """The request's body is larger than its route accepts (HTTP 413)."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"the request body is larger than this route accepts ({limit} bytes)")
-        self.limit = limit
+def too_large(limit: int) -> BodyTooLarge:
+    return BodyTooLarge(f"the request body is larger than this route accepts ({limit} bytes)")
 
 
 def body_limit(op: ops.Op | None) -> int:
@@ -37,7 +33,7 @@ def body_limit(op: ops.Op | None) -> int:
 def check_length(request: Request, limit: int) -> None:
     """Refuse a body whose Content-Length is over ``limit``, before any of it is read."""
     if request.content_length is not None and request.content_length > limit:
-        raise BodyTooLarge(limit)
+        raise too_large(limit)
 
 
 def read_body(request: Request, limit: int) -> bytes:
@@ -49,6 +45,6 @@ def read_body(request: Request, limit: int) -> bytes:
         return request.body
     data = request.body_file_raw.read(limit + 1)
     if len(data) > limit:
-        raise BodyTooLarge(limit)
+        raise too_large(limit)
     request.body = data
     return data

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pipl.api import ops
-from pipl.api.limits import BodyTooLarge, body_limit
+from pipl.api.limits import body_limit, too_large
 from pipl.api.transport import AUTH_HEADER
 from pipl.web.auth import AUTH_COOKIE
 
@@ -40,7 +40,7 @@ def admit(method: str, path: str, headers: Mapping[str, str]) -> Admission:
     limit = body_limit(op)
     length = headers.get("CONTENT_LENGTH", "")
     if length.isdigit() and int(length) > limit:
-        return Admission(limit, Refusal(413, "BodyTooLarge", str(BodyTooLarge(limit))))
+        return Admission(limit, Refusal(413, "BodyTooLarge", str(too_large(limit))))
     if op is not None and op.access != "read" and not has_credentials(headers):
         what = op.summary or op.name
         refusal = Refusal(401, "AuthError", f"{what} needs a logged-in user: log in first")

@@ -12,7 +12,7 @@ from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.utilities import Error
 
-from pipl.api.limits import BodyTooLarge
+from pipl.api.limits import too_large
 from pipl.web.admission import Refusal, admit
 
 
@@ -54,7 +54,7 @@ class CheckedRequestParser(HTTPRequestParser):
                 return self._refuse(admission.refusal, len(data))
             self.limit = admission.limit
         if self.chunked and self.limit is not None and self.body_bytes_received > self.limit:
-            error = BodyTooLarge(self.limit)
+            error = too_large(self.limit)
             return self._refuse(Refusal(413, "BodyTooLarge", str(error)), len(data))
         return consumed
 
