@@ -112,9 +112,11 @@ class Supervisor:
         quick = 0  # deaths in a row within STABLE seconds of a start
         cause = ""  # why the last runner went: its exit code
         while not self.stop.is_set():
+            if held(ci_dir(self.root) / RUNNER_LOCK):  # a runner it did not start
+                self._watch()
+                continue
             began = time.monotonic()
-            other = held(ci_dir(self.root) / RUNNER_LOCK)  # a runner it did not start
-            code = self._watch() if other else self._child(cause)
+            code = self._child(cause)
             if self.stop.is_set():
                 break
             if code == 0:
@@ -122,19 +124,21 @@ class Supervisor:
                 break
             quick = quick + 1 if time.monotonic() - began < STABLE else 1
             delay = min(MAX_DELAY, FIRST_DELAY * 2.0 ** (quick - 1))
-            cause = f"exit {code if code is not None else 'unknown'}"
+            cause = f"exit {code}"
             self.state.deaths += 1
             self.state.save(self.root)
             _say(f"the CI runner died ({cause}): starting it again in {delay:.1f}s")
             self.stop.wait(delay)
 
-    def _watch(self) -> int | None:
-        """Wait while a runner this supervisor did not start holds the lock."""
-        _say("a CI runner runs already: watching it")
+    def _watch(self) -> None:
+        """Wait while a runner this supervisor did not start holds the lock (or someone
+        looks at the lock for an instant), then start its own."""
+        began = time.monotonic()
         while held(ci_dir(self.root) / RUNNER_LOCK):
             if self.stop.wait(WATCH):
-                return None
-        return None  # its exit code is its parent's to know
+                return
+        if time.monotonic() - began > LOCK_WAIT:
+            _say("the CI runner this supervisor did not start is gone: starting one")
 
     def _child(self, cause: str) -> int:
         """Run the runner as a child until it exits (or ``stop``); its exit code."""
