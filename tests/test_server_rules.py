@@ -249,3 +249,26 @@ def test_owner_root_and_ci_user_work_as_before(project, owner, users, tmp_path):
     with IndexClient(project.url) as anon:
         assert [lk.index for lk in anon.release_files(qa, "rules-all", "1.1")] == [qa]
     assert maintainers(project, "rules-all") == [BOB]
+
+
+def test_the_api_lists_and_changes_maintainers_as_the_caller(project, web, users, tmp_path):
+    from pipl import Client
+    from pipl.errors import AuthError
+
+    url = f"{project.url}/{project.stage_index()}"
+    assert twine(url, BOB, users[BOB], make_wheel(tmp_path, "rules-api", "1.0")).returncode == 0
+    with Client(web) as carol:
+        carol.login(CAROL, users[CAROL])
+        found = carol.releases.maintainers("dev", "rules-api")
+        assert (found.stage, found.maintainers) == ("dev", [BOB])
+        assert project.owner in found.implicit
+        with pytest.raises(AuthError, match="may not change the maintainers of rules-api"):
+            carol.releases.change_maintainers("dev", "rules-api", add=[CAROL])
+    with Client(web) as bob:
+        bob.login(BOB, users[BOB])
+        changed = bob.releases.change_maintainers("dev", "Rules_API", add=[CAROL])
+        assert changed.maintainers == [BOB, CAROL]
+        assert bob.releases.change_maintainers("dev", "rules-api", remove=[BOB]).maintainers == [
+            CAROL
+        ]
+    assert maintainers(project, "rules-api") == [CAROL]

@@ -25,6 +25,19 @@ declare("releases.get", "GET", "/releases/{stage}/{project}/{version}", summary=
 declare("releases.upload", "POST", "/upload", "user", "upload release files")
 declare("releases.promote", "POST", "/promote", "owner", "promoting a release")
 declare("releases.promote_set", "POST", "/promote-set", "owner", "promoting releases")
+declare(
+    "releases.maintainers",
+    "GET",
+    "/maintainers/{stage}/{project}",
+    summary="a project's maintainers on a stage",
+)
+declare(
+    "releases.maintainers_change",
+    "POST",
+    "/maintainers/{stage}/{project}",
+    "user",
+    "changing a project's maintainers",
+)
 declare("products.list", "GET", "/products", summary="the products")
 declare("products.get", "GET", "/products/{product}/{version}", summary="a product")
 declare(
@@ -224,6 +237,18 @@ class Uploaded:
 
 
 @dataclass(frozen=True)
+class Maintainers:
+    """Who may upload, push and delete a project on a stage (the server enforces it):
+    ``maintainers`` listed for it, and ``implicit`` (the stage's owner and root)."""
+
+    stage: str
+    index: str
+    project: str
+    maintainers: list[str]
+    implicit: list[str]
+
+
+@dataclass(frozen=True)
 class AssetCheck:
     sha256: str
     ok: bool
@@ -274,6 +299,29 @@ class ReleasesApi:
             files.append({"filename": path.name, "content": base64.b64encode(data).decode()})
         answer = self._client._call("releases.upload", files=files, stage=stage, replace=replace)
         return build_list(Uploaded, answer)
+
+    def maintainers(self, stage: str, project: str) -> Maintainers:
+        """Who maintains ``project`` on ``stage``."""
+        answer = self._client._call("releases.maintainers", stage=stage, project=project)
+        return build(Maintainers, answer)
+
+    def change_maintainers(
+        self,
+        stage: str,
+        project: str,
+        *,
+        add: Iterable[str] = (),
+        remove: Iterable[str] = (),
+    ) -> Maintainers:
+        """Add and remove maintainers of ``project`` on ``stage`` (as one of them)."""
+        answer = self._client._call(
+            "releases.maintainers_change",
+            stage=stage,
+            project=project,
+            add=list(add),
+            remove=list(remove),
+        )
+        return build(Maintainers, answer)
 
     # -- products ---------------------------------------------------------------------
     def products(self, *, offset: int = 0, limit: int = 50) -> builtins.list[Product]:

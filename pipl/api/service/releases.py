@@ -22,6 +22,7 @@ from pipl.api.releases import (
     Consumer,
     FileInfo,
     JobSummary,
+    Maintainers,
     Packl,
     QaResult,
     Release,
@@ -366,3 +367,31 @@ def _best_catalogued(ctx: Context, index: str, req: Req) -> str | None:
             continue
     matching = list(req.specifier.filter(available))
     return available[max(matching)] if matching else None
+
+
+@operation("releases.maintainers")
+def maintainers(ctx: Context, stage: str, project: str) -> Maintainers:
+    from pipl.index.maintainers import get_maintainers
+
+    index = stage_index(ctx, stage)
+    return _maintainers(ctx, get_maintainers(ctx.index, index, project).to_dict())
+
+
+@operation("releases.maintainers_change")
+def change_maintainers(
+    ctx: Context,
+    stage: str,
+    project: str,
+    add: list[str] | None = None,
+    remove: list[str] | None = None,
+) -> Maintainers:
+    """The caller's own devpi login changes the list: the server allows maintainers only."""
+    from pipl.index.maintainers import change_maintainers as change
+
+    index = stage_index(ctx, stage)
+    found = change(ctx.index, index, project, add=add or [], remove=remove or [])
+    return _maintainers(ctx, found.to_dict())
+
+
+def _maintainers(ctx: Context, found: dict[str, Any]) -> Maintainers:
+    return Maintainers(stage=short_stage(ctx, found["index"]), **found)
