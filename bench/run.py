@@ -15,6 +15,7 @@ BENCHES = {
     "lookup": "bench.bench_lookup",
     "ci": "bench.bench_ci",
     "ci-loop": "bench.bench_ci:loop_main",
+    "sandbox": "bench.bench_sandbox",
     "mirror": "bench.bench_mirror",
     "pipe": "bench.bench_pipe",
     "web-pipelines": "bench.bench_web_pipelines",

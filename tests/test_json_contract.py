@@ -87,6 +87,7 @@ SHAPES: dict[str, Any] = {
             "error": OPT_S,
         }
     ],
+    "maintainers": {"index": S, "project": S, "maintainers": [S], "implicit": [S]},
     "packls": [{"name": S, "version": OPT_S, "kind": OPT_S, "path": S, "error": OPT_S}],
     "packl": {
         "name": S,
@@ -185,6 +186,7 @@ CASES: dict[str, list[str]] = {
     "proj index create-default": [],
     "proj index list": [],
     "proj index show": ["dev"],
+    "proj index maintainers": ["contract-lib"],
     "proj user list": [],
     "work list": [],
     "work commands": ["-w", "contract"],

