@@ -401,3 +401,31 @@ def test_network_false_cuts_tests_and_processing_off_but_not_installs(tmp_path):
         assert shared.run(probe).stdout.strip() == "ok"
     finally:
         listener.close()
+
+
+def test_no_sandbox_no_index_code_and_one_line_saying_what_to_install(
+    hostile_project, tmp_path, monkeypatch
+):
+    from ci_support import task_sdist
+
+    from pipl.ci import sandbox
+
+    monkeypatch.setenv("PIPL_BWRAP", str(tmp_path / "no-bwrap-here"))
+    sandbox.find_bwrap.cache_clear()
+    sandbox.unavailable_reason.cache_clear()
+    try:
+        state, line = sandbox.describe(sandbox.SandboxConfig())
+        assert state == "unavailable" and "install bubblewrap" in line
+        with connect(hostile_project, "owner") as owner:
+            owner.upload(hostile_project.stage_index(), task_sdist(tmp_path, "closed", "1.0"))
+        jobs = {j.handler: j for j in run_until_idle(hostile_project) if j.project == "closed"}
+    finally:
+        monkeypatch.delenv("PIPL_BWRAP")
+        sandbox.find_bwrap.cache_clear()
+        sandbox.unavailable_reason.cache_clear()
+    assert jobs["wheel"].state == "passed"  # built in process: no code of the sdist runs
+    assert jobs["qa"].state == "failed"
+    assert jobs["qa"].message.startswith("not run: ")
+    assert "no-bwrap-here cannot run" in jobs["qa"].message
+    assert "install bubblewrap" in jobs["qa"].message and "\n" not in jobs["qa"].message
+    assert jobs["promote"].state == "cancelled"  # nothing untested moves on

