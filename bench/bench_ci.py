@@ -385,14 +385,24 @@ def publish_loop(project, owner, env: dict[str, str], tmp: Path) -> list[tuple[s
 
 
 def loop_main() -> None:
-    """Only the publish -> product loop (``python bench/run.py ci-loop``)."""
+    """Only the publish -> product loop (``python bench/run.py ci-loop``): with the
+    sandbox (the default), then in a project whose owner switched it off, side by side."""
     from pipl.index.session import connect
     from pipl.project.project import Project
 
-    with tempfile.TemporaryDirectory(prefix="pipl-bench-ci-") as tmp_name:
-        tmp = Path(tmp_name)
-        with BenchProject(tmp) as bp:
-            project = Project.load(bp.root)
-            with connect(project, "owner") as owner:
-                rows = publish_loop(project, owner, bp.env, tmp)
-        print_table(LOOP_TITLE, rows)
+    tables = []
+    for label, extra in (("sandbox on", ""), ("sandbox off", "[ci.sandbox]\nenabled = false\n")):
+        with tempfile.TemporaryDirectory(prefix="pipl-bench-ci-") as tmp_name:
+            tmp = Path(tmp_name)
+            with BenchProject(tmp, extra) as bp:
+                project = Project.load(bp.root)
+                with connect(project, "owner") as owner:
+                    tables.append((label, publish_loop(project, owner, bp.env, tmp)))
+    for label, rows in tables:
+        print_table(f"{LOOP_TITLE}, {label}", rows)
+    on, off = (dict(rows) for _, rows in tables)
+    key = "total: upload -> product installed from prod, p50"
+    print_table(
+        "the same loop, sandbox on and off, measured in this run",
+        [("sandbox on", on[key]), ("sandbox off", off[key])],
+    )

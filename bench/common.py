@@ -102,7 +102,8 @@ def pipl(
 class BenchProject:
     """An offline project with its server running, for benchmarks of what comes after."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, toml_extra: str = "") -> None:
+        self.toml_extra = toml_extra  # appended to pipl.toml before the server starts
         self.root = tmp / "proj"
         self.env = clean_env(
             tmp / "home", PIPL_PROJECT=str(self.root), UV_CACHE_DIR=str(tmp / "uv-cache")
@@ -120,6 +121,9 @@ class BenchProject:
             *FAST_ARGON2,
             env=self.env,
         )
+        if self.toml_extra:
+            with (self.root / "pipl.toml").open("a") as toml:
+                toml.write("\n" + self.toml_extra)
         pipl("proj", "start", "--detach", env=self.env)
         pipl("proj", "index", "create-default", env=self.env)
         return self
