@@ -178,3 +178,8 @@ def test_a_job_id_out_of_range_is_not_a_server_failure(web: str) -> None:
         answer = httpx.get(f"{web}/api/v1/{query}")
         assert answer.status_code == 400, query
     assert httpx.get(f"{web}/jobs/{big}").status_code in (400, 404)  # the dashboard's page
+
+
+def test_text_that_is_not_utf8_is_a_bad_request(web: str) -> None:
+    for url in ("/api/v1/jobs/%FF", "/%FF", "/api/v1/jobs?state=%FF", "/jobs?state=%FF"):
+        assert httpx.get(f"{web}{url}").status_code == 400, url

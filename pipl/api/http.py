@@ -44,8 +44,10 @@ def as_pipl_error(exc: Exception) -> PiplError | None:
     is, malformed input as a UsageError (HTTP 400), None for a failure of the server."""
     if isinstance(exc, PiplError):
         return exc
-    if isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError)):
-        return UsageError("the request body is not valid JSON")
+    if isinstance(exc, json.JSONDecodeError):
+        return UsageError(f"the request body is not valid JSON ({exc})")
+    if isinstance(exc, UnicodeDecodeError):
+        return UsageError("the request is not valid UTF-8")
     if isinstance(exc, RecursionError):
         return UsageError("the request is nested too deeply")
     if isinstance(exc, OverflowError):

@@ -47,8 +47,14 @@ class WebApp:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = Request(environ)
-        path = request.path_info
-        if path.startswith("/api/"):
+        try:
+            path = request.path_info
+        except UnicodeDecodeError:
+            path = None
+        if path is None:
+            response = Response("the request's path is not valid UTF-8\n", status=400)
+            response.content_type = "text/plain"
+        elif path.startswith("/api/"):
             response = self.api.handle(request)
         elif path.startswith("/static/"):
             response = static(path.removeprefix("/static/"))
@@ -73,11 +79,12 @@ class WebApp:
             p = pages.Page(request, ctx, self.templates, csrf)
             result = func(p, **params)
         except Exception as exc:
-            error = as_pipl_error(exc)
+            error, status = as_pipl_error(exc), None
             if error is None:
                 log.exception("page %s failed", request.path_info)
-                failed = PiplError("this page failed inside the server: see the runner's log")
-            result = self.error_page(request, error or failed, csrf, None if error else 500)
+                error = PiplError("this page failed inside the server: see the runner's log")
+                status = 500
+            result = self.error_page(request, error, csrf, status)
         finally:
             if ctx is not None:
                 ctx.close()

@@ -63,6 +63,8 @@ def check_csrf(request: Request) -> None:
 
 def _form_field(request: Request, name: str) -> str:
     """A field of the request's form body, read within a form's bound."""
+    if request.content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return ""
     read_body(request, SMALL_BODY)
     value = request.POST.get(name, "")
     return value if isinstance(value, str) else ""
