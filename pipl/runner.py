@@ -58,9 +58,11 @@ class Runner:
         secrets: Iterable[str] = (),
         input: str | None = None,
         to_stderr: bool = False,
+        output: IO[bytes] | None = None,
     ) -> Completed:
         """Run ``argv`` and wait. ``capture=False`` leaves its output to this process's
-        stdout and stderr; ``to_stderr=True`` sends both to stderr (not captured)."""
+        stdout and stderr; ``to_stderr=True`` sends both to stderr, ``output`` to that
+        file (neither captured)."""
         args = tuple(str(a) for a in argv)
         secrets = tuple(secrets)
         start = time.perf_counter()
@@ -69,8 +71,9 @@ class Runner:
                 args,
                 cwd=cwd,
                 env=dict(env) if env is not None else None,
-                capture_output=capture and not to_stderr,
-                stdout=STDERR_FD if to_stderr else None,
+                capture_output=capture and not to_stderr and output is None,
+                stdout=output if output is not None else (STDERR_FD if to_stderr else None),
+                stderr=subprocess.STDOUT if output is not None else None,
                 text=True,
                 timeout=timeout,
                 check=False,

@@ -396,7 +396,7 @@ def test_network_false_cuts_tests_and_processing_off_but_not_installs(tmp_path):
         assert closed.run(probe).stdout.strip() == "ok"  # an install step reaches the index
         cut = closed.offline().run(probe, check=False)
         # its own, empty network: loopback answers nothing of the host's
-        assert cut.returncode != 0 and "ConnectionRefusedError" in cut.stderr
+        assert cut.returncode != 0 and "ConnectionRefusedError" in cut.stdout
         shared = SandboxRunner(Sandbox(work, ())).offline()  # the default: network kept
         assert shared.run(probe).stdout.strip() == "ok"
     finally:
@@ -429,3 +429,18 @@ def test_no_sandbox_no_index_code_and_one_line_saying_what_to_install(
     assert "no-bwrap-here cannot run" in jobs["qa"].message
     assert "install bubblewrap" in jobs["qa"].message and "\n" not in jobs["qa"].message
     assert jobs["promote"].state == "cancelled"  # nothing untested moves on
+
+
+@needs_sandbox
+def test_a_flood_of_output_comes_back_bounded(tmp_path):
+    from pipl.ci.sandbox import MAX_OUTPUT
+
+    box = SandboxRunner(Sandbox(tmp_path / "work", ()))
+    flood = "import sys; sys.stdout.write('x' * 20_000_000); sys.stderr.write('the end')"
+    done = box.run([sys.executable, "-c", flood], check=False)
+    assert done.returncode == 0
+    assert len(done.stdout) < MAX_OUTPUT + 100
+    assert "bytes of output left out" in done.stdout and done.stdout.endswith("the end")
+    small = SandboxRunner(Sandbox(tmp_path / "work", (), config=parse_config({"file_size_mb": 1})))
+    capped = small.run([sys.executable, "-c", flood], check=False)
+    assert capped.returncode != 0  # the file size limit stops the writer

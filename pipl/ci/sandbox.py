@@ -37,7 +37,7 @@ from typing import IO, Any
 
 from pipl.ci.handlers import CiError
 from pipl.errors import CommandError
-from pipl.runner import Completed, Runner
+from pipl.runner import Completed, Runner, failure_message
 
 INSTALL_HINT = (
     "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) on a Linux kernel with "
@@ -68,6 +68,7 @@ ETC_ENTRIES = (
     "ssl",
 )
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
+MAX_OUTPUT = 2 * 1024 * 1024  # bytes of a sandboxed program's output kept for the log
 BWRAP_ENV = "PIPL_BWRAP"  # the bwrap to use, instead of the system's or the wheel's
 
 
@@ -310,12 +311,27 @@ class SandboxRunner(Runner):
         return self.sandbox.environment({**self.extra_env, **own})
 
     def run(self, argv: Sequence[str | os.PathLike[str]], **kwargs: Any) -> Completed:
+        """As ``Runner.run``; captured output goes through files in the work folder (the
+        sandbox's file size limit bounds them) and at most ``MAX_OUTPUT`` bytes of it
+        (its beginning and its end) come back, however much the program prints."""
         kwargs["env"] = self._env(kwargs.get("env"))
-        try:
-            command = self.sandbox.command(argv, needs_network=self.needs_network)
-            return super().run(command, **kwargs)
-        except CommandError as exc:
-            raise CommandError(_without_wrapper(str(exc))) from None
+        command = self.sandbox.command(argv, needs_network=self.needs_network)
+        if not kwargs.get("capture", True) or kwargs.get("to_stderr") or kwargs.get("input"):
+            try:
+                return super().run(command, **kwargs)
+            except CommandError as exc:
+                raise CommandError(_without_wrapper(str(exc))) from None
+        check = kwargs.pop("check", True)
+        kwargs.pop("capture", None)
+        out = self.sandbox.workdir / ".output"
+        with out.open("wb") as sink:
+            done = super().run(command, check=False, output=sink, **kwargs)
+        text = _bounded(out)
+        out.unlink(missing_ok=True)
+        done = Completed(tuple(str(a) for a in argv), done.returncode, text, "", done.seconds)
+        if check and done.returncode != 0:
+            raise CommandError(failure_message(done, kwargs.get("secrets", ())))
+        return done
 
     def spawn(
         self,
@@ -327,6 +343,19 @@ class SandboxRunner(Runner):
     ) -> subprocess.Popen[bytes]:
         wrapped = self.sandbox.command(argv, needs_network=self.needs_network)
         return super().spawn(wrapped, env=self._env(env), stdout=stdout, **kwargs)
+
+
+def _bounded(path: Path) -> str:
+    """The text of ``path``, or its first and last ``MAX_OUTPUT // 2`` bytes."""
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        if size <= MAX_OUTPUT:
+            return fh.read().decode(errors="replace")
+        head = fh.read(MAX_OUTPUT // 2)
+        fh.seek(size - MAX_OUTPUT // 2)
+        tail = fh.read()
+    cut = f"\n[... {size - MAX_OUTPUT} bytes of output left out ...]\n"
+    return head.decode(errors="replace") + cut + tail.decode(errors="replace")
 
 
 def _without_wrapper(message: str) -> str:
