@@ -119,9 +119,10 @@ def test_an_anonymous_visitor_cannot_promote(page, web: str, project: Project, s
         assert reader.versions(project.stage_index("qa"), "web-app", inherited=False) == {}
 
 
-def test_a_release_page_shows_its_provenance(page, web: str, shelf) -> None:
+def test_a_release_page_shows_its_provenance(page, web: str, owner_login, shelf) -> None:
     page.goto(f"{web}/releases/dev/web-prop/1.0")
     assert page.inner_text("h1").startswith("web-prop 1.0")
+    assert page.inner_text("#maintainer-list").split() == [owner_login[0]]  # its uploader
     graph = page.locator("#provenance svg")
     assert graph.count() == 1 and "web-lib 1.0" in graph.text_content()
     assert "same bytes on" in page.inner_text("#upstream")

@@ -1,5 +1,6 @@
 """Stages side by side with their releases and promotion, one release's page with its
-provenance graph, products with their assets and the download of an asset."""
+provenance graph and its project's maintainers (changed there by a maintainer), products
+with their assets and the download of an asset."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from urllib.parse import quote, urlencode
 from webob import Response
 
 from pipl.api.http import error_response, status_of
-from pipl.api.releases import Release
+from pipl.api.releases import Maintainers, Release
 from pipl.errors import CommandError, PiplError
 from pipl.web.auth import check_csrf
 from pipl.web.pages import Page, page
@@ -76,8 +77,69 @@ def promote(p: Page) -> Response:
 
 @page("GET", "/releases/{stage}/{project}/{version}")
 def release(p: Page, stage: str, project: str, version: str) -> Response:
+    return _release(p, stage, project, version, note=p.request.GET.get("changed", ""))
+
+
+def _release(
+    p: Page,
+    stage: str,
+    project: str,
+    version: str,
+    *,
+    status: int = 200,
+    error: str | None = None,
+    note: str = "",
+) -> Response:
     found = p.call("releases.get", stage=stage, project=project, version=version)
-    return p.render("releases/release.html", release=found, graph=provenance_svg(found))
+    maintainers: Maintainers | None = None
+    unlisted = ""
+    try:
+        maintainers = p.call("releases.maintainers", stage=stage, project=found.project)
+    except PiplError as exc:
+        unlisted = str(exc)
+    return p.render(
+        "releases/release.html",
+        status=status,
+        release=found,
+        graph=provenance_svg(found),
+        maintainers=maintainers,
+        unlisted=unlisted,
+        may_change=_may_change(p.ctx.caller.user, maintainers),
+        error=error,
+        note=note,
+    )
+
+
+def _may_change(user: str | None, found: Maintainers | None) -> bool:
+    """Whether the server lets ``user`` change the maintainers (as ``pipl.devpi_rules``
+    decides): a listed maintainer, the stage's owner or root, or anyone logged in while
+    nobody is listed."""
+    if user is None or found is None:
+        return False
+    return not found.maintainers or user in found.maintainers or user in found.implicit
+
+
+@page("POST", "/releases/{stage}/{project}/{version}/maintainers")
+def change_maintainers(p: Page, stage: str, project: str, version: str) -> Response:
+    """Add the form's ``add`` user or remove its ``remove`` user, as the visitor."""
+    check_csrf(p.request)
+    form = p.request.POST
+    add = str(form.get("add", "")).strip()
+    remove = str(form.get("remove", "")).strip()
+    try:
+        p.call(
+            "releases.maintainers_change",
+            stage=stage,
+            project=project,
+            add=[add] if add else [],
+            remove=[remove] if remove else [],
+        )
+    except PiplError as exc:
+        return _release(p, stage, project, version, status=status_of(exc), error=str(exc))
+    done = [f"added {add} to" if add else "", f"removed {remove} from" if remove else ""]
+    note = " and ".join(filter(None, done)) + " the maintainers"
+    here = f"/releases/{quote(stage)}/{quote(project)}/{quote(version)}"
+    return p.redirect(here + "?" + urlencode({"changed": note}) + "#maintainers")
 
 
 @page("GET", "/products")
