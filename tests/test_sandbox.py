@@ -444,3 +444,16 @@ def test_a_flood_of_output_comes_back_bounded(tmp_path):
     small = SandboxRunner(Sandbox(tmp_path / "work", (), config=parse_config({"file_size_mb": 1})))
     capped = small.run([sys.executable, "-c", flood], check=False)
     assert capped.returncode != 0  # the file size limit stops the writer
+
+
+@needs_sandbox
+def test_the_sandboxs_tmp_is_bounded(tmp_path):
+    from pipl.ci.sandbox import _knows_size, find_bwrap
+
+    if not _knows_size(str(find_bwrap())):
+        pytest.skip("this bwrap cannot bound a tmpfs (bubblewrap 0.10 and later can)")
+    small = SandboxRunner(Sandbox(tmp_path / "work", (), config=parse_config({"file_size_mb": 2})))
+    # many files, each under the file size limit: the tmpfs's own bound stops them
+    fill = "for i in range(8): open(f'/tmp/fill{i}', 'wb').write(b'x' * 1_000_000)"
+    done = small.run([sys.executable, "-c", fill], check=False)
+    assert done.returncode != 0 and "No space left on device" in done.stdout

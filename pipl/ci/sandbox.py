@@ -68,6 +68,7 @@ ETC_ENTRIES = (
     "ssl",
 )
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
+SMALL_TMPFS = 64 * 1024 * 1024  # bytes of the empty /etc, /home, /root, /run and /var
 MAX_OUTPUT = 2 * 1024 * 1024  # bytes of a sandboxed program's output kept for the log
 BWRAP_ENV = "PIPL_BWRAP"  # the bwrap to use, instead of the system's or the wheel's
 
@@ -153,6 +154,20 @@ def _namespaces(*, network: bool) -> list[str]:
     return [*args, "--share-net"] if network else args
 
 
+@functools.cache
+def _knows_size(bwrap: str) -> bool:
+    try:
+        done = subprocess.run([bwrap, "--help"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return "--size" in done.stdout + done.stderr
+
+
+def _sized(bwrap: str, size: int) -> list[str]:
+    """``--size SIZE`` for the next tmpfs, where this bwrap knows it."""
+    return ["--size", str(size)] if _knows_size(bwrap) else []
+
+
 def describe(config: SandboxConfig) -> tuple[str, str]:
     """The sandbox's state for ``pipl proj status``: ``ok``, ``disabled`` (the owner's
     opt-out, warned about every time) or ``unavailable`` (jobs that run index code fail),
@@ -235,9 +250,13 @@ class Sandbox:
         for folder in (self.workdir, self.home, self.workdir / "tmp"):
             folder.mkdir(parents=True, exist_ok=True)
         args = [bwrap, *_namespaces(network=needs_network or self.config.network)]
-        args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/etc", "--tmpfs", "/home"]
-        args += ["--tmpfs", "/root", "--tmpfs", "/run", "--tmpfs", "/var"]
-        args += ["--tmpfs", "/tmp"]  # noqa: S108 - the sandbox's own, empty /tmp
+        args += ["--proc", "/proc", "--dev", "/dev"]
+        # empty folders in memory, each bounded where bwrap can (0.10 and later)
+        small, tmp = SMALL_TMPFS, self.config.file_size_mb * 1024 * 1024
+        for name, size in (("/etc", small), ("/home", small), ("/root", small)):
+            args += [*_sized(bwrap, size), "--tmpfs", name]
+        for name, size in (("/run", small), ("/var", small), ("/tmp", tmp)):  # noqa: S108
+            args += [*_sized(bwrap, size), "--tmpfs", name]
         for name in SYSTEM_DIRS:
             path = Path(name)
             if path.is_symlink():
