@@ -4,6 +4,8 @@
 - ``db``: the jobs table and its states (queued, running, passed, failed, cancelled);
 - ``intake``: events become jobs, for the handlers each index names;
 - ``runner``: ``pipl ci run``, bounded concurrency, timeouts, retries, recovery;
+- ``retry``: when a job that did not finish runs again (infrastructure errors, kills);
 - ``handlers``: the ``pipl.ci_handlers`` plugins and what a job gives them;
-- ``service``: the runner started and stopped beside the server.
+- ``service``: the runner started and stopped beside the server;
+- ``supervisor``: the process that starts the runner again when it dies.
 """

@@ -93,6 +93,4 @@ def after_kill(state: RetryState, code: int) -> Decision:
     if not state.killed:
         state.killed = what
         return Decision(True, KILLED_DELAY, f"{what}: retried once")
-    return Decision(
-        False, 0.0, f"{what} again (after {state.killed}, retried once): not retried again"
-    )
+    return Decision(False, 0.0, f"{what} again: not retried a second time")

@@ -26,6 +26,7 @@ from pipl.ci import outbox, supervisor
 from pipl.ci.config import load_ci_config
 from pipl.ci.handlers import CiError
 from pipl.ci.runner import CiRunner, lock_path, pid_path
+from pipl.ci.supervisor import SupervisorState
 from pipl.errors import PiplError
 from pipl.fsutil import atomic_write
 from pipl.project.project import Project, ProjectFiles
@@ -50,7 +51,7 @@ class RunnerStatus:
     log: str
     counts: dict[str, int]
     web: str | None = None  # the dashboard's URL while the runner serves it
-    supervisor: supervisor.SupervisorState | None = None  # while a supervisor runs
+    supervisor: SupervisorState | None = None  # while a supervisor runs
 
     def to_dict(self) -> dict[str, object]:
         sup = self.supervisor

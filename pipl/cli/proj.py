@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from pipl.cli.output import emit_json, read_password, table
 from pipl.cli.state import AppState, pass_state
+
+if TYPE_CHECKING:
+    from pipl.project.project import Project
+    from pipl.project.server import AlreadyRunning
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -157,13 +162,11 @@ def start(state: AppState, detach: bool, timeout: float, no_ci: bool, no_supervi
     click.echo(f"Server stopped (exit {code}).")
 
 
-def _all_running(project: object, running: Exception) -> Exception:
+def _all_running(project: Project, running: AlreadyRunning) -> AlreadyRunning:
     """The error of a start that found everything running."""
     from pipl.ci import service as ci_service
-    from pipl.project.project import Project
     from pipl.project.server import AlreadyRunning
 
-    assert isinstance(project, Project) and isinstance(running, AlreadyRunning)
     pid = ci_service.runner_pid(project)
     if pid is None:
         return running
@@ -237,8 +240,11 @@ def status(state: AppState, as_json: bool) -> None:
     click.echo(f"ci runner:    {ci_line} ({jobs})")
     sup = ci_st.supervisor
     if sup is not None:
-        restarts = f"; {sup.last}" if sup.last else ""
-        click.echo(f"supervisor:   running, pid {sup.pid} ({sup.restarts} restarts{restarts})")
+        restarts = f"{sup.restarts} restart{'s' * (sup.restarts != 1)} of the runner"
+        last = f"; {sup.last}" if sup.last else ""
+        click.echo(f"supervisor:   running, pid {sup.pid} ({restarts}{last})")
+    elif ci_st.running:
+        click.echo("supervisor:   not running (nothing restarts the runner if it dies)")
     if ci_st.web:
         click.echo(f"dashboard:    {ci_st.web}  (pipl proj web opens it)")
     if st.indexes:
