@@ -457,3 +457,19 @@ def test_the_sandboxs_tmp_is_bounded(tmp_path):
     fill = "for i in range(8): open(f'/tmp/fill{i}', 'wb').write(b'x' * 1_000_000)"
     done = small.run([sys.executable, "-c", fill], check=False)
     assert done.returncode != 0 and "No space left on device" in done.stdout
+
+
+@needs_sandbox
+def test_landlock_keeps_writes_to_the_sandboxs_own_folders(tmp_path):
+    from pipl.ci import confine
+
+    if not confine.available() and not os.environ.get("PIPL_REQUIRE_SANDBOX"):
+        pytest.skip("this kernel has no Landlock")
+    write = [sys.executable, "-c", "open('/var/planted', 'w').write('x'); print('written')"]
+    # /var is an empty folder in memory: only Landlock stops a write there
+    on = SandboxRunner(Sandbox(tmp_path / "work", ())).run(write, check=False)
+    assert on.returncode != 0 and "PermissionError" in on.stdout
+    off = Sandbox(tmp_path / "work", (), config=parse_config({"landlock": False}))
+    assert SandboxRunner(off).run(write).stdout.strip() == "written"
+    inside = [sys.executable, "-c", "open('ok', 'w').write('x'); print('written')"]
+    assert SandboxRunner(Sandbox(tmp_path / "work", ())).run(inside).stdout.strip() == "written"

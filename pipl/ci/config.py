@@ -17,6 +17,7 @@
     memory_mb = 4096            # per process
     processes = 1024            # of the runner's OS user
     file_size_mb = 4096         # largest file written
+    landlock = true             # where the kernel has it: writes only in its own folders
 """
 
 from __future__ import annotations

@@ -12,7 +12,9 @@ runs them here, never in its own process:
   no nested user namespace, a new terminal session;
 - an environment of its own, made from nothing: the index URL for pip and uv, and no
   credential of any kind (reading the index anonymously is enough to install);
-- limits on memory, processes and file size (``prlimit``); the job's timeout ends it.
+- limits on memory, processes and file size (``prlimit``); the job's timeout ends it;
+- where the kernel has Landlock, writes only beneath the folders it may write
+  (``pipl.ci.confine``), whatever it can see.
 
 It shares the host's network; with ``[ci.sandbox] network = false``, tests, processing
 and pipelines run with none at all, and only installs and builds reach the index.
@@ -86,6 +88,7 @@ class SandboxConfig:
     memory_mb: int = 4096  # data segment limit of each process (RLIMIT_DATA)
     processes: int = 1024  # processes and threads of the OS user (RLIMIT_NPROC)
     file_size_mb: int = 4096  # largest file it may write (RLIMIT_FSIZE)
+    landlock: bool = True  # where the kernel has it: writes only beneath its own folders
 
 
 def parse_config(data: Any) -> SandboxConfig:
@@ -99,7 +102,7 @@ def parse_config(data: Any) -> SandboxConfig:
     if unknown:
         known_list = ", ".join(sorted(known))
         raise ValueError(f"sandbox.{unknown[0]} is not a setting (known: {known_list})")
-    for key in ("enabled", "network"):
+    for key in ("enabled", "network", "landlock"):
         if not isinstance(data.get(key, True), bool):
             raise TypeError(f"sandbox.{key} must be true or false")
     for key in ("memory_mb", "processes", "file_size_mb"):
@@ -276,7 +279,21 @@ class Sandbox:
         for path in self.hidden:  # read-only: nothing written there, even in memory
             args += ["--remount-ro", str(path)]
         args += ["--chdir", str(self.workdir), "--"]
-        return [*self._limits(), *args, *(str(a) for a in argv)]
+        return [*self._limits(), *args, *self._landlock(), *(str(a) for a in argv)]
+
+    def _landlock(self) -> list[str]:
+        """The Landlock launcher (``pipl.ci.confine``), where the kernel has Landlock:
+        inside the sandbox, writes only beneath its writable folders."""
+        from pipl.ci import confine
+
+        if not self.config.landlock or not confine.available():
+            return []
+        writable = [self.workdir, *self.writable, Path("/tmp"), Path("/dev")]  # noqa: S108
+        # the script alone, without site-packages: a Python start-up of a few ms
+        args = [sys.executable, "-I", "-S", confine.__file__]
+        for path in writable:
+            args += ["--write", str(path)]
+        return [*args, "--"]
 
     def _limits(self) -> list[str]:
         prlimit = shutil.which("prlimit")
