@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from ci_support import run_until_idle
 from conftest import new_project
+from helpers import run
 
 from pipl.ci.sandbox import (
     Rejected,
@@ -303,6 +304,9 @@ def test_without_the_sandbox_the_same_attack_works(tmp_path_factory, hermetic, t
         finally:
             service.stop(proj)
         assert "[ci.sandbox] enabled = false in pipl.toml" in logs
+        status = run(["proj", "status", "--json"], project=proj.root)
+        assert json.loads(status.stdout)["data"]["ci"]["sandbox"]["state"] == "disabled"
+        assert "Warning: the CI sandbox is disabled: DISABLED by [ci.sandbox]" in status.stderr
         assert "ATTACK setup read" in logs and "ATTACK test read" in logs
         assert [s for s in secrets_of(proj) if s in logs]
         assert any("planted" in p for p in planted(proj))
@@ -416,6 +420,9 @@ def test_no_sandbox_no_index_code_and_one_line_saying_what_to_install(
     try:
         state, line = sandbox.describe(sandbox.SandboxConfig())
         assert state == "unavailable" and "install bubblewrap" in line
+        status = run(["proj", "status"], project=hostile_project.root)
+        assert "sandbox:      NOT AVAILABLE, jobs that run index code fail" in status.stdout
+        assert "Warning: the CI sandbox is unavailable" in status.stderr
         with connect(hostile_project, "owner") as owner:
             owner.upload(hostile_project.stage_index(), task_sdist(tmp_path, "closed", "1.0"))
         jobs = {j.handler: j for j in run_until_idle(hostile_project) if j.project == "closed"}

@@ -52,10 +52,12 @@ class RunnerStatus:
     counts: dict[str, int]
     web: str | None = None  # the dashboard's URL while the runner serves it
     supervisor: SupervisorState | None = None  # while a supervisor runs
+    sandbox: tuple[str, str] = ("ok", "")  # state (ok, disabled, unavailable) and why
 
     def to_dict(self) -> dict[str, object]:
         sup = self.supervisor
         return {
+            "sandbox": {"state": self.sandbox[0], "message": self.sandbox[1]},
             "running": self.running,
             "pid": self.pid,
             "log": self.log,
@@ -119,7 +121,21 @@ def status(project: Project) -> RunnerStatus:
     pid = runner_pid(project)
     web = web_url(project) if pid is not None else None
     sup = supervisor.read_state(project.root)
-    return RunnerStatus(pid is not None, pid, str(log_file(project)), counts, web, sup)
+    return RunnerStatus(
+        pid is not None, pid, str(log_file(project)), counts, web, sup, sandbox_state(project)
+    )
+
+
+def sandbox_state(project: Project) -> tuple[str, str]:
+    """Where code from the index runs (``pipl.ci.sandbox.describe``)."""
+    from pipl.ci.config import load_ci_config
+    from pipl.ci.sandbox import describe
+    from pipl.errors import PiplError
+
+    try:
+        return describe(load_ci_config(project).sandbox)
+    except PiplError as exc:
+        return "unavailable", f"NOT KNOWN: {exc}"
 
 
 def supervisor_pid(project: ProjectFiles) -> int | None:

@@ -223,6 +223,9 @@ def status(state: AppState, as_json: bool) -> None:
 
     st = server_status(state.project())
     ci_st = ci_service.status(state.project())
+    sandbox, why = ci_st.sandbox
+    if sandbox != "ok":  # every time: index code does not run, or runs unsandboxed
+        click.echo(f"Warning: the CI sandbox is {sandbox}: {why}", err=True)
     if as_json:
         emit_json("status", {**st.to_dict(), "ci": ci_st.to_dict()})
         return
@@ -245,6 +248,7 @@ def status(state: AppState, as_json: bool) -> None:
         click.echo(f"supervisor:   running, pid {sup.pid} ({restarts}{last})")
     elif ci_st.running:
         click.echo("supervisor:   not running (nothing restarts the runner if it dies)")
+    click.echo(f"sandbox:      {ci_st.sandbox[1]}")
     if ci_st.web:
         click.echo(f"dashboard:    {ci_st.web}  (pipl proj web opens it)")
     if st.indexes:
