@@ -480,3 +480,35 @@ def test_landlock_keeps_writes_to_the_sandboxs_own_folders(tmp_path):
     assert SandboxRunner(off).run(write).stdout.strip() == "written"
     inside = [sys.executable, "-c", "open('ok', 'w').write('x'); print('written')"]
     assert SandboxRunner(Sandbox(tmp_path / "work", ())).run(inside).stdout.strip() == "written"
+
+
+def test_a_processing_answer_is_checked_before_anything_is_built(tmp_path):
+    from pipl.ci.builtin.process import checked_result
+    from pipl.ci.handlers import HandlerFailed
+    from pipl.errors import UsageError
+
+    out = tmp_path / "outputs"
+    (out / "a").mkdir(parents=True)
+
+    def product(**change: object) -> dict[str, object]:
+        item = {
+            "name": "shot-010-render",
+            "type": "render",
+            "version": "1.0",
+            "description": "",
+            "outputs": str(out / "a"),
+            "sources": [],
+            "assets": {},
+        }
+        return {"products": [{**item, **change}]}
+
+    assert checked_result(product(), "shot-010", out)["products"][0]["name"] == "shot-010-render"
+    for change, needle in (
+        ({"name": "six"}, "named six: a release's products are named after it"),
+        ({"name": "../etc"}, "invalid product name"),
+        ({"outputs": str(tmp_path)}, "outside the job's folder"),
+        ({"sources": "six==1.0"}, "sources must be a list"),
+        ({"version": 1}, "no text 'version'"),
+    ):
+        with pytest.raises((HandlerFailed, UsageError), match=needle):
+            checked_result(product(**change), "shot-010", out)

@@ -187,8 +187,8 @@ def run_inside(
 
 def checked_result(result: Any, task: str, outdir: Path) -> dict[str, Any]:
     """The processing's answer, as ``publish_products`` reads it, once every product is
-    well-formed: a product name other than the task's, text fields, exact pins, asset
-    types by plain name, and its outputs a folder inside ``outdir``."""
+    well-formed: named ``TASK-...`` (the release's own names), text fields, exact pins,
+    asset types by plain name, and its outputs a folder inside ``outdir``."""
     if not isinstance(result, dict) or not isinstance(result.get("products"), list):
         raise HandlerFailed(f"the processing of {task} answered no product list")
     for item in result["products"]:
@@ -198,8 +198,12 @@ def checked_result(result: Any, task: str, outdir: Path) -> dict[str, Any]:
             if not isinstance(item.get(key), str):
                 raise HandlerFailed(f"a product of {task} has no text {key!r}")
         name = names.check_dist(item["name"], "product")
-        if names.normalize_dist(name) == names.normalize_dist(task):
-            raise HandlerFailed(f"the processing of {task} made a product named {task} itself")
+        if not names.normalize_dist(name).startswith(names.normalize_dist(task) + "-"):
+            raise HandlerFailed(
+                f"the processing of {task} made a product named {name}: a release's "
+                f"products are named after it ({task}-...), so it cannot publish another "
+                "project's name"
+            )
         sources, assets = item.get("sources"), item.get("assets")
         if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
             raise HandlerFailed(f"product {name}: sources must be a list of pins")
