@@ -65,7 +65,7 @@ class ProcessHandler:
         # with [ci.sandbox] network = false, the install reaches the index, the processing
         # runs with no network at all
         split = offline_steps(ctx)
-        with ctx.phase("install and processing, in the sandbox"):
+        with ctx.phase("install and process"):
             if split:
                 run_inside(ctx, "process", "--outdir", str(outdir), "--install", "only")
             install = ("--install", "no") if split else ()
@@ -87,7 +87,7 @@ class ProcessHandler:
         if kind == "pipeline":  # pipl's engine runs the DAG, in the sandbox too
             prefix = pipe_data(ctx.project, ctx.name)
             prefix.mkdir(parents=True, exist_ok=True)
-            with ctx.phase("pipeline, in the sandbox"):
+            with ctx.phase("pipeline"):
                 answer = run_inside(
                     ctx, "pipeline", "--prefix", str(prefix), writable=(prefix,), offline=split
                 )
