@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipl.api.models import build, build_list
 from pipl.api.ops import declare
+from pipl.api.reviews import ReleaseReview, ReleaseReviews
 from pipl.errors import FrameworkError, UsageError
 
 if TYPE_CHECKING:
@@ -37,6 +38,19 @@ declare(
     "/maintainers/{stage}/{project}",
     "user",
     "changing a project's maintainers",
+)
+declare(
+    "releases.review",
+    "POST",
+    "/reviews/{stage}/{project}/{version}",
+    "user",
+    "approving or rejecting a release",
+)
+declare(
+    "releases.reviews",
+    "GET",
+    "/reviews/{stage}/{project}/{version}",
+    summary="the approvals and rejects of a release",
 )
 declare("products.list", "GET", "/products", summary="the products")
 declare("products.get", "GET", "/products/{product}/{version}", summary="a product")
@@ -322,6 +336,29 @@ class ReleasesApi:
             remove=list(remove),
         )
         return build(Maintainers, answer)
+
+    def review(
+        self, stage: str, project: str, version: str, decision: str, comment: str = ""
+    ) -> ReleaseReview:
+        """Approve or reject (``decision``, a reject with a ``comment``) ``project
+        version`` on ``stage``, for the files it has there now."""
+        answer = self._client._call(
+            "releases.review",
+            stage=stage,
+            project=project,
+            version=version,
+            decision=decision,
+            comment=comment,
+        )
+        return build(ReleaseReview, answer)
+
+    def reviews(self, stage: str, project: str, version: str) -> ReleaseReviews:
+        """The approvals and rejects of ``project version`` on ``stage``, each marked
+        ``valid`` while it counts for the release's current files."""
+        answer = self._client._call(
+            "releases.reviews", stage=stage, project=project, version=version
+        )
+        return build(ReleaseReviews, answer)
 
     # -- products ---------------------------------------------------------------------
     def products(self, *, offset: int = 0, limit: int = 50) -> builtins.list[Product]:

@@ -26,7 +26,11 @@ def proj() -> None:
 
 def _register_subgroups() -> None:
     from pipl.cli.proj_index import index
+    from pipl.cli.proj_review import review, reviews
     from pipl.cli.proj_user import user
+
+    index.add_command(review)
+    index.add_command(reviews)
 
     proj.add_command(user)
     proj.add_command(index)

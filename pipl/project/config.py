@@ -23,7 +23,7 @@ KNOWN_KEYS: dict[str, tuple[str, ...]] = {
 }
 # Top-level tables read by pipl or pipl-pipe; other tables are left alone unless their
 # name is close to one of these.
-KNOWN_TABLES = (*KNOWN_KEYS, "ci", "web", "services", "config")
+KNOWN_TABLES = (*KNOWN_KEYS, "ci", "web", "services", "config", "reviews")
 
 # devpi-server flags pipl sets itself: the server's address, its data and secrets, and who
 # may modify users and indexes. ``[server] args`` may not change them (devpi's argparse

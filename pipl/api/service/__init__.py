@@ -224,6 +224,7 @@ def _load_domains() -> None:
         products,  # noqa: F401
         promotion,  # noqa: F401
         releases,  # noqa: F401
+        reviews,  # noqa: F401
         users,  # noqa: F401
     )
 

@@ -79,4 +79,5 @@ def load() -> None:
         jobs,  # noqa: F401
         pipelines,  # noqa: F401
         releases,  # noqa: F401
+        reviews,  # noqa: F401
     )

@@ -13,6 +13,7 @@ from pipl.api.releases import Maintainers, Release
 from pipl.errors import CommandError, PiplError
 from pipl.web.auth import check_csrf
 from pipl.web.pages import Page, page
+from pipl.web.pages.reviews import review_panel
 
 PAGE = 25
 
@@ -105,6 +106,7 @@ def _release(
         maintainers=maintainers,
         unlisted=unlisted,
         may_change=_may_change(p.ctx.caller.user, maintainers),
+        **review_panel(p, found),
         error=error,
         note=note,
     )
