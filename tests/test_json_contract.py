@@ -52,6 +52,19 @@ INDEX_CONFIG = {
     "pipl_handlers": [S],
     "pipl_promote_to": S,
 }
+REVIEW = {
+    "id": INT,
+    "stage": S,
+    "index": S,
+    "project": S,
+    "version": S,
+    "user": S,
+    "decision": S,
+    "comment": S,
+    "files": {"*": S},
+    "at": FLOAT,
+    "valid": B,
+}
 SHAPES: dict[str, Any] = {
     "status": {
         "project": S,
@@ -88,6 +101,19 @@ SHAPES: dict[str, Any] = {
         }
     ],
     "maintainers": {"index": S, "project": S, "maintainers": [S], "implicit": [S]},
+    "review": REVIEW,
+    "reviews": {
+        "stage": S,
+        "index": S,
+        "project": S,
+        "version": S,
+        "files": {"*": S},
+        "uploaders": [S],
+        "reviews": [REVIEW],
+        "approved_by": [S],
+        "may_approve": B,
+        "may_reject": B,
+    },
     "packls": [{"name": S, "version": OPT_S, "kind": OPT_S, "path": S, "error": OPT_S}],
     "packl": {
         "name": S,
@@ -187,6 +213,11 @@ CASES: dict[str, list[str]] = {
     "proj index list": [],
     "proj index show": ["dev"],
     "proj index maintainers": ["contract-lib"],
+    "proj index review": [
+        *("reject", "contract-lib", "0.1.0", "--stage", "dev"),
+        *("--comment", "made by the JSON contract test"),
+    ],
+    "proj index reviews": ["contract-lib", "0.1.0", "--stage", "dev"],
     "proj user list": [],
     "work list": [],
     "work commands": ["-w", "contract"],
