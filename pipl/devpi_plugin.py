@@ -6,6 +6,7 @@ raises into devpi. It declares pipl's index options:
 - ``pipl_handlers``: names of the CI handlers run for a release uploaded to the index;
 - ``pipl_promote_to``: the index a release that passed its handlers is pushed to;
 - ``pipl_maintainers``: who maintains each project of the index (``pipl.devpi_rules``);
+- ``pipl_yanked``: the index's yanked releases (``pipl.devpi_yank``);
 
 it enforces pipl's release rules for every client before devpi stores or removes a file
 (``devpiserver_pyramid_configure`` adds ``pipl.devpi_guard``'s view deriver and its
@@ -39,6 +40,7 @@ INDEX_OPTIONS: dict[str, Any] = {
     "pipl_handlers": [],
     "pipl_promote_to": "",
     "pipl_maintainers": {},
+    "pipl_yanked": {},
 }
 _local = threading.local()
 
@@ -60,9 +62,11 @@ def devpiserver_indexconfig_defaults(index_type: str) -> dict[str, Any]:
 
 @hookimpl
 def devpiserver_pyramid_configure(config: Any, pyramid_config: Any) -> None:
+    from pipl import devpi_yank
     from pipl.devpi_guard import configure
 
     configure(pyramid_config)
+    devpi_yank.configure(pyramid_config)
 
 
 def _outbox(stage: Any) -> Any:

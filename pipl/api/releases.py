@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipl.api.lifecycle import Derived, Yank
 from pipl.api.models import build, build_list
 from pipl.api.ops import declare
 from pipl.api.reviews import ReleaseReview, ReleaseReviews
@@ -51,6 +52,13 @@ declare(
     "GET",
     "/reviews/{stage}/{project}/{version}",
     summary="the approvals and rejects of a release",
+)
+declare("releases.yank", "POST", "/yank", "user", "yanking or restoring a release")
+declare(
+    "releases.derived",
+    "GET",
+    "/derived/{project}/{version}",
+    summary="what was made from a release, transitively",
 )
 declare("products.list", "GET", "/products", summary="the products")
 declare("products.get", "GET", "/products/{product}/{version}", summary="a product")
@@ -198,6 +206,7 @@ class Product:
     sources: list[str]
     assets: list[Asset]
     error: str = ""  # why the manifest could not be read
+    from_yanked: list[str] = field(default_factory=list)  # yanked releases it was made from
 
 
 @dataclass(frozen=True)
@@ -218,6 +227,8 @@ class Release:
     upstream: list[Upstream]  # for a product: what it was made from
     consumers: list[Consumer]  # products made from this release
     manifest: Product | None = None
+    yanked: str | None = None  # why it is yanked on this stage; None: it is not
+    from_yanked: list[str] = field(default_factory=list)  # yanked releases it was made from
 
 
 @dataclass(frozen=True)
@@ -359,6 +370,26 @@ class ReleasesApi:
             "releases.reviews", stage=stage, project=project, version=version
         )
         return build(ReleaseReviews, answer)
+
+    def yank(
+        self, stage: str, project: str, version: str, *, yanked: bool = True, reason: str = ""
+    ) -> Yank:
+        """Yank ``project version`` on ``stage`` (``yanked=False``: restore it), as one of
+        its maintainers there: pip and uv skip it unless it is pinned with ``==``."""
+        answer = self._client._call(
+            "releases.yank",
+            stage=stage,
+            project=project,
+            version=version,
+            yanked=yanked,
+            reason=reason,
+        )
+        return build(Yank, answer)
+
+    def derived(self, project: str, version: str) -> builtins.list[Derived]:
+        """Every release made from ``project version``, transitively, nearest first."""
+        answer = self._client._call("releases.derived", project=project, version=version)
+        return build_list(Derived, answer)
 
     # -- products ---------------------------------------------------------------------
     def products(self, *, offset: int = 0, limit: int = 50) -> builtins.list[Product]:

@@ -184,15 +184,25 @@ def show(state: AppState, name: str, as_json: bool) -> None:
 
 @index.command()
 @click.argument("name")
+@click.argument("version", required=False)
+@click.option("--stage", help="With VERSION: the stage (only the first stage allows it).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @pass_state
-def remove(state: AppState, name: str, yes: bool) -> None:
-    """Remove index NAME and everything on it (volatile indexes only).
+def remove(state: AppState, name: str, version: str | None, stage: str | None, yes: bool) -> None:
+    """Remove index NAME and everything on it (volatile indexes only), or, with VERSION,
+    release NAME VERSION from the first stage (later stages keep their releases: yank
+    it there instead).
 
     \b
-    Example:
+    Examples:
       pipl proj index remove alice/sandbox --yes
+      pipl proj index remove shot-010 0.2.0 --yes
     """
+    if version is not None:
+        from pipl.cli.proj_lifecycle import remove_release
+
+        remove_release(state, name, version, stage, yes)
+        return
     full = _full_name(state, name)
     if not yes:
         click.confirm(f"Remove index {full} and all its releases?", abort=True)
@@ -377,3 +387,13 @@ def maintainers(
     listed = ", ".join(result.maintainers) or "nobody yet (the first uploader claims it)"
     click.echo(f"{result.project} on {result.index}: {listed}")
     click.echo(f"and, for every project of {result.index}: {', '.join(result.implicit)}")
+
+
+def _register_lifecycle() -> None:
+    from pipl.cli.proj_lifecycle import derived, yank
+
+    index.add_command(yank)
+    index.add_command(derived)
+
+
+_register_lifecycle()

@@ -106,6 +106,8 @@ def _product(ctx: Context, product: str, version: str) -> Product | None:
         )
         for a in doc.get("assets") or []
     ]
+    from pipl.api.service.lifecycle import from_yanked
+
     return Product(
         product,
         version,
@@ -114,6 +116,7 @@ def _product(ctx: Context, product: str, version: str) -> Product | None:
         str(doc.get("description", "")),
         list(doc.get("sources") or []),
         assets,
+        from_yanked=from_yanked(ctx, product, version),
     )
 
 

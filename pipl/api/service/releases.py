@@ -232,7 +232,7 @@ def list_releases(ctx: Context, stage: str, offset: int = 0, limit: int = 50) ->
 
 @operation("releases.get")
 def get_release(ctx: Context, stage: str, project: str, version: str) -> Release:
-    from pipl.api.service import products
+    from pipl.api.service import lifecycle, products
 
     index = stage_index(ctx, stage)
     key, version = release_name(project, version)
@@ -274,6 +274,8 @@ def get_release(ctx: Context, stage: str, project: str, version: str) -> Release
             for ix, p, v in catalog.consumers(ctx.ci, key, version)
         ],
         manifest=manifest,
+        yanked=lifecycle.yank_reason(ctx, index, key, version),
+        from_yanked=lifecycle.from_yanked(ctx, key, version),
     )
 
 

@@ -28,6 +28,7 @@ from pipl.ci.builtin.files import announce, release_files
 from pipl.ci.builtin.pipeline import pipe_data, publish_pipeline
 from pipl.ci.handlers import HandlerFailed, JobContext
 from pipl.ci.sandbox import Rejected, SandboxRunner, check_file, check_tree
+from pipl.ci.yanked import refuse_yanked
 from pipl.project.project import Project
 from pipl.workspace.workspace import Workspace
 
@@ -61,6 +62,7 @@ class ProcessHandler:
         from pipl.product.build import ProductSpec
         from pipl.product.process import publish_products
 
+        refuse_yanked(ctx, "processed")
         outdir = ctx.workdir / "outputs"
         # with [ci.sandbox] network = false, the install reaches the index, the processing
         # runs with no network at all

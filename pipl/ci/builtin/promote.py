@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pipl.ci.builtin.files import announce
 from pipl.ci.handlers import HandlerFailed, JobContext, NotYet
+from pipl.ci.yanked import refuse_yanked
 
 
 class PromoteHandler:
@@ -21,6 +22,7 @@ class PromoteHandler:
         return True
 
     def run(self, ctx: JobContext) -> str:
+        refuse_yanked(ctx, "promoted")
         target = ctx.promote_to
         if not target:
             return f"{ctx.index} names no pipl_promote_to: nothing to promote"

@@ -1,0 +1,112 @@
+"""``pipl proj index yank`` and ``derived``: a release's lifecycle on the stages, through
+the API's own operations (``releases.yank``, ``releases.derived``) carried out as this
+machine's user."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from pipl.cli.output import emit_json, table
+from pipl.cli.state import AppState, pass_state
+
+
+def _call(state: AppState, name: str, **params: Any) -> Any:
+    from pipl.api import service
+    from pipl.cli.proj_review import _context
+
+    with _context(state) as ctx:
+        return service.dispatch(ctx, name, params)
+
+
+@click.command()
+@click.argument("project_name", metavar="PROJECT")
+@click.argument("version")
+@click.option("--stage", required=True, help="Stage (or its index) the release is on.")
+@click.option("--reason", default="", help="Why, in one line (shown to installers).")
+@click.option("--undo", is_flag=True, help="Restore the release instead.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_state
+def yank(
+    state: AppState,
+    project_name: str,
+    version: str,
+    stage: str,
+    reason: str,
+    undo: bool,
+    as_json: bool,
+) -> None:
+    """Yank release PROJECT VERSION on a stage (PEP 592), or restore it with --undo.
+
+    pip and uv then skip its files on that stage (and the stages inheriting from it)
+    unless the version is pinned with ==; CI neither promotes nor processes it. Its
+    maintainers on the stage, the owner and root may yank.
+
+    \b
+    Examples:
+      pipl proj index yank shot-010 0.2.0 --stage qa --reason "wrong frame range"
+      pipl proj index yank shot-010 0.2.0 --stage qa --undo
+    """
+    found = _call(
+        state,
+        "releases.yank",
+        stage=stage,
+        project=project_name,
+        version=version,
+        yanked=not undo,
+        reason=reason,
+    )
+    if as_json:
+        emit_json("yank", found.__dict__)
+        return
+    word = "yanked" if found.yanked else "not yanked"
+    why = f" ({found.reason})" if found.yanked and found.reason else ""
+    click.echo(f"{found.project} {found.version} is {word} on {found.stage}{why}")
+
+
+@click.command()
+@click.argument("project_name", metavar="PROJECT")
+@click.argument("version")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_state
+def derived(state: AppState, project_name: str, version: str, as_json: bool) -> None:
+    """List what was made from release PROJECT VERSION, transitively.
+
+    Products whose manifests pin it, what CI jobs on it published, and so on from those,
+    nearest first.
+
+    \b
+    Examples:
+      pipl proj index derived shot-010 0.2.0
+      pipl proj index derived shot-010 0.2.0 --json
+    """
+    found = _call(state, "releases.derived", project=project_name, version=version)
+    if as_json:
+        emit_json("derived", [d.__dict__ for d in found])
+        return
+    if not found:
+        click.echo(f"nothing was made from {project_name} {version}")
+        return
+    table(
+        [
+            (d.project, d.version, d.source, ",".join(d.stages) or "-", ",".join(d.yanked) or "-")
+            for d in found
+        ],
+        ["PROJECT", "VERSION", "MADE FROM", "STAGES", "YANKED ON"],
+    )
+
+
+def remove_release(state: AppState, name: str, version: str, stage: str | None, yes: bool) -> None:
+    """``pipl proj index remove PROJECT VERSION``: from the first stage only."""
+    from pipl.cli.proj_index import _full_name
+    from pipl.index import lifecycle
+
+    project = state.project()
+    index = _full_name(state, stage) if stage else project.stage_index()
+    lifecycle.check_removable(project, index, name, version)
+    if not yes:
+        click.confirm(f"Remove {name} {version} from {index}?", abort=True)
+    with state.client() as client:
+        lifecycle.remove_release(project, client, index, name, version)
+    click.echo(f"Removed {name} {version} from {index}.")
