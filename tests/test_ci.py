@@ -357,18 +357,19 @@ def test_process_runs_a_pipeline_packl_and_publishes_its_leaves_once(ciproj, tmp
         with connect(ciproj, "owner") as owner:
             owner.upload(index, wheel)
         return next(
-            j for j in run_until_idle(ciproj) if j.project == "pipe-demo" and j.version == version
+            j
+            for j in run_until_idle(ciproj)
+            if (j.project, j.version, j.handler) == ("pipe-demo", version, "process")
         )
 
-    with connect(ciproj, "admin") as admin:
-        index = handled_index(admin, ciproj, "pipes", ["process"], promote_to="cip/prod")
+    index = ciproj.stage_index("qa")  # a stage whose CI runs process
     first = publish("0.1.0", 2)
     log = (ciproj.root / ".pipl" / "ci" / "logs" / f"{first.id}.log").read_text()
     assert first.state == "passed", log
     assert "pipeline pipe-demo: 6 instance(s) ran, 0 reused" in first.message
-    product_version = first.message.rpartition("pipe-demo-double ")[2].split(" ")[0]
+    product_version, *_, target = first.message.rpartition("pipe-demo-double ")[2].split(" ")
     with connect(ciproj, "anonymous") as anon:
-        files = [lk.basename for lk in anon.links("cip/prod", "pipe-demo-double", product_version)]
+        files = [lk.basename for lk in anon.links(target, "pipe-demo-double", product_version)]
     assert files, first.message
     data = ciproj.root / ".pipl" / "pipe-data" / "pipe-demo"
     assert sorted(p.read_text() for p in data.rglob("value.txt")) == ["2\n", "4\n", "6\n"]

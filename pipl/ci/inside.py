@@ -111,6 +111,14 @@ def pipeline(name: str, env_dir: Path, index_url: str, prefix: Path) -> dict[str
         for d in dists(env)
         if normalize_dist(d.metadata["Name"] or "") != normalize_dist(name)
     )
+    version = next(
+        (
+            d.version
+            for d in dists(env)
+            if normalize_dist(d.metadata["Name"] or "") == normalize_dist(name)
+        ),
+        "",
+    )
     dag = installed_pipeline(
         init,
         name,
@@ -118,6 +126,8 @@ def pipeline(name: str, env_dir: Path, index_url: str, prefix: Path) -> dict[str
         python=str(env.python),
         env_lock="\n".join(pins),
         index_url=index_url,
+        # what its products record as made from (the job pins its own release anyway)
+        version=version,
     )
     print(f"pipeline {name}: data in {dag.prefix}", flush=True)
     try:

@@ -325,7 +325,9 @@ def publish(
 ) -> None:
     """Publish a segment's outputs as a product packl whose version derives from its key.
 
-    Publishing a key that is already on the index does nothing.
+    Publishing a key that is already on the index does nothing. The product pins the
+    pipeline packl's version and the segment packls its inputs came from, with their
+    files' sha256 on the index (a release not on the index is left out, with a warning).
 
     \b
     Example:
@@ -347,6 +349,12 @@ def publish(
             index_url=project.simple_url(index),
             name=name,
         )
+    for pin in done.unpinned:
+        click.echo(
+            f"warning: {pin} is not on {index}: the product does not record it as a source "
+            "(publish it first)",
+            err=True,
+        )
     if as_json:
         emit_json(
             "pipe-publish",
@@ -356,6 +364,7 @@ def publish(
                 "key": done.key,
                 "index": done.index,
                 "already": done.already,
+                "unpinned": done.unpinned,
             },
         )
     elif done.already:

@@ -42,6 +42,7 @@ class Pipeline:
     root: Path | None = None  # the pipeline packl's folder
     index_url: str | None = None  # where segment environments resolve (the project index)
     python: str = ""  # the default segment interpreter (empty: the engine's own)
+    version: str = ""  # the pipeline packl's version, where known (its products pin it)
 
     def push(self, **inputs: list[Any]) -> None:
         """Inputs of orphan segments for this run: ``P.push(knights=["Lancelot"])``."""
@@ -101,6 +102,7 @@ def load_pipeline(folder: Path, prefix: Path | None = None) -> Pipeline:
     if "PIPELINE" not in values:
         raise PipelineError(f"{init} has no PIPELINE string (the DAG, like 'a -> b;')")
     lock = folder / "uv.lock"
+    version = meta["project"].get("version")  # absent when the packl declares it dynamic
     return Pipeline(
         dot=str(values["PIPELINE"]),
         code_dir=folder / module / "segments",
@@ -111,6 +113,7 @@ def load_pipeline(folder: Path, prefix: Path | None = None) -> Pipeline:
         env_lock=lock.read_text() if lock.is_file() else "",
         root=folder,
         index_url=_index_url(folder),
+        version=version if isinstance(version, str) else "",
     )
 
 
@@ -140,8 +143,15 @@ def load_module_pipeline(module: str, prefix: Path) -> Pipeline:
     if spec is None or spec.origin is None:
         raise PipelineError(f"no installed pipeline module {module!r}")
     dists = md.packages_distributions().get(module.partition(".")[0], [module])
+    try:
+        version = md.version(dists[0])
+    except md.PackageNotFoundError:
+        version = ""
     return installed_pipeline(
-        Path(spec.origin), dists[0], Path(os.environ.get("PIPL_PIPE_PREFIX") or prefix)
+        Path(spec.origin),
+        dists[0],
+        Path(os.environ.get("PIPL_PIPE_PREFIX") or prefix),
+        version=version,
     )
 
 

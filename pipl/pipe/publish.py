@@ -5,6 +5,11 @@ segment's instance folders) and ``segment.json`` (its key, parameters, multiplex
 instances' outputs and the exact upstream packl versions). Its version derives from the
 key (``0.0.<key as an integer>``), so "already computed and published?" is one lookup on
 the index: publishing the same key again does nothing.
+
+Its sources are the releases its inputs came from: the pipeline packl's release (its DAG,
+parameters and the scripts of the segments whose code it holds) and the segment packls
+of the segment and the segments upstream of it, each pinned ``NAME==VERSION``, with the
+sha256 of that release's files on the index it is published to.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +42,7 @@ class Published:
     index: str
     already: bool  # the index had this key's product: nothing was built or sent
     files: list[Path] = field(default_factory=list)
+    unpinned: list[str] = field(default_factory=list)  # sources not on the index: left out
 
 
 def key_version(key: str) -> str:
@@ -57,7 +63,11 @@ def publish_segment(
     """Publish ``segment``'s outputs (``segment_record`` then ``publish_record``)."""
     product = names.check_dist(name or f"{pipeline.name}-{segment}".replace("_", "-"), "product")
     record = segment_record(pipeline, segment)
-    return publish_record(
+    # a source that is not on the index (a packl of the workspace not published yet) is
+    # left out: a product pinned to it could not be installed from there
+    sources = list(record["record"]["sources"])
+    unpinned = [pin for pin in sources if not _on_index(client, index, pin)]
+    done = publish_record(
         record,
         product=product,
         client=client,
@@ -65,14 +75,28 @@ def publish_segment(
         store=store,
         index_url=index_url,
         uv=uv,
+        sources=[pin for pin in sources if pin not in unpinned],
     )
+    return done if done.already else replace(done, unpinned=unpinned)
+
+
+def _on_index(client: IndexClient, index: str, pin: str) -> bool:
+    name, _, version = pin.partition("==")
+    return bool(client.release_files(index, name, version))
+
+
+def release_pin(pipeline: Pipeline) -> str:
+    """``NAME==VERSION`` of the pipeline packl, empty when its version is unknown."""
+    return f"{pipeline.name}=={pipeline.version}" if pipeline.version else ""
 
 
 def segment_record(pipeline: Pipeline, segment: str) -> dict[str, Any]:
     """What publishing ``segment`` needs, as JSON: its key, parameters, multiplex,
-    upstream keys and packls, the outputs of its finished instances, the folder of its
-    data (``data``) and its instance counts (``done``, ``failed``). Made where the
-    pipeline runs (in CI, inside the job's sandbox)."""
+    upstream keys and packls (``dist``: the release each one's code came from), its
+    sources (those releases and the pipeline's own, ``NAME==VERSION``), the outputs of
+    its finished instances, the folder of its data (``data``) and its instance counts
+    (``done``, ``failed``). Made where the pipeline runs (in CI, inside the job's
+    sandbox)."""
     by_name = {s.name: s for s in prepare(pipeline)}
     if segment not in by_name:
         raise PipelineError(f"no segment {segment!r} in {pipeline.name} ({', '.join(by_name)})")
@@ -81,14 +105,21 @@ def segment_record(pipeline: Pipeline, segment: str) -> dict[str, Any]:
         counts = db.counts(seg.key)
         outputs = {n: out for n, out in sorted(db.done(seg.key).items())}
     upstream = _upstream(seg.name, by_name)
+    release = release_pin(pipeline)
+    # a segment packl's code comes from its release; a script's from the pipeline packl's
+    # (not in the key: a new release of the pipeline keeps the keys of unchanged segments)
+    dists = {
+        u: by_name[u].code.dist or ("" if by_name[u].code.entry else release) for u in upstream
+    }
     record = {
         "pipeline": pipeline.name,
+        "version": pipeline.version,
         "segment": segment,
         "key": seg.key,
         "params": seg.params,
         "multiplex": str(seg.code.multiplex),
-        "upstream": {u: {"key": by_name[u].key, "dist": by_name[u].code.dist} for u in upstream},
-        "sources": sorted({by_name[u].code.dist for u in upstream if by_name[u].code.dist}),
+        "upstream": {u: {"key": by_name[u].key, "dist": dists[u]} for u in upstream},
+        "sources": sorted({release, *dists.values()} - {""}),
         "outputs": outputs,
     }
     # plain JSON: a value JSON cannot hold is written as its repr, as segment.json keeps it
@@ -110,12 +141,19 @@ def publish_record(
     store: AssetStore,
     index_url: str,
     uv: Uv | None = None,
+    sources: list[str] | None = None,
 ) -> Published:
     """Build and upload the product of a ``segment_record`` as ``product``; its version
-    derives from the key, and a key published already is not published again."""
+    derives from the key, and a key published already is not published again.
+
+    ``sources`` (default: the record's) are the exact pins it is made from; the manifest
+    records the sha256 of their files on ``index``, where each must be (else
+    ``PacklError``), and ``segment.json`` lists them too."""
     from pipl.product.build import ProductSpec, build_product
 
-    record = made["record"]
+    record = dict(made["record"])
+    if sources is not None:
+        record["sources"] = sorted(set(sources))
     key, segment = str(record["key"]), str(record["segment"])
     version = key_version(key)
     if version in client.versions(index, product):
@@ -144,6 +182,8 @@ def publish_record(
             workdir=Path(tmp) / "build",
             index_url=index_url,
             uv=uv,
+            client=client,
+            index=index,
         )
         for path in built.files:
             client.upload(index, path)

@@ -10,7 +10,9 @@ environment lock in every key is the fresh environment's pins without the pipeli
 itself, so a new release of the pipeline recomputes only the segments whose code,
 parameters or parents changed. The job checks what the sandbox hands back, then
 publishes each leaf segment as a product whose version derives from its key: a key
-published already is not published again.
+published already is not published again. Each product pins what it was made from, as
+the job decides it (``checked_sources``): the job's own release, always, and the segment
+packl releases its upstream segments ran, with the sha256 of their files on the index.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pipl import names
 from pipl.ci.builtin.files import announce
 from pipl.ci.handlers import HandlerFailed, JobContext, NotYet
 from pipl.ci.sandbox import Rejected, check_tree
+from pipl.errors import UsageError
 from pipl.names import normalize_dist
 
 if TYPE_CHECKING:
@@ -32,7 +35,9 @@ if TYPE_CHECKING:
 
 PIPELINE_GROUP = "pipl_pipe.pipeline"
 KEY = re.compile(r"[0-9a-f]{1,64}")
+PIN = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)==([A-Za-z0-9][A-Za-z0-9.!+_-]*)")
 MAX_DATA = 64 * 1024**3  # bytes of one published segment's data
+MAX_UPSTREAM = 1000  # segments upstream of one leaf
 
 
 def pipe_data(project: Project, pipeline: str) -> Path:
@@ -59,7 +64,7 @@ def publish_pipeline(ctx: JobContext, answer: dict[str, Any], prefix: Path, targ
     pipeline``) to ``target``, each checked first: its key well-formed, its data folder
     inside the pipeline's own ``prefix`` with no link pointing out, its size bounded."""
     from pipl.assets.project_store import project_store
-    from pipl.errors import PipelineError
+    from pipl.errors import PacklError, PipelineError
     from pipl.pipe.publish import publish_record
 
     if "busy" in answer:  # another release of this pipeline is running: later
@@ -95,16 +100,21 @@ def publish_pipeline(ctx: JobContext, answer: dict[str, Any], prefix: Path, targ
         except Rejected as exc:
             raise HandlerFailed(f"pipeline {ctx.name}, segment {segment}: {exc}") from None
         product = names.check_dist(f"{ctx.name}-{segment}".replace("_", "-"), "product")
+        record, sources = checked_sources(ctx.name, ctx.version, record)
+        ctx.log(f"{product}: segment {segment} key {key}, made from {', '.join(sources)}")
         try:
+            # the manifest records the sha256 of the sources' files on the target, where
+            # each must be (as for a task's products)
             done = publish_record(
-                leaf,
+                {**leaf, "record": record},
                 product=product,
                 client=ctx.client,
                 index=target,
                 store=project_store(ctx.project),
                 index_url=ctx.simple_url,
+                sources=sources,
             )
-        except PipelineError as exc:
+        except (PipelineError, PacklError, UsageError) as exc:
             raise HandlerFailed(f"pipeline {ctx.name} {ctx.version}: {exc}") from None
         if done.already:
             kept.append(f"{done.name} {done.version}")
@@ -119,6 +129,62 @@ def publish_pipeline(ctx: JobContext, answer: dict[str, Any], prefix: Path, targ
     if not made:
         return summary + f"{', '.join(kept) or 'no product'} published already"
     return summary + f"published {', '.join(made)} to {target}"
+
+
+def checked_sources(
+    name: str, version: str, record: dict[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
+    """The sources of a leaf's product, decided by the job rather than taken from the
+    sandbox: the job's release ``name==version``, always (the DAG, the parameters and the
+    scripts of the segments whose code it holds), and the segment packl releases that the
+    record's upstream segments name, each an exact pin of a well-formed name and version
+    (publishing refuses one that is not on the index). A segment whose code is in the
+    pipeline packl (an empty ``dist``) comes from the job's release, and a pin of the
+    pipeline packl at another version is refused. Returns the record with those pins (its
+    ``segment.json``) and the sorted sources."""
+    release = f"{name}=={version}"
+    upstream = record.get("upstream")
+    if not isinstance(upstream, dict) or not 0 < len(upstream) <= MAX_UPSTREAM:
+        raise HandlerFailed(f"pipeline {name}: a leaf segment answered no upstream segments")
+    checked: dict[str, dict[str, str]] = {}
+    for segment, entry in upstream.items():
+        where = f"pipeline {name}, upstream segment {str(segment)[:80]!r}"
+        if not isinstance(entry, dict):
+            raise HandlerFailed(f"{where}: not an object")
+        key, dist = entry.get("key"), entry.get("dist")
+        try:
+            names.check_simple(str(segment), "segment")
+        except UsageError as exc:
+            raise HandlerFailed(f"pipeline {name}: {exc}") from None
+        if not isinstance(key, str) or not KEY.fullmatch(key):
+            raise HandlerFailed(f"{where}: a bad key")
+        checked[segment] = {"key": key, "dist": _checked_pin(name, version, dist, where)}
+    sources = sorted({release, *(e["dist"] for e in checked.values())})
+    return {**record, "version": version, "upstream": checked, "sources": sources}, sources
+
+
+def _checked_pin(name: str, version: str, dist: Any, where: str) -> str:
+    from packaging.version import InvalidVersion, Version
+
+    if dist == "":
+        return f"{name}=={version}"
+    found = PIN.fullmatch(dist) if isinstance(dist, str) and len(dist) <= 300 else None
+    if found is None:
+        raise HandlerFailed(f"{where}: its packl {str(dist)[:80]!r} is no exact pin NAME==VERSION")
+    dist_name, dist_version = found.groups()
+    try:
+        names.check_dist(dist_name, "segment packl")
+        Version(dist_version)
+    except (UsageError, InvalidVersion) as exc:
+        raise HandlerFailed(f"{where}: {exc}") from None
+    if normalize_dist(dist_name) == normalize_dist(name):
+        if dist_version != version:
+            raise HandlerFailed(
+                f"{where}: its code is said to come from {name} {dist_version}, but the "
+                f"release processed is {version}"
+            )
+        return f"{name}=={version}"
+    return f"{dist_name}=={dist_version}"
 
 
 def dists(env: JobEnv) -> list[md.Distribution]:
