@@ -87,3 +87,26 @@ def test_publish_a_segment_as_a_product_once_per_key(project, ws, owner, tmp_pat
     # the product's metadata names the key it was made from
     record = versions[first["version"]]
     assert "key " + first["key"] in record.get("summary", "")
+    # the pipeline packl is not on the index: the product cannot pin it
+    assert [p.partition("==")[0] for p in first["unpinned"]] == ["pub-pipe"]
+
+
+def test_a_published_segment_pins_the_published_pipeline_packl(project, ws, owner, tmp_path):
+    from pipl.assets.gc import manifest_from_dist
+
+    packl = create_packl(project, ws, "pinned-pipe", "pipeline")
+    built = publish(project, ws, packl, owner).built
+    [wheel] = [f for f in built.files if f.name.endswith(".whl")]
+    base = ["-P", str(packl.path), "--prefix", str(tmp_path / "data")]
+    assert cli(["pipe", "run", *base, "-q"], project=project.root).exit_code == 0
+    done = cli(["pipe", "publish", "double", *base, "--json"], project=project.root)
+    data = json.loads(done.stdout)["data"]
+    assert data["unpinned"] == []
+    index = project.stage_index()
+    links = owner.links(index, "pinned-pipe-double", data["version"])
+    [link] = [lk for lk in links if lk.basename.endswith(".whl")]
+    manifest = manifest_from_dist(owner.download(link.href, tmp_path / link.basename), "product")
+    [pin] = manifest.sources
+    assert pin == f"pinned-pipe=={built.version}"
+    served = {lk.basename: lk.sha256 for lk in owner.release_files(index, *pin.split("=="))}
+    assert manifest.source_files[pin] == served and wheel.name in served

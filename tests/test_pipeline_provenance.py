@@ -15,7 +15,7 @@ import pytest
 from ci_support import run_until_idle
 from helpers import make_wheel
 
-from pipl import Client
+from pipl.api.client import Client
 from pipl.assets.gc import manifest_from_dist
 from pipl.assets.project_store import project_store
 from pipl.ci.builtin.pipeline import checked_sources
