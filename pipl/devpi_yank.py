@@ -106,15 +106,15 @@ def _write(stage: Any, recorded: dict[str, dict[str, str]]) -> None:
 
 def change(stage: Any, project: str, version: str, *, yanked: bool, reason: str = "") -> None:
     """Yank (``yanked``) or restore ``project`` ``version`` on ``stage``; a yank needs the
-    version on the stage itself."""
+    version on the stage itself, restoring one that is not yanked changes nothing."""
     if yanked and version not in stage.list_versions_perstage(project):
         raise rules.Refused(404, f"no release {project} {version} on {stage.name} to yank")
     recorded = stored(stage)
     versions = recorded.setdefault(project, {})
     if yanked:
         versions[version] = reason
-    elif versions.pop(version, None) is None:
-        raise rules.Refused(409, f"{project} {version} is not yanked on {stage.name}")
+    else:
+        versions.pop(version, None)
     if not versions:
         del recorded[project]
     _write(stage, recorded)

@@ -114,6 +114,10 @@ SHAPES: dict[str, Any] = {
         "may_approve": B,
         "may_reject": B,
     },
+    "yank": {"stage": S, "index": S, "project": S, "version": S, "yanked": B, "reason": S},
+    "derived": [
+        {"project": S, "version": S, "stages": [S], "source": S, "depth": INT, "yanked": [S]}
+    ],
     "packls": [{"name": S, "version": OPT_S, "kind": OPT_S, "path": S, "error": OPT_S}],
     "packl": {
         "name": S,
@@ -218,6 +222,8 @@ CASES: dict[str, list[str]] = {
         *("--comment", "made by the JSON contract test"),
     ],
     "proj index reviews": ["contract-lib", "0.1.0", "--stage", "dev"],
+    "proj index yank": ["contract-lib", "0.1.0", "--stage", "dev", "--undo"],
+    "proj index derived": ["contract-lib", "0.1.0"],
     "proj user list": [],
     "work list": [],
     "work commands": ["-w", "contract"],

@@ -12,9 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from pipl import Client
 from pipl.index.client import IndexClient
 from pipl.index.session import connect
+from pipl.index.wheelpack import write_wheel
 from pipl.index.yank import set_yanked, yank_state
+from tests.ci_support import handled_index, run_until_idle
 from tests.helpers import fails, make_wheel, run
 
 STRANGER = "life-stranger"
@@ -105,3 +108,78 @@ def test_remove_is_for_the_first_stage_only(project, owner, tmp_path):
     removed = cli(project, "remove", "life-gone", "1.0.0", "--yes")
     assert removed.exit_code == 0, removed.output
     assert "1.0.0" not in owner.versions(dev, "life-gone", inherited=False)
+
+
+def product_wheel(tmp: Path, name: str, source: Path) -> Path:
+    """Product NAME 1.0 whose manifest pins the release of wheel ``source``."""
+    import hashlib
+
+    src_name, src_version = source.name.split("-")[:2]
+    pin = f"{src_name.replace('_', '-')}=={src_version}"
+    doc = {
+        "format": "pipl-product/2",
+        "name": name,
+        "version": "1.0",
+        "type": "report",
+        "description": f"made from {pin}",
+        "sources": [pin],
+        "source_files": {pin: {source.name: hashlib.sha256(source.read_bytes()).hexdigest()}},
+        "assets": [],
+    }
+    module = name.replace("-", "_")
+    metadata = (
+        f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\nKeywords: pipl-product,report\n"
+        f"Requires-Dist: {pin}\n"
+    ).encode()
+    files = {f"{module}/__init__.py": b"", f"{module}/pipl_manifest.json": json.dumps(doc).encode()}
+    return write_wheel(tmp / name, name, "1.0", files, {"METADATA": metadata})
+
+
+def test_derived_follows_products_of_products(project, owner, web, tmp_path):
+    dev = project.stage_index()
+    task = make_wheel(tmp_path / "task", "life-task", "1.0")
+    first = product_wheel(tmp_path, "life-task-report", task)
+    second = product_wheel(tmp_path, "life-task-summary", first)
+    for wheel in (task, first, second):
+        owner.upload(dev, wheel)
+
+    found = cli(project, "derived", "life-task", "1.0", "--json")
+    assert found.exit_code == 0, found.output
+    assert [(d["project"], d["source"], d["depth"]) for d in json.loads(found.output)["data"]] == [
+        ("life-task-report", "life-task==1.0", 1),
+        ("life-task-summary", "life-task-report==1.0", 2),
+    ]
+    with Client(web) as client:
+        assert [d.project for d in client.releases.derived("life-task-report", "1.0")] == [
+            "life-task-summary"
+        ]
+        products = {p.name: p for p in client.releases.products(limit=500)}
+    assert products["life-task-summary"].from_yanked == []
+
+    set_yanked(owner, dev, "life-task", "1.0", reason="wrong frames")
+    with Client(web) as client:
+        products = {p.name: p for p in client.releases.products(limit=500)}
+        release = client.releases.get("dev", "life-task-summary", "1.0")
+    assert products["life-task-summary"].from_yanked == ["life-task==1.0"]
+    assert release.from_yanked == ["life-task==1.0"]
+    page = httpx.get(f"{web}/products", params={"limit": 500}).text
+    assert "made from a yanked release" in page
+    assert (
+        "made from a yanked release" in httpx.get(f"{web}/releases/dev/life-task-summary/1.0").text
+    )
+
+
+def test_ci_does_not_promote_a_yanked_release(ciproj, tmp_path):
+    with connect(ciproj, "admin") as admin:
+        target = handled_index(admin, ciproj, "life-dst", [])
+        source = handled_index(admin, ciproj, "life-src", ["qa", "promote"], promote_to=target)
+    with connect(ciproj, "owner") as owner:
+        owner.upload(source, make_wheel(tmp_path, "life-held", "1.0.0"))
+        set_yanked(owner, source, "life-held", "1.0.0", reason="bad data")
+    jobs = [j for j in run_until_idle(ciproj) if (j.index, j.project) == (source, "life-held")]
+    [promote] = [j for j in jobs if j.handler == "promote"]
+    assert promote.state == "failed", promote
+    assert "not promoted: life-held 1.0.0 is yanked" in promote.message
+    assert "--undo" in promote.message
+    with connect(ciproj, "owner") as owner:
+        assert "1.0.0" not in owner.versions(target, "life-held", inherited=False)
