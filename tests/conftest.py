@@ -58,15 +58,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def new_project(path: Path, **kwargs: object) -> Project:
+def new_project(path: Path, *, default_gates: bool = False, **kwargs: object) -> Project:
     """An offline project with fast test argon2 parameters, on a free port."""
     kwargs.setdefault("pypi_mirror", False)
     kwargs.setdefault("port", free_port())
     kwargs.setdefault("server_args", FAST_ARGON2)
     proj = create_project(path, **kwargs)  # type: ignore[arg-type]  # keyword pass-through
-    # the dashboard of a test project listens on a free port (port + 1 may be taken)
+    # the dashboard of a test project listens on a free port (port + 1 may be taken);
+    # its stage gates are open (promotion's own checks are tested on their own), unless
+    # the test asks for the defaults (tests/test_gates.py)
     with (proj.root / "pipl.toml").open("a") as toml:
         toml.write("\n[web]\nport = 0\n")
+        if not default_gates:
+            toml.write("\n[gates.qa]\n[gates.prod]\n")
     return proj
 
 

@@ -145,7 +145,8 @@ def test_the_loop_wheel_qa_promote_process_product_installs(ciproj, tmp_path):
     by = {(j.index, j.handler): j for j in jobs}
     assert by["cip/dev", "wheel"].finished <= by["cip/dev", "qa"].started
     assert by["cip/dev", "qa"].finished <= by["cip/dev", "promote"].started
-    assert "published 2 file(s) to cip/prod" in by["cip/qa", "process"].message
+    # products land beside their release (qa) and move on with it (prod)
+    assert "published 2 file(s) to cip/qa" in by["cip/qa", "process"].message
     with connect(ciproj, "anonymous") as anon:
         dev_files = {lk.basename: lk for lk in anon.links("cip/dev", "loop-task", "0.1.0")}
         assert "loop_task-0.1.0-py3-none-any.whl" in dev_files

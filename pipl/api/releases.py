@@ -103,7 +103,8 @@ class ReleaseSummary:
     seen: float  # when its first file arrived on the stage
     files: int
     product: bool
-    qa: str  # passed | failed | pending | none
+    qa: str  # passed | failed | pending | none (QA ran no test, or no QA job)
+    promoted: bool = False  # on the stage it promotes to already
 
 
 @dataclass(frozen=True)

@@ -281,7 +281,8 @@ def push(
     Every requirement of the release must be on the target (or an index it inherits
     from), else nothing moves and the missing ones are listed; --with-deps pushes them
     too, and removes what it pushed again if one push fails. A release reaches a stage
-    from the stage just before it; --skip-stage allows jumping.
+    from the stage just before it; --skip-stage allows jumping. The target stage's gate
+    ([gates.STAGE] in pipl.toml: QA, wheel, processing, approvals) is checked first.
 
     \b
     Examples:
@@ -300,6 +301,9 @@ def push(
             plan = plan_promotion(client, project.name, project_name, version, **kwargs)
             pushed = []
         else:
+            from pipl.ci.gates import check_promotion
+
+            check_promotion(project, client, project_name, version, source=src, target=dst)
             result = promote(
                 client, project.name, project_name, version, with_deps=with_deps, **kwargs
             )

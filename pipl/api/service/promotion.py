@@ -134,6 +134,12 @@ def _promote(ctx: Context, asked: list[Any], with_deps: bool, dry_run: bool) -> 
         ]
         pushed: list[list[Any]] = [[] for _ in plans]
     else:
+        from pipl.ci.gates import check_promotion
+
+        for a in asked:
+            check_promotion(
+                ctx.project, ctx.index, a.name, a.version, source=a.source, target=a.target
+            )
         results = promote_set(ctx.index, ctx.project.name, asked, with_deps=with_deps)
         plans = [r.plan for r in results]
         pushed = [r.pushed for r in results]

@@ -124,7 +124,17 @@ def _qa(ctx: Context, project: str, version: str) -> tuple[str, list[JobSummary]
         (*indexes, project, version),
     ).fetchall()
     jobs = [JobSummary(*row) for row in rows]
-    return qa_state([(j.handler, j.state) for j in jobs]), jobs
+    state = qa_state([(j.handler, j.state) for j in jobs])
+    passed = [j for j in jobs if j.handler == "qa" and j.state == "passed"]
+    if state == "passed" and passed and all(_no_tests(j.message) for j in passed):
+        state = "none"  # QA ran and found no tests: no gate that needs QA takes it
+    return state, jobs
+
+
+def _no_tests(message: str | None) -> bool:
+    from pipl.ci.gates import QA_NONE
+
+    return (message or "").startswith(QA_NONE)
 
 
 def qa_state(jobs: list[tuple[str, str]]) -> str:
@@ -196,6 +206,15 @@ def packls(ctx: Context) -> list[Packl]:
     ]
 
 
+def _on(ctx: Context, index: str, project: str, version: str) -> bool:
+    """Whether the catalog has ``project version`` on ``index`` itself."""
+    row = ctx.ci.execute(
+        "SELECT 1 FROM releases WHERE ix = ? AND project = ? AND version = ?",
+        (index, project, version),
+    ).fetchone()
+    return row is not None
+
+
 @operation("releases.list")
 def list_releases(ctx: Context, stage: str, offset: int = 0, limit: int = 50) -> ReleaseList:
     index = stage_index(ctx, stage)
@@ -203,6 +222,7 @@ def list_releases(ctx: Context, stage: str, offset: int = 0, limit: int = 50) ->
         raise UsageError(f"offset must be >= 0 and limit from 1 to {MAX_PAGE}")
     serial, fresh = fresh_catalog(ctx)
     entries = catalog.newest(ctx.ci, index, offset=offset, limit=limit)
+    promote_to = str(index_config(ctx, index).get("pipl_promote_to") or "")
     releases = [
         ReleaseSummary(
             project=e.project,
@@ -213,10 +233,10 @@ def list_releases(ctx: Context, stage: str, offset: int = 0, limit: int = 50) ->
             files=len(e.files),
             product=e.product,
             qa=_qa(ctx, e.project, e.version)[0],
+            promoted=bool(promote_to) and _on(ctx, promote_to, e.project, e.version),
         )
         for e in entries
     ]
-    promote_to = str(index_config(ctx, index).get("pipl_promote_to") or "")
     return ReleaseList(
         stage=short_stage(ctx, index),
         index=index,
@@ -312,6 +332,8 @@ def _qa_results(ctx: Context, data: dict[str, Any]) -> list[QaResult]:
             continue
         target = link.for_href.split("#", 1)[0].rsplit("/", 1)[-1]
         for env, result in (report.get("testenvs") or {}).items():
+            if str(env).startswith("."):  # tox's own packaging environments (.pkg...)
+                continue
             steps = [s for s in (result or {}).get("test") or [] if isinstance(s, dict)]
             results.append(
                 QaResult(

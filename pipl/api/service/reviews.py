@@ -113,6 +113,10 @@ def review(
         comment=comment,
         files=release.files,
     )
+    if decision == "approve":  # held promote jobs ask the stage's gate again
+        from pipl.ci.gates import wake_held
+
+        wake_held(ctx.ci, release.index, release.project, release.version)
     return _entry(ctx, done, {done.id})
 
 

@@ -1,6 +1,7 @@
 """``process``: install the release into a fresh environment, run its ``pipl.process``
 entry points (``pipl.product.process``), build the products it makes and publish them to
-the index named by ``pipl_promote_to`` (the stage's own index when it names none).
+the stage the release is on. They move on with it: the next stage's gate lets a product
+in with the approvals of the release it was made from (``pipl.ci.gates``).
 
 Installing the release and running its processing happen in the job's sandbox
 (``python -m pipl.ci.inside``), which hands back an answer and output folders; the job
@@ -49,7 +50,7 @@ class JobEnv(Workspace):
 
 
 class ProcessHandler:
-    rank = 40
+    rank = 25  # before promote (30): a release whose processing fails is not promoted
     per_file = False
     timeout = None
     needs_passed = False
@@ -79,12 +80,14 @@ class ProcessHandler:
             hashes = {lk.basename: lk.sha256 for lk in release_files(ctx)}
         for basename, sha in sorted(hashes.items()):
             ctx.log(f"made from {basename} sha256={sha}")
-        target = ctx.promote_to or ctx.index
+        # products stay beside the release they were made from and pass the next
+        # stage's gate with it (its approvals count for them)
+        target = ctx.index
         owner, _, stage = target.partition("/")
         if owner != ctx.project.owner or stage not in ctx.project.config.stages:
             raise HandlerFailed(
-                f"products go to {target}, which is not a stage of project "
-                f"{ctx.project.name!r}: set pipl_promote_to of {ctx.index} to one"
+                f"products go to the stage the release is on, and {target} is not a stage "
+                f"of project {ctx.project.name!r}: run process on a stage only"
             )
         if kind == "pipeline":  # pipl's engine runs the DAG, in the sandbox too
             prefix = pipe_data(ctx.project, ctx.name)

@@ -1,8 +1,10 @@
 """``promote``: push a release that passed QA to the index named by ``pipl_promote_to``.
 
 It runs once every job before it on the release here has passed (the runner cancels it
-otherwise), and only with a passed ``qa`` job for the release, on this index or an earlier
-one. The push skips files already on the target, so a rerun changes nothing.
+otherwise: on a stage, ``process`` runs before it), and only through the target stage's
+gate (``pipl.ci.gates``): QA earned, a wheel, processing passed, approvals. A release that
+lacks only approvals is held (the job passes, saying so) until a review approves it, which
+promotes it then. The push skips files already on the target, so a rerun changes nothing.
 """
 
 from __future__ import annotations
@@ -22,18 +24,34 @@ class PromoteHandler:
         return True
 
     def run(self, ctx: JobContext) -> str:
+        from pipl.ci import db
+        from pipl.ci.gates import HELD, qa_state, unmet
+        from pipl.names import normalize_dist
+
         refuse_yanked(ctx, "promoted")
         target = ctx.promote_to
         if not target:
             return f"{ctx.index} names no pipl_promote_to: nothing to promote"
-        qa = ctx.gates.get("qa:any", "")
-        if "qa" not in ctx.gates and qa == "pending":
-            raise NotYet(f"QA of {ctx.name} {ctx.version} is still running on another index")
-        if "qa" not in ctx.gates and qa != "passed":
-            raise HandlerFailed(
-                f"not promoted: {ctx.name} {ctx.version} has no passed QA job "
-                f"(add 'qa' to the handlers of {ctx.index} or of an earlier stage)"
-            )
+        conn = db.open_db(ctx.project.root)
+        try:
+            if qa_state(conn, normalize_dist(ctx.name), ctx.version)[0] == "pending":
+                raise NotYet(f"QA of {ctx.name} {ctx.version} is still running on another index")
+            with ctx.phase("gates"):
+                verdict = unmet(
+                    ctx.project,
+                    conn,
+                    ctx.client,
+                    ctx.name,
+                    ctx.version,
+                    source=ctx.index,
+                    target=target,
+                )
+        finally:
+            conn.close()
+        if verdict.only_approvals:  # not a failure: it waits for a review
+            return f"{HELD}{ctx.index}, not promoted to {target}: {verdict.line()}"
+        if verdict:
+            raise HandlerFailed(f"not promoted to {target}: {verdict.line()}")
         summary = _push(ctx, target)
         with ctx.phase("announce"):
             announce(ctx, target, ctx.name, ctx.version)

@@ -6,7 +6,9 @@ tox runs in the job's sandbox (``pipl.ci.sandbox``): the tests are the uploader'
 Its result file is checked (a regular file of bounded size, a JSON object) before it is
 attached. The tox configuration comes from the sdist (``tox.ini``, ``tox.toml``, ``[tool.tox]`` in
 pyproject, ``[tox:tox]`` in setup.cfg); a packl without one gets one environment running
-its import and kind contract (``MODULE.check()``, where the module has one). The wheel
+its import and kind contract (``MODULE.check()``, where the module has one). A release
+with no tests passes with QA "none" (its summary starts with ``QA none``), which no stage
+gate that needs QA accepts (``pipl.ci.gates``). The wheel
 is what gets installed when there is one, else the sdist. A rerun of the same job finds
 its earlier result and reports it.
 """
@@ -22,6 +24,7 @@ from typing import Any
 
 from pipl import names
 from pipl.ci.builtin.files import download, existing_toxresult, release_files, unpack
+from pipl.ci.gates import QA_NONE
 from pipl.ci.handlers import HandlerFailed, JobContext, NotYet, is_sdist
 from pipl.ci.sandbox import Rejected, SandboxRunner, check_file
 
@@ -57,7 +60,7 @@ class QaHandler:
         if sdist is None:
             if wheel is not None and time.time() - ctx.created < SDIST_GRACE:
                 raise NotYet(f"{ctx.name} {ctx.version}: a wheel, no sdist yet; waiting for it")
-            return f"{ctx.name} {ctx.version} has no sdist on {ctx.index}: no tests to run"
+            return f"{QA_NONE}: {ctx.name} {ctx.version} has no sdist on {ctx.index}, no tests"
         target = wheel or sdist
         tag = f"qa:{ctx.index}"
         with ctx.phase("look for an earlier result"):
@@ -68,7 +71,7 @@ class QaHandler:
             source = unpack(download(ctx, sdist), ctx.workdir / "src")
             config = _tox_config(source, ctx.workdir)
             if config is None:
-                return f"{sdist.basename} has no tox configuration and is no packl: no tests to run"
+                return f"{QA_NONE}: {sdist.basename} has no tox configuration and is no packl"
             installpkg = (
                 download(ctx, target)
                 if target is not sdist
