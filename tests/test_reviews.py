@@ -21,6 +21,7 @@ from pipl.errors import AuthError, UsageError
 from pipl.index.client import IndexClient
 from pipl.index.session import connect
 from pipl.project.project import Project
+from tests.browser import log_in
 from tests.helpers import fails, make_wheel, run
 from tests.test_server_rules import twine
 
@@ -248,3 +249,15 @@ def test_the_cli_and_the_api_give_the_same_answer(project, web, users, tmp_path)
         fails(refused, 5, f"{BOB} uploaded rev-cli 1.0", "may not approve it")
     finally:
         assert run(["proj", "logout"], project=root).exit_code == 0
+
+
+def test_the_owner_approves_in_the_browser(page, project, web, users, tmp_path):
+    bob_uploads(project, tmp_path, "rev-click")
+    log_in(page, web, project.owner, project.secrets.password(project.owner) or "")
+    page.goto(f"{web}/releases/dev/rev-click/1.0")
+    page.fill("#review-form input[name=comment]", "graded and checked")
+    page.click("#approve")
+    assert page.inner_text("#note") == f"{project.owner} approved rev-click 1.0"
+    row = f'#review-list tr[data-user="{project.owner}"]'
+    assert page.get_attribute(row, "data-valid") == "yes"
+    assert "graded and checked" in page.inner_text(row)
