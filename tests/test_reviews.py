@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pipl import Client
+from pipl.api.client import Client
 from pipl.api.models import to_json
 from pipl.ci import reviews as store
 from pipl.errors import AuthError, UsageError
