@@ -75,8 +75,10 @@ class ReviewConfig:
 
 
 def ensure(conn: sqlite3.Connection) -> None:
-    """Create the reviews table if it is not there yet."""
-    conn.executescript(SCHEMA)
+    """Create the reviews table if it is not there yet (statement by statement, so that a
+    transaction the caller has open stays open)."""
+    for statement in filter(str.strip, SCHEMA.split(";")):
+        conn.execute(statement)
 
 
 def check_decision(decision: str, comment: str) -> tuple[str, str]:

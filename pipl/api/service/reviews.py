@@ -65,12 +65,15 @@ def _basename(link: dict[str, Any]) -> str:
 
 def reviewers(ctx: Context, release: Subject) -> set[str]:
     """Who may approve or reject the release: its maintainers on the stage (the stage's
-    owner and root included) and the project's named reviewers."""
+    owner and root included) and the project's named reviewers (read once a request)."""
     from pipl.index.maintainers import get_maintainers
 
-    found = get_maintainers(ctx.index, release.index, release.project)
-    config = store.load_config(ctx.project)
-    return {*found.maintainers, *found.implicit, *config.reviewers}
+    key = f"reviews.reviewers:{release.index}:{release.project}"
+    if key not in ctx.memo:
+        found = get_maintainers(ctx.index, release.index, release.project)
+        config = store.load_config(ctx.project)
+        ctx.memo[key] = {*found.maintainers, *found.implicit, *config.reviewers}
+    return set(ctx.memo[key])
 
 
 def refusal(ctx: Context, release: Subject, decision: str) -> str:
