@@ -27,6 +27,8 @@ cleanup() {
 trap cleanup EXIT
 
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; local t0=$SECONDS; "$@"; echo "   [$((SECONDS - t0))s]"; }
+# a command that must be refused (non-zero exit); the demo stops if it is not
+refused() { printf '\n\033[1m$ %s\033[0m   (refused, as it should be)\n' "$*"; if "$@"; then echo "not refused: $*"; exit 1; fi; }
 secret() { python -c 'import secrets; print(secrets.token_urlsafe(16))'; }
 
 echo "== 1. a project and its server"
@@ -59,10 +61,20 @@ step pipl work run -w anim -- shot-010-info
 step pipl packl publish --packl shot-010 -w anim
 step pipl proj logout
 
-echo "== 5. the project owner promotes releases to qa (requirements checked first)"
-step pipl proj index push hello-pipl 1.0.0 --to qa
-step pipl proj index push shot-010 0.2.0 --to qa --with-deps --dry-run   # shotlib is missing on qa
-step pipl proj index push shot-010 0.2.0 --to qa --with-deps
+echo "== 5. CI checks alice's releases on dev by itself (wheel, QA); the gate of qa lets in"
+echo "      what passed QA with tests; hello-pipl, a wheel with no tests, has QA 'none': it stays"
+step pipl ci wait --timeout 600
+step pipl ci list --packl hello-pipl
+refused pipl proj index push hello-pipl 1.0.0 --to qa   # the owner's push asks the same gate
+step pipl proj index show qa
+echo "   on qa, processing runs first; the gate of prod then needs an approval by someone"
+echo "   other than the uploader: the owner approves alice's releases, and CI moves them on"
+step pipl ci list --packl shot-010
+step pipl proj index review approve shotlib 0.1.0 --stage qa --comment "API looks right"
+step pipl proj index review approve shot-010 0.2.0 --stage qa --comment "checked the shot"
+step pipl ci wait --timeout 600
+step pipl proj index reviews shot-010 0.2.0 --stage qa
+step pipl proj index show prod
 
 echo "== 6. plain pip installs from the project index into fresh environments"
 step python -m venv "$work/env"
@@ -80,16 +92,21 @@ step pipl asset verify
 step pipl asset gc --dry-run
 
 echo "== 8. CI on upload: the runner (started by 'proj start') checks every release on dev:"
-echo "      wheel, QA (tox), promotion to qa; on qa, promotion to prod and processing, whose"
-echo "      products go to prod. A new version of the shot task goes through it all:"
+echo "      wheel, QA (tox), promotion to qa; on qa, processing, whose products stay beside"
+echo "      the release until an approval moves both to prod. A new version of the shot task:"
 step pipl ci wait --timeout 600
 step pipl packl bump minor --packl shot-010-anim -w cg
 step pipl packl publish --packl shot-010-anim -w cg
 step pipl ci wait --timeout 600
 step pipl ci list --packl shot-010-anim
 PIP_CONFIG_FILE=/dev/null step "$work/env/bin/pip" install --quiet --disable-pip-version-check \
-    --index-url "http://127.0.0.1:$port/demo/prod/+simple/" "shot-010-anim-render==0.2.0"
+    --index-url "http://127.0.0.1:$port/demo/qa/+simple/" "shot-010-anim-render==0.2.0"
 step pipl ci list --state failed
+echo "   what was made from the task release, and withdrawing a bad product: pip and uv skip a"
+echo "   yanked release unless it is pinned, CI neither promotes nor processes it"
+step pipl proj index derived shot-010-anim 0.2.0
+step pipl proj index yank shot-010-anim-render 0.2.0 --stage qa --reason "rendered with the wrong rig"
+step pipl proj index yank shot-010-anim-render 0.2.0 --stage qa --undo
 
 echo "== 9. the same from Python with pipl.Client (examples/publish_and_install.py): a new"
 echo "      version is published, its CI jobs waited for, its product installed with pip"
