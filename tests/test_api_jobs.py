@@ -195,7 +195,10 @@ def test_wait_follows_promotions_and_products(ciproj: Project, live: str, tmp_pa
     by_handler = {(j.index, j.handler): j for j in seen.jobs}
     reached = {(r.index, r.project, r.version): r.by_job for r in seen.releases}
     assert reached[("cip/qa", "wait-task", "0.1.0")] == by_handler["cip/dev", "promote"].id
-    assert reached[("cip/prod", "wait-task-report", "0.1.0")] == by_handler["cip/qa", "process"].id
+    # the product lands beside its release (qa), and its own promote job moves it on
+    process = next(j for j in seen.jobs if j.handler == "process" and j.project == "wait-task")
+    assert reached[("cip/qa", "wait-task-report", "0.1.0")] == process.id
+    assert reached[("cip/prod", "wait-task-report", "0.1.0")] is not None
     assert reached[("cip/dev", "wait-task", "0.1.0")] is None  # the upload's own
     cli = run(["ci", "wait", "wait-task", "0.1.0", "--timeout", "60"], project=ciproj.root)
     assert cli.exit_code == 0, cli.output
