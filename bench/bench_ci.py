@@ -5,8 +5,9 @@ One offline project, its server and CI runner started by ``pipl proj start`` (2 
 - upload -> job queued and job start over 50 uploads, one a second (the job of a handler
   that does no work, ``webhook`` with no URL), beside the time devpi's notification thread
   (which runs the upload hooks) reached each upload's serial;
-- publish of a task packl's sdist to ``dev`` -> its product installed from ``prod`` by
-  ``uv pip install`` (wheel, qa, promote, promote, process): p50 of ``LOOP_N`` runs after
+- publish of a task packl's sdist to ``dev`` -> its product installed from ``qa``, the
+  stage it lands on beside its release (the default gate of ``prod`` waits for an
+  approval), by ``uv pip install`` (wheel, qa, promote, process): p50 of ``LOOP_N`` runs after
   one that warms the caches, each job's share, its phases (from the ``phase ... took``
   lines of its log) and the wait before it, beside the raw tool steps measured in the same
   run (upload, uv venv, uv pip install, uv build, upload); ``python bench/run.py ci-loop``
@@ -31,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 LATENCY_N = 50
 LOOP_N = 5  # measured runs of the publish -> product loop (after one to warm the caches)
-LOOP_TITLE = f"publish task -> product installable from prod (warm uv cache, p50 of {LOOP_N} runs)"
+LOOP_TITLE = f"publish task -> product installable from qa (warm uv cache, p50 of {LOOP_N} runs)"
+LOOP_STAGE = "qa"  # where a product lands: beside its release, until an approval moves both
 SPACING = 1.0  # seconds between two uploads: more than a job takes, so none waits for a worker
 BURST_N = 200
 
@@ -260,8 +262,8 @@ def _phases(project, job_id: int) -> dict[str, float]:  # type: ignore[no-untype
 
 
 def _one_loop(project, owner, env: dict[str, str], tmp: Path, name: str):  # type: ignore[no-untyped-def]
-    """Publish the sdist of task ``name`` to dev; wait until its product's wheel is on prod
-    and a plain ``uv pip install`` of the product from prod succeeds."""
+    """Publish the sdist of task ``name`` to dev; wait until its product's wheel is on
+    ``LOOP_STAGE`` and a plain ``uv pip install`` of the product from there succeeds."""
     from ci_support import task_sdist
 
     from pipl.index.session import connect
@@ -270,21 +272,21 @@ def _one_loop(project, owner, env: dict[str, str], tmp: Path, name: str):  # typ
     sdist = task_sdist(tmp, name, "0.1.0")
     venv = tmp / f"install-{name}"
     timed([uv, "venv", "--quiet", "--python", sys.executable, venv], env)
-    prod_index = project.stage_index("prod")
-    prod = project.simple_url(prod_index)
+    target_index = project.stage_index(LOOP_STAGE)
+    target = project.simple_url(target_index)
     t0 = time.time()
     owner.upload(project.stage_index("dev"), sdist)
     t_upload = time.time() - t0
     deadline = time.monotonic() + 600
     with connect(project, "anonymous") as anon:
         while time.monotonic() < deadline:
-            links = anon.links(prod_index, f"{name}-report", "0.1.0")
+            links = anon.links(target_index, f"{name}-report", "0.1.0")
             if any(lk.basename.endswith(".whl") for lk in links):
                 break
             time.sleep(0.02)
     t_visible = time.time() - t0
     argv = [uv, "pip", "install", "--quiet", "--python", venv / "bin" / "python"]
-    timed([*argv, "--index-url", prod, f"{name}-report==0.1.0"], env)
+    timed([*argv, "--index-url", target, f"{name}-report==0.1.0"], env)
     t_installed = time.time() - t0
     jobs = [j for j in _all_jobs(project) if j.project == name]
     while any(j.state in ("queued", "running") for j in jobs):  # the last job's end
@@ -304,9 +306,12 @@ def publish_loop(project, owner, env: dict[str, str], tmp: Path) -> list[tuple[s
     visible = [r[2] for r in runs]
     p50 = statistics.median(installed)
     rows = [
-        ("total: upload -> product installed from prod, p50", f"{p50:.2f} s"),
+        (f"total: upload -> product installed from {LOOP_STAGE}, p50", f"{p50:.2f} s"),
         ("  each run", ", ".join(f"{t:.2f}" for t in installed) + " s"),
-        ("  of which: product's wheel on prod, p50", f"{statistics.median(visible):.2f} s"),
+        (
+            f"  of which: product's wheel on {LOOP_STAGE}, p50",
+            f"{statistics.median(visible):.2f} s",
+        ),
     ]
     # each job (in the order they ran), its phases, and the wait before it
     steps: dict[str, list[list[float]]] = {}
@@ -334,7 +339,7 @@ def publish_loop(project, owner, env: dict[str, str], tmp: Path) -> list[tuple[s
         for phase, values in phases.get(label, {}).items():
             rows.append((f"      {phase}", f"{statistics.median(values):.2f} s"))
     uv = str(Path(sys.executable).parent / "uv")
-    prod = project.simple_url(project.stage_index("prod"))
+    target = project.simple_url(project.stage_index(LOOP_STAGE))
     sdist = next(tmp.glob("dist/bench_task0-*.tar.gz"))
     after = [r[3] - (max(j.finished or 0 for j in r[4]) - r[0]) for r in runs]
     rows.append(("  last job's end -> product installed", f"{statistics.median(after):.2f} s"))
@@ -348,7 +353,7 @@ def publish_loop(project, owner, env: dict[str, str], tmp: Path) -> list[tuple[s
             "--python",
             tmp / "rv" / "bin" / "python",
             "--index-url",
-            prod,
+            target,
             "bench-task0",
         ],
         env,
@@ -362,7 +367,7 @@ def publish_loop(project, owner, env: dict[str, str], tmp: Path) -> list[tuple[s
             "--python",
             sys.executable,
             "--default-index",
-            prod,
+            target,
             "--out-dir",
             tmp / "rb",
             sdist,
@@ -401,7 +406,7 @@ def loop_main() -> None:
     for label, rows in tables:
         print_table(f"{LOOP_TITLE}, {label}", rows)
     on, off = (dict(rows) for _, rows in tables)
-    key = "total: upload -> product installed from prod, p50"
+    key = f"total: upload -> product installed from {LOOP_STAGE}, p50"
     print_table(
         "the same loop, sandbox on and off, measured in this run",
         [("sandbox on", on[key]), ("sandbox off", off[key])],
