@@ -103,7 +103,11 @@ def published(project: Project, tmp_path_factory: pytest.TempPathFactory) -> dic
                 "reportversion": "1",
                 "host": "ci-host",
                 "platform": "linux",
-                "testenvs": {"py311": {"test": [{"command": ["pytest"], "retcode": "0"}]}},
+                "testenvs": {
+                    "py311": {"test": [{"command": ["pytest"], "retcode": "0"}]},
+                    # tox's own packaging environment: not one of the release's tests
+                    ".pkg_external": {"test": [{"command": ["build"], "retcode": "0"}]},
+                },
             },
         )
     return {"lib10": lib10, "scene": scene, "asset": stored.sha256}

@@ -84,6 +84,9 @@ def test_the_owner_promotes_from_the_stages_page(page, web: str, owner_login, sh
     page.click(f"{row('dev', 'web-lib 1.0')} button.promote")
     assert page.inner_text("#note") == "promoted web-lib 1.0 to qa"
     assert page.is_visible(row("qa", "web-lib 1.0"))
+    # promoted already: no button on dev any more, it says where it is instead
+    assert not page.is_visible(f"{row('dev', 'web-lib 1.0')} button.promote")
+    assert "on qa" in page.inner_text(row("dev", "web-lib 1.0"))
     assert page.is_visible(f"{row('qa', 'web-lib 1.0')} button.promote")  # on to prod
     assert not page.is_visible("#stage-prod button.promote")  # the last stage
 
