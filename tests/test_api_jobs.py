@@ -5,6 +5,7 @@ real upload (promotions and products included), and the server's users."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 
@@ -230,3 +231,23 @@ def test_waiting_for_a_release_never_published_is_one_error(ciproj: Project) -> 
         5,
         "there is no release never-published 1.0",
     )
+
+
+def test_ci_wait_says_each_job_as_it_ends(ciproj: Project, live: str, tmp_path) -> None:
+    with connect(ciproj, "admin") as admin:
+        index = handled_index(admin, ciproj, "waitlines", ["webhook"])
+    wheel = make_wheel(tmp_path, "waitline-pkg", "1.0")
+
+    def upload() -> None:  # once the wait has begun: its job ends while it waits
+        time.sleep(0.5)
+        with connect(ciproj, "owner") as owner:
+            owner.upload(index, wheel)
+
+    uploader = threading.Thread(target=upload)
+    uploader.start()
+    done = run(["ci", "wait", "--timeout", "120"], project=ciproj.root)
+    uploader.join()
+    assert done.exit_code == 0, done.output
+    lines = [ln for ln in done.stdout.splitlines() if "waitline-pkg" in ln]
+    assert lines and lines[0].startswith("job ")
+    assert f"webhook {index} waitline-pkg 1.0: passed" in lines[0]

@@ -341,6 +341,15 @@ def retry(conn: sqlite3.Connection, job_id: int) -> Job:
     return get_job(conn, job_id)
 
 
+def ended_since(conn: sqlite3.Connection, since: float) -> list[Job]:
+    """The jobs that ended at ``since`` or later, in the order they ended."""
+    rows = conn.execute(
+        f"SELECT {COLUMNS} FROM jobs WHERE finished >= ? ORDER BY finished, id",  # noqa: S608 - constant columns
+        (since,),
+    ).fetchall()
+    return [_job(r) for r in rows]
+
+
 def orphans(conn: sqlite3.Connection) -> list[Job]:
     rows = conn.execute(f"SELECT {COLUMNS} FROM jobs WHERE state = 'running'").fetchall()  # noqa: S608 - constant columns
     return [_job(r) for r in rows]

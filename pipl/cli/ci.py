@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import textwrap
 import time
 from datetime import datetime
 
@@ -240,7 +241,8 @@ def cancel(state: AppState, job_id: int) -> None:
 @click.option("--timeout", type=float, default=600.0, show_default=True, help="Seconds to wait.")
 @pass_state
 def wait(state: AppState, packl: str | None, version: str | None, timeout: float) -> None:
-    """Wait until no CI job is queued or running (the runner must be running).
+    """Wait until no CI job is queued or running (the runner must be running), with a
+    line for each job as it ends.
 
     With PACKL and VERSION, wait only for what that release's upload set going: its jobs,
     its promotions to later stages and their jobs, the products its processing published
@@ -267,8 +269,17 @@ def wait(state: AppState, packl: str | None, version: str | None, timeout: float
     deadline = time.monotonic() + timeout
     quiet_since: float | None = None
     counts: dict[str, int] = {}
+    since, shown = time.time(), set()
     try:
         while True:
+            for job in db.ended_since(conn, since):  # progress: a line per job as it ends
+                if job.id not in shown:
+                    shown.add(job.id)
+                    line = (
+                        f"job {job.id} {job.handler} {job.index} {job.project} "
+                        f"{job.version}: {job.state}  {job.message or ''}"
+                    )
+                    click.echo(textwrap.shorten(line, width=160, placeholder=" ..."))
             counts = db.counts(conn)
             busy = counts[db.QUEUED] + counts[db.RUNNING]
             now = time.monotonic()
