@@ -7,6 +7,8 @@ raises into devpi. It declares pipl's index options:
 - ``pipl_promote_to``: the index a release that passed its handlers is pushed to;
 - ``pipl_maintainers``: who maintains each project of the index (``pipl.devpi_rules``);
 - ``pipl_yanked``: the index's yanked releases (``pipl.devpi_yank``);
+- ``pipl_allowed_names``: public names the owner let past the first stage
+  (``pipl.devpi_names``);
 
 it enforces pipl's release rules for every client before devpi stores or removes a file
 (``devpiserver_pyramid_configure`` adds ``pipl.devpi_guard``'s view deriver and its
@@ -41,6 +43,7 @@ INDEX_OPTIONS: dict[str, Any] = {
     "pipl_promote_to": "",
     "pipl_maintainers": {},
     "pipl_yanked": {},
+    "pipl_allowed_names": [],
 }
 _local = threading.local()
 
@@ -62,11 +65,12 @@ def devpiserver_indexconfig_defaults(index_type: str) -> dict[str, Any]:
 
 @hookimpl
 def devpiserver_pyramid_configure(config: Any, pyramid_config: Any) -> None:
-    from pipl import devpi_yank
+    from pipl import devpi_names, devpi_yank
     from pipl.devpi_guard import configure
 
     configure(pyramid_config)
     devpi_yank.configure(pyramid_config)
+    devpi_names.configure(pyramid_config)
 
 
 def _outbox(stage: Any) -> Any:

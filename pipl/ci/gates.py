@@ -141,11 +141,12 @@ def unmet(
     from pipl.ci import db
 
     stage = target.rsplit("/", 1)[-1]
+    shadowing = public_name_unmet(project, client, name, source=source, target=target)
     gate = load_gates(project).get(stage)
     if gate is None:
-        return Unmet([], False)
+        return Unmet(shadowing, False)
     project_name = names.normalize_dist(name)
-    missing: list[str] = []
+    missing: list[str] = list(shadowing)
     approvals_missing: list[str] = []
     links = [lk for lk in client.links(source, name, version) if lk.rel == "releasefile"]
     files = {lk.basename: lk.sha256 or "" for lk in links}
@@ -187,6 +188,21 @@ def unmet(
                 f"{source.rsplit('/', 1)[-1]})"
             )
     return Unmet(missing + approvals_missing, bool(approvals_missing) and not missing)
+
+
+def public_name_unmet(
+    project: Project, client: Any, name: str, *, source: str, target: str
+) -> list[str]:
+    """Whatever a stage's gate says, a release leaves the first stage only under a name
+    that is not public (on the base index or PyPI) or was first published here (a later
+    stage holds it, or the owner allowed it): else any first-stage user could shadow a
+    public package inside the project."""
+    from pipl.index.allowed_names import unpublished_public_name
+
+    if source != project.stage_index() or target == source:
+        return []
+    reason = unpublished_public_name(project, client, name)
+    return [reason] if reason else []
 
 
 def qa_state(conn: sqlite3.Connection, project: str, version: str) -> tuple[str, bool]:
