@@ -14,7 +14,12 @@ and checks before it builds and uploads anything:
   folder) or ``{"kind": "task", "result": ...}`` (what ``pipl_pipe.process`` answered);
 - ``pipeline NAME``: the DAG of the release installed by ``process``, run with pipl's
   engine; ``{"kind": "pipeline", "ok": ..., "segments": [...], "leaves": [...]}`` with a
-  ``segment_record`` per leaf when every segment passed, or ``{"busy": message}``.
+  ``segment_record`` per leaf when every segment passed, or ``{"busy": message}``;
+- ``qa-checks NAME VERSION``: a fresh environment with the release's file (``--file``),
+  the owner's policy packls (``--policy DIST=FILE``) and pipl-pipe, then
+  ``pipl_pipe.qa_check`` for each policy and for the packl's kind contract
+  (``--contract KIND``): ``{"checks": [{"name", "results" or "error", "output"}]}``
+  (``--install`` splits it as for ``process``).
 """
 
 from __future__ import annotations
@@ -157,9 +162,69 @@ def pipeline(name: str, env_dir: Path, index_url: str, prefix: Path) -> dict[str
     return {"kind": "pipeline", "ok": report.ok, "segments": segments, "leaves": leaves}
 
 
+def qa_checks(
+    name: str,
+    version: str,
+    env_dir: Path,
+    index_url: str,
+    release: Path,
+    policies: list[str],
+    contract: str | None,
+    *,
+    install: str = "yes",
+) -> dict[str, Any]:
+    """The owner's checks of the release (``pipl_pipe.qa_check``), each in a process of
+    the environment's Python."""
+    import subprocess
+
+    from pipl.runner import Runner
+    from pipl.uv import Uv
+
+    env = _env(env_dir, index_url)
+    files = dict(p.split("=", 1) for p in policies)
+    if install != "no":
+        env.path.mkdir(parents=True, exist_ok=True)
+        uv = Uv(Runner())
+        with phase("uv venv"):
+            uv.venv(env.venv, sys.executable)
+        with phase("uv pip install"):
+            uv.install(
+                env.python,
+                [str(release), *files.values(), "pipl-pipe"],
+                index_url=index_url,
+                what=f"install {name} {version} and the QA policies from {index_url}",
+            )
+        print(f"installed {release.name} and {', '.join(files) or 'no policy'}", flush=True)
+    if install == "only":
+        return {"kind": "installed"}
+    runs = [(f"policy:{dist}", ["--policy", dist]) for dist in files]
+    if contract:
+        runs.append(("contract", ["--contract", contract]))
+    checks: list[dict[str, Any]] = []
+    for label, options in runs:
+        result = env_dir / f"qa-check-{len(checks)}.json"
+        argv = [str(env.python), "-m", "pipl_pipe.qa_check", name, version, *options]
+        with phase(label):
+            done = subprocess.run(  # a fixed argv, no shell
+                [*argv, "--result", str(result)], capture_output=True, text=True, check=False
+            )
+        output = (done.stdout + done.stderr).strip()
+        check: dict[str, Any] = {"name": label, "command": argv, "output": output[-20000:]}
+        try:
+            answer = json.loads(result.read_text())
+        except (OSError, ValueError):
+            answer = {"ok": False, "error": f"exited {done.returncode} without an answer"}
+        if isinstance(answer, dict) and answer.get("ok"):
+            check["results"] = answer.get("data")
+        else:
+            check["error"] = str(answer.get("error") if isinstance(answer, dict) else answer)
+        checks.append(check)
+    return {"checks": checks}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipl.ci.inside")
-    parser.add_argument("step", choices=["process", "pipeline"])
+    parser.add_argument("step", choices=["process", "pipeline", "qa-checks"])
     parser.add_argument("name")
     parser.add_argument("version")
     parser.add_argument("--env", type=Path, required=True)
@@ -168,6 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prefix", type=Path)
     parser.add_argument("--result", type=Path, required=True)
     parser.add_argument("--install", choices=["yes", "only", "no"], default="yes")
+    parser.add_argument("--file", type=Path)
+    parser.add_argument("--policy", action="append", default=[])
+    parser.add_argument("--contract")
     args = parser.parse_args(argv)
     from pipl.errors import PiplError
 
@@ -175,6 +243,17 @@ def main(argv: list[str] | None = None) -> int:
         if args.step == "process":
             answer = process(
                 args.name, args.version, args.env, args.index, args.outdir, install=args.install
+            )
+        elif args.step == "qa-checks":
+            answer = qa_checks(
+                args.name,
+                args.version,
+                args.env,
+                args.index,
+                args.file,
+                args.policy,
+                args.contract,
+                install=args.install,
             )
         else:
             answer = pipeline(args.name, args.env, args.index, args.prefix)

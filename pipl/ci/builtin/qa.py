@@ -24,9 +24,11 @@ from typing import Any
 
 from pipl import names
 from pipl.ci.builtin.files import download, existing_toxresult, release_files, unpack
+from pipl.ci.builtin.qa_policy import load_qa_settings, run_owner_checks
 from pipl.ci.gates import QA_NONE
 from pipl.ci.handlers import HandlerFailed, JobContext, NotYet, is_sdist
 from pipl.ci.sandbox import Rejected, SandboxRunner, check_file
+from pipl.index.links import Link
 
 # a release with a wheel and no sdist yet waits this long for the sdist of the same publish
 SDIST_GRACE = 5.0
@@ -53,6 +55,7 @@ class QaHandler:
         return True
 
     def run(self, ctx: JobContext) -> str:
+        settings = load_qa_settings(ctx.project)
         with ctx.phase("read the release's files"):
             files = release_files(ctx)
         sdist = next((lk for lk in files if is_sdist(lk.basename)), None)
@@ -60,23 +63,46 @@ class QaHandler:
         if sdist is None:
             if wheel is not None and time.time() - ctx.created < SDIST_GRACE:
                 raise NotYet(f"{ctx.name} {ctx.version}: a wheel, no sdist yet; waiting for it")
-            return f"{QA_NONE}: {ctx.name} {ctx.version} has no sdist on {ctx.index}, no tests"
+            none = f"{QA_NONE}: {ctx.name} {ctx.version} has no sdist on {ctx.index}, no tests"
+            if wheel is None or not settings.checks:
+                return none
+            installpkg = download(ctx, wheel)
+            return _owner_verdict(
+                ctx, None, run_owner_checks(ctx, wheel, installpkg, settings, None)
+            )
         target = wheel or sdist
-        tag = f"qa:{ctx.index}"
-        with ctx.phase("look for an earlier result"):
-            earlier = existing_toxresult(ctx, target, tag)
-        if earlier is not None:
-            return _verdict(ctx, earlier, f"result of an earlier run on {target.basename}")
         with ctx.phase("download and unpack"):
             source = unpack(download(ctx, sdist), ctx.workdir / "src")
-            config = _tox_config(source, ctx.workdir)
-            if config is None:
-                return f"{QA_NONE}: {sdist.basename} has no tox configuration and is no packl"
             installpkg = (
                 download(ctx, target)
                 if target is not sdist
                 else ctx.workdir / "files" / sdist.basename
             )
+        kind = _packl_kind(source) if settings.contracts else None
+        own = self.own_tests(ctx, source, target, installpkg, contract=kind is not None)
+        # the kind contract of a packl without a tox configuration ran as its tox
+        owner_kind = kind if own is not None and own[1] else None
+        checks = run_owner_checks(ctx, target, installpkg, settings, owner_kind)
+        if own is None and not checks:
+            why = "is no packl" if _packl_kind(source) is None else "[qa] contracts = false"
+            return f"{QA_NONE}: {sdist.basename} has no tox configuration and {why}"
+        return _owner_verdict(ctx, own[0] if own else None, checks)
+
+    def own_tests(
+        self, ctx: JobContext, source: Path, target: Link, installpkg: Path, *, contract: bool
+    ) -> tuple[str, bool] | None:
+        """The release's own tox environments (a packl without a tox configuration: its
+        kind contract, when ``contract``): what passed, and whether they were the
+        release's own tests; None: no tests. A failure raises ``HandlerFailed``."""
+        tag = f"qa:{ctx.index}"
+        config = _tox_config(source, ctx.workdir, contract=contract)
+        if config is None:
+            return None
+        own = not str(config).startswith(str(ctx.workdir / "tox-contract"))
+        with ctx.phase("look for an earlier result"):
+            earlier = existing_toxresult(ctx, target, tag)
+        if earlier is not None:
+            return _verdict(ctx, earlier, f"result of an earlier run on {target.basename}"), own
         result_json = ctx.workdir / "toxresult.json"
         argv = [
             sys.executable,
@@ -117,7 +143,19 @@ class QaHandler:
         with ctx.phase("attach the toxresult"):
             ctx.client.upload_toxresult(target, data)
         ctx.log(f"toxresult attached to {target.basename}")
-        return _verdict(ctx, data, f"tox on {target.basename}")
+        return _verdict(ctx, data, f"tox on {target.basename}"), own
+
+
+def _owner_verdict(ctx: JobContext, own: str | None, checks: list[tuple[str, bool, str]]) -> str:
+    """The summary once the release's own tests passed (``own``; None: it has none) and
+    the owner's checks ran: a failed check fails QA, a passed one earns it."""
+    failed = [f"{label} ({why})" for label, ok, why in checks if not ok]
+    if failed:
+        raise HandlerFailed(f"QA of {ctx.name} {ctx.version} failed: {'; '.join(failed)}")
+    parts = [own] if own else []
+    if checks:
+        parts.append(f"owner checks passed: {', '.join(label for label, _, _ in checks)}")
+    return "QA passed: " + "; ".join(p.removeprefix("QA passed: ") for p in parts)
 
 
 def _verdict(ctx: JobContext, data: dict[str, Any], what: str) -> str:
@@ -138,7 +176,19 @@ def _verdict(ctx: JobContext, data: dict[str, Any], what: str) -> str:
     return f"QA passed: {what}: {', '.join(envs) or 'no environments'}"
 
 
-def _tox_config(source: Path, workdir: Path) -> Path | None:
+def _packl_kind(source: Path) -> str | None:
+    """The ``[tool.pipl] kind`` of an unpacked sdist's ``pyproject.toml`` (None: no packl)."""
+    try:
+        data = tomllib.loads((source / "pyproject.toml").read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    pipl = data.get("tool", {}).get("pipl")
+    if not isinstance(pipl, dict):
+        return None
+    return str(pipl.get("kind") or "packl")
+
+
+def _tox_config(source: Path, workdir: Path, *, contract: bool = True) -> Path | None:
     for name in ("tox.ini", "tox.toml"):
         if (source / name).is_file():
             return source / name
@@ -154,7 +204,7 @@ def _tox_config(source: Path, workdir: Path) -> Path | None:
         return None
     if "tox" in data.get("tool", {}):
         return pyproject
-    if "pipl" in data.get("tool", {}):
+    if contract and "pipl" in data.get("tool", {}):
         name = data.get("project", {}).get("name", "")
         module = names.normalize_dist(names.check_dist(name)).replace("-", "_")
         path = workdir / "tox-contract" / "tox.ini"
