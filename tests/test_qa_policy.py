@@ -102,7 +102,9 @@ def on(project, stage: str, name: str, version: str) -> bool:
 
 
 def dev_jobs(project, name: str) -> dict:
-    return {j.handler: j for j in run_until_idle(project) if j.project == name and "/dev" in j.index}
+    return {
+        j.handler: j for j in run_until_idle(project) if j.project == name and "/dev" in j.index
+    }
 
 
 def results(project, name: str, version: str):
@@ -143,6 +145,49 @@ def test_a_wheel_without_tests_earns_qa_by_the_owners_check(policed, tmp_path):
     qa, envs = results(policed, "plain-wheel", "1.0")
     assert qa == "passed" and envs["policy:studio-policy"].passed
     assert jobs["promote"].state == "passed" and on(policed, "qa", "plain-wheel", "1.0")
+
+
+OWN_TESTS_PYPROJECT = """\
+[build-system]
+requires = ["flit_core>=3.12,<5"]
+build-backend = "flit_core.buildapi"
+
+[project]
+name = "own-tests"
+version = "1.0"
+description = "A lib with tests of its own and a broken kind contract"
+requires-python = ">=3.11"
+
+[tool.pipl]
+kind = "lib"
+
+[tool.tox]
+env_list = ["own"]
+
+[tool.tox.env.own]
+package = "wheel"
+commands = [["python", "-c", "import own_tests"]]
+"""
+
+
+def test_a_packl_with_tests_of_its_own_still_has_its_kind_contract_checked(policed, tmp_path):
+    src = tmp_path / "own-tests"
+    (src / "own_tests").mkdir(parents=True)
+    (src / "pyproject.toml").write_text(OWN_TESTS_PYPROJECT)
+    (src / "own_tests" / "__init__.py").write_text(
+        '"""A lib whose contract does not hold."""\n\n\ndef check():\n    return False\n'
+    )
+    Runner().run(
+        [uv_bin(), "build", "--sdist", "--no-build-isolation", "--python", sys.executable]
+        + ["--out-dir", tmp_path / "dist", src]
+    )
+    upload_as_alice(policed, next((tmp_path / "dist").glob("own_tests-1.0.tar.gz")))
+    jobs = dev_jobs(policed, "own-tests")
+    assert jobs["qa"].state == "failed" and "contract" in jobs["qa"].message
+    qa, envs = results(policed, "own-tests", "1.0")
+    assert envs["own"].passed and not envs["contract"].passed
+    assert envs["policy:studio-policy"].passed
+    assert not on(policed, "qa", "own-tests", "1.0")
 
 
 def test_qa_settings_are_read_and_checked():
