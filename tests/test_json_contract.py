@@ -118,6 +118,7 @@ SHAPES: dict[str, Any] = {
     "derived": [
         {"project": S, "version": S, "stages": [S], "source": S, "depth": INT, "yanked": [S]}
     ],
+    "allowed-names": {"stage": S, "index": S, "names": [S], "retried": [INT]},
     "packls": [{"name": S, "version": OPT_S, "kind": OPT_S, "path": S, "error": OPT_S}],
     "packl": {
         "name": S,
@@ -224,6 +225,7 @@ CASES: dict[str, list[str]] = {
     "proj index reviews": ["contract-lib", "0.1.0", "--stage", "dev"],
     "proj index yank": ["contract-lib", "0.1.0", "--stage", "dev", "--undo"],
     "proj index derived": ["contract-lib", "0.1.0"],
+    "proj index names list": [],
     "proj user list": [],
     "work list": [],
     "work commands": ["-w", "contract"],

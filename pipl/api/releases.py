@@ -54,6 +54,8 @@ declare(
     summary="the approvals and rejects of a release",
 )
 declare("releases.yank", "POST", "/yank", "user", "yanking or restoring a release")
+declare("releases.names", "GET", "/names", summary="public names allowed past the first stage")
+declare("releases.names_change", "POST", "/names", "owner", "allowing or disallowing a name")
 declare(
     "releases.derived",
     "GET",
@@ -275,6 +277,17 @@ class Maintainers:
 
 
 @dataclass(frozen=True)
+class AllowedNames:
+    """The names the owner let past the first stage although PyPI or the base index has
+    them; ``retried``: the promote jobs an allow queued again."""
+
+    stage: str
+    index: str
+    names: list[str]
+    retried: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class AssetCheck:
     sha256: str
     ok: bool
@@ -386,6 +399,16 @@ class ReleasesApi:
             reason=reason,
         )
         return build(Yank, answer)
+
+    def names(self) -> AllowedNames:
+        """The public names (on PyPI or the base index) the owner let past the first stage."""
+        return build(AllowedNames, self._client._call("releases.names"))
+
+    def change_names(self, name: str, *, allowed: bool = True) -> AllowedNames:
+        """Allow ``name`` past the first stage (``allowed=False``: disallow it), as the owner
+        or root; allowing queues again the promote jobs the name held."""
+        answer = self._client._call("releases.names_change", project=name, allowed=allowed)
+        return build(AllowedNames, answer)
 
     def derived(self, project: str, version: str) -> builtins.list[Derived]:
         """Every release made from ``project version``, transitively, nearest first."""

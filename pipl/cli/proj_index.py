@@ -394,10 +394,11 @@ def maintainers(
 
 
 def _register_lifecycle() -> None:
-    from pipl.cli.proj_lifecycle import derived, yank
+    from pipl.cli.proj_lifecycle import derived, names_group, yank
 
     index.add_command(yank)
     index.add_command(derived)
+    index.add_command(names_group)
 
 
 _register_lifecycle()

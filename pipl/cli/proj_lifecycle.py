@@ -110,3 +110,69 @@ def remove_release(state: AppState, name: str, version: str, stage: str | None, 
     with state.client() as client:
         lifecycle.remove_release(project, client, index, name, version)
     click.echo(f"Removed {name} {version} from {index}.")
+
+
+@click.group("names")
+def names_group() -> None:
+    """Public names (on PyPI or the base index) allowed past the first stage.
+
+    A release whose name PyPI or the base index has, and that no later stage holds yet,
+    stays on the first stage until the owner allows the name: otherwise anyone who may
+    upload there could shadow a public package inside the project.
+    """
+
+
+@names_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_state
+def names_list(state: AppState, as_json: bool) -> None:
+    """List the names allowed past the first stage.
+
+    \b
+    Examples:
+      pipl proj index names list
+      pipl proj index names list --json
+    """
+    found = _call(state, "releases.names")
+    if as_json:
+        emit_json("allowed-names", found.__dict__)
+        return
+    listed = ", ".join(found.names) or "none"
+    click.echo(f"allowed past {found.index}: {listed}")
+
+
+def _change_name(state: AppState, name: str, *, allowed: bool) -> None:
+    found = _call(state, "releases.names_change", project=name, allowed=allowed)
+    word = "allowed" if allowed else "no longer allowed"
+    click.echo(f"{name} is {word} past {found.index}")
+    if found.retried:
+        jobs = ", ".join(str(j) for j in found.retried)
+        click.echo(f"queued again: promote job(s) {jobs}")
+
+
+@names_group.command("allow")
+@click.argument("name")
+@pass_state
+def names_allow(state: AppState, name: str) -> None:
+    """Let releases named NAME leave the first stage (the owner or root).
+
+    The promote jobs the name held are queued again.
+
+    \b
+    Example:
+      pipl proj index names allow tomlkit
+    """
+    _change_name(state, name, allowed=True)
+
+
+@names_group.command("disallow")
+@click.argument("name")
+@pass_state
+def names_disallow(state: AppState, name: str) -> None:
+    """Hold releases named NAME on the first stage again (the owner or root).
+
+    \b
+    Example:
+      pipl proj index names disallow tomlkit
+    """
+    _change_name(state, name, allowed=False)

@@ -221,6 +221,7 @@ def _load_domains() -> None:
         admin,  # noqa: F401
         jobs,  # noqa: F401
         lifecycle,  # noqa: F401
+        names,  # noqa: F401
         pipelines,  # noqa: F401
         products,  # noqa: F401
         promotion,  # noqa: F401
