@@ -12,7 +12,7 @@ from ci_support import run_until_idle, task_sdist
 from conftest import new_project
 from helpers import make_wheel
 
-from pipl import Client
+from pipl.api import Client
 from pipl.ci.builtin.qa_policy import QaSettings, parse_qa
 from pipl.index.client import IndexClient
 from pipl.index.session import connect
@@ -62,10 +62,8 @@ def policy_files(tmp: Path) -> list[Path]:
     (src / "pyproject.toml").write_text(POLICY_PYPROJECT)
     (src / "studio_policy" / "__init__.py").write_text(POLICY_MODULE)
     out = tmp / "policy-dist"
-    Runner().run(
-        [uv_bin(), "build", "--no-build-isolation", "--python", sys.executable]
-        + ["--out-dir", out, src]
-    )
+    argv = [uv_bin(), "build", "--no-build-isolation", "--python", sys.executable]
+    Runner().run([*argv, "--out-dir", out, src])
     return sorted(out.glob("studio_policy-*"))
 
 
@@ -177,15 +175,13 @@ def test_a_packl_with_tests_of_its_own_still_has_its_kind_contract_checked(polic
     (src / "own_tests" / "__init__.py").write_text(
         '"""A lib whose contract does not hold."""\n\n\ndef check():\n    return False\n'
     )
-    Runner().run(
-        [uv_bin(), "build", "--sdist", "--no-build-isolation", "--python", sys.executable]
-        + ["--out-dir", tmp_path / "dist", src]
-    )
+    argv = [uv_bin(), "build", "--sdist", "--no-build-isolation", "--python", sys.executable]
+    Runner().run([*argv, "--out-dir", tmp_path / "dist", src])
     upload_as_alice(policed, next((tmp_path / "dist").glob("own_tests-1.0.tar.gz")))
     jobs = dev_jobs(policed, "own-tests")
     assert jobs["qa"].state == "failed" and "contract" in jobs["qa"].message
     qa, envs = results(policed, "own-tests", "1.0")
-    assert envs["own"].passed and not envs["contract"].passed
+    assert qa == "failed" and envs["own"].passed and not envs["contract"].passed
     assert envs["policy:studio-policy"].passed
     assert not on(policed, "qa", "own-tests", "1.0")
 
