@@ -58,8 +58,11 @@ CREATE TABLE IF NOT EXISTS made (
 
 COLUMNS = (
     "id, handler, rank, ix, project, version, key, event_id, filename, sha256, state, "
-    "attempts, not_before, created, started, finished, runner_pid, child_pid, message"
+    "attempts, not_before, created, started, finished, runner_pid, child_pid, message, reason"
 )
+
+# why a job runs when its release's upload is not the reason (a re-processing)
+_REASON = "ALTER TABLE jobs ADD COLUMN reason TEXT NOT NULL DEFAULT ''"
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ class Job:
     runner_pid: int | None
     child_pid: int | None
     message: str
+    reason: str = ""  # why it runs, when not for its release's own upload
 
     @property
     def release(self) -> str:
@@ -105,6 +109,12 @@ def open_db(project_root: Path) -> sqlite3.Connection:
 
     conn = outbox.connect(outbox.ci_dir(project_root))
     conn.executescript(SCHEMA + CATALOG)
+    if "reason" not in {row[1] for row in conn.execute("PRAGMA table_info(jobs)")}:
+        try:
+            conn.execute(_REASON)
+        except sqlite3.OperationalError as exc:  # another process added it meanwhile
+            if "duplicate column" not in str(exc):
+                raise
     return conn
 
 
@@ -120,13 +130,15 @@ def add_job(
     event: outbox.Event,
     key: str,
     delay: float = 0.0,
+    reason: str = "",
 ) -> bool:
     """Queue a job (to start ``delay`` seconds from now at the earliest) unless the same
     one exists; True when queued."""
     now = time.time()
     cur = conn.execute(
         "INSERT OR IGNORE INTO jobs (handler, rank, ix, project, version, key, event_id, "
-        "filename, sha256, created, not_before) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "filename, sha256, created, not_before, reason) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             handler,
             rank,
@@ -139,6 +151,7 @@ def add_job(
             event.sha256,
             now,
             now + delay,
+            reason[:500],
         ),
     )
     return cur.rowcount == 1
@@ -263,8 +276,9 @@ def handler_state(conn: sqlite3.Connection, handler: str, project: str, version:
 
 
 def claim_next(conn: sqlite3.Connection, runner_pid: int) -> Job | None:
-    """Take the oldest runnable job: queued, due, and no job of a lower rank of the same
-    release on the same index still queued or running."""
+    """Take the oldest runnable job: queued, due, no job of a lower rank of the same
+    release on the same index still queued or running, and, for a re-processing (a job
+    with a reason), no job of its handler on that release running."""
     now = time.time()
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -273,6 +287,9 @@ def claim_next(conn: sqlite3.Connection, runner_pid: int) -> Job | None:
             "AND NOT EXISTS (SELECT 1 FROM jobs AS o WHERE o.ix = j.ix "
             "AND o.project = j.project AND o.version = j.version AND o.rank < j.rank "
             "AND o.rank > 0 AND o.state IN ('queued', 'running')) "
+            "AND (j.reason = '' OR NOT EXISTS (SELECT 1 FROM jobs AS r WHERE r.ix = j.ix "
+            "AND r.project = j.project AND r.version = j.version AND r.handler = j.handler "
+            "AND r.state = 'running')) "
             "ORDER BY id LIMIT 1",
             (now,),
         ).fetchone()

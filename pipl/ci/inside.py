@@ -12,6 +12,8 @@ and checks before it builds and uploads anything:
   with no network):
   ``{"kind": "none"}``, ``{"kind": "pipeline"}`` (run ``pipeline`` next, with the data
   folder) or ``{"kind": "task", "result": ...}`` (what ``pipl_pipe.process`` answered);
+  a re-processing (``--remake N --upstream NAME==VERSION``) installs that upstream release
+  with it and makes products ``X.postN`` pinning it (``pipl_pipe.process``);
 - ``pipeline NAME``: the DAG of the release installed by ``process``, run with pipl's
   engine; ``{"kind": "pipeline", "ok": ..., "segments": [...], "leaves": [...]}`` with a
   ``segment_record`` per leaf when every segment passed, or ``{"busy": message}``;
@@ -60,10 +62,19 @@ def _env(env_dir: Path, index_url: str) -> Any:
 
 
 def process(
-    name: str, version: str, env_dir: Path, index_url: str, outdir: Path, *, install: str = "yes"
+    name: str,
+    version: str,
+    env_dir: Path,
+    index_url: str,
+    outdir: Path,
+    *,
+    install: str = "yes",
+    remake: int = 0,
+    upstream: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """``install``: ``yes`` (install, then process), ``only`` (stop once installed:
-    ``{"kind": "installed"}``) or ``no`` (installed by an ``only`` run before)."""
+    ``{"kind": "installed"}``) or ``no`` (installed by an ``only`` run before).
+    ``upstream``: exact pins installed with the release (a re-processing, ``remake``)."""
     from pipl.ci.builtin.pipeline import pipeline_module
     from pipl.ci.builtin.process import has_processing
     from pipl.product.process import make_outputs
@@ -79,11 +90,12 @@ def process(
         with phase("uv pip install"):
             uv.install(
                 env.python,
-                [f"{name}=={version}"],
+                [f"{name}=={version}", *upstream],
                 index_url=index_url,
                 what=f"install {name} {version} from {index_url}",
             )
-        print(f"installed {name}=={version} from {index_url}", flush=True)
+        what = " ".join([f"{name}=={version}", *upstream])
+        print(f"installed {what} from {index_url}", flush=True)
     if install == "only":
         return {"kind": "installed"}
     if pipeline_module(env, name) is not None:
@@ -93,6 +105,9 @@ def process(
     outdir.mkdir(parents=True, exist_ok=True)
     run_env = dict(os.environ, VIRTUAL_ENV=str(env.venv), PIP_INDEX_URL=index_url)
     run_env["PATH"] = f"{env.bin_dir}{os.pathsep}{run_env.get('PATH', '')}"
+    if remake:
+        run_env["PIPL_REMAKE"] = str(remake)
+        run_env["PIPL_REMAKE_FOR"] = ",".join(pin.split("==", 1)[0] for pin in upstream)
     with phase("processing"):
         result = make_outputs(env, name, outdir, run_env, Runner())
     return {"kind": "task", "result": result}
@@ -233,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prefix", type=Path)
     parser.add_argument("--result", type=Path, required=True)
     parser.add_argument("--install", choices=["yes", "only", "no"], default="yes")
+    parser.add_argument("--remake", type=int, default=0)
+    parser.add_argument("--upstream", action="append", default=[])
     parser.add_argument("--file", type=Path)
     parser.add_argument("--policy", action="append", default=[])
     parser.add_argument("--contract")
@@ -242,7 +259,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.step == "process":
             answer = process(
-                args.name, args.version, args.env, args.index, args.outdir, install=args.install
+                args.name,
+                args.version,
+                args.env,
+                args.index,
+                args.outdir,
+                install=args.install,
+                remake=args.remake,
+                upstream=tuple(args.upstream),
             )
         elif args.step == "qa-checks":
             answer = qa_checks(

@@ -23,7 +23,7 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from pipl import names
-from pipl.ci import catalog, db, outbox
+from pipl.ci import catalog, db, downstream, outbox
 from pipl.ci.handlers import CiError, is_sdist, load
 from pipl.errors import NotFound, UsageError
 from pipl.index.client import IndexClient
@@ -105,6 +105,9 @@ def jobs_for_events(conn: sqlite3.Connection, cache: IndexCache) -> list[int]:
     for release, done in whole.items():
         if done:  # jobs queued in an earlier round start now
             db.end_settle(conn, *release)
+    # what depends on these releases there is processed again (pipl.ci.downstream)
+    valid = [e for e in events if valid_event(e)]
+    made += downstream.queue(conn, cache.client, cache.handlers, valid)
     outbox.mark_taken(conn, [e.id for e in events])
     return made
 

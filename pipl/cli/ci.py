@@ -145,6 +145,8 @@ def show(state: AppState, job_id: int, as_json: bool) -> None:
         f"created:  {_when(job.created)}  started: {_when(job.started) or '-'}  "
         f"finished: {_when(job.finished) or '-'}  took: {_secs(job.seconds) or '-'}"
     )
+    if job.reason:
+        click.echo(f"reason:   {job.reason}")
     click.echo(f"message:  {job.message or '-'}")
     click.echo(f"log:      {log_path(project, job.id)}")
 

@@ -11,12 +11,20 @@ answers them as JSON (to the ``--result`` file pipl gives, see ``pipl_pipe.answe
 on stdout), with ``sources``: the exact versions of the task and of the upstream products
 it depends on, which every product built from this run pins. What the processing prints
 is the user's: it never mixes with the answer.
+
+A re-processing (the same task release run again because an upstream release changed)
+sets ``PIPL_REMAKE`` to its number N and ``PIPL_REMAKE_FOR`` to the upstream names (comma
+separated): every product is then version ``X.postN`` (``remade_version``: it sorts after
+``X`` and every earlier re-make), and its sources pin the installed version of each of
+those upstreams too.
 """
 
 from __future__ import annotations
 
 import importlib.metadata as md
 import json
+import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,6 +34,34 @@ from pipl_pipe.entrypoints import default_index, normalize
 from pipl_pipe.errors import PipeError
 from pipl_pipe.products import products_required_by
 from pipl_pipe.tasks import PROCESS_GROUP
+
+REMAKE_ENV = "PIPL_REMAKE"
+REMAKE_FOR_ENV = "PIPL_REMAKE_FOR"
+# a version a re-make may extend: no post, dev or local part
+_PLAIN = re.compile(r"(\d+!)?\d+(\.\d+)*((a|b|rc)\d+)?", re.IGNORECASE)
+
+
+def remade_version(version: str, number: int) -> str:
+    """The version of a product made from ``version``'s task release for the
+    ``number``-th time since (0: the first time, ``version`` itself)."""
+    if number <= 0:
+        return version
+    if not _PLAIN.fullmatch(version):
+        raise PipeError(
+            f"product version {version} has a post, dev or local part: it cannot be re-made "
+            "as a .postN release; give the product a plain version"
+        )
+    return f"{version}.post{number}"
+
+
+def _remake() -> tuple[int, list[str]]:
+    """This run's re-make number and the upstream names it pins (from the environment)."""
+    try:
+        number = int(os.environ.get(REMAKE_ENV, "0") or "0")
+    except ValueError:
+        raise PipeError(f"{REMAKE_ENV} must be a whole number") from None
+    followed = [n.strip() for n in os.environ.get(REMAKE_FOR_ENV, "").split(",") if n.strip()]
+    return number, followed
 
 
 def run(task: str, outdir: Path) -> dict[str, Any]:
@@ -44,6 +80,15 @@ def run(task: str, outdir: Path) -> dict[str, Any]:
     sources = [f"{plugin.dist}=={version}"] + [
         f"{p.name}=={p.version}" for p in products_required_by(plugin.dist, index=index)
     ]
+    number, followed = _remake()
+    pinned = {normalize(s.split("==", 1)[0]) for s in sources}
+    for name in followed:
+        if normalize(name) not in pinned:  # the upstream as installed here
+            try:
+                sources.append(f"{name}=={md.version(name)}")
+            except md.PackageNotFoundError:
+                raise PipeError(f"{task} was re-made for {name}, which is not installed") from None
+            pinned.add(normalize(name))
     products = []
     for spec in specs:
         if not isinstance(spec, dict) or "name" not in spec or "type" not in spec:
@@ -63,7 +108,7 @@ def run(task: str, outdir: Path) -> dict[str, Any]:
                 "type": spec["type"],
                 "outputs": str(outputs),
                 "assets": dict(spec.get("assets", {})),
-                "version": spec.get("version", version),
+                "version": remade_version(str(spec.get("version", version)), number),
                 "description": spec.get("description", ""),
                 "sources": sources,
             }

@@ -12,6 +12,9 @@ the CI user's token, which never enters the sandbox.
 Products pin the exact upstream versions they were made from, with the sha256 of those
 releases' files on the target. Product builds are reproducible: rerunning a release
 uploads identical files, which the index already has, so nothing new is published.
+A re-processing (an upstream release changed, ``pipl.ci.downstream``) installs the
+release with that upstream and publishes products ``X.postN`` when they differ from the
+last ones (``pipl.ci.remake``).
 A pipeline packl's DAG runs in pipl's engine instead (``pipl.ci.builtin.pipeline``).
 """
 
@@ -22,7 +25,7 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipl import names
 from pipl.ci.builtin.files import announce, release_files
@@ -32,6 +35,9 @@ from pipl.ci.sandbox import Rejected, SandboxRunner, check_file, check_tree
 from pipl.ci.yanked import refuse_yanked
 from pipl.project.project import Project
 from pipl.workspace.workspace import Workspace
+
+if TYPE_CHECKING:
+    from pipl.ci.remake import Plan
 
 PROCESS_GROUP = "pipl.process"
 MAX_ANSWER = 64 * 1024 * 1024  # bytes of the sandbox's answer
@@ -59,20 +65,34 @@ class ProcessHandler:
         return True
 
     def run(self, ctx: JobContext) -> str:
+        from pipl.ci import remake
+
+        refuse_yanked(ctx, "processed")
+        again = remake.plan(ctx)
+        if again is not None and not again.pins:
+            ignored = ", ".join(p.replace("==", " ") for p in again.ignored)
+            return f"{again.reason}: not followed ({ctx.name} does not follow {ignored})"
+        summary = self.process(ctx, again)
+        return f"{again.reason}: {summary}" if again is not None else summary
+
+    def process(self, ctx: JobContext, again: Plan | None) -> str:
         from pipl.assets.project_store import project_store
+        from pipl.ci import remake
         from pipl.product.build import ProductSpec
         from pipl.product.process import publish_products
 
-        refuse_yanked(ctx, "processed")
         outdir = ctx.workdir / "outputs"
+        extra = again.options if again is not None else []
         # with [ci.sandbox] network = false, the install reaches the index, the processing
         # runs with no network at all
         split = offline_steps(ctx)
         with ctx.phase("install and process"):
             if split:
-                run_inside(ctx, "process", "--outdir", str(outdir), "--install", "only")
+                run_inside(ctx, "process", "--outdir", str(outdir), "--install", "only", *extra)
             install = ("--install", "no") if split else ()
-            answer = run_inside(ctx, "process", "--outdir", str(outdir), *install, offline=split)
+            answer = run_inside(
+                ctx, "process", "--outdir", str(outdir), *install, *extra, offline=split
+            )
         kind = answer.get("kind")
         if kind == "none":
             return f"{ctx.name} {ctx.version} has no {PROCESS_GROUP} entry point: nothing to run"
@@ -104,14 +124,26 @@ class ProcessHandler:
         # those releases' files on the target (build_product reads them there)
         first = ctx.project.stage_index()
         kept: list[str] = []
+        store = project_store(ctx.project)
+        outputs = {str(item["name"]): Path(item["outputs"]) for item in result["products"]}
 
         def published(spec: ProductSpec) -> bool:
             # the first stage sees every stage: a version published there or later (by
             # hand, or by an earlier run) is not made again
-            if spec.version in ctx.client.versions(first, spec.name):
+            versions = list(ctx.client.versions(first, spec.name))
+            if spec.version in versions:
                 kept.append(f"{spec.name} {spec.version}")
                 ctx.log(f"{spec.name} {spec.version} is published already: not made again")
                 return True
+            last = remake.last_of_line(versions, spec.version) if again is not None else None
+            if last is not None:
+                check_outputs(outputs[spec.name])
+                if remake.unchanged(
+                    ctx, spec, outputs[spec.name], last, store=store, index=target, first=first
+                ):
+                    kept.append(f"{spec.name} {last}")
+                    ctx.log(f"{spec.name} would be {last} again: not published")
+                    return True
             return False
 
         def check_outputs(folder: Path) -> None:
@@ -123,7 +155,7 @@ class ProcessHandler:
         with ctx.phase("product build and upload"):
             done = publish_products(
                 result,
-                store=project_store(ctx.project),
+                store=store,
                 workdir=ctx.workdir / "products",
                 index_url=ctx.simple_url,
                 client=ctx.client,

@@ -1,0 +1,283 @@
+"""Data flows downstream: a release landing on a stage where processing runs (its handlers
+include ``process``) re-processes the task packls there that depend on it.
+
+A dependent is a packl whose ``process`` jobs on that stage made products (a task or a
+pipeline) and whose latest release there requires the new release's name with a
+specifier the new version matches, the new version being the highest matching one there
+(what a resolver picks now). Nothing is installed to find them: the requirements come from
+the index's metadata (``requires_dist``), the releases from the runner's catalog.
+
+Each dependent gets a ``process`` job of its own (key ``after NAME==VERSION``) with a
+reason, and the upstream releases it installs and pins (``pipl.ci.remake`` runs it). The
+job waits ``SETTLE`` seconds: releases arriving meanwhile join the queued job instead of
+making another, so a burst makes one re-processing, and only one re-processing of a
+release is queued at a time (``db.claim_next`` never runs two of them at once). The chain
+of releases that led to a re-processing is kept: one that would re-process a task a
+release in its own chain was made from is a cycle, refused with a failed job saying so.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from pipl import names
+from pipl.ci import catalog, db, outbox
+from pipl.ci.handlers import is_sdist
+from pipl.errors import PiplError
+from pipl.index.client import IndexClient
+
+HANDLER = "process"
+RANK = 25  # the process handler's
+KEY = "after "
+SETTLE = 2.0  # seconds a re-processing waits for more upstream releases to join it
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS remakes (
+    job_id INTEGER PRIMARY KEY,
+    pins TEXT NOT NULL,
+    chain TEXT NOT NULL
+);
+"""
+
+Release = tuple[str, str]  # (normalized project, version)
+
+
+@dataclass(frozen=True)
+class Remake:
+    """What a re-processing job installs and why."""
+
+    job_id: int
+    pins: list[str]  # "NAME==VERSION" of the upstream releases it runs for
+    chain: list[Release]  # the releases that led to it, from an upload down
+
+
+def init(conn: sqlite3.Connection) -> None:
+    conn.executescript(SCHEMA)
+
+
+def remake_of(conn: sqlite3.Connection, job_id: int) -> Remake | None:
+    """The re-processing a job runs (None: the job runs for its own release)."""
+    init(conn)
+    row = conn.execute("SELECT pins, chain FROM remakes WHERE job_id = ?", (job_id,)).fetchone()
+    if row is None:
+        return None
+    return Remake(job_id, list(json.loads(row[0])), [tuple(r) for r in json.loads(row[1])])
+
+
+def queue(
+    conn: sqlite3.Connection,
+    client: IndexClient,
+    handlers: Callable[[str], list[str]],
+    events: Iterable[outbox.Event],
+) -> list[int]:
+    """Queue the re-processings the releases of ``events`` call for; the events that made
+    a job (one per job)."""
+    init(conn)
+    seen: dict[tuple[str, str, str], outbox.Event] = {}
+    for event in events:
+        if HANDLER in handlers(event.index):
+            seen.setdefault(
+                (event.index, names.normalize_dist(event.project), event.version), event
+            )
+    made = []
+    for (index, project, version), event in seen.items():
+        try:
+            found = dependents(conn, client, index, project, version)
+        except (PiplError, OSError, ValueError):
+            continue  # the server went away mid-read: the sweep's event comes back later
+        for task, task_version in found:
+            if remake_release(conn, event, task, task_version):
+                made.append(event.id)
+    return made
+
+
+# -- finding dependents -----------------------------------------------------------------
+
+
+def producers(conn: sqlite3.Connection, index: str) -> list[str]:
+    """The packls whose ``process`` jobs on ``index`` made products."""
+    rows = conn.execute(
+        "SELECT DISTINCT j.project FROM jobs AS j JOIN made AS m ON m.job_id = j.id "
+        "WHERE j.handler = ? AND j.ix = ? AND m.project != j.project",
+        (HANDLER, index),
+    )
+    return sorted(str(r[0]) for r in rows)
+
+
+def latest(conn: sqlite3.Connection, index: str, project: str) -> str | None:
+    """The highest version of ``project`` stored on ``index`` (the runner's catalog)."""
+    best: tuple[Version, str] | None = None
+    for (text,) in conn.execute(
+        "SELECT version FROM releases WHERE ix = ? AND project = ?", (index, project)
+    ):
+        try:
+            key = Version(text)
+        except InvalidVersion:
+            continue
+        if best is None or key > best[0]:
+            best = (key, str(text))
+    return best[1] if best else None
+
+
+_REQUIRES: dict[tuple[str, str, str], list[Requirement]] = {}
+
+
+def requirements(client: IndexClient, index: str, project: str, version: str) -> list[Requirement]:
+    """What ``project==version`` requires (no extra), from the index's metadata; kept."""
+    from pipl.index.promote import requirements as read
+
+    key = (index, project, version)
+    if key not in _REQUIRES:
+        if len(_REQUIRES) > 4096:
+            _REQUIRES.clear()
+        _REQUIRES[key] = read(client, index, project, version)
+    return _REQUIRES[key]
+
+
+def dependents(
+    conn: sqlite3.Connection, client: IndexClient, index: str, project: str, version: str
+) -> list[Release]:
+    """(task, its latest version) on ``index`` that a resolver would now install with
+    ``project version``: they require ``project`` and ``version`` is the highest match."""
+    found: list[Release] = []
+    best: dict[str, str | None] = {}
+    for task in producers(conn, index):
+        if task == project:
+            continue
+        task_version = latest(conn, index, task)
+        if task_version is None:
+            continue
+        try:
+            reqs = requirements(client, index, task, task_version)
+        except PiplError:  # metadata pipl cannot read: not re-processed
+            continue
+        wanted = SpecifierSet()
+        named = False
+        for req in reqs:
+            if names.normalize_dist(req.name) == project:
+                named = True
+                wanted &= req.specifier
+        if not named or not wanted.contains(version, prereleases=True):
+            continue
+        text = str(wanted)
+        if text not in best:
+            from pipl.index.promote import best_version
+
+            best[text] = best_version(client, index, project, wanted)
+        if best[text] is not None and Version(str(best[text])) == Version(version):
+            found.append((task, task_version))
+    return found
+
+
+# -- queueing ---------------------------------------------------------------------------
+
+
+def chain_of(conn: sqlite3.Connection, index: str, project: str, version: str) -> list[Release]:
+    """The releases that led to ``project version`` on ``index``, ending with it: when a
+    ``process`` job made it, that job's chain and release come first."""
+    row = conn.execute(
+        "SELECT j.id, j.project, j.version FROM made AS m JOIN jobs AS j ON j.id = m.job_id "
+        "WHERE m.ix = ? AND m.project = ? AND m.version = ? AND j.handler = ? "
+        "AND j.project != m.project ORDER BY j.id DESC LIMIT 1",
+        (index, project, version, HANDLER),
+    ).fetchone()
+    if row is None:
+        return [(project, version)]
+    above = remake_of(conn, int(row[0]))
+    chain = list(above.chain) if above else []
+    return [*chain, (str(row[1]), str(row[2])), (project, version)]
+
+
+def describe(pins: list[str], chain: list[Release]) -> str:
+    """``re-processing for NAME VERSION (upload)``, or the release that made it."""
+    what = ", ".join(p.replace("==", " ") for p in pins)
+    if len(chain) < 2:
+        return f"re-processing for {what} (upload)"
+    task = chain[-2]
+    via = " -> ".join(f"{p} {v}" for p, v in chain[:-1])
+    return f"re-processing for {what} (made by processing {task[0]} {task[1]}: {via})"
+
+
+def remake_release(conn: sqlite3.Connection, event: outbox.Event, task: str, version: str) -> bool:
+    """Queue (or update the queued) re-processing of ``task version`` on the event's index
+    for the event's release; True when a job was queued."""
+    index = event.index
+    upstream = names.normalize_dist(event.project)
+    pin = f"{upstream}=={event.version}"
+    chain = chain_of(conn, index, upstream, event.version)
+    jobs = db.release_jobs(conn, index, task, version)
+    mine = [j for j in jobs if j.handler == HANDLER]
+    remakes = {j.id: remake_of(conn, j.id) for j in mine if j.reason}
+    if any(r is not None and pin in r.pins for r in remakes.values()):
+        return False  # this release made its re-processing already
+    waiting = [j for j in mine if j.state == db.QUEUED and j.started is None]
+    if any(not j.reason for j in waiting):
+        return False  # its own processing has not started: it installs the newest
+    cycle = task in {p for p, _ in chain}
+    if waiting and not cycle:
+        _join(conn, waiting[-1].id, remakes[waiting[-1].id], pin, chain)
+        return False
+    entry = catalog.get(conn, index, task, version)
+    files = sorted((entry.files if entry else []), key=lambda f: not is_sdist(f["name"]))
+    if not files:
+        return False  # gone from the index meanwhile
+    pins = [pin]
+    if not db.add_job(
+        conn,
+        handler=HANDLER,
+        rank=RANK,
+        event=outbox.Event(
+            event.id,
+            index,
+            task,
+            version,
+            files[0]["name"],
+            files[0]["sha256"],
+            event.serial,
+            event.source,
+            event.recorded,
+        ),
+        key=f"{KEY}{pin}",
+        delay=SETTLE,
+        reason=describe(pins, chain),
+    ):
+        return False
+    job_id = int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
+    conn.execute(
+        "INSERT OR REPLACE INTO remakes (job_id, pins, chain) VALUES (?, ?, ?)",
+        (job_id, json.dumps(pins), json.dumps(chain)),
+    )
+    if cycle:
+        loop = " -> ".join(f"{p} {v}" for p, v in [*chain, (task, version)])
+        conn.execute(
+            "UPDATE jobs SET state = ?, finished = ?, message = ? WHERE id = ?",
+            (db.FAILED, time.time(), f"refused: a cycle: {loop}", job_id),
+        )
+    return True
+
+
+def _join(
+    conn: sqlite3.Connection, job_id: int, remake: Remake | None, pin: str, chain: list[Release]
+) -> None:
+    """Let the queued re-processing ``job_id`` run for ``pin`` too (the newest release of
+    a name replaces the one it pinned), in the same settle window."""
+    name = pin.split("==", 1)[0]
+    pins = [p for p in (remake.pins if remake else []) if p.split("==", 1)[0] != name] + [pin]
+    merged = list(remake.chain if remake else [])
+    merged += [r for r in chain if r not in merged]
+    conn.execute(
+        "INSERT OR REPLACE INTO remakes (job_id, pins, chain) VALUES (?, ?, ?)",
+        (job_id, json.dumps(pins), json.dumps(merged)),
+    )
+    conn.execute(
+        "UPDATE jobs SET reason = ? WHERE id = ? AND state = 'queued'",
+        (describe(pins, chain)[:500], job_id),
+    )
