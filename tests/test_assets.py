@@ -186,8 +186,12 @@ def test_one_read_feeds_the_copy_and_the_hash(tmp_path, kind):
     try:
         stored = store.put(fifo)
     finally:
+        feeder.join(timeout=10)
         if feeder.is_alive():  # the store did not read it: unblock the feeder
-            with fifo.open("rb") as fh:
+            # a reader opened without waiting: a feeder that already left never blocks it
+            fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+            os.set_blocking(fd, True)
+            with os.fdopen(fd, "rb") as fh:
                 fh.read()
         feeder.join()
     assert (stored.sha256, stored.size, stored.kind) == (sha(data), len(data), "file")
