@@ -2,7 +2,8 @@
 # The main job, end to end, with real parts: a project, its devpi-server (production
 # settings), users, the staged indexes, packages published to the first stage, a
 # workspace with a lib and a task packl, a CG mini-production (assets, products, a task
-# and its render), and installs from the project index with plain pip.
+# and its render), a new rig flowing down to a new render, and installs from the project
+# index with plain pip.
 # Run it with `make demo`.
 #
 # Everything happens in a temporary folder that is removed at the end. PIPL_DEMO_KEEP=1
@@ -116,13 +117,33 @@ step python "$here/publish_and_install.py" "$PIPL_PROJECT" shot-010-anim 0.3.0 \
     "$work/env/bin/pip" "${dists[@]}"
 step "$work/env/bin/pip" show --disable-pip-version-check shot-010-anim-render
 
-echo "== 10. the project's state; the runner also serves the web dashboard and HTTP API"
+echo "== 10. data flows downstream: the shot task requires 'chair-rig>=1.0' (a range, not a pin),"
+echo "      so a new rig reaches its render by itself. chair-rig 1.1.0, a product packl, goes to"
+echo "      dev; it has no tests, but its QA is earned, not 'none': pipl's kind contract of a"
+echo "      product ([qa] contracts, on by default) checks that it imports and its manifest"
+echo "      holds, so the gate of qa lets it in like any release that passed QA. On qa, CI"
+echo "      re-processes the task's latest release (0.3.0) with the new rig: its render comes"
+echo "      out as shot-010-anim-render 0.3.0.post1, pinned to chair-rig 1.1.0"
+step python "$here/cg/run.py" rig 1.1.0
+step pipl ci wait --timeout 600
+step pipl ci list --packl chair-rig
+step pipl ci list --packl shot-010-anim-render
+echo "   what was made from the new rig, and the render installed from qa with plain pip:"
+step pipl proj index derived chair-rig 1.1.0
+PIP_CONFIG_FILE=/dev/null step "$work/env/bin/pip" install --quiet --disable-pip-version-check \
+    --index-url "http://127.0.0.1:$port/demo/qa/+simple/" "shot-010-anim-render==0.3.0.post1"
+step "$work/env/bin/python" -c "from pipl_pipe.products import get_product
+p = get_product('shot-010-anim-render')
+print(p.name, p.version, 'sources:', ' '.join(p.sources))"
+
+echo "== 11. the project's state; the runner also serves the web dashboard and HTTP API"
 step pipl proj status
 step pipl proj index show dev
 dashboard=$(pipl proj web --no-browser)
 echo
 echo "Demo finished: project, server, users, stages, workspace, packls, publish, promote,"
-echo "assets, products, tasks, envsets, CI on upload and pip install all worked."
+echo "assets, products, tasks, envsets, CI on upload, data flowing downstream and pip install"
+echo "all worked."
 echo "Dashboard: $dashboard"
 if [ "${PIPL_DEMO_KEEP:-0}" != 1 ]; then
     echo "(PIPL_DEMO_KEEP=1 keeps it open)"

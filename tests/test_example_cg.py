@@ -110,3 +110,23 @@ def test_create_task_console_script_in_the_workspace(facts, project):
     bad = Runner().run(["create_task", "shot-020-anim", "nope"], env=env, check=False)
     assert bad.returncode == 1
     assert "unknown task type 'nope': known types are generic, shot-animation" in bad.stderr
+
+
+def test_a_new_rig_matches_the_task_requirement(facts, project, tmp_path):
+    """The task requires the rig as a range, so a new rig is what a resolver (and CI's
+    re-processing on qa) picks for it; ``publish_rig`` publishes one like the first."""
+    sys.path.insert(0, str(EXAMPLE))
+    try:
+        import run as cg_run
+    finally:
+        sys.path.remove(str(EXAMPLE))
+    index = project.stage_index()
+    with connect(project, "anonymous") as client:
+        task = client.versions(index, "shot-010-anim", inherited=False)["0.1.0"]
+    assert "chair-rig>=1.0" in task["requires_dist"]
+    built = cg_run.publish_rig(project, "1.1.0", log=lambda _: None, workdir=tmp_path)
+    assert built.assets[0].sha256 != facts["rig_scene"]  # a joint more
+    with connect(project, "anonymous") as client:
+        rigs = client.versions(index, "chair-rig", inherited=False)
+    assert sorted(rigs) == ["1.0.0", "1.1.0"]
+    assert "chair-model==1.0.0" in rigs["1.1.0"]["requires_dist"]

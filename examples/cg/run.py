@@ -6,10 +6,16 @@
 Run it against a running project (``PIPL_PROJECT=... python examples/cg/run.py``); the
 tests run ``run()`` against their own server. Every step uses pipl's library, the way a
 studio tool or a CI handler would.
+
+The task requires ``chair-rig>=1.0`` (a range, not a pin), so a new rig flows downstream:
+``python examples/cg/run.py rig 1.1.0`` publishes a new version of the rig product to the
+first stage (``publish_rig``); CI checks it (a product's kind contract is its QA), promotes
+it to qa, and re-processes the task there, whose render product pins the new rig.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -41,6 +47,73 @@ requires maya "2025";
 createNode transform -n "chair";
 createNode mesh -n "chairShape" -p "chair";
 """
+
+RIG_REQUIREMENT = "chair-rig>=1.0"  # what the shot task needs: any rig from 1.0 on
+
+
+def rig_scene(chair_sha256: str, joints: int = 1) -> str:
+    """The rig's scene: the model's chair by hash, and its joints."""
+    names = ["chair_root"] + [f"chair_leg_{i}" for i in range(1, joints)]
+    return (
+        CHAIR_MA
+        + f'file -r "{chair_sha256}";\n'
+        + "".join(f'createNode joint -n "{n}";\n' for n in names)
+    )
+
+
+def build_and_upload(
+    project: Project,
+    client: Any,
+    spec: ProductSpec,
+    outputs: Path,
+    workdir: Path,
+    log: Callable[[str], None],
+) -> Any:
+    """Build product ``spec`` from ``outputs`` and upload it to the first stage."""
+    built = build_product(
+        outputs,
+        spec,
+        store=project_store(project),
+        workdir=workdir,
+        index_url=project.simple_url(),
+        uv=Uv(),
+        client=client,
+        index=project.stage_index(),
+    )
+    for path in built.files:
+        client.upload(project.stage_index(), path)
+    log(
+        f"published product {spec.name} {spec.version}: "
+        + ", ".join(f"{a.name}={a.sha256[:12]}" for a in built.assets)
+    )
+    return built
+
+
+def publish_rig(
+    project: Project,
+    version: str,
+    *,
+    joints: int = 2,
+    log: Callable[[str], None] = print,
+    workdir: Path | None = None,
+) -> Any:
+    """A new version of the rig product (made from the same model, with more joints),
+    published to the first stage like the first one; CI does the rest."""
+    work = Path(workdir or tempfile.mkdtemp(prefix="pipl-cg-rig-"))
+    outputs = work / "rig-outputs"
+    outputs.mkdir(parents=True)
+    (outputs / "scene.ma").write_text(
+        rig_scene(hashlib.sha256(CHAIR_MA.encode()).hexdigest(), joints)
+    )
+    spec = ProductSpec(
+        "chair-rig",
+        "rig",
+        version,
+        ["chair-model==1.0.0", "cg-pipeline==0.1.0"],
+        {"scene": "maya-ascii"},
+    )
+    with connect(project, "owner") as client:
+        return build_and_upload(project, client, spec, outputs, work / "products", log)
 
 
 def run(
@@ -76,23 +149,8 @@ def run(
         def product(
             name: str, type_: str, outputs: Path, sources: list[str], types: dict[str, str]
         ) -> Any:
-            built = build_product(
-                outputs,
-                ProductSpec(name, type_, "1.0.0", sources, types),
-                store=store,
-                workdir=work / "products",
-                index_url=index_url,
-                uv=uv,
-                client=client,
-                index=project.stage_index(),
-            )
-            for path in built.files:
-                client.upload(project.stage_index(), path)
-            log(
-                f"published product {name} 1.0.0: "
-                + ", ".join(f"{a.name}={a.sha256[:12]}" for a in built.assets)
-            )
-            return built
+            spec = ProductSpec(name, type_, "1.0.0", sources, types)
+            return build_and_upload(project, client, spec, outputs, work / "products", log)
 
         # 2. a model product: a scene file and a folder of textures
         model_out = work / "model-outputs"
@@ -112,9 +170,7 @@ def run(
         rig_out = work / "rig-outputs"
         rig_out.mkdir()
         chair = next(a for a in model.assets if a.name == "chair")
-        (rig_out / "scene.ma").write_text(
-            CHAIR_MA + f'file -r "{chair.sha256}";\ncreateNode joint -n "chair_root";\n'
-        )
+        (rig_out / "scene.ma").write_text(rig_scene(chair.sha256))
         rig = product(
             "chair-rig",
             "rig",
@@ -130,7 +186,7 @@ def run(
             project, ws, "shot-010-anim", "lib", description="Shot 010: the chair wobbles"
         )
         log(create_task(project, ws, task, "shot-animation", uv=uv))
-        deps.add(project, ws, task, "chair-rig==1.0.0", uv=uv)
+        deps.add(project, ws, task, RIG_REQUIREMENT, uv=uv)
         deps.add(project, ws, task, "maya-tools", extra="edit", uv=uv)
         publish(project, ws, task, client)
         log("published shot-010-anim")
@@ -193,11 +249,18 @@ def run(
     return facts
 
 
-def main() -> None:
+def main(argv: list[str]) -> None:
     project = find_project()
+    if argv[:1] == ["rig"] and len(argv) == 2:
+        publish_rig(project, argv[1])
+        return
+    if argv:
+        sys.exit(
+            "usage: run.py            the whole production\n       run.py rig VERSION    a new rig"
+        )
     facts = run(project)
     print(f"\nCG example done: render frames {facts['render']['frames'][:12]}...")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
