@@ -15,6 +15,7 @@ BENCHES = {
     "lookup": "bench.bench_lookup",
     "ci": "bench.bench_ci",
     "ci-loop": "bench.bench_ci:loop_main",
+    "flow": "bench.bench_flow",
     "sandbox": "bench.bench_sandbox",
     "mirror": "bench.bench_mirror",
     "pipe": "bench.bench_pipe",
