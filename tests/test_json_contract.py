@@ -119,6 +119,18 @@ SHAPES: dict[str, Any] = {
         {"project": S, "version": S, "stages": [S], "source": S, "depth": INT, "yanked": [S]}
     ],
     "allowed-names": {"stage": S, "index": S, "names": [S], "retried": [INT]},
+    "flow": [
+        {
+            "stage": S,
+            "index": S,
+            "processing": B,
+            "paused": B,
+            "since": OPT_F,
+            "by": OPT_S,
+            "skipped": [S],
+            "queued": [INT],
+        }
+    ],
     "packls": [{"name": S, "version": OPT_S, "kind": OPT_S, "path": S, "error": OPT_S}],
     "packl": {
         "name": S,
@@ -226,6 +238,7 @@ CASES: dict[str, list[str]] = {
     "proj index yank": ["contract-lib", "0.1.0", "--stage", "dev", "--undo"],
     "proj index derived": ["contract-lib", "0.1.0"],
     "proj index names list": [],
+    "proj index flow status": [],
     "proj user list": [],
     "work list": [],
     "work commands": ["-w", "contract"],

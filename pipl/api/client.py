@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from pipl.api.admin import Health, Identity, Login
+from pipl.api.flow import FlowApi
 from pipl.api.jobs import JobsApi, Triggered
 from pipl.api.models import build
 from pipl.api.pipelines import PipelinesApi
@@ -53,6 +54,7 @@ class Client:
 
     def _setup(self) -> None:
         self.jobs = JobsApi(self)
+        self.flow = FlowApi(self)
         self.releases = ReleasesApi(self)
         self.pipelines = PipelinesApi(self)
         self.users = UsersApi(self)
@@ -82,8 +84,9 @@ class Client:
     # -- CI -------------------------------------------------------------------------------
     def wait(self, project: str, version: str, *, timeout: float = 600.0) -> Triggered:
         """Return once every CI job the upload of ``project version`` set going has
-        ended: its jobs on every stage it was promoted to, and the jobs of the products its
-        processing published. The answer lists them all with their states (``.ok``: all
+        ended: its jobs on every stage it was promoted to, the jobs of the products its
+        processing published, and the re-processings it set going downstream (and so on
+        from their products). The answer lists them all with their states (``.ok``: all
         passed); a ``PiplError`` when some are still busy after ``timeout`` seconds."""
         return self.jobs.wait(project, version, timeout=timeout)
 

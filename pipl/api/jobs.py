@@ -53,6 +53,7 @@ class Job:
     message: str
     key: str = ""
     rank: int = 0
+    reason: str = ""  # why a re-processing runs (pipl.ci.downstream), else ""
 
     @property
     def release(self) -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipl.api.flow import Stale
 from pipl.api.lifecycle import Derived, Yank
 from pipl.api.models import build, build_list
 from pipl.api.ops import declare
@@ -210,6 +211,7 @@ class Product:
     assets: list[Asset]
     error: str = ""  # why the manifest could not be read
     from_yanked: list[str] = field(default_factory=list)  # yanked releases it was made from
+    stale: list[Stale] = field(default_factory=list)  # newer upstream releases that did not flow
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,10 @@ making another, so a burst makes one re-processing, and only one re-processing o
 release is queued at a time (``db.claim_next`` never runs two of them at once). The chain
 of releases that led to a re-processing is kept: one that would re-process a task a
 release in its own chain was made from is a cycle, refused with a failed job saying so.
+
+The owner may pause the flow on a stage (``pause``): releases landing there meanwhile are
+noted (``flow_skipped``) instead of re-processing anything, and ``resume`` queues the
+re-processings for the latest of them, per name.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
@@ -44,6 +48,19 @@ CREATE TABLE IF NOT EXISTS remakes (
     job_id INTEGER PRIMARY KEY,
     pins TEXT NOT NULL,
     chain TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS flow_paused (
+    ix TEXT PRIMARY KEY,
+    since REAL NOT NULL,
+    by TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS flow_skipped (
+    ix TEXT NOT NULL,
+    project TEXT NOT NULL,
+    version TEXT NOT NULL,
+    event TEXT NOT NULL,
+    tasks TEXT NOT NULL,
+    PRIMARY KEY (ix, project, version)
 );
 """
 
@@ -78,8 +95,8 @@ def queue(
     handlers: Callable[[str], list[str]],
     events: Iterable[outbox.Event],
 ) -> list[int]:
-    """Queue the re-processings the releases of ``events`` call for; the events that made
-    a job (one per job)."""
+    """Queue the re-processings the releases of ``events`` call for (a release landing on
+    a paused stage is noted instead); the events that made a job (one per job)."""
     init(conn)
     seen: dict[tuple[str, str, str], outbox.Event] = {}
     for event in events:
@@ -87,16 +104,133 @@ def queue(
             seen.setdefault(
                 (event.index, names.normalize_dist(event.project), event.version), event
             )
+    held = paused(conn)
     made = []
     for (index, project, version), event in seen.items():
         try:
             found = dependents(conn, client, index, project, version)
         except (PiplError, OSError, ValueError):
             continue  # the server went away mid-read: the sweep's event comes back later
-        for task, task_version in found:
-            if remake_release(conn, event, task, task_version):
-                made.append(event.id)
+        if index in held:
+            _skip(conn, event, project, [task for task, _ in found])
+            continue
+        made += [event.id for task, v in found if remake_release(conn, event, task, v)]
     return made
+
+
+def remade_for(conn: sqlite3.Connection, project: str, version: str) -> list[db.Job]:
+    """The re-processing jobs release ``project version`` set going (queued for it, or
+    joined by it), oldest first."""
+    init(conn)
+    pin = f"{names.normalize_dist(project)}=={version}"
+    rows = conn.execute(
+        "SELECT j.id FROM jobs AS j LEFT JOIN remakes AS r ON r.job_id = j.id "
+        "WHERE j.handler = ? AND j.reason != '' AND (j.key = ? OR r.pins LIKE ?) ORDER BY j.id",
+        (HANDLER, f"{KEY}{pin}", f'%"{pin}"%'),
+    ).fetchall()
+    return [db.get_job(conn, int(r[0])) for r in rows]
+
+
+# -- pausing the flow on a stage --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pause:
+    """The flow on ``index`` is paused, since ``since``, by ``by``."""
+
+    index: str
+    since: float
+    by: str
+
+
+def paused(conn: sqlite3.Connection) -> dict[str, Pause]:
+    """The indexes whose flow is paused."""
+    init(conn)
+    rows = conn.execute("SELECT ix, since, by FROM flow_paused").fetchall()
+    return {str(ix): Pause(str(ix), float(since), str(by)) for ix, since, by in rows}
+
+
+def skipped(conn: sqlite3.Connection, index: str) -> list[Release]:
+    """The releases that landed on ``index`` while its flow was paused, not flowed yet."""
+    init(conn)
+    rows = conn.execute(
+        "SELECT project, version FROM flow_skipped WHERE ix = ? ORDER BY project, version",
+        (index,),
+    )
+    return [(str(p), str(v)) for p, v in rows]
+
+
+def pause(conn: sqlite3.Connection, index: str, by: str) -> Pause:
+    """Pause the flow on ``index`` (kept while paused already)."""
+    init(conn)
+    conn.execute(
+        "INSERT OR IGNORE INTO flow_paused (ix, since, by) VALUES (?, ?, ?)",
+        (index, time.time(), by),
+    )
+    return paused(conn)[index]
+
+
+def resume(conn: sqlite3.Connection, client: IndexClient, index: str) -> list[int]:
+    """Let data flow on ``index`` again and queue the re-processings the latest release of
+    each name noted while it was paused calls for; the ids of the jobs queued."""
+    init(conn)
+    conn.execute("DELETE FROM flow_paused WHERE ix = ?", (index,))
+    rows = conn.execute(
+        "SELECT project, version, event FROM flow_skipped WHERE ix = ?", (index,)
+    ).fetchall()
+    newest: dict[str, tuple[Version, outbox.Event]] = {}
+    for project, version, text in rows:
+        key = Version(str(version))
+        if project not in newest or key > newest[project][0]:
+            newest[project] = (key, outbox.Event(*json.loads(text)))
+    before = _last_job(conn)
+    for project, (_, event) in sorted(newest.items()):
+        # a failed read raises: resuming again retries
+        for task, version in dependents(conn, client, index, project, event.version):
+            remake_release(conn, event, task, version)
+        conn.execute("DELETE FROM flow_skipped WHERE ix = ? AND project = ?", (index, project))
+    rows = conn.execute(
+        "SELECT id FROM jobs WHERE id > ? AND handler = ? AND ix = ? AND reason != ''",
+        (before, HANDLER, index),
+    ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def expected(conn: sqlite3.Connection, tasks: list[str]) -> list[tuple[str, str, str]]:
+    """(index, upstream, version) of the releases meant to flow into ``tasks``: those a
+    re-processing of one was queued for, and those noted while the flow was paused."""
+    init(conn)
+    if not tasks:
+        return []
+    marks = ",".join("?" * len(tasks))
+    found = set()
+    rows = conn.execute(
+        f"SELECT j.ix, r.pins FROM remakes AS r JOIN jobs AS j ON j.id = r.job_id "  # noqa: S608 - placeholders only
+        f"WHERE j.project IN ({marks})",
+        tasks,
+    )
+    for index, pins in rows:
+        for pin in json.loads(pins):
+            name, _, version = str(pin).partition("==")
+            found.add((str(index), names.normalize_dist(name), version))
+    for index, project, version, noted in conn.execute(
+        "SELECT ix, project, version, tasks FROM flow_skipped"
+    ):
+        if set(json.loads(noted)) & set(tasks):
+            found.add((str(index), str(project), str(version)))
+    return sorted(found)
+
+
+def _skip(conn: sqlite3.Connection, event: outbox.Event, project: str, tasks: list[str]) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO flow_skipped (ix, project, version, event, tasks) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (event.index, project, event.version, json.dumps(list(astuple(event))), json.dumps(tasks)),
+    )
+
+
+def _last_job(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT coalesce(max(id), 0) FROM jobs").fetchone()[0])
 
 
 # -- finding dependents -----------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Following CI from outside the runner: a job's log read by offsets, and everything one
 release's upload set going (its jobs, the promotions to later stages and the jobs there,
-the products its processing published and their jobs).
+the products its processing published and their jobs, the re-processings of the tasks
+that depend on it, ``pipl.ci.downstream``, and so on from their products).
 
 Both read the CI database and the log files only: a follower that goes away costs the
 runner nothing.
@@ -88,8 +89,11 @@ class Triggered:
 
 
 def triggered(conn: sqlite3.Connection, project: str, version: str) -> Triggered:
-    """The jobs of release ``project version`` on every index, and, following what those
-    jobs recorded (``db.record_made``), the jobs of the releases they put elsewhere."""
+    """The jobs of release ``project version`` on every index and the re-processings it
+    set going, and, following what those jobs recorded (``db.record_made``), the jobs of
+    the releases they put elsewhere, transitively."""
+    from pipl.ci.downstream import remade_for
+
     start = (normalize_dist(project), version)
     todo = [start]
     seen = {start}
@@ -104,7 +108,9 @@ def triggered(conn: sqlite3.Connection, project: str, version: str) -> Triggered
         for job in found:
             jobs[job.id] = job
             reached.setdefault((job.index, name, ver), Reached(job.index, name, ver, None))
-        for job_id, ix, made_name, made_ver in db.made_by(conn, [j.id for j in found]):
+        remade = remade_for(conn, name, ver)
+        jobs.update((job.id, job) for job in remade)
+        for job_id, ix, made_name, made_ver in db.made_by(conn, [j.id for j in found + remade]):
             reached[(ix, made_name, made_ver)] = Reached(ix, made_name, made_ver, job_id)
             if (made_name, made_ver) not in seen:
                 seen.add((made_name, made_ver))

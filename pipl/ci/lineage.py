@@ -10,15 +10,23 @@ Two records say a release was made from another, both in the CI database:
 
 ``made_from`` follows both, from the release to what was made from it, from those to what
 was made from them, and so on; each release is listed once, nearest first.
+
+``stale`` tells whether a product fell behind its upstream: a release it was made from has
+a newer release on the product's stage or an earlier one that did not flow into a newer
+product (the flow was paused there, the re-processing failed, the task opted out, or it
+has not run yet).
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass
 
+from packaging.version import InvalidVersion, Version
+
 from pipl import names
-from pipl.ci import catalog
+from pipl.ci import catalog, downstream
 
 
 @dataclass(frozen=True)
@@ -115,3 +123,134 @@ def made_of(conn: sqlite3.Connection, project: str, version: str) -> list[tuple[
                 todo.append(source)
     seen.discard(start)
     return sorted(seen)
+
+
+# -- stale products ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stale:
+    """A product was made from ``source pinned`` (``pinned`` "": a release its manifest
+    does not pin), and ``source newer`` (on ``index``) did not flow into a newer one."""
+
+    source: str
+    pinned: str
+    newer: str
+    index: str
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.newer} did not flow"
+
+
+def stale(conn: sqlite3.Connection, indexes: list[str], project: str, version: str) -> list[Stale]:
+    """Why product ``project version`` is stale (empty: it is not), one reason per
+    upstream name, on the stages ``indexes`` (in order) up to the last one holding it:
+
+    - a release it pins (its manifest's sources) has a newer release there;
+    - a release was meant to flow into the task that made it (a re-processing was queued
+      for it, or it landed while the flow was paused), newer than what it pins of that
+      name;
+
+    unless a product of its name pins that release or a later one, or a re-processing for
+    one that the task follows passed (its products were the same)."""
+    key = names.normalize_dist(project)
+    holders = set(catalog.where(conn, key, version))
+    held = [n for n, index in enumerate(indexes) if index in holders]
+    if not held:
+        return []
+    upto = indexes[: held[-1] + 1]
+    pins = dict(_pins(conn, key, version))
+    candidates: list[tuple[str, str, str]] = []
+    for source, pinned in pins.items():
+        newest = _newest(conn, upto, source, pinned)
+        if newest is not None:
+            candidates.append((newest[1], source, newest[0]))
+    for index, source, newer in downstream.expected(conn, _tasks(conn, key)):
+        base = _version(pins.get(source, ""))
+        if index in upto and (base is None or Version(newer) > base):
+            candidates.append((index, source, newer))
+    best: dict[str, Stale] = {}
+    for index, source, newer in candidates:
+        if source in best and Version(best[source].newer) >= Version(newer):
+            continue
+        if not _flowed(conn, key, source, newer):
+            best[source] = Stale(source, pins.get(source, ""), newer, index)
+    return [best[s] for s in sorted(best)]
+
+
+def _tasks(conn: sqlite3.Connection, product: str) -> list[str]:
+    """The packls whose processing made a release of ``product``."""
+    rows = conn.execute(
+        "SELECT DISTINCT t.project FROM made AS m JOIN jobs AS t ON t.id = m.job_id "
+        "WHERE m.project = ? AND t.handler = ? AND t.project != m.project",
+        (product, downstream.HANDLER),
+    )
+    return [str(r[0]) for r in rows]
+
+
+def _version(text: str) -> Version | None:
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None
+
+
+def _pins(conn: sqlite3.Connection, project: str, version: str) -> list[tuple[str, str]]:
+    rows = conn.execute(
+        "SELECT DISTINCT source, source_version FROM provenance WHERE project = ? AND version = ?",
+        (project, version),
+    )
+    return sorted({(names.normalize_dist(s), str(v)) for s, v in rows})
+
+
+def _newest(
+    conn: sqlite3.Connection, indexes: list[str], source: str, pinned: str
+) -> tuple[str, str] | None:
+    """(version, index) of the newest release of ``source`` on ``indexes`` when it is
+    newer than ``pinned`` (a pre-release only after a pre-release)."""
+    base = _version(pinned)
+    if base is None:
+        return None
+    marks = ",".join("?" * len(indexes))
+    rows = conn.execute(
+        f"SELECT version, ix FROM releases WHERE project = ? AND ix IN ({marks})",  # noqa: S608 - placeholders only
+        (source, *indexes),
+    )
+    best: tuple[Version, str, str] | None = None
+    for text, index in rows:
+        key = _version(str(text))
+        if key is None or key <= base or (key.is_prerelease and not base.is_prerelease):
+            continue
+        if best is None or key > best[0]:
+            best = (key, str(text), str(index))
+    return (best[1], best[2]) if best else None
+
+
+def _flowed(conn: sqlite3.Connection, product: str, source: str, newer: str) -> bool:
+    """Whether ``source newer`` (or a later release) flowed into product ``product``: a
+    release of it pins one, or a re-processing for one that followed it passed."""
+    wanted = Version(newer)
+    rows = conn.execute(
+        "SELECT DISTINCT source_version FROM provenance WHERE project = ? AND source = ?",
+        (product, source),
+    )
+    if any((v := _version(str(r[0]))) is not None and v >= wanted for r in rows):
+        return True
+    tasks = _tasks(conn, product)
+    downstream.init(conn)
+    marks = ",".join("?" * len(tasks))
+    rows = conn.execute(
+        f"SELECT r.pins, j.message FROM remakes AS r JOIN jobs AS j ON j.id = r.job_id "  # noqa: S608 - placeholders only
+        f"WHERE j.state = 'passed' AND j.project IN ({marks})",
+        tasks,
+    )
+    for pins, message in rows:
+        if ": not followed (" in str(message):
+            continue  # the task opted out
+        for pin in json.loads(pins):
+            name, _, text = str(pin).partition("==")
+            if names.normalize_dist(name) == source:
+                v = _version(text)
+                if v is not None and v >= wanted:
+                    return True
+    return False

@@ -394,11 +394,13 @@ def maintainers(
 
 
 def _register_lifecycle() -> None:
+    from pipl.cli.proj_flow import flow_group
     from pipl.cli.proj_lifecycle import derived, names_group, yank
 
     index.add_command(yank)
     index.add_command(derived)
     index.add_command(names_group)
+    index.add_command(flow_group)
 
 
 _register_lifecycle()

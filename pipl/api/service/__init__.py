@@ -219,6 +219,7 @@ def _load_domains() -> None:
     # each domain module registers its operations when imported
     from pipl.api.service import (
         admin,  # noqa: F401
+        flow,  # noqa: F401
         jobs,  # noqa: F401
         lifecycle,  # noqa: F401
         names,  # noqa: F401

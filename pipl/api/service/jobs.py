@@ -33,6 +33,7 @@ def to_api(job: db.Job) -> Job:
         message=job.message,
         key=job.key,
         rank=job.rank,
+        reason=job.reason,
     )
 
 

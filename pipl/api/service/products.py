@@ -13,6 +13,7 @@ from packaging.requirements import Requirement as Req
 from pipl_pipe.products import ASSET_NAME
 
 from pipl import names
+from pipl.api.flow import Stale
 from pipl.api.releases import (
     Asset,
     AssetCheck,
@@ -27,7 +28,7 @@ from pipl.api.service.releases import (
     release_name,
     short_stage,
 )
-from pipl.ci import catalog
+from pipl.ci import catalog, lineage
 from pipl.errors import FrameworkError, NotFound, PiplError, UsageError
 
 
@@ -117,7 +118,14 @@ def _product(ctx: Context, product: str, version: str) -> Product | None:
         list(doc.get("sources") or []),
         assets,
         from_yanked=from_yanked(ctx, product, version),
+        stale=_stale(ctx, product, version),
     )
+
+
+def _stale(ctx: Context, product: str, version: str) -> list[Stale]:
+    """Why the product is stale (``pipl.ci.lineage.stale``), with stage names."""
+    found = lineage.stale(ctx.ci, ctx.project.stage_indexes, product, version)
+    return [Stale(s.source, s.pinned, s.newer, short_stage(ctx, s.index)) for s in found]
 
 
 @operation("products.list")
