@@ -222,6 +222,13 @@ def expected(conn: sqlite3.Connection, tasks: list[str]) -> list[tuple[str, str,
 
 
 def _skip(conn: sqlite3.Connection, event: outbox.Event, project: str, tasks: list[str]) -> None:
+    """Note a release landing on a paused stage, with the tasks it would re-process (those
+    noted by an earlier event of it kept)."""
+    row = conn.execute(
+        "SELECT tasks FROM flow_skipped WHERE ix = ? AND project = ? AND version = ?",
+        (event.index, project, event.version),
+    ).fetchone()
+    tasks = sorted(set(tasks) | set(json.loads(row[0]) if row else []))
     conn.execute(
         "INSERT OR REPLACE INTO flow_skipped (ix, project, version, event, tasks) "
         "VALUES (?, ?, ?, ?, ?)",
