@@ -9,8 +9,9 @@ the index's metadata (``requires_dist``), the releases from the runner's catalog
 
 Each dependent gets a ``process`` job of its own (key ``after NAME==VERSION``) with a
 reason, and the upstream releases it installs and pins (``pipl.ci.remake`` runs it). The
-job waits ``SETTLE`` seconds: releases arriving meanwhile join the queued job instead of
-making another, so a burst makes one re-processing, and only one re-processing of a
+job waits until no release has joined it for ``SETTLE`` seconds (``MAX_SETTLE`` at most):
+releases arriving meanwhile join the queued job instead of making another, so a burst
+makes one re-processing (two when one starts mid-burst), and only one re-processing of a
 release is queued at a time (``db.claim_next`` never runs two of them at once). The chain
 of releases that led to a re-processing is kept: one that would re-process a task a
 release in its own chain was made from is a cycle, refused with a failed job saying so.
@@ -41,7 +42,8 @@ from pipl.index.client import IndexClient
 HANDLER = "process"
 RANK = 25  # the process handler's
 KEY = "after "
-SETTLE = 2.0  # seconds a re-processing waits for more upstream releases to join it
+SETTLE = 1.0  # seconds a re-processing waits, after the last release that joined it
+MAX_SETTLE = 20.0  # seconds a steady stream of releases may hold it back, at most
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS remakes (
@@ -418,7 +420,10 @@ def _join(
         "INSERT OR REPLACE INTO remakes (job_id, pins, chain) VALUES (?, ?, ?)",
         (job_id, json.dumps(pins), json.dumps(merged)),
     )
+    # a burst keeps it waiting: it runs once the releases stop coming (MAX_SETTLE at most)
+    now = time.time()
     conn.execute(
-        "UPDATE jobs SET reason = ? WHERE id = ? AND state = 'queued'",
-        (describe(pins, chain)[:500], job_id),
+        "UPDATE jobs SET reason = ?, not_before = MIN(created + ?, ?) "
+        "WHERE id = ? AND state = 'queued'",
+        (describe(pins, chain)[:500], MAX_SETTLE, now + SETTLE, job_id),
     )
