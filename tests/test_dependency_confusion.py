@@ -19,7 +19,7 @@ import pytest
 
 from pipl.api.client import Client
 from pipl.ci import db
-from pipl.errors import AuthError
+from pipl.errors import AuthError, PromotionRefused
 from pipl.index.allowed_names import (
     change_allowed,
     get_allowed,
@@ -213,3 +213,52 @@ def test_pypi_versions_of_a_name_published_here_never_reach_the_stages(mirrored,
     assert found.returncode == 0, found.stderr
     [got] = [p.name for p in (tmp_path / "got").iterdir()]
     assert got.startswith("studio_lib-1.0"), got
+
+
+def test_a_requirement_only_pypi_satisfies_on_prod_waits_for_the_projects_own(mirrored, tmp_path):
+    """prod holds no studio-lib yet, so its chain shows PyPI's 9.0; a release needing
+    studio-lib>=1 goes there only with the project's own studio-lib, never on PyPI's."""
+    from pipl.index.promote import plan_promotion, promote
+
+    project = mirrored.project
+    dev, qa, prod = (project.stage_index(s) for s in ("dev", "qa", "prod"))
+    if not on(project, "qa", "studio-lib", "1.0"):
+        with Client.from_project(project.root) as owner:
+            owner.releases.change_names("studio-lib")
+        with connect(project, "owner") as client:
+            client.upload(dev, task_sdist(tmp_path, "studio-lib", "1.0"))
+        run_until_idle(project)
+    assert on(project, "qa", "studio-lib", "1.0")
+    with connect(project, "owner") as client:
+        client.upload(dev, make_wheel(tmp_path, "studio-app", "1.0", requires=["studio-lib>=1"]))
+        client.push(dev, "studio-app", "1.0", qa)  # past qa's gate, to keep to the point
+        # the gap: on prod's chain PyPI's studio-lib satisfies studio-lib>=1
+        assert set(client.versions(prod, "studio-lib")) == {"9.0"}
+        assert set(client.versions(qa, "studio-lib")) == {"1.0"}
+
+        plan = plan_promotion(client, project.name, "studio-app", "1.0", source=qa, target=prod)
+        [missing] = plan.missing
+        assert (missing.requirement, missing.available, missing.own) == ("studio-lib>=1", "1.0", qa)
+        assert [(m.project, m.version, m.holder) for m in plan.moves] == [
+            ("studio-lib", "1.0", qa),
+            ("studio-app", "1.0", qa),
+        ]
+        with pytest.raises(PromotionRefused) as refused:
+            promote(client, project.name, "studio-app", "1.0", source=qa, target=prod)
+        assert (
+            f"studio-lib would come from PyPI on {prod}, while the project has its own on "
+            f"{qa}: promote it first (--with-deps)" in str(refused.value)
+        )
+        assert not on(project, "prod", "studio-app", "1.0")
+        assert not on(project, "prod", "studio-lib", "1.0")
+
+        done = promote(
+            client, project.name, "studio-app", "1.0", source=qa, target=prod, with_deps=True
+        )
+        assert [(p.project, p.version) for p in done.pushed] == [
+            ("studio-lib", "1.0"),
+            ("studio-app", "1.0"),
+        ]
+        assert on(project, "prod", "studio-lib", "1.0") and on(project, "prod", "studio-app", "1.0")
+        # prod holds the name now: PyPI's versions are hidden there as on qa
+        assert set(client.versions(prod, "studio-lib")) == {"1.0"}

@@ -336,6 +336,8 @@ def push(
             if with_deps and missing.available:
                 continue  # pushed with it
             where = f"{missing.available} on {src}" if missing.available else f"not on {src} either"
+            if missing.confusion:
+                where = f"{missing.confusion}; {where}"
             click.echo(f"missing on {dst}: {missing}; {where}")
     if dry_run:
         refused = plan.refusal(with_deps=with_deps)

@@ -235,7 +235,7 @@ class IndexClient(ServerAdmin):
         else:
             key = names.normalize_dist(names.check_dist(project))
             links = []
-            for stage, config in self._stage_chain(index):
+            for stage, config in self.stage_chain(index):
                 if key in (config.get("projects") or []):
                     data = self._json(
                         "GET",
@@ -246,7 +246,7 @@ class IndexClient(ServerAdmin):
                     links += links_of((data or {}).get(version) or {})
         return [lk for lk in links if lk.rel == "releasefile"]
 
-    def _stage_chain(self, index: str) -> list[tuple[str, dict[str, Any]]]:
+    def stage_chain(self, index: str) -> list[tuple[str, dict[str, Any]]]:
         """``index`` and the non-mirror indexes it inherits from, in devpi's lookup order."""
         chain: list[tuple[str, dict[str, Any]]] = []
         todo, seen = [index], set()

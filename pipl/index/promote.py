@@ -15,6 +15,11 @@ names it (the stage just before it); ``skip_stage`` allows jumping.
 
 Requirements under an extra are left out unless the requirement that pulls a release
 names that extra; environment markers (``sys_platform``...) are evaluated here.
+
+A requirement the target's chain satisfies only through a mirror (PyPI), while a stage of
+the source's chain the target does not inherit from holds the project's own releases of
+that name, counts as missing: the target would install the public copy of a name the
+project publishes itself (dependency confusion) until the project's own goes there first.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from packaging.version import InvalidVersion, Version
 from pipl import names
 from pipl.errors import IndexServerError, PiplError, PromotionRefused
 from pipl.index.client import IndexClient, PushResult
+from pipl.index.links import links_of
 
 
 @dataclass(frozen=True)
@@ -65,15 +71,33 @@ class Missing:
     requirement: str
     required_by: str
     available: str | None  # the version the source's chain would give; None: none
+    # set when only a mirror satisfies it on the target's chain while the project has its
+    # own releases of the name: the mirror ("PyPI"), the target, the stage holding them
+    mirror: str = ""
+    target: str = ""
+    own: str = ""
 
     def __str__(self) -> str:
         return f"{self.requirement} (for {self.required_by})"
+
+    @property
+    def confusion(self) -> str:
+        """Why a requirement the target's chain satisfies counts as missing; "" if not."""
+        if not self.mirror:
+            return ""
+        name = Requirement(self.requirement).name
+        return (
+            f"{name} would come from {self.mirror} on {self.target}, while the project "
+            f"has its own on {self.own}"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "requirement": self.requirement,
             "required_by": self.required_by,
             "available": self.available,
+            "mirror": self.mirror or None,
+            "own": self.own or None,
         }
 
 
@@ -103,6 +127,15 @@ class PromotionPlan:
     def refusal(self, *, with_deps: bool) -> PromotionRefused | None:
         """The error ``promote`` raises for this plan, or None when it may go ahead."""
         what = f"{self.project} {self.version} cannot go to {self.target}"
+        confused = [m for m in self.missing if m.confusion]
+        if confused and (not with_deps or any(m.available is None for m in confused)):
+            listed = "; ".join(f"it needs {m}: {m.confusion}" for m in confused)
+            if any(m.available is None for m in confused):
+                return PromotionRefused(
+                    f"{what}: {listed}, and none of the project's own satisfies "
+                    f"{', '.join(m.requirement for m in confused)}: publish one first"
+                )
+            return PromotionRefused(f"{what}: {listed}: promote it first (--with-deps)")
         if self.unavailable:
             listed = "; ".join(map(str, self.unavailable))
             return PromotionRefused(
@@ -165,6 +198,7 @@ def plan_promotion(
     missing: list[Missing] = []
     queue: list[tuple[str, frozenset[str]]] = [(key, frozenset())]
     done: set[tuple[str, frozenset[str]]] = set()
+    mirrors: dict[str, str] = {}  # index -> how a mirror is named in messages; "" not one
     while queue:
         current, extras = queue.pop(0)
         if (current, extras) in done:
@@ -179,11 +213,12 @@ def plan_promotion(
                     missing.append(Missing(str(req), who, None))
                     continue
                 edges[current].append(dep)
-            elif best_version(client, target, dep, req.specifier) is not None:
-                continue
             else:
+                confused = _confusion(client, source, target, dep, req.specifier, mirrors)
+                if confused is None:
+                    continue
                 found = best_version(client, source, dep, req.specifier)
-                missing.append(Missing(str(req), who, found))
+                missing.append(Missing(str(req), who, found, *confused))
                 if found is None:
                     continue
                 planned[dep] = _move(client, source, target, req.name, found, who, str(req))
@@ -322,8 +357,12 @@ def requirements(
 def best_version(client: IndexClient, index: str, name: str, specifier: SpecifierSet) -> str | None:
     """The highest version of ``name`` with files on ``index``'s chain that satisfies
     ``specifier`` (pre-releases only when nothing else does, as pip chooses)."""
+    return _best(client.versions(index, name), specifier)
+
+
+def _best(versions: dict[str, Any], specifier: SpecifierSet) -> str | None:
     available: dict[Version, str] = {}
-    for text, data in client.versions(index, name).items():
+    for text, data in versions.items():
         has_files = data.get("+links") or any(s.get("+links") for s in data.get("+shadowing", []))
         if not has_files or data.get("yanked"):
             continue
@@ -333,6 +372,62 @@ def best_version(client: IndexClient, index: str, name: str, specifier: Specifie
             continue
     matching = list(specifier.filter(available))
     return available[max(matching)] if matching else None
+
+
+def _confusion(
+    client: IndexClient,
+    source: str,
+    target: str,
+    name: str,
+    specifier: SpecifierSet,
+    mirrors: dict[str, str],
+) -> tuple[str, ...] | None:
+    """Whether a requirement on ``name`` counts as missing on ``target``: None when the
+    target's chain satisfies it with releases the project's indexes serve; ``()`` when
+    nothing there satisfies it; ``(mirror, target, own)`` when only a mirror's releases
+    do while ``own``, a stage of the source's chain the target does not inherit from,
+    holds the project's own releases of ``name``."""
+    versions = client.versions(target, name)
+    found = _best(versions, specifier)
+    if found is None:
+        return ()
+    data = versions[found]
+    holders = {lk.index for lk in links_of(data) if lk.rel == "releasefile"}
+    for shadowed in data.get("+shadowing") or []:
+        holders |= {lk.index for lk in links_of(shadowed) if lk.rel == "releasefile"}
+    served = [_mirror_name(client, h, mirrors) for h in sorted(holders)]
+    if not served or not all(served):
+        return None
+    own = _own_holder(client, source, target, name)
+    if own is None:
+        return None
+    return " and ".join(dict.fromkeys(served)), target, own
+
+
+def _mirror_name(client: IndexClient, index: str, mirrors: dict[str, str]) -> str:
+    """How a mirror index is named in messages (its title, "PyPI"), "" for other indexes
+    (an index that cannot be read counts as the project's)."""
+    if index not in mirrors:
+        try:
+            config = client.get_index(index) if index else {}
+        except PiplError:
+            config = {}
+        mirror = config.get("type") == "mirror"
+        mirrors[index] = str(config.get("title") or index) if mirror else ""
+    return mirrors[index]
+
+
+def _own_holder(client: IndexClient, source: str, target: str, name: str) -> str | None:
+    """The first stage of ``source``'s chain, not of ``target``'s, with releases of
+    ``name`` stored on it; None when there is none."""
+    on_target = {index for index, _ in client.stage_chain(target)}
+    key = names.normalize_dist(name)
+    for index, config in client.stage_chain(source):
+        if index in on_target or key not in (config.get("projects") or []):
+            continue
+        if any(links_of(data) for data in client.stage_versions(index, key).values()):
+            return index
+    return None
 
 
 def _requires_from_wheel(client: IndexClient, index: str, name: str, version: str) -> list[str]:
