@@ -275,7 +275,7 @@ _REQUIRES: dict[tuple[str, str, str], list[Requirement]] = {}
 
 def requirements(client: IndexClient, index: str, project: str, version: str) -> list[Requirement]:
     """What ``project==version`` requires (no extra), from the index's metadata; kept."""
-    from pipl.index.promote import requirements as read
+    from pipl.index.resolve import requirements as read
 
     key = (index, project, version)
     if key not in _REQUIRES:
@@ -312,7 +312,7 @@ def dependents(
             continue
         text = str(wanted)
         if text not in best:
-            from pipl.index.promote import best_version
+            from pipl.index.resolve import best_version
 
             best[text] = best_version(client, index, project, wanted)
         if best[text] is not None and Version(str(best[text])) == Version(version):

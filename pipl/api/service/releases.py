@@ -350,7 +350,7 @@ def _qa_results(ctx: Context, data: dict[str, Any]) -> list[QaResult]:
 
 
 def _requires(ctx: Context, index: str, data: dict[str, Any]) -> list[Requirement]:
-    from pipl.index.promote import best_version
+    from pipl.index.resolve import best_version
 
     result = []
     for text in data.get("requires_dist") or []:
