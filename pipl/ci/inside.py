@@ -48,6 +48,21 @@ def phase(name: str) -> Iterator[None]:
         print(f"phase {name} took {time.perf_counter() - start:.2f} s", flush=True)
 
 
+def fresh_env(env: Any, requirements: list[str], index_url: str, what: str) -> None:
+    """A new virtualenv at ``env`` with ``requirements`` installed from ``index_url``."""
+    from pipl.runner import Runner
+    from pipl.uv import Uv
+
+    env.path.mkdir(parents=True, exist_ok=True)
+    uv = Uv(Runner())
+    with phase("uv venv"):
+        uv.venv(env.venv, sys.executable)
+    with phase("uv pip install"):
+        uv.install(
+            env.python, requirements, index_url=index_url, what=f"install {what} from {index_url}"
+        )
+
+
 def _env(env_dir: Path, index_url: str) -> Any:
     from pipl.ci.builtin.process import JobEnv
 
@@ -79,21 +94,10 @@ def process(
     from pipl.ci.builtin.process import has_processing
     from pipl.product.process import make_outputs
     from pipl.runner import Runner
-    from pipl.uv import Uv
 
     env = _env(env_dir, index_url)
     if install != "no":
-        env.path.mkdir(parents=True, exist_ok=True)
-        uv = Uv(Runner())
-        with phase("uv venv"):
-            uv.venv(env.venv, sys.executable)
-        with phase("uv pip install"):
-            uv.install(
-                env.python,
-                [f"{name}=={version}", *upstream],
-                index_url=index_url,
-                what=f"install {name} {version} from {index_url}",
-            )
+        fresh_env(env, [f"{name}=={version}", *upstream], index_url, f"{name} {version}")
         what = " ".join([f"{name}=={version}", *upstream])
         print(f"installed {what} from {index_url}", flush=True)
     if install == "only":
@@ -192,23 +196,11 @@ def qa_checks(
     the environment's Python."""
     import subprocess
 
-    from pipl.runner import Runner
-    from pipl.uv import Uv
-
     env = _env(env_dir, index_url)
     files = dict(p.split("=", 1) for p in policies)
     if install != "no":
-        env.path.mkdir(parents=True, exist_ok=True)
-        uv = Uv(Runner())
-        with phase("uv venv"):
-            uv.venv(env.venv, sys.executable)
-        with phase("uv pip install"):
-            uv.install(
-                env.python,
-                [str(release), *files.values(), "pipl-pipe"],
-                index_url=index_url,
-                what=f"install {name} {version} and the QA policies from {index_url}",
-            )
+        wanted = [str(release), *files.values(), "pipl-pipe"]
+        fresh_env(env, wanted, index_url, f"{name} {version} and the QA policies")
         print(f"installed {release.name} and {', '.join(files) or 'no policy'}", flush=True)
     if install == "only":
         return {"kind": "installed"}
