@@ -10,90 +10,16 @@ from pathlib import Path
 
 import pytest
 from ci_support import run_until_idle
+from flow_support import lib_sdist, task_sdist
 from packaging.version import Version
 
 from pipl.ci import db, downstream, outbox
 from pipl.index.session import connect
 from pipl.index.users import add_user
 from pipl.project.project import Project
-from pipl.runner import Runner
-from pipl.uv import uv_bin
 
 BIN = Path(sys.executable).parent
 UPLOADER, PASSWORD = "lib-maker", "lib-maker-password-1"
-
-LIB_PYPROJECT = """\
-[build-system]
-requires = ["flit_core>=3.12,<5"]
-build-backend = "flit_core.buildapi"
-
-[project]
-name = "{name}"
-version = "{version}"
-description = "An upstream library"
-requires-python = ">=3.11"
-"""
-
-TASK_PYPROJECT = """\
-[build-system]
-requires = ["flit_core>=3.12,<5"]
-build-backend = "flit_core.buildapi"
-
-[project]
-name = "{name}"
-version = "{version}"
-description = "A task made with an upstream library"
-requires-python = ">=3.11"
-dependencies = ["pipl-pipe", "{lib}>=1.0"]
-
-[project.entry-points."pipl.process"]
-{name} = "{module}:process"
-
-[tool.pipl]
-kind = "task"
-{follow}
-"""
-
-TASK_MODULE = '''\
-"""A task whose product says which {lib} made it."""
-
-import importlib.metadata as md
-
-
-def check():
-    return True
-
-
-def process(outdir):
-    used = md.version("{lib}")
-    (outdir / "report.txt").write_text(f"made with {lib} {{used}}\\n")
-    return {{"name": "{name}-report", "type": "report", "description": f"made with {lib} {{used}}"}}
-'''
-
-
-def sdist(tmp: Path, name: str, version: str, pyproject: str, module_text: str) -> Path:
-    module = name.replace("-", "_")
-    src = tmp / f"src-{name}-{version}"
-    (src / module).mkdir(parents=True)
-    (src / "pyproject.toml").write_text(pyproject)
-    (src / module / "__init__.py").write_text(module_text)
-    out = tmp / "dist"
-    build = [uv_bin(), "build", "--sdist", "--no-build-isolation", "--python", sys.executable]
-    Runner().run([*build, "--out-dir", out, src])
-    return next(out.glob(f"{module}-{version}.tar.gz"))
-
-
-def lib_sdist(tmp: Path, name: str, version: str) -> Path:
-    text = f'"""The {name} library."""\n\nVERSION = "{version}"\n'
-    return sdist(tmp, name, version, LIB_PYPROJECT.format(name=name, version=version), text)
-
-
-def task_sdist(tmp: Path, name: str, lib: str, follow: str = "") -> Path:
-    module = name.replace("-", "_")
-    pyproject = TASK_PYPROJECT.format(
-        name=name, version="0.1.0", lib=lib, module=module, follow=follow
-    )
-    return sdist(tmp, name, "0.1.0", pyproject, TASK_MODULE.format(name=name, lib=lib))
 
 
 def twine(project: Project, path: Path) -> None:
@@ -129,7 +55,7 @@ def start(project: Project, tmp: Path, lib: str, task: str, follow: str = "") ->
     """``lib 1.0`` (by twine, a non-owner) and ``task 0.1.0`` on qa, processed."""
     twine(project, lib_sdist(tmp, lib, "1.0"))
     with connect(project, "owner") as owner:
-        owner.upload(project.stage_index(), task_sdist(tmp, task, lib, follow))
+        owner.upload(project.stage_index(), task_sdist(tmp, task, lib, follow=follow))
     run_until_idle(project)
     made = products(project, f"{task}-report")
     assert made["0.1.0"]["summary"] == f"made with {lib} 1.0", made

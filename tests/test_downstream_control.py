@@ -10,16 +10,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from flow_support import lib_sdist, task_sdist
 from jobs_support import live_runner
-from test_downstream import (
-    PASSWORD,
-    TASK_MODULE,
-    TASK_PYPROJECT,
-    lib_sdist,
-    sdist,
-    task_sdist,
-    twine,
-)
+from test_downstream import PASSWORD, twine
 from test_downstream import uploader as uploader
 
 from pipl.api import Client
@@ -119,15 +112,7 @@ def test_wait_follows_the_reprocessings_to_the_last_product(
     """chain-lib -> chain-task (its product chain-task-report) -> chain-next, which
     needs that product: a new chain-lib re-processes both, one after the other."""
     start(ciproj, tmp_path, "chain-lib", "chain-task")
-    pyproject = TASK_PYPROJECT.format(
-        name="chain-next",
-        version="0.1.0",
-        lib="chain-task-report",
-        module="chain_next",
-        follow="",
-    ).replace("chain-task-report>=1.0", "chain-task-report>=0.1")
-    module = TASK_MODULE.format(name="chain-next", lib="chain-task-report")
-    upload(ciproj, sdist(tmp_path, "chain-next", "0.1.0", pyproject, module))
+    upload(ciproj, task_sdist(tmp_path, "chain-next", "chain-task-report", "0.1"))
     wait(ciproj, "chain-next", "0.1.0")
     twine(ciproj, lib_sdist(tmp_path, "chain-lib", "1.1"))
     seen = wait(ciproj, "chain-lib", "1.1")

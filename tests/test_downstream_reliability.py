@@ -9,74 +9,21 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from ci_support import run_until_idle
+from flow_support import task_sdist
 from helpers import make_wheel
 from packaging.version import Version
 
 from pipl.ci import db, downstream, outbox, service
 from pipl.index.session import connect
 from pipl.project.project import Project
-from pipl.runner import Runner
-from pipl.uv import uv_bin
 
 pytestmark = pytest.mark.slow
-
-TASK_PYPROJECT = """\
-[build-system]
-requires = ["flit_core>=3.12,<5"]
-build-backend = "flit_core.buildapi"
-
-[project]
-name = "{name}"
-version = "0.1.0"
-description = "A task made with {upstream}"
-requires-python = ">=3.11"
-dependencies = ["pipl-pipe", "{upstream}>={lowest}"]
-
-[project.entry-points."pipl.process"]
-{name} = "{module}:process"
-
-[tool.pipl]
-kind = "task"
-"""
-
-TASK_MODULE = '''\
-"""A task whose product says which {upstream} made it."""
-
-import importlib.metadata as md
-
-
-def check():
-    return True
-
-
-def process(outdir):
-    used = md.version("{upstream}")
-    (outdir / "report.txt").write_text(f"made with {upstream} {{used}}\\n")
-    made = f"made with {upstream} {{used}}"
-    return {{"name": "{name}-report", "type": "report", "description": made}}
-'''
-
-
-def task_sdist(tmp: Path, name: str, upstream: str, lowest: str) -> Path:
-    """The sdist of task ``name 0.1.0``, which requires ``upstream>=lowest``."""
-    module = name.replace("-", "_")
-    src = tmp / f"src-{name}"
-    (src / module).mkdir(parents=True)
-    (src / "pyproject.toml").write_text(
-        TASK_PYPROJECT.format(name=name, module=module, upstream=upstream, lowest=lowest)
-    )
-    (src / module / "__init__.py").write_text(TASK_MODULE.format(name=name, upstream=upstream))
-    out = tmp / "dist"
-    build = [uv_bin(), "build", "--sdist", "--no-build-isolation", "--python", sys.executable]
-    Runner().run([*build, "--out-dir", out, src])
-    return next(out.glob(f"{module}-0.1.0.tar.gz"))
 
 
 def upload_lib(project: Project, tmp: Path, lib: str, version: str) -> None:
