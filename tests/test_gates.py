@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from helpers import make_wheel, run
 
 from pipl import Client
 from pipl.ci.gates import DEFAULTS, Gate, parse
+from pipl.errors import ProjectError
 from pipl.index.client import IndexClient
 from pipl.index.session import connect
 from pipl.index.stages import create_default
@@ -123,3 +125,18 @@ def test_gates_are_read_from_pipl_toml_and_checked():
         parse({"prod": {"approval": 1}}, stages)
     with pytest.raises(TypeError, match="gates.qa.qa must be true or false"):
         parse({"qa": {"qa": "yes"}}, stages)
+
+
+def test_a_gate_the_runner_cannot_read_stops_it_at_start(gated):
+    from pipl.ci import service
+
+    toml = gated.root / "pipl.toml"
+    before = toml.read_text()
+    try:
+        toml.write_text(before + "\n[gates.prod]\napproval = 1\n")
+        stopped = threading.Event()
+        stopped.set()  # a runner that starts at all returns at once
+        with pytest.raises(ProjectError, match="gates.prod.approval is not a setting"):
+            service.serve(gated, stop=stopped)
+    finally:
+        toml.write_text(before)

@@ -155,6 +155,9 @@ def serve(
     from filelock import FileLock, Timeout
 
     config = load_ci_config(project)
+    from pipl.ci.gates import load_gates
+
+    load_gates(project)  # a [gates] table the runner cannot read stops it here, not each job
     own_signals = stop is None and threading.current_thread() is threading.main_thread()
     stop = stop or threading.Event()
     folder = outbox.ci_dir(project.root)
