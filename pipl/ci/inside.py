@@ -122,39 +122,33 @@ def pipeline(name: str, env_dir: Path, index_url: str, prefix: Path) -> dict[str
     from pipl.errors import PipelineBusy, PipelineError
     from pipl.names import normalize_dist
     from pipl.pipe import installed_pipeline, prepare, run
+    from pipl.pipe.inputs import input_names, installed_at
     from pipl.pipe.publish import segment_record
 
     env = _env(env_dir, index_url)
     init = pipeline_module(env, name)
     if init is None:
         return {"kind": "none"}
-    # the environment lock in every key: the pins without the pipeline packl itself, so a
-    # new release recomputes only what its code, parameters or parents changed
-    pins = sorted(
-        f"{normalize_dist(d.metadata['Name'] or '')}=={d.version}"
-        for d in dists(env)
-        if normalize_dist(d.metadata["Name"] or "") != normalize_dist(name)
-    )
-    version = next(
-        (
-            d.version
-            for d in dists(env)
-            if normalize_dist(d.metadata["Name"] or "") == normalize_dist(name)
-        ),
-        "",
-    )
-    dag = installed_pipeline(
-        init,
-        name,
-        prefix,
-        python=str(env.python),
-        env_lock="\n".join(pins),
-        index_url=index_url,
-        # what its products record as made from (the job pins its own release anyway)
-        version=version,
-    )
-    print(f"pipeline {name}: data in {dag.prefix}", flush=True)
+    installed = {normalize_dist(d.metadata["Name"] or ""): d.version for d in dists(env)}
     try:
+        dag = installed_pipeline(
+            init,
+            name,
+            prefix,
+            python=str(env.python),
+            index_url=index_url,
+            # what its products record as made from (the job pins its own release anyway)
+            version=installed.get(normalize_dist(name), ""),
+        )
+        # the environment lock in every key: the pins without the pipeline packl itself, so a
+        # new release recomputes only what its code, parameters or parents changed, nor the
+        # packls its segments take as inputs (each input item holds its packl's version)
+        site = sorted(str(p) for p in Path(env.venv).glob("lib/python3*/site-packages"))
+        taken = input_names(dag.segments, installed_at(site)) | {normalize_dist(name)}
+        dag.env_lock = "\n".join(
+            f"{n}=={v}" for n, v in sorted(installed.items()) if n not in taken
+        )
+        print(f"pipeline {name}: data in {dag.prefix}", flush=True)
         with phase("pipeline run"):
             report = run(dag)
         segments = [
@@ -173,7 +167,11 @@ def pipeline(name: str, env_dir: Path, index_url: str, prefix: Path) -> dict[str
         if report.ok:
             prepared = prepare(dag)
             parents = {p for seg in prepared for p in seg.parents}
-            leaves = [segment_record(dag, s.name) for s in prepared if s.name not in parents]
+            leaves = [
+                segment_record(dag, s.name, report.segment(s.name).instances)
+                for s in prepared
+                if s.name not in parents
+            ]
     except PipelineBusy as exc:
         return {"kind": "pipeline", "busy": str(exc)}
     except PipelineError as exc:

@@ -50,9 +50,15 @@ class Pipeline:
             self.pushed[seg] = list(values)
 
     def all_pushed(self) -> dict[str, list[Any]]:
-        """Pushed here, plus what ``pipl pipe push`` stored under the prefix."""
+        """Pushed here, plus what ``pipl pipe push`` stored under the prefix, plus the
+        packls that segments take as inputs (``pipl.pipe.inputs``)."""
+        from pipl.pipe.inputs import packl_inputs
+
         stored = read_pushed(self.prefix)
         merged = {k: list(v) for k, v in self.pushed.items()}
+        for seg, items in packl_inputs(self.segments, self.python).items():
+            merged.setdefault(seg, [])
+            merged[seg] += items
         for seg, values in stored.items():
             merged.setdefault(seg, [])
             merged[seg] += [v for v in values if v not in merged[seg]]

@@ -2,9 +2,13 @@
 
 The product (default name ``<pipeline>-<segment>``) holds two assets: ``data`` (the
 segment's instance folders) and ``segment.json`` (its key, parameters, multiplex, the
-instances' outputs and the exact upstream packl versions). Its version derives from the
-key (``0.0.<key as an integer>``), so "already computed and published?" is one lookup on
-the index: publishing the same key again does nothing.
+instances' outputs and the exact upstream packl versions). Its version is the pipeline
+packl's (``1.2.0``); made again from the same release with other inputs (a new version
+of a packl the pipeline takes as input), it is ``1.2.0.post1``, then ``.post2``...
+(``product_version``). Its summary names the key and a digest of what it holds
+(``made <digest>``: the key and the instances' outputs), so "already published?" is one
+lookup on the index: publishing the same outputs again does nothing. A pipeline of
+unknown version (or one with a post, dev or local part) gives ``0.0.<key as an integer>``.
 
 Its sources are the releases its inputs came from: the pipeline packl's release (its DAG,
 parameters and the scripts of the segments whose code it holds) and the segment packls
@@ -14,6 +18,7 @@ sha256 of that release's files on the index it is published to.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import tempfile
@@ -24,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from pipl import names
 from pipl.errors import PipelineError
 from pipl.pipe.db import open_db
+from pipl.pipe.inputs import packl_inputs
 from pipl.pipe.pipeline import Pipeline
 from pipl.pipe.run import Prepared, prepare
 
@@ -47,6 +53,52 @@ class Published:
 
 def key_version(key: str) -> str:
     return f"0.0.{int(key, 16)}"
+
+
+def made_digest(record: dict[str, Any]) -> str:
+    """What a product holds, in 16 hex digits: the segment's key and its instances'
+    outputs (an instance's name derives from its input, so from its input packls')."""
+    held = json.dumps([record["key"], record.get("outputs", {})], sort_keys=True, default=repr)
+    return hashlib.sha256(held.encode()).hexdigest()[:16]
+
+
+def product_version(record: dict[str, Any], existing: dict[str, Any]) -> tuple[str, bool]:
+    """(the version a segment's product gets, whether ``existing`` has it already):
+    ``existing`` is ``{version: metadata}`` of the product on the index."""
+    from packaging.version import InvalidVersion, Version
+
+    made = f"made {made_digest(record)}"
+    for version, data in existing.items():
+        if isinstance(data, dict) and made in str(data.get("summary") or "").split(", "):
+            return version, True
+    try:
+        base = Version(str(record.get("version") or ""))
+    except InvalidVersion:
+        base = None
+    if base is None or base.is_postrelease or base.is_devrelease or base.local:
+        version = key_version(str(record["key"]))
+        return version, version in existing
+    line = str(record["version"])
+    posts = [_post(v, base) for v in existing]
+    taken = [n for n in posts if n is not None]
+    if not taken:
+        return line, False
+    return f"{line}.post{max(taken) + 1}", False
+
+
+def _post(version: str, base: Any) -> int | None:
+    """N of ``version`` if it is ``base`` (0) or ``base.postN``, else None."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        v = Version(version)
+    except InvalidVersion:
+        return None
+    if v.release != base.release or v.epoch != base.epoch or v.pre != base.pre:
+        return None
+    if v.is_devrelease or v.local:
+        return None
+    return v.post or 0
 
 
 def publish_segment(
@@ -90,13 +142,17 @@ def release_pin(pipeline: Pipeline) -> str:
     return f"{pipeline.name}=={pipeline.version}" if pipeline.version else ""
 
 
-def segment_record(pipeline: Pipeline, segment: str) -> dict[str, Any]:
+def segment_record(
+    pipeline: Pipeline, segment: str, instances: list[str] | None = None
+) -> dict[str, Any]:
     """What publishing ``segment`` needs, as JSON: its key, parameters, multiplex,
     upstream keys and packls (``dist``: the release each one's code came from), its
     sources (those releases and the pipeline's own, ``NAME==VERSION``), the outputs of
     its finished instances, the folder of its data (``data``) and its instance counts
     (``done``, ``failed``). Made where the pipeline runs (in CI, inside the job's
-    sandbox)."""
+    sandbox). ``instances``: the instances of the run to publish (default: every finished
+    one of the key), so an instance made from an input packl's older version is left out.
+    """
     by_name = {s.name: s for s in prepare(pipeline)}
     if segment not in by_name:
         raise PipelineError(f"no segment {segment!r} in {pipeline.name} ({', '.join(by_name)})")
@@ -104,6 +160,10 @@ def segment_record(pipeline: Pipeline, segment: str) -> dict[str, Any]:
     with open_db(pipeline.prefix) as db:
         counts = db.counts(seg.key)
         outputs = {n: out for n, out in sorted(db.done(seg.key).items())}
+    if instances is not None:
+        wanted = set(instances)
+        outputs = {n: out for n, out in outputs.items() if n in wanted}
+        counts = {**counts, "done": len(outputs)}
     upstream = _upstream(seg.name, by_name)
     release = release_pin(pipeline)
     # a segment packl's code comes from its release; a script's from the pipeline packl's
@@ -111,6 +171,9 @@ def segment_record(pipeline: Pipeline, segment: str) -> dict[str, Any]:
     dists = {
         u: by_name[u].code.dist or ("" if by_name[u].code.entry else release) for u in upstream
     }
+    # the input packls of this segment and those upstream of it, as this run took them
+    taken = packl_inputs({u: pipeline.segments.get(u, {}) for u in upstream}, pipeline.python)
+    inputs = sorted({f"{i['packl']}=={i['version']}" for items in taken.values() for i in items})
     record = {
         "pipeline": pipeline.name,
         "version": pipeline.version,
@@ -119,7 +182,8 @@ def segment_record(pipeline: Pipeline, segment: str) -> dict[str, Any]:
         "params": seg.params,
         "multiplex": str(seg.code.multiplex),
         "upstream": {u: {"key": by_name[u].key, "dist": dists[u]} for u in upstream},
-        "sources": sorted({release, *dists.values()} - {""}),
+        "inputs": inputs,
+        "sources": sorted({release, *dists.values(), *inputs} - {""}),
         "outputs": outputs,
     }
     # plain JSON: a value JSON cannot hold is written as its repr, as segment.json keeps it
@@ -155,8 +219,8 @@ def publish_record(
     if sources is not None:
         record["sources"] = sorted(set(sources))
     key, segment = str(record["key"]), str(record["segment"])
-    version = key_version(key)
-    if version in client.versions(index, product):
+    version, already = product_version(record, client.versions(index, product))
+    if already:
         return Published(product, version, key, index, already=True)
     if made["failed"] or not made["done"]:
         raise PipelineError(
@@ -167,7 +231,12 @@ def publish_record(
     with tempfile.TemporaryDirectory(prefix="pipl-publish-") as tmp:
         folder = Path(tmp) / "outputs"
         folder.mkdir()
-        shutil.copytree(made["data"], folder / "data")
+        data = Path(made["data"])
+        (folder / "data").mkdir()
+        for instance in record.get("outputs") or {}:
+            names.check_simple(str(instance), "instance")
+            if (data / instance).is_dir():  # this run's instances only
+                shutil.copytree(data / instance, folder / "data" / instance)
         (folder / "segment.json").write_text(json.dumps(record, indent=2) + "\n")
         built = build_product(
             folder,
@@ -176,7 +245,10 @@ def publish_record(
                 type="pipeline-output",
                 version=version,
                 sources=list(record["sources"]),
-                description=f"outputs of segment {segment} of {record['pipeline']}, key {key}",
+                description=(
+                    f"outputs of segment {segment} of {record['pipeline']}, key {key}, "
+                    f"made {made_digest(record)}"
+                ),
             ),
             store=store,
             workdir=Path(tmp) / "build",

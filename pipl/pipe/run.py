@@ -23,7 +23,7 @@ from typing import Any
 from pipl_pipe.fsutil import LockTimeout
 from pipl_pipe.segment.worker import LOG, Result, SegmentJob, Task
 
-from pipl.errors import PipelineBusy
+from pipl.errors import PipelineBusy, PipelineError
 from pipl.fsutil import locked
 from pipl.pipe.code import SegmentCode, find_code
 from pipl.pipe.db import TrackingDb, input_text, open_db
@@ -68,6 +68,7 @@ class SegmentReport:
     ran: int = 0
     failed: int = 0
     blocked: str = ""  # why the segment could not run at all
+    instances: list[str] = field(default_factory=list)  # planned in this run
     failures: list[tuple[str, str, Path]] = field(default_factory=list)  # name, error, log
 
 
@@ -98,6 +99,11 @@ def prepare(pipeline: Pipeline) -> list[Prepared]:
         elsewhere = python if python != sys.executable else None
         code = find_code(name, pipeline.code_dir, spec, dag.lines[name], elsewhere)
         parents = dag.parents(name)
+        if parents and "inputs" in spec:
+            raise PipelineError(
+                f"pipeline line {dag.lines[name]}: segment {name} takes packls as inputs "
+                f"but has parents ({', '.join(parents)}): only an orphan segment can"
+            )
         params = dict(spec.get("params", {}))
         key = segment_key(code, params, {p: prepared[p].key for p in parents}, env_lock)
         parent_root = prepared[parents[0]].root if parents else None
@@ -219,6 +225,7 @@ def _run_segment(
         return report
     planned = plan(seg.name, seg.parents, outputs, multiplex, pushed.get(seg.name))
     report.total = len(planned)
+    report.instances = [p.name for p in planned]
     write_segment(
         seg.root,
         seg.code,

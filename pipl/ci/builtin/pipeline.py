@@ -38,6 +38,7 @@ KEY = re.compile(r"[0-9a-f]{1,64}")
 PIN = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)==([A-Za-z0-9][A-Za-z0-9.!+_-]*)")
 MAX_DATA = 64 * 1024**3  # bytes of one published segment's data
 MAX_UPSTREAM = 1000  # segments upstream of one leaf
+MAX_INPUTS = 10_000  # input packls of one leaf
 
 
 def pipe_data(project: Project, pipeline: str) -> Path:
@@ -69,6 +70,8 @@ def publish_pipeline(ctx: JobContext, answer: dict[str, Any], prefix: Path, targ
 
     if "busy" in answer:  # another release of this pipeline is running: later
         raise NotYet(f"pipeline {ctx.name} {ctx.version}: {answer['busy']}")
+    if "error" in answer:
+        raise HandlerFailed(f"pipeline {ctx.name} {ctx.version}: {str(answer['error'])[:500]}")
     segments = answer.get("segments")
     if not isinstance(segments, list) or not isinstance(answer.get("leaves"), list):
         raise HandlerFailed(f"pipeline {ctx.name} {ctx.version}: the run answered no segments")
@@ -137,8 +140,9 @@ def checked_sources(
     """The sources of a leaf's product, decided by the job rather than taken from the
     sandbox: the job's release ``name==version``, always (the DAG, the parameters and the
     scripts of the segments whose code it holds), and the segment packl releases that the
-    record's upstream segments name, each an exact pin of a well-formed name and version
-    (publishing refuses one that is not on the index). A segment whose code is in the
+    record's upstream segments name, and the input packls it took (``inputs``), each an
+    exact pin of a well-formed name and version (publishing refuses one that is not on
+    the index). A segment whose code is in the
     pipeline packl (an empty ``dist``) comes from the job's release, and a pin of the
     pipeline packl at another version is refused. Returns the record with those pins (its
     ``segment.json``) and the sorted sources."""
@@ -159,8 +163,13 @@ def checked_sources(
         if not isinstance(key, str) or not KEY.fullmatch(key):
             raise HandlerFailed(f"{where}: a bad key")
         checked[segment] = {"key": key, "dist": _checked_pin(name, version, dist, where)}
-    sources = sorted({release, *(e["dist"] for e in checked.values())})
-    return {**record, "version": version, "upstream": checked, "sources": sources}, sources
+    inputs = record.get("inputs") or []
+    if not isinstance(inputs, list) or len(inputs) > MAX_INPUTS:
+        raise HandlerFailed(f"pipeline {name}: a leaf segment answered bad input packls")
+    pins = sorted({_checked_pin(name, version, pin, f"pipeline {name}, input") for pin in inputs})
+    sources = sorted({release, *(e["dist"] for e in checked.values()), *pins})
+    checked_record = {**record, "version": version, "upstream": checked, "inputs": pins}
+    return {**checked_record, "sources": sources}, sources
 
 
 def _checked_pin(name: str, version: str, dist: Any, where: str) -> str:
