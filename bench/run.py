@@ -16,6 +16,7 @@ BENCHES = {
     "ci": "bench.bench_ci",
     "ci-loop": "bench.bench_ci:loop_main",
     "flow": "bench.bench_flow",
+    "pipe-inputs": "bench.bench_inputs",
     "sandbox": "bench.bench_sandbox",
     "mirror": "bench.bench_mirror",
     "pipe": "bench.bench_pipe",

@@ -22,6 +22,7 @@ import hashlib
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -206,13 +207,15 @@ def publish_record(
     index_url: str,
     uv: Uv | None = None,
     sources: list[str] | None = None,
+    before_upload: Callable[[str, str], None] | None = None,
 ) -> Published:
     """Build and upload the product of a ``segment_record`` as ``product``; its version
     derives from the key, and a key published already is not published again.
 
     ``sources`` (default: the record's) are the exact pins it is made from; the manifest
     records the sha256 of their files on ``index``, where each must be (else
-    ``PacklError``), and ``segment.json`` lists them too."""
+    ``PacklError``), and ``segment.json`` lists them too. ``before_upload(name, version)``
+    is called before the first file is sent."""
     from pipl.product.build import ProductSpec, build_product
 
     record = dict(made["record"])
@@ -257,6 +260,8 @@ def publish_record(
             client=client,
             index=index,
         )
+        if before_upload is not None:
+            before_upload(product, version)
         for path in built.files:
             client.upload(index, path)
         files = [p.name for p in built.files]

@@ -74,6 +74,20 @@ def existing_toxresult(ctx: JobContext, link: Link, tag: str) -> dict[str, Any] 
     return None
 
 
+def expect(ctx: JobContext, index: str, name: str, version: str) -> None:
+    """Note, before uploading it, that this job makes release ``name version`` on
+    ``index``: the upload's own event may reach the runner before ``announce`` runs, and
+    the re-processings it queues must find the job (and its chain) that made it."""
+    from pipl.ci import db
+    from pipl.names import normalize_dist
+
+    conn = db.open_db(ctx.project.root)
+    try:
+        db.record_made(conn, ctx.job_id, index, normalize_dist(name), version)
+    finally:
+        conn.close()
+
+
 def announce(ctx: JobContext, index: str, name: str, version: str) -> int:
     """Note that this job put release ``name version`` on ``index`` (``client.wait``
     follows it there), and when ``index`` has handlers record the events of its files (a

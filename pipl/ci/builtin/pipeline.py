@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipl import names
-from pipl.ci.builtin.files import announce
+from pipl.ci.builtin.files import announce, expect
 from pipl.ci.handlers import HandlerFailed, JobContext, NotYet
 from pipl.ci.sandbox import Rejected, check_tree
 from pipl.errors import UsageError
@@ -116,6 +116,7 @@ def publish_pipeline(ctx: JobContext, answer: dict[str, Any], prefix: Path, targ
                 store=project_store(ctx.project),
                 index_url=ctx.simple_url,
                 sources=sources,
+                before_upload=lambda name, version: expect(ctx, target, name, version),
             )
         except (PipelineError, PacklError, UsageError) as exc:
             raise HandlerFailed(f"pipeline {ctx.name} {ctx.version}: {exc}") from None

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipl import names
-from pipl.ci.builtin.files import announce, release_files
+from pipl.ci.builtin.files import announce, expect, release_files
 from pipl.ci.builtin.pipeline import pipe_data, publish_pipeline
 from pipl.ci.handlers import HandlerFailed, JobContext
 from pipl.ci.sandbox import Rejected, SandboxRunner, check_file, check_tree
@@ -144,6 +144,7 @@ class ProcessHandler:
                     kept.append(f"{spec.name} {last}")
                     ctx.log(f"{spec.name} would be {last} again: not published")
                     return True
+            expect(ctx, target, spec.name, spec.version)
             return False
 
         def check_outputs(folder: Path) -> None:
