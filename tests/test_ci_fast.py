@@ -282,6 +282,7 @@ def test_a_dead_prefork_process_stops_its_jobs_and_takes_no_more(ciproj, plugin,
     interpreters)."""
     import json
     import signal
+    import subprocess
 
     from pipl.ci.handlers import CiError
     from pipl.ci.prefork import Prefork
@@ -306,7 +307,7 @@ def test_a_dead_prefork_process_stops_its_jobs_and_takes_no_more(ciproj, plugin,
     (folder / "spec.json").write_text(json.dumps(spec))
     try:
         job = pf.start(folder / "spec.json", folder / "log", folder, env)
-        with pytest.raises(Exception, match="job"):  # subprocess.TimeoutExpired: it runs
+        with pytest.raises(subprocess.TimeoutExpired, match="job"):  # it runs
             job.wait(timeout=0.5)
         os.kill(pf.proc.pid, signal.SIGKILL)
         assert job.wait(timeout=10) == -signal.SIGKILL

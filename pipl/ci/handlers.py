@@ -12,6 +12,9 @@ packl's would. A handler is an object (or a class, instantiated without argument
   one-line summary; raises ``HandlerFailed`` (the job fails) or ``InfraError`` (the
   runner retries later) or anything else (the job fails, with the traceback in its log).
 
+``BaseHandler`` gives the defaults (rank 0, one job per release, the runner's timeout,
+every file accepted); pipl's handlers subclass it.
+
 Entry points are loaded when used; one that cannot load names itself in its jobs' errors
 and breaks nothing else.
 """
@@ -32,6 +35,7 @@ from pipl.errors import PiplError
 
 if TYPE_CHECKING:
     from pipl.ci.sandbox import SandboxConfig
+    from pipl.ci.spec import JobSpec
     from pipl.index.client import IndexClient
     from pipl.project.project import Project
     from pipl.runner import Runner
@@ -69,6 +73,22 @@ class Handler(Protocol):
     def run(self, ctx: JobContext) -> str: ...
 
 
+class BaseHandler:
+    """A handler's defaults: subclass it and set what differs. ``needs_passed``: the job
+    is cancelled when a job of a lower rank of its release failed."""
+
+    rank = 0
+    per_file = False
+    timeout: float | None = None
+    needs_passed = False
+
+    def accepts(self, filename: str) -> bool:
+        return True
+
+    def run(self, ctx: JobContext) -> str:
+        raise NotImplementedError(f"{type(self).__name__} has no run()")
+
+
 @dataclass
 class JobContext:
     """What a handler gets: the release, the index and its options, a logged-in client
@@ -89,6 +109,32 @@ class JobContext:
     gates: dict[str, str] = field(default_factory=dict)  # handler -> state, this release
     created: float = 0.0  # when the job was queued (time.time())
     sandbox: SandboxConfig | None = None  # [ci.sandbox]; None: the defaults
+
+    @classmethod
+    def from_spec(
+        cls, spec: JobSpec, project: Project, client: IndexClient, runner: Runner
+    ) -> JobContext:
+        """The context of the job ``spec`` describes, with the job process's client (logged
+        in with the CI user's token) and runner."""
+        from pipl.ci.sandbox import parse_config
+
+        return cls(
+            job_id=spec.job_id,
+            handler=spec.handler,
+            project=project,
+            index=spec.index,
+            name=spec.project,
+            version=spec.version,
+            filename=spec.filename,
+            sha256=spec.sha256,
+            index_config=spec.index_config,
+            client=client,
+            workdir=Path(spec.workdir),
+            runner=runner,
+            gates=spec.gates,
+            created=spec.created,
+            sandbox=parse_config(spec.sandbox or None),
+        )
 
     def log(self, message: str) -> None:
         print(message, flush=True)
@@ -163,9 +209,15 @@ def available() -> dict[str, md.EntryPoint]:
     return {ep.name: ep for ep in md.entry_points(group=GROUP)}
 
 
+_LOADED: dict[tuple[str, str], Handler] = {}  # (name, entry point) -> the handler
+
+
 def load(name: str) -> Handler:
-    """The handler ``name``; a one-line ``CiError`` naming it if it is missing or broken."""
+    """The handler ``name``, loaded once per process; a one-line ``CiError`` naming it if
+    it is missing or broken (tried again on the next call)."""
     ep = available().get(name)
+    if ep is not None and (name, ep.value) in _LOADED:
+        return _LOADED[name, ep.value]
     if ep is None:
         known = ", ".join(sorted(available())) or "none"
         raise CiError(
@@ -181,6 +233,7 @@ def load(name: str) -> Handler:
         raise CiError(
             f"CI handler {name!r} ({ep.value}) cannot be loaded: {type(exc).__name__}: {exc}"
         ) from None
+    _LOADED[name, ep.value] = handler
     return handler
 
 

@@ -14,7 +14,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pipl.runner import Runner
@@ -31,7 +31,7 @@ def _write_result(path: Path, state: str, message: str) -> None:
 
 def run(spec_path: Path, runner: Runner | None = None) -> int:
     from pipl.ci.handlers import HandlerFailed, InfraError, JobContext, NotYet, load
-    from pipl.ci.sandbox import parse_config
+    from pipl.ci.spec import JobSpec
     from pipl.errors import (
         AuthError,
         Conflict,
@@ -46,46 +46,26 @@ def run(spec_path: Path, runner: Runner | None = None) -> int:
     from pipl.runner import Runner
 
     runner = runner or Runner()
-    spec: dict[str, Any] = json.loads(spec_path.read_text())
+    spec = JobSpec.read(spec_path)
     result = spec_path.with_name("result.json")
     user, _, rest = os.environ.pop(TOKEN_ENV, "::").partition(":")
     token, _, expires = rest.rpartition(":")
-    print(
-        f"== pipl ci job {spec['job_id']}: {spec['handler']} for {spec['project']} "
-        f"{spec['version']} ({spec['filename']}) on {spec['index']}, attempt {spec['attempt']}",
-        flush=True,
-    )
+    print(f"== pipl ci job {spec.job_id}: {spec.title}", flush=True)
     started = time.perf_counter()
     url: str | None = None  # the index server's, once the project is read
     try:
-        handler = load(spec["handler"])
-        project = Project.load(Path(spec["project_root"]))
+        handler = load(spec.handler)
+        project = Project.load(Path(spec.project_root))
         url = project.url
         with IndexClient(project.url) as client:
             if user and token:
                 client.use_token(Token(user, token, float(expires or 0)))
-            ctx = JobContext(
-                job_id=spec["job_id"],
-                handler=spec["handler"],
-                project=project,
-                index=spec["index"],
-                name=spec["project"],
-                version=spec["version"],
-                filename=spec["filename"],
-                sha256=spec["sha256"],
-                index_config=spec["index_config"],
-                client=client,
-                workdir=Path(spec["workdir"]),
-                runner=runner,
-                gates=spec.get("gates", {}),
-                created=float(spec.get("created", 0.0)),
-                sandbox=parse_config(spec.get("sandbox")),
-            )
+            ctx = JobContext.from_spec(spec, project, client, runner)
             ctx.workdir.mkdir(parents=True, exist_ok=True)
-            if spec.get("spawned"):
+            if spec.spawned:
                 # from the runner starting this job to its handler starting: process start,
                 # imports, loading the handler and the project
-                ctx.log(f"phase start-up took {time.time() - float(spec['spawned']):.2f} s")
+                ctx.log(f"phase start-up took {time.time() - spec.spawned:.2f} s")
             summary = handler.run(ctx)
     except NotYet as exc:
         print(f"== waiting: {exc}", flush=True)
@@ -119,7 +99,7 @@ def run(spec_path: Path, runner: Runner | None = None) -> int:
         if _server_away(url):
             message = f"{type(exc).__name__}: {exc} (and the index server does not answer)"
             return _retry_later(result, message)
-        message = f"handler {spec['handler']!r} raised {type(exc).__name__}: {exc}"
+        message = f"handler {spec.handler!r} raised {type(exc).__name__}: {exc}"
         print(f"== failed: {message}", flush=True)
         _write_result(result, "failed", message)
         return EXIT_FAILED

@@ -19,6 +19,7 @@ import os
 import shutil
 import signal
 import sqlite3
+import subprocess
 import sys
 import threading
 import time
@@ -34,6 +35,7 @@ from pipl.ci.handlers import CiError, load
 from pipl.ci.intake import IndexCache
 from pipl.ci.job import EXIT_PASSED, EXIT_RETRY, EXIT_WAIT, TOKEN_ENV
 from pipl.ci.prefork import Prefork
+from pipl.ci.spec import JobSpec
 from pipl.ci.users import ci_login
 from pipl.errors import PiplError
 from pipl.index.client import IndexClient
@@ -89,13 +91,39 @@ class CiRunner:
         self.runner = runner or Runner()
         self.say = say or (lambda line: None)
         self.pid = os.getpid()
-        self.conn = db.open_db(project.root)
-        self.client = IndexClient(project.url)
+        # sqlite connections stay in their thread, and a client's login is its own: each
+        # thread running jobs has its own of both (``conn``, ``client``)
+        self._local = threading.local()
         self.cache = IndexCache(self.client)
         self._swept_serial = -1
         self.stopping = threading.Event()
         self.wake = threading.Event()  # set when a job ends: the main loop looks again
         self.prefork: Prefork | None = None
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection to the CI database."""
+        if getattr(self._local, "conn", None) is None:
+            self._local.conn = db.open_db(self.project.root)
+        conn: sqlite3.Connection = self._local.conn
+        return conn
+
+    @property
+    def client(self) -> IndexClient:
+        """This thread's client of the index server."""
+        if getattr(self._local, "client", None) is None:
+            self._local.client = IndexClient(self.project.url)
+        client: IndexClient = self._local.client
+        return client
+
+    def _close_thread(self) -> None:
+        """Close this thread's connection and client (opened again when next used)."""
+        conn, client = getattr(self._local, "conn", None), getattr(self._local, "client", None)
+        self._local.conn = self._local.client = None
+        if client is not None:
+            client.close()
+        if conn is not None:
+            conn.close()
 
     # -- recovery -------------------------------------------------------------------------
     def recover(self) -> int:
@@ -170,24 +198,23 @@ class CiRunner:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "result.json").unlink(missing_ok=True)
         shutil.rmtree(folder / "work", ignore_errors=True)  # every attempt starts afresh
-        spec = {
-            "job_id": job.id,
-            "handler": job.handler,
-            "project_root": str(self.project.root),
-            "index": job.index,
-            "project": job.project,
-            "version": job.version,
-            "filename": job.filename,
-            "sha256": job.sha256,
-            "index_config": self.cache.configs.get(job.index) or {},
-            "workdir": str(folder / "work"),
-            "attempt": job.attempts,
-            "gates": gates,
-            "created": job.created,
-            "spawned": time.time(),
-            "sandbox": dataclasses.asdict(self.config.sandbox),
-        }
-        (folder / "spec.json").write_text(json.dumps(spec, indent=1))
+        JobSpec(
+            job_id=job.id,
+            handler=job.handler,
+            project_root=str(self.project.root),
+            index=job.index,
+            project=job.project,
+            version=job.version,
+            filename=job.filename,
+            sha256=job.sha256,
+            workdir=str(folder / "work"),
+            attempt=job.attempts,
+            index_config=self.cache.configs.get(job.index) or {},
+            gates=gates,
+            created=job.created,
+            spawned=time.time(),
+            sandbox=dataclasses.asdict(self.config.sandbox),
+        ).write(folder / "spec.json")
         try:
             token = ci_login(self.project, self.client)
         except PiplError as exc:
@@ -203,7 +230,7 @@ class CiRunner:
         while code is None:
             try:
                 code = proc.wait(timeout=0.05)
-            except Exception:  # subprocess.TimeoutExpired: still running
+            except subprocess.TimeoutExpired:  # still running
                 if time.monotonic() > deadline:
                     _kill_group(proc.pid)
                     proc.wait()
@@ -351,16 +378,10 @@ class CiRunner:
             return None
 
     def _execute_in_thread(self, job: db.Job) -> Outcome:
-        # sqlite connections stay in their thread: each worker opens its own
-        worker = CiRunner.__new__(CiRunner)
-        worker.__dict__.update(self.__dict__)
-        worker.conn = db.open_db(self.project.root)
-        worker.client = IndexClient(self.project.url)
         try:
-            return worker.execute(job)
+            return self.execute(job)
         finally:
-            worker.conn.close()
-            worker.client.close()
+            self._close_thread()
             self.wake.set()
 
     def _idle(self) -> bool:
@@ -378,8 +399,7 @@ class CiRunner:
         if self.prefork is not None:
             self.prefork.close()
             self.prefork = None
-        self.client.close()
-        self.conn.close()
+        self._close_thread()
 
 
 def _note(log: Path, message: str) -> None:

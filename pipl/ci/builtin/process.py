@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from pipl import names
 from pipl.ci.builtin.files import announce, expect, release_files
 from pipl.ci.builtin.pipeline import pipe_data, publish_pipeline
-from pipl.ci.handlers import HandlerFailed, JobContext
+from pipl.ci.handlers import BaseHandler, HandlerFailed, JobContext
 from pipl.ci.sandbox import Rejected, SandboxRunner, check_file, check_tree
 from pipl.ci.yanked import refuse_yanked
 from pipl.project.project import Project
@@ -55,14 +55,8 @@ class JobEnv(Workspace):
         return self.url
 
 
-class ProcessHandler:
+class ProcessHandler(BaseHandler):
     rank = 25  # before promote (30): a release whose processing fails is not promoted
-    per_file = False
-    timeout = None
-    needs_passed = False
-
-    def accepts(self, filename: str) -> bool:
-        return True
 
     def run(self, ctx: JobContext) -> str:
         from pipl.ci import remake

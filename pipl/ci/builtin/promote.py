@@ -10,18 +10,13 @@ promotes it then. The push skips files already on the target, so a rerun changes
 from __future__ import annotations
 
 from pipl.ci.builtin.files import announce
-from pipl.ci.handlers import HandlerFailed, JobContext, NotYet
+from pipl.ci.handlers import BaseHandler, HandlerFailed, JobContext, NotYet
 from pipl.ci.yanked import refuse_yanked
 
 
-class PromoteHandler:
+class PromoteHandler(BaseHandler):
     rank = 30
-    per_file = False
-    timeout = None
     needs_passed = True
-
-    def accepts(self, filename: str) -> bool:
-        return True
 
     def run(self, ctx: JobContext) -> str:
         from pipl.ci import db

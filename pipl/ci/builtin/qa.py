@@ -26,7 +26,7 @@ from pipl import names
 from pipl.ci.builtin.files import download, existing_toxresult, release_files, unpack
 from pipl.ci.builtin.qa_policy import load_qa_settings, run_owner_checks
 from pipl.ci.gates import QA_NONE
-from pipl.ci.handlers import HandlerFailed, JobContext, NotYet, is_sdist
+from pipl.ci.handlers import BaseHandler, HandlerFailed, JobContext, NotYet, is_sdist
 from pipl.ci.sandbox import Rejected, SandboxRunner, check_file
 from pipl.index.links import Link
 
@@ -45,14 +45,8 @@ commands = python -c "import sys, {module} as m; c = getattr(m, 'check', None); 
 """
 
 
-class QaHandler:
+class QaHandler(BaseHandler):
     rank = 20
-    per_file = False
-    timeout = None
-    needs_passed = False
-
-    def accepts(self, filename: str) -> bool:
-        return True
 
     def run(self, ctx: JobContext) -> str:
         settings = load_qa_settings(ctx.project)

@@ -16,7 +16,7 @@ import time
 import httpx
 
 from pipl.ci.config import load_ci_config, webhook_secret_file
-from pipl.ci.handlers import HandlerFailed, JobContext
+from pipl.ci.handlers import BaseHandler, HandlerFailed, JobContext
 
 ATTEMPTS = 4
 
@@ -25,14 +25,10 @@ def sign(secret: bytes, body: bytes) -> str:
     return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
 
 
-class WebhookHandler:
+class WebhookHandler(BaseHandler):
     rank = 0
     per_file = True
     timeout = 120.0
-    needs_passed = False
-
-    def accepts(self, filename: str) -> bool:
-        return True
 
     def run(self, ctx: JobContext) -> str:
         urls = load_ci_config(ctx.project).webhook_urls

@@ -24,7 +24,7 @@ from pipl.ci.builtin.files import (
     toxresult,
     unpack,
 )
-from pipl.ci.handlers import HandlerFailed, JobContext, is_sdist
+from pipl.ci.handlers import BaseHandler, HandlerFailed, JobContext, is_sdist
 from pipl.ci.sandbox import check_file
 from pipl.index.distfile import read_distfile
 from pipl.names import normalize_dist
@@ -35,11 +35,9 @@ TAG = "wheel-build"
 MAX_WHEEL = 1024**3  # bytes: a bigger wheel is refused
 
 
-class WheelHandler:
+class WheelHandler(BaseHandler):
     rank = 10
     per_file = True
-    timeout = None
-    needs_passed = False
 
     def accepts(self, filename: str) -> bool:
         return is_sdist(filename)
