@@ -70,20 +70,26 @@ def _product_on(anon: Any, index: str, version: str, timeout: float = 900) -> fl
     raise RuntimeError(f"inp-pipe-tally {version} did not reach {index} in {timeout:.0f} s")
 
 
-def _pipeline_job(project: Any, remade: bool) -> Any:
+def _pipeline_job(project: Any, remade: bool, timeout: float = 300) -> Any:
+    """The pipeline's process job (its upload's, or the re-processing), once it ended."""
     from pipl.ci import db
 
-    conn = db.open_db(project.root)
-    try:
-        jobs = db.list_jobs(conn, limit=100_000)
-    finally:
-        conn.close()
-    found = [
-        j
-        for j in jobs
-        if (j.project, j.handler) == ("inp-pipe", "process") and bool(j.reason) == remade
-    ]
-    return max(found, key=lambda j: j.id)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        conn = db.open_db(project.root)
+        try:
+            jobs = db.list_jobs(conn, limit=100_000)
+        finally:
+            conn.close()
+        found = [
+            j
+            for j in jobs
+            if (j.project, j.handler) == ("inp-pipe", "process") and bool(j.reason) == remade
+        ]
+        if found and max(found, key=lambda j: j.id).state not in (db.QUEUED, db.RUNNING):
+            return max(found, key=lambda j: j.id)
+        time.sleep(0.1)
+    raise RuntimeError("the pipeline's job did not end")
 
 
 def _counts(message: str) -> tuple[int, int]:
