@@ -6,10 +6,11 @@ import sys
 import threading
 from pathlib import Path
 
-from pipl.ci import db, service
+from pipl.ci import db
 from pipl.index.client import IndexClient
 from pipl.project.project import Project
 from pipl.runner import Runner
+from pipl.service import serve
 from pipl.uv import uv_bin
 
 TASK_PYPROJECT = """\
@@ -73,7 +74,7 @@ def task_sdist(tmp: Path, name: str, version: str, *, ok: bool = True) -> Path:
 
 def run_until_idle(project: Project) -> list[db.Job]:
     """Run the runner in this process until no job is left; return every job."""
-    service.serve(project, stop=threading.Event(), until_idle=True)
+    serve(project, stop=threading.Event(), until_idle=True)
     conn = db.open_db(project.root)
     try:
         return db.list_jobs(conn, limit=10_000)

@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 from ci_support import handled_index, run_until_idle, task_sdist
 
-from pipl.ci import db, handlers, intake, outbox, service
+from pipl.ci import db, handlers, intake, outbox
 from pipl.ci.runner import log_path
 from pipl.index.session import connect
 from pipl.packl import flit
 from pipl.project.project import Project
 from pipl.runner import Runner
+from pipl.service import serve
 from pipl.uv import uv_bin
 
 PLUGIN = """
@@ -123,7 +124,7 @@ def test_qa_of_an_upload_starts_once_its_wheel_follows_its_sdist_not_before(cipr
     sdist = task_sdist(tmp_path, "settled-task", "0.1.0")
     wheel = _wheel_of(tmp_path / "src-settled-task-0.1.0", tmp_path / "wheel")
     stop = threading.Event()
-    serving = threading.Thread(target=service.serve, args=(ciproj,), kwargs={"stop": stop})
+    serving = threading.Thread(target=serve, args=(ciproj,), kwargs={"stop": stop})
     serving.start()
     try:
         with connect(ciproj, "owner") as owner:

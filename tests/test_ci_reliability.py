@@ -190,7 +190,7 @@ def test_a_look_at_the_lock_does_not_turn_a_starting_runner_away(relproj):
 
     from pipl.ci.handlers import CiError
     from pipl.ci.runner import lock_path
-    from pipl.ci.service import serve
+    from pipl.service import serve
 
     lock_path(relproj).parent.mkdir(parents=True, exist_ok=True)
     lock_path(relproj).touch()

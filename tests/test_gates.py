@@ -128,7 +128,7 @@ def test_gates_are_read_from_pipl_toml_and_checked():
 
 
 def test_a_gate_the_runner_cannot_read_stops_it_at_start(gated):
-    from pipl.ci import service
+    from pipl.service import serve
 
     toml = gated.root / "pipl.toml"
     before = toml.read_text()
@@ -137,6 +137,6 @@ def test_a_gate_the_runner_cannot_read_stops_it_at_start(gated):
         stopped = threading.Event()
         stopped.set()  # a runner that starts at all returns at once
         with pytest.raises(ProjectError, match="gates.prod.approval is not a setting"):
-            service.serve(gated, stop=stopped)
+            serve(gated, stop=stopped)
     finally:
         toml.write_text(before)

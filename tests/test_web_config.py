@@ -37,17 +37,17 @@ def test_a_bad_value_names_the_table(tmp_path: Path, bad: str) -> None:
 
 
 def test_a_disabled_dashboard_is_not_served(tmp_path: Path) -> None:
-    from pipl.ci.service import _start_web
+    from pipl.service import start_web
 
     said: list[str] = []
-    assert _start_web(_with_web(tmp_path, "[web]\nenabled = false\n"), said.append) is None
+    assert start_web(_with_web(tmp_path, "[web]\nenabled = false\n"), said.append) is None
     assert said == []
 
 
 def test_a_taken_port_is_one_line_and_the_runner_goes_on(tmp_path: Path) -> None:
     import socket
 
-    from pipl.ci.service import _start_web
+    from pipl.service import start_web
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -55,5 +55,5 @@ def test_a_taken_port_is_one_line_and_the_runner_goes_on(tmp_path: Path) -> None
         port = taken.getsockname()[1]
         project = _with_web(tmp_path, f"[web]\nport = {port}\n")
         said: list[str] = []
-        assert _start_web(project, said.append) is None
+        assert start_web(project, said.append) is None
     assert len(said) == 1 and f"127.0.0.1:{port}" in said[0] and "[web] port" in said[0]

@@ -1,6 +1,7 @@
-"""The CI runner as a service beside the server: run it, start it detached (under its
+"""The CI runner as a service beside the server: start it detached (under its
 supervisor, ``pipl.ci.supervisor``, which starts it again when it dies), stop it, and tell
-whether it runs.
+whether it runs. The runner's process itself (CI and the dashboard) is assembled in
+``pipl.service``.
 
 One runner per project: it holds an exclusive lock on ``.pipl/ci/runner.lock`` while it
 lives (the OS drops it when the process dies, even by kill -9) and writes its pid to
@@ -15,25 +16,19 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pipl.ci import outbox, supervisor
 from pipl.ci.config import load_ci_config
 from pipl.ci.handlers import CiError
-from pipl.ci.runner import CiRunner, lock_path, pid_path
+from pipl.ci.runner import lock_path, pid_path
 from pipl.ci.supervisor import SupervisorState
 from pipl.errors import PiplError
-from pipl.fsutil import atomic_write
 from pipl.project.project import Project, ProjectFiles
 from pipl.runner import Runner
-
-if TYPE_CHECKING:
-    from pipl.web.server import WebServer
 
 START_TIMEOUT = 30.0
 LOCK_WAIT = 2.0  # seconds a starting runner waits for the runner lock
@@ -106,7 +101,9 @@ def runner_pid(project: ProjectFiles) -> int | None:
         return None
 
 
-def status(project: Project) -> RunnerStatus:
+def status(project: Project, web_url: str | None = None) -> RunnerStatus:
+    """The runner's state; ``web_url``: where it serves the dashboard, while it runs
+    (``pipl.service.status`` passes it)."""
     from pipl.ci import db
 
     counts: dict[str, int] = {}
@@ -116,10 +113,8 @@ def status(project: Project) -> RunnerStatus:
             counts = db.counts(conn)
         finally:
             conn.close()
-    from pipl.web.config import web_url
-
     pid = runner_pid(project)
-    web = web_url(project) if pid is not None else None
+    web = web_url if pid is not None else None
     sup = supervisor.read_state(project.root)
     return RunnerStatus(
         pid is not None, pid, str(log_file(project)), counts, web, sup, sandbox_state(project)
@@ -128,9 +123,7 @@ def status(project: Project) -> RunnerStatus:
 
 def sandbox_state(project: Project) -> tuple[str, str]:
     """Where code from the index runs (``pipl.ci.sandbox.describe``)."""
-    from pipl.ci.config import load_ci_config
     from pipl.ci.sandbox import describe
-    from pipl.errors import PiplError
 
     try:
         return describe(load_ci_config(project).sandbox)
@@ -142,71 +135,6 @@ def supervisor_pid(project: ProjectFiles) -> int | None:
     """The running supervisor's pid, or None."""
     state = supervisor.read_state(project.root)
     return state.pid if state is not None else None
-
-
-def serve(
-    project: Project,
-    *,
-    stop: threading.Event | None = None,
-    until_idle: bool = False,
-    say: Callable[[str], None] | None = None,
-) -> None:
-    """Run the runner in this process until SIGTERM/SIGINT (or ``stop``)."""
-    from filelock import FileLock, Timeout
-
-    config = load_ci_config(project)
-    from pipl.ci.gates import load_gates
-
-    load_gates(project)  # a [gates] table the runner cannot read stops it here, not each job
-    own_signals = stop is None and threading.current_thread() is threading.main_thread()
-    stop = stop or threading.Event()
-    folder = outbox.ci_dir(project.root)
-    folder.mkdir(parents=True, exist_ok=True)
-    # a short wait, not none: 'proj status' and 'proj start' tell whether a runner runs by
-    # taking this lock for an instant, which must not turn a starting runner away
-    lock = FileLock(lock_path(project), timeout=LOCK_WAIT)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise CiError(
-            f"a CI runner already runs for project {project.name!r} "
-            f"(pid {runner_pid(project) or 'unknown'}): stop it with 'pipl proj stop' "
-            "or kill that pid"
-        ) from None
-    try:
-        if own_signals:
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(sig, lambda *_: stop.set())
-        runner = CiRunner(project, config, say=say)
-        web = _start_web(project, say) if not until_idle else None
-        # the pid last: whoever waits for it ('pipl proj start') finds the dashboard too
-        atomic_write(pid_path(project), f"{os.getpid()}\n")
-        try:
-            runner.run(stop, until_idle=until_idle)
-        finally:
-            if web is not None:
-                web.stop()
-            runner.close()
-    finally:
-        pid_path(project).unlink(missing_ok=True)
-        lock.release()
-
-
-def _start_web(project: Project, say: Callable[[str], None] | None) -> WebServer | None:
-    """The dashboard and HTTP API, served by this process while it runs (unless
-    ``[web] enabled = false``). A web server that cannot start does not stop the CI."""
-    from pipl.web.server import WebServer
-
-    web = WebServer(project)
-    if not web.config.enabled:
-        return None
-    try:
-        url = web.start()
-    except PiplError as exc:
-        (say or print)(f"pipl: {exc}")
-        return None
-    (say or print)(f"Dashboard and API at {url}")
-    return web
 
 
 def start_detached(

@@ -38,7 +38,7 @@ def run(state: AppState, until_idle: bool) -> None:
     Example:
       pipl ci run --until-idle
     """
-    from pipl.ci.service import serve
+    from pipl.service import serve
 
     project = state.project()
     click.echo(f"CI runner of project {project.name!r} ({project.url}); Ctrl-C stops it.")

@@ -222,11 +222,11 @@ def status(state: AppState, as_json: bool) -> None:
     Example:
       pipl proj status --json
     """
-    from pipl.ci import service as ci_service
     from pipl.index.status import server_status
+    from pipl.service import status as runner_status
 
     st = server_status(state.project())
-    ci_st = ci_service.status(state.project())
+    ci_st = runner_status(state.project())
     sandbox, why = ci_st.sandbox
     if sandbox != "ok":  # every time: index code does not run, or runs unsandboxed
         click.echo(f"Warning: the CI sandbox is {sandbox}: {why}", err=True)
