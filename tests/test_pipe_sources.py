@@ -12,7 +12,7 @@ from pipl.errors import PipelineError
 from pipl.pipe import Pipeline, prepare, run
 from pipl.pipe.sources import local_path, tree_digest
 from pipl.uv import Uv
-from tests.pipe_helpers import scripts
+from tests.pipe_helpers import copy_example, scripts
 
 
 def make_lib(folder: Path, name: str, body: str) -> Path:
@@ -64,6 +64,16 @@ def test_which_env_entries_are_local_folders():
     assert local_path("file:///abs/my%20lib") == "/abs/my lib"
     assert local_path("numpy<2") is None
     assert local_path("mylib") is None
+
+
+def test_local_entries_are_relative_to_the_pipeline_packl_however_it_is_loaded(tmp_path):
+    from pipl.pipe import installed_pipeline, load_pipeline
+    from pipl.pipe.sources import pipeline_folder
+
+    folder = copy_example("knights", tmp_path)
+    init = folder / "knights_pipeline" / "__init__.py"
+    assert pipeline_folder(load_pipeline(folder)) == folder
+    assert pipeline_folder(installed_pipeline(init, "knights", tmp_path / "data")) == folder
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from typing import Any
 from pipl.errors import PipelineError
 from pipl.fsutil import atomic_write, locked
 from pipl.pipe.pipeline import Pipeline
-from pipl.pipe.sources import local_path, resolve_local
+from pipl.pipe.sources import local_path, pipeline_folder, resolve_local
 from pipl.uv import Uv
 
 ENVS = ".envs"
@@ -60,8 +60,7 @@ def _requirement_line(entry: str, pipeline: Pipeline, name: str) -> str:
     """A requirements line: an index requirement as given, a local folder editable."""
     if local_path(entry) is None:
         return entry
-    base = pipeline.root or pipeline.code_dir or Path.cwd()
-    return f"-e {resolve_local(entry, base, name)}"
+    return f"-e {resolve_local(entry, pipeline_folder(pipeline), name)}"
 
 
 def _resolve(uv: Uv, requirements: list[str], index_url: str, name: str) -> str:

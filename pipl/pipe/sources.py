@@ -54,6 +54,17 @@ def local_path(entry: str) -> str | None:
     return None
 
 
+def pipeline_folder(pipeline: Pipeline) -> Path:
+    """What local ``env`` entries are relative to: the pipeline packl's folder (the module
+    folder's parent, for a pipeline loaded from its installed module), else the code
+    folder, else the current one."""
+    root = pipeline.root
+    if root is None:
+        return pipeline.code_dir or Path.cwd()
+    module = not (root / "pyproject.toml").is_file() and (root / "__init__.py").is_file()
+    return root.parent if module and (root.parent / "pyproject.toml").is_file() else root
+
+
 def resolve_local(entry: str, base: Path, segment: str) -> Path:
     """The source folder of a local ``env`` entry, checked: it must be a Python project."""
     path = Path(os.path.expanduser(local_path(entry) or entry))
@@ -223,7 +234,7 @@ class SourceScan:
 
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
-        self.base = pipeline.root or pipeline.code_dir or Path.cwd()
+        self.base = pipeline_folder(pipeline)
         self._digests: dict[Path, str] = {}
         self._imports: dict[Path, set[str]] = {}
         self._editables: dict[str, list[Editable]] = {}
