@@ -7,8 +7,16 @@ its M melts, and the summary, run). Beside it, in the same run: the floor (one p
 Python process writing the same instance folders with a data file and a SQLite row each)
 and Snakemake with shell rules on the same DAG, installed into a throwaway venv.
 
+Then code under development: ``source -> fit -> report;`` where only ``fit`` imports a
+library installed editable, first listed by path in fit's own environment (``"env":
+["../mylib"]``), then installed editable in the default environment; after a first run, a
+re-run with nothing changed, one after touching only caches (``__pycache__``, ``.git``), and
+one after an edit to the library: only fit and report run again (a real project index,
+offline, resolves the environments).
+
 Sizes: env PIPL_BENCH_PIPE_SIZES (default "100x100,100x1000"), Snakemake's size:
-PIPL_BENCH_PIPE_SNAKE (default 30; 0 skips it).
+PIPL_BENCH_PIPE_SNAKE (default 30, so 900 melts; 0 skips it), instances per segment of the
+editable-library pipeline: PIPL_BENCH_PIPE_EDITABLE (default 300; 0 skips it).
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import BIN, print_table
+from bench.common import BIN, BenchProject, print_table
 
 SEGMENTS = {
     "knights": "seg_output = [get_input()]\n",
@@ -81,6 +89,103 @@ rule summary:
     output: "summary.txt"
     shell: "cat melt/*.txt > {output}"
 """
+
+
+EDIT_DOT = "source -> fit -> report;"
+EDIT_SEGMENTS = {
+    "source": "set_output(get_input())\n",
+    "fit": "import mylib\nset_output(mylib.scale(get_input('source')))\n",
+    "report": "open(get_data_fn('fit.txt'), 'w').write(str(get_input('fit')))\n",
+}
+EDIT_DRIVER = """
+import json, sys
+from pathlib import Path
+from pipl.pipe import Pipeline, run
+root, prefix, index, n, python = sys.argv[1:6]
+own = python == "-"  # fit lists ../mylib in its own environment
+p = Pipeline(EDIT_DOT, Path(root) / "code", Path(prefix), root=Path(root), index_url=index,
+             segments={"fit": {"env": ["../mylib"]}} if own else {}, python="" if own else python)
+p.push(source=list(range(int(n))))
+r = run(p, jobs=2)
+print(json.dumps({"ok": r.ok, "ran": {s.name: s.ran for s in r.segments},
+                  "reused": {s.name: s.reused for s in r.segments}}))
+"""
+
+
+def _mylib(folder: Path, factor: int) -> None:
+    (folder / "mylib").mkdir(parents=True, exist_ok=True)
+    (folder / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["flit_core>=3.12,<5"]\n'
+        'build-backend = "flit_core.buildapi"\n'
+        '[project]\nname = "mylib"\nversion = "0.1.0"\ndescription = "developed here"\n'
+    )
+    (folder / "mylib" / "__init__.py").write_text(f"def scale(x):\n    return {factor} * x\n")
+
+
+def _edit_run(root: Path, prefix: Path, index: str, n: int, python: str, env: dict) -> tuple:
+    start = time.perf_counter()
+    driver = EDIT_DRIVER.replace("EDIT_DOT", repr(EDIT_DOT))
+    argv = [sys.executable, "-c", driver, str(root), str(prefix), index, str(n), python]
+    done = subprocess.run(argv, capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        raise SystemExit(f"pipl run failed:\n{done.stderr[-2000:]}")
+    took = time.perf_counter() - start
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["ok"], result
+    return took, result["ran"], result["reused"]
+
+
+def _editable_rows(proj: BenchProject, tmp: Path, n: int, mode: str) -> list[tuple[str, str]]:
+    """First run, no change, caches touched, library edited: times and what ran."""
+    root = tmp / mode / "pipe"
+    (root / "code").mkdir(parents=True)
+    for name, source in EDIT_SEGMENTS.items():
+        (root / "code" / f"{name}.py").write_text(source)
+    lib = tmp / mode / "mylib"
+    _mylib(lib, 2)
+    env = {**proj.env, "PIPL_PIPE_INDEX": proj.simple_url}
+    python = "-"
+    if mode == "default":  # a venv where segments run, mylib installed editable in it
+        venv = tmp / mode / "venv"
+        uv = str(BIN / "uv")
+        quiet = {"check": True, "env": env, "capture_output": True}
+        subprocess.run([uv, "venv", "--python", sys.executable, venv], **quiet)
+        python = str(venv / "bin" / "python")
+        install = [uv, "pip", "install", "--python", python, "--index-url", proj.simple_url]
+        subprocess.run([*install, "pipl-pipe", "-e", lib], **quiet)
+    prefix = tmp / mode / "data"
+    rows = []
+
+    def step(label: str) -> dict[str, int]:
+        took, ran, reused = _edit_run(root, prefix, proj.simple_url, n, python, env)
+        what = ", ".join(f"{k} {ran[k]} ran/{reused[k]} reused" for k in EDIT_SEGMENTS)
+        rows.append((label, f"{took:.2f} s  ({what})"))
+        return ran
+
+    ran = step("first run")
+    assert ran == {"source": n, "fit": n, "report": n}, ran
+    assert sum(step("re-run, nothing changed").values()) == 0
+    (lib / "mylib" / "__pycache__").mkdir(exist_ok=True)
+    (lib / "mylib" / "__pycache__" / "__init__.cpython-311.pyc").write_bytes(b"cache")
+    (lib / ".git").mkdir(exist_ok=True)
+    (lib / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    assert sum(step("re-run, only caches touched").values()) == 0
+    _mylib(lib, 3)
+    ran = step("re-run after an edit to mylib")
+    assert ran == {"source": 0, "fit": n, "report": n}, ran
+    return rows
+
+
+def _editable(tmp: Path, n: int) -> None:
+    with BenchProject(tmp / "editable") as proj:
+        for mode, title in (
+            ("own", 'fit lists "../mylib" in its own environment'),
+            ("default", "mylib installed editable where segments run by default"),
+        ):
+            print_table(
+                f"an editable library used by fit only ({title}); {n} instances a segment",
+                _editable_rows(proj, tmp / "editable", n, mode),
+            )
 
 
 def _pipl(code: Path, prefix: Path, n: int, m: int, jobs: int = 2) -> tuple[float, dict]:
@@ -153,6 +258,7 @@ def _snakemake(exe: Path, folder: Path, n: int) -> float:
 def main() -> None:
     sizes = os.environ.get("PIPL_BENCH_PIPE_SIZES", "100x100,100x1000")
     snake_n = int(os.environ.get("PIPL_BENCH_PIPE_SNAKE", "30"))
+    editable_n = int(os.environ.get("PIPL_BENCH_PIPE_EDITABLE", "300"))
     base = Path(os.environ.get("PIPL_BENCH_DIR") or tempfile.gettempdir())
     with tempfile.TemporaryDirectory(dir=base) as tmp_name:
         tmp = Path(tmp_name)
@@ -205,3 +311,5 @@ def main() -> None:
                 f"pipl vs Snakemake (shell rules), N = M = {snake_n}: {jobs} jobs, 2 cores",
                 rows,
             )
+        if editable_n:
+            _editable(tmp, editable_n)

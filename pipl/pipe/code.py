@@ -34,6 +34,8 @@ class SegmentCode:
     hooks: dict[str, tuple[str, str]] = field(default_factory=dict)
     depend: dict[str, bytes] = field(default_factory=dict)  # path -> content
     multiplex: Multiplex = field(default_factory=Multiplex)
+    # editable and local-path code it uses: distribution name -> sha256 of its files
+    sources: dict[str, str] = field(default_factory=dict)
 
 
 def root_names(name: str) -> list[str]:

@@ -21,6 +21,7 @@ from typing import Any
 from pipl.errors import PipelineError
 from pipl.fsutil import atomic_write, locked
 from pipl.pipe.pipeline import Pipeline
+from pipl.pipe.sources import local_path, pipeline_folder, resolve_local
 from pipl.uv import Uv
 
 ENVS = ".envs"
@@ -42,7 +43,8 @@ def segment_environment(
             "project index is known: run inside a pipl project or set PIPL_PIPE_INDEX"
         )
     uv = uv or Uv()
-    lock = _resolve(uv, [*requirements, "pipl-pipe"], pipeline.index_url, name)
+    lines = [_requirement_line(str(entry), pipeline, name) for entry in requirements]
+    lock = _resolve(uv, [*lines, "pipl-pipe"], pipeline.index_url, name)
     digest = hashlib.sha256(lock.encode()).hexdigest()[:16]
     envs = pipeline.prefix / ENVS
     envs.mkdir(parents=True, exist_ok=True)
@@ -52,6 +54,13 @@ def segment_environment(
         if not python.exists():
             _make(uv, target, lock, pipeline.index_url, name)
     return str(python), f"{version}\n{lock}"
+
+
+def _requirement_line(entry: str, pipeline: Pipeline, name: str) -> str:
+    """A requirements line: an index requirement as given, a local folder editable."""
+    if local_path(entry) is None:
+        return entry
+    return f"-e {resolve_local(entry, pipeline_folder(pipeline), name)}"
 
 
 def _resolve(uv: Uv, requirements: list[str], index_url: str, name: str) -> str:

@@ -1,9 +1,10 @@
 """Segment keys: what decides whether stored outputs can be reused.
 
 A key covers the segment's code (script or packl module and version), its hook scripts,
-its ``#depend`` files, its parameters, its multiplex directive, its parents' keys and its
-environment's lock. Change any of these and the segment (and everything downstream)
-gets a new key, so a new folder, so a new computation.
+its ``#depend`` files, the content of the editable and local-path code it uses, its
+parameters, its multiplex directive, its parents' keys and its environment's lock. Change
+any of these and the segment (and everything downstream) gets a new key, so a new folder,
+so a new computation.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ def segment_key(
         part(f"hook {hook}", code.hooks[hook][1])
     for dep in sorted(code.depend):
         part(f"depend {dep}", code.depend[dep])
+    for source in sorted(code.sources):  # none: the key is what it was before sources
+        part(f"source {source}", code.sources[source])
     part("multiplex", str(code.multiplex))
     part("params", json.dumps(params, sort_keys=True, default=repr))
     for parent in sorted(parent_keys):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -90,14 +90,17 @@ class RunReport:
 def prepare(pipeline: Pipeline) -> list[Prepared]:
     """Parse the DAG, find each segment's code and compute the keys, parents first."""
     from pipl.pipe.envs import segment_environment
+    from pipl.pipe.sources import SourceScan
 
     dag = parse(pipeline.dot)
+    sources = SourceScan(pipeline)
     prepared: dict[str, Prepared] = {}
     for name in topological(dag):
         spec = dict(pipeline.segments.get(name, {}))
         python, env_lock = segment_environment(pipeline, name, spec)
         elsewhere = python if python != sys.executable else None
         code = find_code(name, pipeline.code_dir, spec, dag.lines[name], elsewhere)
+        code = replace(code, sources=sources.of(name, spec, code, python))
         parents = dag.parents(name)
         if parents and "inputs" in spec:
             raise PipelineError(

@@ -69,6 +69,7 @@ def write_segment(
         "dist": code.dist,
         "multiplex": str(code.multiplex),
         "env": env,
+        "sources": code.sources,
         "created": time.time(),
     }
     atomic_write(root / META, json.dumps(meta, indent=2) + "\n")
