@@ -62,8 +62,12 @@ class TrackingDb:
         is left as it is, so readers allow for columns an older pipl did not make."""
         self.path = path
         if readonly:
+            # without a write-ahead log (no run writing), read the file as immutable: a
+            # reader would otherwise leave -wal and -shm files beside it
+            wal = Path(f"{path}-wal").exists()
+            mode = "mode=ro" if wal else "mode=ro&immutable=1"
             self.conn = sqlite3.connect(
-                f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None, timeout=30
+                f"{path.resolve().as_uri()}?{mode}", uri=True, isolation_level=None, timeout=30
             )
             self.columns = self._columns()
             return
