@@ -355,7 +355,11 @@ def graph(folder: Path, fmt: str, output: Path | None) -> None:
 @click.argument("values", nargs=-1, required=True)
 @pipeline_option
 @prefix_option
-@click.option("--json-values", is_flag=True, help="Read each VALUE as JSON (numbers, lists).")
+@click.option(
+    "--json-values",
+    is_flag=True,
+    help='Read each VALUE as JSON (numbers, lists); {"$tuple": [...]} is a tuple.',
+)
 @click.option("--replace", is_flag=True, help="Replace the stored inputs instead of adding.")
 def push(
     segment: str,
@@ -367,14 +371,21 @@ def push(
 ) -> None:
     """Give an orphan segment inputs (kept under the prefix): one instance per value.
 
+    Values keep their type in PREFIX/push.json. A list and a tuple of the same items are
+    one input: pushing [64, 1] where the pipeline's PUSH has (64, 1) adds nothing, and the
+    segment gets the tuple. A value pushed only from here is a list, unless written
+    {"$tuple": [64, 1]}.
+
     \b
     Example:
       pipl pipe push knights Robin Bedevere
       pipl pipe push --json-values cmb '[64, 1]' '[64, 2]'
+      pipl pipe push --json-values cmb '{"$tuple": [64, 3]}'
     """
     from pipl.errors import UsageError
     from pipl.pipe import store_push
     from pipl.pipe.parse import parse
+    from pipl.pipe.pipeline import decode_value
 
     pipeline = _load(folder, prefix)
     dag = parse(pipeline.dot)
@@ -386,7 +397,7 @@ def push(
             "orphan segments take pushed inputs"
         )
     try:
-        parsed = [json.loads(v) for v in values] if json_values else list(values)
+        parsed = [decode_value(json.loads(v)) for v in values] if json_values else list(values)
     except json.JSONDecodeError as exc:
         raise UsageError(f"--json-values: {exc.doc!r} is not JSON ({exc.msg})") from None
     count = store_push(pipeline.prefix, segment, parsed, replace=replace)
