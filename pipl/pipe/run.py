@@ -335,7 +335,7 @@ def _run_segment(
     if progress:
         progress(seg.name, report.reused, report.total)
     if todo:
-        tasks = [Task(p.name, p.input, p.parents) for p in todo]
+        tasks = [Task(p.name, p.input, p.parents, p.group) for p in todo]
         inputs = {t.name: input_text(t.input) for t in tasks}
         finished = report.reused
         for results in ex.run(_job(seg, by_name), tasks, seg.python):
