@@ -133,6 +133,22 @@ def test_graph_dot_and_drawings(knights_dir, tmp_path):
         assert result.exit_code == 0 and b"<svg" in out.read_bytes()
 
 
+def test_graph_checks_what_run_checks(knights_dir):
+    args = ["pipe", "graph", "-P", str(knights_dir)]
+    init = knights_dir / "knights_pipeline" / "__init__.py"
+    original = init.read_text()
+    init.write_text(original.replace("knights -> by_knight;", "knights -> by_knight -> lost;"))
+    fails(cli(args), 10, "pipeline line 6: no code for segment lost", "lost.py")
+    init.write_text(original.replace("cross_prod where", "cross_prod sometimes where"))
+    fails(cli(args), 10, "segment melt_brave: cannot read multiplex directive")
+    init.write_text(original.replace("quality -> melt;", "quality -> melt -> knights;"))
+    fails(cli(args), 10, "pipeline line 3", "makes a cycle")
+    summary = knights_dir / "knights_pipeline" / "segments" / "summary.py"
+    init.write_text(original)
+    summary.write_text("# depend missing.csv\n" + summary.read_text())
+    fails(cli(args), 10, "segment summary: #depend missing.csv: no such file")
+
+
 def test_fft_example_filters_every_image(tmp_path):
     folder = copy_example("fft", tmp_path)
     report = run(load_pipeline(folder), jobs=2)

@@ -25,7 +25,7 @@ from pipl_pipe.segment.worker import LOG, Result, SegmentJob, Task
 
 from pipl.errors import PipelineBusy, PipelineError
 from pipl.fsutil import locked
-from pipl.pipe.code import SegmentCode, find_code, root_names
+from pipl.pipe.code import SegmentCode, code_in_environment, find_code
 from pipl.pipe.db import TrackingDb, input_text, open_db
 from pipl.pipe.executors import Executor, make_executor
 from pipl.pipe.graph import topological
@@ -102,7 +102,11 @@ def prepare(pipeline: Pipeline, *, make_envs: bool = True) -> list[Prepared]:
         spec = dict(pipeline.segments.get(name, {}))
         python, env_lock = segment_environment(pipeline, name, spec, make=make_envs)
         elsewhere = python if python != sys.executable else None
-        if elsewhere and not Path(elsewhere).exists() and _needs_env(name, pipeline, spec):
+        if (
+            elsewhere
+            and not Path(elsewhere).exists()
+            and code_in_environment(name, pipeline.code_dir, spec)
+        ):
             raise PipelineError(
                 f"segment {name}: its code is in its own environment, not made yet, and a "
                 f"dry run makes none: make it with a run (pipl pipe run --until {name})"
@@ -126,13 +130,6 @@ def prepare(pipeline: Pipeline, *, make_envs: bool = True) -> list[Prepared]:
             key_inputs(code, params, parent_keys, env_lock),
         )
     return list(prepared.values())
-
-
-def _needs_env(name: str, pipeline: Pipeline, spec: dict[str, Any]) -> bool:
-    """Whether the segment's code is looked up in its environment (no script for it)."""
-    if "packl" in spec or pipeline.code_dir is None:
-        return True
-    return not any((pipeline.code_dir / f"{r}.py").is_file() for r in root_names(name))
 
 
 def _job(seg: Prepared, by_name: dict[str, Prepared]) -> SegmentJob:
