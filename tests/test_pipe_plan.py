@@ -14,6 +14,7 @@ from pipl.pipe import dry_run, run
 from tests.helpers import fails
 from tests.helpers import run as cli
 from tests.pipe_helpers import copy_example, knights
+from tests.test_json_contract import SHAPES, check_shape
 
 SUMMARY = '#multiplex cross_prod group_by "0"\n#depend ../table.csv\nhook("post")\n'
 
@@ -203,7 +204,9 @@ def test_cli_dry_run_and_targets(tmp_path):
     assert "key changed: parent melt" in lines["summary"] and "~1" in lines["summary"]
     assert "dry run: 5 instance(s) would run; nothing was computed" in result.output
     data = json.loads(cli(["pipe", "run", *args, "--dry-run", "--json"]).stdout)
-    assert data["kind"] == "pipe-dry-run"
+    assert data["kind"] == "pipe-run" and data["data"]["dry_run"] is True
+    check_shape(data["data"], SHAPES["pipe-run"], "pipe-run")  # the documented shape
+    assert data["data"]["to_run"] == 5
     melt = next(s for s in data["data"]["segments"] if s["segment"] == "melt")
     assert melt["changed"] == ["params"] and melt["to_run"] == 4 and melt["reused"] == 0
     fails(

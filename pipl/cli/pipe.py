@@ -185,7 +185,10 @@ def run_cmd(
         bars.close()
     rows = _report_rows(report)
     if as_json:
-        emit_json("pipe-run", {"ok": report.ok, "seconds": report.seconds, "segments": rows})
+        emit_json(
+            "pipe-run",
+            {"ok": report.ok, "seconds": report.seconds, "dry_run": False, "segments": rows},
+        )
     else:
         table(
             [
@@ -224,23 +227,31 @@ def _dry_run(
     plan = dry_run(pipeline, until=until, only=only, force=force)
     if as_json:
         emit_json(
-            "pipe-dry-run",
+            "pipe-run",
             {
+                "ok": True,
+                "seconds": 0.0,
+                "dry_run": True,
                 "to_run": plan.to_run,
                 "segments": [
                     {
                         "segment": s.name,
                         "key": s.key,
-                        "previous_key": s.previous_key,
                         "instances": s.instances,
                         "reused": s.reused,
+                        "ran": 0,
+                        "failed": 0,
+                        "blocked": "",
+                        "failures": [],
+                        "path": str(s.root),
+                        "skipped": s.skipped,
+                        "forced": s.forced,
                         "to_run": s.to_run,
                         "failed_before": s.failed_before,
                         "estimated": s.estimated,
                         "unknown": s.unknown,
+                        "previous_key": s.previous_key,
                         "changed": s.changed,
-                        "forced": s.forced,
-                        "selected": not s.skipped,
                         "why": s.why,
                     }
                     for s in plan.segments
