@@ -192,6 +192,10 @@ def test_unknown_segments_and_contradictions_are_usage_errors(tmp_path):
 def test_cli_dry_run_and_targets(tmp_path):
     folder = copy_example("knights", tmp_path)
     args = ["-P", str(folder)]
+    first = cli(["pipe", "run", *args, "--dry-run"]).output
+    assert "?: depends on outputs of instances that have not run yet" in first
+    assert "dry run: at least 3 instance(s) would run" in first
+    assert not (folder / "pipe-data").exists()
     assert cli(["pipe", "run", *args, "-q"]).exit_code == 0
     init = folder / "knights_pipeline" / "__init__.py"
     init.write_text(
