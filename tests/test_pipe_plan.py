@@ -221,3 +221,32 @@ def test_cli_dry_run_and_targets(tmp_path):
     result = cli(["pipe", "run", *args, "--until", "melt", "-q"])
     assert result.exit_code == 0 and "not selected: summary, melt_brave, by_knight" in result.output
     fails(cli(["pipe", "run", *args, "--force", "nope"]), 2, "--force: no segment 'nope'")
+
+
+def test_a_segment_recorded_without_key_inputs_says_so(tmp_path):
+    """Data recorded by a pipl that kept no digests: a changed key is named, its cause
+    is not."""
+    import sqlite3
+
+    p = knights(tmp_path)
+    run(p, executor="interactive")
+    conn = sqlite3.connect(p.prefix / "pipe.sqlite")
+    conn.execute("UPDATE segments SET inputs=''")
+    conn.commit()
+    conn.close()
+    p.segments = {"melt": {"params": {"n": 1}}}
+    melt = dry_run(p).segment("melt")
+    assert melt.changed == ["unknown (recorded by a pipl that kept no key inputs)"]
+    assert melt.to_run == 4
+    # a database made before those columns existed: a dry run reads it as it is
+    conn = sqlite3.connect(p.prefix / "pipe.sqlite")
+    conn.execute("ALTER TABLE segments DROP COLUMN inputs")
+    conn.execute("ALTER TABLE segments DROP COLUMN used")
+    conn.commit()
+    conn.close()
+    assert dry_run(p).segment("melt").changed == melt.changed
+    conn = sqlite3.connect(p.prefix / "pipe.sqlite")
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(segments)")}
+    conn.close()
+    assert "inputs" not in columns  # not migrated by the dry run
+    assert run(p, executor="interactive").segment("melt").ran == 4  # a run migrates it
