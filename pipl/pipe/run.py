@@ -294,16 +294,16 @@ def _run_segment(
         return report
     planned = plan(seg.name, seg.parents, outputs, multiplex, pushed.get(seg.name))
     report.total = len(planned)
+    parent_keys = {p: by_name[p].key for p in seg.parents}
     write_segment(
         seg.root,
         seg.code,
         seg.key,
         seg.params,
-        {p: by_name[p].key for p in seg.parents},
+        parent_keys,
         seg.python if seg.python != sys.executable else "",
         seg.inputs,
     )
-    parent_keys = {p: by_name[p].key for p in seg.parents}
     db.add_segment(seg.key, seg.name, seg.root, parent_keys, seg.inputs)
     done = {} if forced else db.done(seg.key)
     todo: list[Planned] = []
