@@ -150,7 +150,8 @@ def run_cmd(
     reused. --dry-run lists, per segment, the instances, how many are reused and how many
     would run, and why: which of those inputs changed since a run last recorded the
     segment, new inputs, instances that failed before. A count marked ~ rests on outputs
-    not computed yet (those of the previous key). A dry run writes nothing.
+    not computed yet (those of the previous key), ? on outputs nothing tells yet. A dry
+    run writes nothing.
 
     \b
     Example:
@@ -383,9 +384,9 @@ def push(
     """Give an orphan segment inputs (kept under the prefix): one instance per value.
 
     Values keep their type in PREFIX/push.json. A list and a tuple of the same items are
-    one input: pushing [64, 1] where the pipeline's PUSH has (64, 1) adds nothing, and the
-    segment gets the tuple. A value pushed only from here is a list, unless written
-    {"$tuple": [64, 1]}.
+    one input: pushing [64, 1] where the pipeline's PUSH has (64, 1) makes no new
+    instance, and the segment gets the tuple. A value pushed only from here is a list,
+    unless written {"$tuple": [64, 1]}.
 
     \b
     Example:
