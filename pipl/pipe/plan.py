@@ -172,6 +172,22 @@ def elements(root: Path, planned: list[Planned], produced: dict[str, list[Any]])
     return found
 
 
+def _compared(seg: Prepared, db: TrackingDb | None) -> SegmentPlan:
+    """A segment's plan with its key compared with the one a run last recorded: which of
+    the key's inputs changed."""
+    sp = SegmentPlan(seg.name, seg.key, seg.root)
+    last = db.last_used(seg.name) if db is not None else None
+    if last is not None:
+        sp.previous_key, before = last
+        if sp.previous_key != seg.key:
+            sp.changed = (
+                changed_inputs(before, seg.inputs)
+                if before
+                else ["unknown (recorded by a pipl that kept no key inputs)"]
+            )
+    return sp
+
+
 def plan_segments(
     segments: list[Prepared],
     pushed: dict[str, list[Any]],
@@ -185,17 +201,8 @@ def plan_segments(
     guessed: dict[str, bool] = {}  # the outputs include guesses
     missing: dict[str, bool] = {}  # some outputs are not known at all
     for seg in segments:
-        sp = SegmentPlan(seg.name, seg.key, seg.root)
+        sp = _compared(seg, db)
         plans.append(sp)
-        last = db.last_used(seg.name) if db is not None else None
-        if last is not None:
-            sp.previous_key, before = last
-            if sp.previous_key != seg.key:
-                sp.changed = (
-                    changed_inputs(before, seg.inputs)
-                    if before
-                    else ["unknown (recorded by a pipl that kept no key inputs)"]
-                )
         outputs[seg.name], guessed[seg.name], missing[seg.name] = [], False, False
         if not selection.planned(seg.name):
             sp.skipped = True
