@@ -2,10 +2,12 @@
 
 N knights and M qualities are pushed inputs; melt writes each pair into a file; summary
 (``group_by "0"``) gathers all melts. For each size: the first run end to end (a fresh
-process, 2 workers), peak memory, a re-run with nothing changed, and one new knight (only
-its M melts, and the summary, run). Beside it, in the same run: the floor (one plain
-Python process writing the same instance folders with a data file and a SQLite row each)
-and Snakemake with shell rules on the same DAG, installed into a throwaway venv.
+process, 2 workers), peak memory, a re-run with nothing changed, a dry run after a change
+of melt's parameters (it must list all melts and the summary to run, naming params as
+what changed; the call, and a fresh process end to end), and one new knight (only its M
+melts, and the summary, run). Beside it, in the same run: the floor (one plain Python
+process writing the same instance folders with a data file and a SQLite row each) and
+Snakemake with shell rules on the same DAG, installed into a throwaway venv.
 
 Then code under development: ``source -> fit -> report;`` where only ``fit`` imports a
 library installed editable, first listed by path in fit's own environment (``"env":
@@ -62,6 +64,23 @@ ru_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 ru_child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 print(json.dumps({"ok": r.ok, "ran": {s.name: s.ran for s in r.segments},
                   "rss_mib": (ru_self + jobs * ru_child) / 1024}))
+"""
+
+DRY_DRIVER = """
+import json, sys, time
+start = time.perf_counter()
+from pathlib import Path
+from pipl.pipe import Pipeline, dry_run
+code, prefix, n, m = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+p = Pipeline("knights -> melt; quality -> melt; melt -> summary;", Path(code), Path(prefix),
+             segments={"melt": {"params": {"sep": "-"}}})
+p.push(knights=[f"knight{i}" for i in range(n)], quality=[f"quality{j}" for j in range(m)])
+ready = time.perf_counter()
+plan = dry_run(p)
+done = time.perf_counter()
+print(json.dumps({"setup": ready - start, "dry": done - ready,
+                  "to_run": {s.name: s.to_run for s in plan.segments},
+                  "changed": {s.name: s.changed for s in plan.segments}}))
 """
 
 SNAKEFILE = """
@@ -204,6 +223,21 @@ def _pipl(code: Path, prefix: Path, n: int, m: int, jobs: int = 2) -> tuple[floa
     return took, result
 
 
+def _dry(code: Path, prefix: Path, n: int, m: int) -> tuple[float, dict]:
+    """A dry run after one parameter change (melt's): end to end in a fresh process, and
+    the ``dry_run`` call itself."""
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", DRY_DRIVER, str(code), str(prefix), str(n), str(m)],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"pipl dry run failed ({n}x{m}):\n{done.stderr[-2000:]}")
+    took = time.perf_counter() - start
+    return took, json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def _floor(folder: Path, count: int) -> float:
     """One plain process: a folder, a data file and a SQLite row per instance."""
     start = time.perf_counter()
@@ -273,6 +307,9 @@ def main() -> None:
             assert result["ran"]["melt"] == n * m
             again, rerun = _pipl(code, prefix, n, m)
             assert sum(rerun["ran"].values()) == 0, rerun
+            dry_total, dry = _dry(code, prefix, n, m)
+            assert dry["to_run"] == {"knights": 0, "quality": 0, "melt": n * m, "summary": 1}, dry
+            assert dry["changed"]["melt"] == ["params"], dry
             plus, added = _pipl(code, prefix, n + 1, m)
             assert added["ran"] == {"knights": 1, "quality": 0, "melt": m, "summary": 1}, added
             floor = _floor(tmp / f"floor-{size}", n * m)
@@ -282,6 +319,10 @@ def main() -> None:
                     ("first run, end to end", f"{first:.2f} s ({n * m / first:,.0f} inst/s)"),
                     ("peak memory (engine + workers)", f"{result['rss_mib']:.0f} MiB"),
                     ("re-run, nothing changed", f"{again:.2f} s"),
+                    (
+                        "dry run after a melt parameter change",
+                        f"{dry['dry']:.2f} s ({dry_total:.2f} s end to end)",
+                    ),
                     ("one new knight (ran)", f"{plus:.2f} s ({added['ran']['melt']} melts)"),
                     ("floor: plain Python, same folders", f"{floor:.2f} s"),
                 ],

@@ -162,6 +162,7 @@ SHAPES: dict[str, Any] = {
     "pipe-run": {
         "ok": B,
         "seconds": (int, float),
+        "dry_run": B,
         "segments": [
             {
                 "segment": S,
@@ -173,6 +174,8 @@ SHAPES: dict[str, Any] = {
                 "blocked": S,
                 "failures": [{"instance": S, "error": S, "log": S}],
                 "path": S,
+                "skipped": B,
+                "forced": B,
             }
         ],
     },

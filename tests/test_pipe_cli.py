@@ -133,6 +133,22 @@ def test_graph_dot_and_drawings(knights_dir, tmp_path):
         assert result.exit_code == 0 and b"<svg" in out.read_bytes()
 
 
+def test_graph_checks_what_run_checks(knights_dir):
+    args = ["pipe", "graph", "-P", str(knights_dir)]
+    init = knights_dir / "knights_pipeline" / "__init__.py"
+    original = init.read_text()
+    init.write_text(original.replace("knights -> by_knight;", "knights -> by_knight -> lost;"))
+    fails(cli(args), 10, "pipeline line 6: no code for segment lost", "lost.py")
+    init.write_text(original.replace("cross_prod where", "cross_prod sometimes where"))
+    fails(cli(args), 10, "segment melt_brave: cannot read multiplex directive")
+    init.write_text(original.replace("quality -> melt;", "quality -> melt -> knights;"))
+    fails(cli(args), 10, "pipeline line 3", "makes a cycle")
+    summary = knights_dir / "knights_pipeline" / "segments" / "summary.py"
+    init.write_text(original)
+    summary.write_text("# depend missing.csv\n" + summary.read_text())
+    fails(cli(args), 10, "segment summary: #depend missing.csv: no such file")
+
+
 def test_fft_example_filters_every_image(tmp_path):
     folder = copy_example("fft", tmp_path)
     report = run(load_pipeline(folder), jobs=2)
@@ -195,3 +211,53 @@ def test_installed_pipeline_module_loads_like_its_folder(tmp_path, monkeypatch):
     report = run(pipeline, executor="interactive")
     assert report.ok and report.segment("melt").ran == 4
     assert run(load_module_pipeline("knights_pipeline", tmp_path)).segment("melt").reused == 4
+
+
+def _cmb_packl(folder: Path) -> Path:
+    """A pipeline packl like Pipelet's cmb example: an orphan segment fed with tuples."""
+    module = folder / "cmb_pipeline"
+    (module / "segments").mkdir(parents=True)
+    (folder / "pyproject.toml").write_text(
+        '[project]\nname = "cmb-pipeline"\nversion = "0.1.0"\n\n[tool.pipl]\nkind = "pipeline"\n'
+    )
+    (module / "__init__.py").write_text('PIPELINE = "cmb;"\nPUSH = {"cmb": [(64, 1)]}\n')
+    (module / "segments" / "cmb.py").write_text(
+        "nside, sim_id = get_input()\nset_output([(type(get_input()).__name__, sim_id)])\n"
+    )
+    return folder
+
+
+def test_pushed_values_keep_their_type(tmp_path):
+    from pipl.pipe.pipeline import read_pushed, store_push
+    from pipl.pipe.recipe import recorded_pipeline
+
+    folder = _cmb_packl(tmp_path / "cmb")
+    args = ["-P", str(folder)]
+    values = ["[64, 1]", "[64, 2]", '{"$tuple": [64, 3]}']
+    result = cli(["pipe", "push", "--json-values", "cmb", *values, *args])
+    assert "cmb: 3 pushed input(s)" in result.output
+    prefix = folder / "pipe-data"
+    stored = json.loads((prefix / "push.json").read_text())
+    assert stored["pipl-push"] == 2
+    assert stored["segments"]["cmb"] == [[64, 1], [64, 2], {"$tuple": [64, 3]}]
+    assert read_pushed(prefix) == {"cmb": [[64, 1], [64, 2], (64, 3)]}
+    assert store_push(prefix, "cmb", [(64, 2)]) == 3  # the same input as [64, 2]
+
+    # PUSH's (64, 1) and the pushed [64, 1] are one instance, which gets the tuple
+    pipeline = load_pipeline(folder)
+    report = run(pipeline, executor="interactive")
+    assert report.ok and report.segment("cmb").ran == 3
+    with open_db(prefix) as db:
+        outputs = sorted(
+            (v for out in db.done(report.segment("cmb").key).values() for v in out),
+            key=lambda v: v[1],
+        )
+    assert outputs == [("tuple", 1), ("list", 2), ("tuple", 3)]
+    # the pipeline recorded for runs from the dashboard keeps the tuple too
+    assert recorded_pipeline(prefix).pushed == {"cmb": [(64, 1)]}
+
+    # push.json files written before the typed form are read as they are
+    (prefix / "push.json").write_text('{"cmb": [[7, 7]]}\n')
+    assert read_pushed(prefix) == {"cmb": [[7, 7]]}
+    assert store_push(prefix, "cmb", [(7, 7), (8, 8)]) == 2
+    assert read_pushed(prefix) == {"cmb": [[7, 7], (8, 8)]}

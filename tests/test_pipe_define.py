@@ -135,3 +135,26 @@ def _outputs(p, name):
     seg = next(s for s in prepare(p) if s.name == name)
     with open_db(p.prefix) as db:
         return [v for out in db.done(seg.key).values() for v in out]
+
+
+def test_under_group_by_get_input_is_the_class_value(tmp_path):
+    """Pipelet: "the original tuple is lost and replaced by the result of the class
+    function"; get_input(seg) still lists that parent's values over the class."""
+    p = knights(
+        tmp_path,
+        summary=(
+            '#multiplex cross_prod group_by "(knights, len(knights))"\n'
+            "set_output([(get_input(), sorted(get_input('quality')), len(seg_input))])\n"
+        ),
+        total='#multiplex cross_prod group_by "0"\nset_output([get_input()])\n',
+    )
+    p.dot = (
+        "knights -> summary; quality -> summary; melt -> total; knights -> melt; quality -> melt;"
+    )
+    report = run(p, executor="local", jobs=2)
+    assert report.ok
+    assert sorted(_outputs(p, "summary")) == [
+        (("Galahad", 7), ["the Brave", "the Pure"], 2),
+        (("Lancelot", 8), ["the Brave", "the Pure"], 2),
+    ]
+    assert _outputs(p, "total") == [0]

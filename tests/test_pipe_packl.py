@@ -6,9 +6,10 @@ import json
 
 import pytest
 
+from pipl.errors import PipelineError
 from pipl.packl.build import publish
 from pipl.packl.create import create_packl
-from pipl.pipe import load_pipeline, run
+from pipl.pipe import dry_run, load_pipeline, run
 from pipl.workspace.workspace import create_workspace, remove_workspace
 from tests.helpers import fails
 from tests.helpers import run as cli
@@ -57,6 +58,10 @@ def test_segment_packl_in_its_own_environment_from_the_index(project, ws, owner,
     )
     pipeline = load_pipeline(pipe.path, tmp_path / "data")
     assert pipeline.index_url == project.simple_url()
+    # a dry run makes no environment, so it cannot read code that lives in one
+    with pytest.raises(PipelineError, match="segment tens: its code is in its own environ"):
+        dry_run(pipeline)
+    assert not (tmp_path / "data").exists()
     report = run(pipeline, jobs=1)
     assert report.ok, report
     tens = report.segment("tens")
@@ -67,6 +72,8 @@ def test_segment_packl_in_its_own_environment_from_the_index(project, ws, owner,
     lock = (env / "pipl-lock.txt").read_text()
     assert "demo-seg==0.1.0" in lock
     # cached by its lock: a second run reuses the environment and every instance
+    plan = dry_run(load_pipeline(pipe.path, tmp_path / "data"))
+    assert plan.segment("tens").reused == 3 and plan.to_run == 0
     report = run(load_pipeline(pipe.path, tmp_path / "data"), jobs=1)
     assert report.segment("tens").reused == 3 and report.segment("tens").ran == 0
 

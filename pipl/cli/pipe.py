@@ -13,7 +13,7 @@ from pipl.cli.output import emit_json, table
 from pipl.cli.state import AppState, pass_state
 
 if TYPE_CHECKING:
-    from pipl.pipe import Pipeline, RunReport
+    from pipl.pipe import Pipeline, RunReport, SegmentPlan
 
 pipeline_option = click.option(
     "-P",
@@ -88,6 +88,8 @@ def _report_rows(report: RunReport) -> list[dict[str, Any]]:
             "ran": s.ran,
             "failed": s.failed,
             "blocked": s.blocked,
+            "skipped": s.skipped,
+            "forced": s.forced,
             "failures": [{"instance": n, "error": e, "log": str(log)} for n, e, log in s.failures],
             "path": str(s.root),
         }
@@ -107,6 +109,25 @@ def _report_rows(report: RunReport) -> list[dict[str, Any]]:
 )
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Workers (default: CPUs).")
 @click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler (default: a local one).")
+@click.option(
+    "-n",
+    "--dry-run",
+    is_flag=True,
+    help="Say what would run and why (which input of a key changed); compute nothing.",
+)
+@click.option("--until", metavar="SEG", help="Run SEG and what it needs, nothing after it.")
+@click.option(
+    "--only",
+    metavar="SEG[,SEG]",
+    multiple=True,
+    help="Run only these segments; their other parents must be done.",
+)
+@click.option(
+    "--force",
+    metavar="SEG[,SEG]",
+    multiple=True,
+    help="Recompute these segments (and what depends on them) though done.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @json_option
 def run_cmd(
@@ -115,14 +136,30 @@ def run_cmd(
     executor: str,
     jobs: int | None,
     scheduler: str | None,
+    dry_run: bool,
+    until: str | None,
+    only: tuple[str, ...],
+    force: tuple[str, ...],
     quiet: bool,
     as_json: bool,
 ) -> None:
     """Run the pipeline: compute the instances not done yet under their keys.
 
+    A segment's key covers its code, hooks, #depend files, params, multiplex directive,
+    its parents' keys and its environment's lock; what is done under the current key is
+    reused. --dry-run lists, per segment, the instances, how many are reused and how many
+    would run, and why: which of those inputs changed since a run last recorded the
+    segment, new inputs, instances that failed before. A count marked ~ rests on outputs
+    not computed yet (those of the previous key), ? on outputs nothing tells yet. A dry
+    run writes nothing.
+
     \b
     Example:
       pipl pipe run -P examples/knights -j 2
+      pipl pipe run --dry-run                  # what would run, and why
+      pipl pipe run --until melt               # melt and what it needs
+      pipl pipe run --only summary             # melt must be done
+      pipl pipe run --force melt               # melt and summary again
       pipl pipe run --executor interactive     # one process, for pdb
       pipl pipe run --executor dask --scheduler tcp://head:8786
     """
@@ -130,22 +167,42 @@ def run_cmd(
     from pipl.pipe import run
 
     pipeline = _load(folder, prefix)
+    if dry_run:
+        _dry_run(pipeline, until, list(only), list(force), as_json)
+        return
     bars = _Bars(quiet or as_json)
     try:
-        report = run(pipeline, executor=executor, jobs=jobs, scheduler=scheduler, progress=bars)
+        report = run(
+            pipeline,
+            executor=executor,
+            jobs=jobs,
+            scheduler=scheduler,
+            progress=bars,
+            until=until,
+            only=list(only),
+            force=list(force),
+        )
     finally:
         bars.close()
     rows = _report_rows(report)
     if as_json:
-        emit_json("pipe-run", {"ok": report.ok, "seconds": report.seconds, "segments": rows})
+        emit_json(
+            "pipe-run",
+            {"ok": report.ok, "seconds": report.seconds, "dry_run": False, "segments": rows},
+        )
     else:
         table(
             [
                 [r["segment"], r["key"], r["instances"], r["reused"], r["ran"], r["failed"]]
+                if not r["skipped"]
+                else [r["segment"], r["key"], "-", "-", "-", "-"]
                 for r in rows
             ],
             ["segment", "key", "instances", "reused", "ran", "failed"],
         )
+        skipped = [r["segment"] for r in rows if r["skipped"]]
+        if skipped:
+            click.echo(f"not selected: {', '.join(skipped)}")
         click.echo(f"run {report.run_id} ({report.executor}) in {report.seconds:.2f}s")
     if not report.ok:
         failed = sum(s.failed for s in report.segments)
@@ -161,6 +218,68 @@ def run_cmd(
             f"{failed} instance(s) failed{detail}; fix the segment and run again "
             "(finished instances are kept)"
         )
+
+
+def _dry_run(
+    pipeline: Pipeline, until: str | None, only: list[str], force: list[str], as_json: bool
+) -> None:
+    from pipl.pipe import dry_run
+
+    plan = dry_run(pipeline, until=until, only=only, force=force)
+    if as_json:
+        emit_json(
+            "pipe-run",
+            {
+                "ok": True,
+                "seconds": 0.0,
+                "dry_run": True,
+                "to_run": plan.to_run,
+                "segments": [
+                    {
+                        "segment": s.name,
+                        "key": s.key,
+                        "instances": s.instances,
+                        "reused": s.reused,
+                        "ran": 0,
+                        "failed": 0,
+                        "blocked": "",
+                        "failures": [],
+                        "path": str(s.root),
+                        "skipped": s.skipped,
+                        "forced": s.forced,
+                        "to_run": s.to_run,
+                        "failed_before": s.failed_before,
+                        "estimated": s.estimated,
+                        "unknown": s.unknown,
+                        "previous_key": s.previous_key,
+                        "changed": s.changed,
+                        "why": s.why,
+                    }
+                    for s in plan.segments
+                ],
+            },
+        )
+        return
+
+    def count(s: SegmentPlan, value: int) -> str:
+        return "?" if s.unknown else f"~{value}" if s.estimated else str(value)
+
+    table(
+        [
+            [s.name, s.key, "-", "-", "-", s.why]
+            if s.skipped
+            else [s.name, s.key, count(s, s.instances), s.reused, count(s, s.to_run), s.why]
+            for s in plan.segments
+        ],
+        ["segment", "key", "instances", "reused", "to run", "why"],
+    )
+    shown = [s for s in plan.segments if not s.skipped]
+    if any(s.estimated and not s.unknown for s in shown):
+        click.echo("~: counted from outputs not computed yet (those of the previous key)")
+    if any(s.unknown for s in shown):
+        click.echo("?: depends on outputs of instances that have not run yet")
+    unknown = " at least" if any(s.unknown for s in shown) else ""
+    click.echo(f"dry run:{unknown} {plan.to_run} instance(s) would run; nothing was computed")
 
 
 @pipe.command()
@@ -248,7 +367,11 @@ def graph(folder: Path, fmt: str, output: Path | None) -> None:
 @click.argument("values", nargs=-1, required=True)
 @pipeline_option
 @prefix_option
-@click.option("--json-values", is_flag=True, help="Read each VALUE as JSON (numbers, lists).")
+@click.option(
+    "--json-values",
+    is_flag=True,
+    help='Read each VALUE as JSON (numbers, lists); {"$tuple": [...]} is a tuple.',
+)
 @click.option("--replace", is_flag=True, help="Replace the stored inputs instead of adding.")
 def push(
     segment: str,
@@ -260,14 +383,21 @@ def push(
 ) -> None:
     """Give an orphan segment inputs (kept under the prefix): one instance per value.
 
+    Values keep their type in PREFIX/push.json. A list and a tuple of the same items are
+    one input: pushing [64, 1] where the pipeline's PUSH has (64, 1) makes no new
+    instance, and the segment gets the tuple. A value pushed only from here is a list,
+    unless written {"$tuple": [64, 1]}.
+
     \b
     Example:
       pipl pipe push knights Robin Bedevere
       pipl pipe push --json-values cmb '[64, 1]' '[64, 2]'
+      pipl pipe push --json-values cmb '{"$tuple": [64, 3]}'
     """
     from pipl.errors import UsageError
     from pipl.pipe import store_push
     from pipl.pipe.parse import parse
+    from pipl.pipe.pipeline import decode_value
 
     pipeline = _load(folder, prefix)
     dag = parse(pipeline.dot)
@@ -279,7 +409,7 @@ def push(
             "orphan segments take pushed inputs"
         )
     try:
-        parsed = [json.loads(v) for v in values] if json_values else list(values)
+        parsed = [decode_value(json.loads(v)) for v in values] if json_values else list(values)
     except json.JSONDecodeError as exc:
         raise UsageError(f"--json-values: {exc.doc!r} is not JSON ({exc.msg})") from None
     count = store_push(pipeline.prefix, segment, parsed, replace=replace)

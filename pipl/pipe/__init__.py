@@ -1,7 +1,8 @@
 """The pipeline engine: Pipelet-style segment DAGs with cached, multiplexed outputs.
 
 ``Pipeline(dot, code_dir, prefix)`` (or ``load_pipeline(folder)`` for a pipeline packl),
-then ``run(pipeline)``; the segment environment itself lives in ``pipl_pipe.segment``.
+then ``run(pipeline)`` (``dry_run(pipeline)`` says what it would do); the segment
+environment itself lives in ``pipl_pipe.segment``.
 """
 
 from __future__ import annotations
@@ -13,12 +14,16 @@ from pipl.pipe.pipeline import (
     load_pipeline,
     store_push,
 )
+from pipl.pipe.plan import DryRun, SegmentPlan, dry_run
 from pipl.pipe.run import RunReport, SegmentReport, prepare, run
 
 __all__ = [
+    "DryRun",
     "Pipeline",
     "RunReport",
+    "SegmentPlan",
     "SegmentReport",
+    "dry_run",
     "installed_pipeline",
     "load_module_pipeline",
     "load_pipeline",

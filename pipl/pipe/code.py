@@ -73,6 +73,14 @@ def find_code(
     )
 
 
+def code_in_environment(name: str, code_dir: Path | None, spec: dict[str, Any]) -> bool:
+    """Whether the segment's code is looked up among installed segment packls (it names
+    one, or has no script) rather than read from a script."""
+    if "packl" in spec or code_dir is None:
+        return True
+    return not any((code_dir / f"{root}.py").is_file() for root in root_names(name))
+
+
 def _directives(
     name: str, source: str, base: Path | None, spec: dict[str, Any]
 ) -> tuple[Multiplex, dict[str, bytes]]:

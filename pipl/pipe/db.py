@@ -40,6 +40,8 @@ CREATE INDEX IF NOT EXISTS segments_name ON segments (name, created);
 ADDED = (
     ("instances", "input", "TEXT DEFAULT ''"),
     ("runs", "message", "TEXT DEFAULT ''"),
+    ("segments", "inputs", "TEXT DEFAULT ''"),  # key_inputs digests, as JSON
+    ("segments", "used", "REAL"),  # when a run last recorded the segment
 )
 # made after ADDED (they use its columns)
 LATE_SCHEMA = """
@@ -55,8 +57,20 @@ def input_text(value: Any) -> str:
 
 
 class TrackingDb:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        """``readonly``: open an existing database only to read it (a dry run): its schema
+        is left as it is, so readers allow for columns an older pipl did not make."""
         self.path = path
+        if readonly:
+            # without a write-ahead log (no run writing), read the file as immutable: a
+            # reader would otherwise leave -wal and -shm files beside it
+            wal = Path(f"{path}-wal").exists()
+            mode = "mode=ro" if wal else "mode=ro&immutable=1"
+            self.conn = sqlite3.connect(
+                f"{path.resolve().as_uri()}?{mode}", uri=True, isolation_level=None, timeout=30
+            )
+            self.columns = self._columns()
+            return
         self.conn = sqlite3.connect(path, isolation_level=None, timeout=30)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
@@ -66,6 +80,13 @@ class TrackingDb:
             if column not in have:
                 self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
         self.conn.executescript(LATE_SCHEMA)
+        self.columns = self._columns()
+
+    def _columns(self) -> dict[str, set[str]]:
+        return {
+            table: {row[1] for row in self.conn.execute(f"PRAGMA table_info({table})")}
+            for table in ("runs", "segments", "instances")
+        }
 
     def close(self) -> None:
         self.conn.close()
@@ -127,11 +148,50 @@ class TrackingDb:
         return dict(zip(cols, row, strict=True)) if row else None
 
     # segments and instances
-    def add_segment(self, key: str, name: str, path: Path, parents: dict[str, str]) -> None:
+    def add_segment(
+        self,
+        key: str,
+        name: str,
+        path: Path,
+        parents: dict[str, str],
+        inputs: dict[str, str] | None = None,
+        used: float | None = None,
+    ) -> None:
+        """Record segment ``key`` (once) and mark it as the one a run used last, with the
+        digests of its key's inputs (``key_inputs``) for a later dry run to compare."""
+        now = time.time() if used is None else used
         self.conn.execute(
-            "INSERT OR IGNORE INTO segments VALUES (?, ?, ?, ?, ?)",
-            (key, name, str(path), json.dumps(parents), time.time()),
+            "INSERT OR IGNORE INTO segments (key, name, path, parents, created) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (key, name, str(path), json.dumps(parents), now),
         )
+        if inputs is not None:
+            self.conn.execute(
+                "UPDATE segments SET used=?, inputs=? WHERE key=?",
+                (now, json.dumps(inputs), key),
+            )
+        else:
+            self.conn.execute("UPDATE segments SET used=? WHERE key=?", (now, key))
+
+    def last_used(self, name: str) -> tuple[str, dict[str, str] | None] | None:
+        """The key a run last recorded for segment ``name`` and the digests of its inputs
+        (None when that run's pipl kept none), or None when no run recorded it."""
+        have = self.columns["segments"]
+        order = "COALESCE(used, created)" if "used" in have else "created"
+        inputs = "inputs" if "inputs" in have else "''"
+        row = self.conn.execute(
+            f"SELECT key, {inputs} FROM segments WHERE name=? "  # noqa: S608 - column names only
+            f"ORDER BY {order} DESC, rowid DESC LIMIT 1",
+            (name,),
+        ).fetchone()
+        if row is None:
+            return None
+        return str(row[0]), (json.loads(row[1]) if row[1] else None)
+
+    def failed_names(self, key: str) -> set[str]:
+        """The instances of ``key`` that failed."""
+        cur = self.conn.execute("SELECT name FROM instances WHERE key=? AND ok=0", (key,))
+        return {name for (name,) in cur}
 
     def segments(self) -> list[dict[str, Any]]:
         cur = self.conn.execute("SELECT key, name, path, parents, created FROM segments")
@@ -240,6 +300,12 @@ def open_db(prefix: Path) -> TrackingDb:
     return TrackingDb(prefix / DB_NAME)
 
 
+def read_db(prefix: Path) -> TrackingDb | None:
+    """The tracking database opened to read only, or None when there is none yet."""
+    path = prefix / DB_NAME
+    return TrackingDb(path, readonly=True) if path.is_file() else None
+
+
 def rebuild(prefix: Path) -> dict[str, int]:
     """Make the database again from the folders (runs are lost; instances keep their
     timings). Returns how many segments and instances were found."""
@@ -254,7 +320,14 @@ def rebuild(prefix: Path) -> dict[str, int]:
     with open_db(prefix) as db:
         for found in walk_segments(prefix):
             meta = found.meta
-            db.add_segment(meta["key"], meta["name"], found.root, meta.get("parents", {}))
+            db.add_segment(
+                meta["key"],
+                meta["name"],
+                found.root,
+                meta.get("parents", {}),
+                meta.get("inputs"),
+                used=meta.get("created"),
+            )
             segments += 1
             batch: list[Result] = []
             inputs: dict[str, str] = {}

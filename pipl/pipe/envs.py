@@ -28,9 +28,10 @@ ENVS = ".envs"
 
 
 def segment_environment(
-    pipeline: Pipeline, name: str, spec: dict[str, Any], uv: Uv | None = None
+    pipeline: Pipeline, name: str, spec: dict[str, Any], uv: Uv | None = None, *, make: bool = True
 ) -> tuple[str, str]:
-    """(python executable, environment lock text) for segment ``name``."""
+    """(python executable, environment lock text) for segment ``name``; ``make=False``
+    resolves the lock but makes no environment (the python returned may not exist)."""
     version = f"python {sys.version_info.major}.{sys.version_info.minor}"
     requirements = spec.get("env")
     if not requirements:
@@ -47,9 +48,11 @@ def segment_environment(
     lock = _resolve(uv, [*lines, "pipl-pipe"], pipeline.index_url, name)
     digest = hashlib.sha256(lock.encode()).hexdigest()[:16]
     envs = pipeline.prefix / ENVS
-    envs.mkdir(parents=True, exist_ok=True)
     target = envs / digest
     python = target / "bin" / "python"
+    if not make:
+        return str(python), f"{version}\n{lock}"
+    envs.mkdir(parents=True, exist_ok=True)
     with locked(envs / digest):
         if not python.exists():
             _make(uv, target, lock, pipeline.index_url, name)

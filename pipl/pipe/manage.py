@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipl.errors import PipelineError, UsageError
+from pipl.pipe.code import code_in_environment, find_code
 from pipl.pipe.db import TrackingDb, open_db
-from pipl.pipe.graph import to_dot
+from pipl.pipe.graph import Dag, to_dot, topological
+from pipl.pipe.multiplex import parse_multiplex
 from pipl.pipe.parse import parse
 from pipl.pipe.pipeline import Pipeline
 from pipl.pipe.run import prepare
@@ -68,11 +70,30 @@ def clean(pipeline: Pipeline, *, everything: bool = False) -> list[Path]:
 FORMATS = ("dot", "svg", "png")
 
 
+def check(pipeline: Pipeline) -> Dag:
+    """What a run checks before it computes anything, without making environments: the
+    DAG parses and has no cycle; every segment has code, its hooks and ``#depend`` files,
+    and a multiplex directive that reads. Of a segment whose code is in its own
+    environment (``env``, no script), only the directive given in ``SEGMENTS`` is read.
+    Raises ``PipelineError`` naming the first problem; returns the DAG."""
+    dag = parse(pipeline.dot)
+    for name in topological(dag):
+        spec = dict(pipeline.segments.get(name, {}))
+        if spec.get("env") and code_in_environment(name, pipeline.code_dir, spec):
+            if "multiplex" in spec:
+                parse_multiplex(str(spec["multiplex"]), name)
+            continue
+        find_code(name, pipeline.code_dir, spec, dag.lines[name])
+    return dag
+
+
 def graph(pipeline: Pipeline, fmt: str = "dot", runner: Runner | None = None) -> bytes:
-    """The DAG as dot text, or drawn by graphviz ``dot`` as svg or png."""
+    """The DAG as dot text, or drawn by graphviz ``dot`` as svg or png, once ``check``
+    finds nothing a run would refuse."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown graph format {fmt!r}: choose from {', '.join(FORMATS)}")
-    return draw(to_dot(parse(pipeline.dot), pipeline.name.replace("-", "_")), fmt, runner)
+    dag = check(pipeline)
+    return draw(to_dot(dag, pipeline.name.replace("-", "_")), fmt, runner)
 
 
 def draw(text: str, fmt: str = "svg", runner: Runner | None = None) -> bytes:

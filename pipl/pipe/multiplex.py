@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipl.errors import PipelineError
+from pipl.pipe.pipeline import value_identity
 
 _DIRECTIVE = re.compile(
     r"""^\s*(?P<mode>cross_prod|union)?\s*
@@ -72,12 +73,15 @@ class Planned:
     """One instance to run (or found done): its folder name; its input and the parent
     instance folders feeding it are built only when it has to run."""
 
-    __slots__ = ("_members", "_names", "name")
+    __slots__ = ("_members", "_names", "group", "name")
 
-    def __init__(self, name: str, members: Any, names: Sequence[str] | None = None) -> None:
+    def __init__(
+        self, name: str, members: Any, names: Sequence[str] | None = None, group: Any = None
+    ) -> None:
         self.name = name
         self._members = members  # a combination, a list of them (group_by), or an input
         self._names = names  # parent names, or None when _members is the ready input
+        self.group = group  # under group_by: the class value (what get_input() gives)
 
     @property
     def input(self) -> Any:
@@ -132,7 +136,12 @@ def plan(
         if pushed is None:
             return [Planned("single", ({}, {}))]
         key = f"{segment}_phantom"
-        return [Planned(_name(v, repr(v)), ({key: v}, {})) for v in pushed]
+        # a tuple and the list of the same items are one input (the first pushed is kept)
+        by_name: dict[str, Planned] = {}
+        for v in pushed:
+            name = _name(v, value_identity(v))
+            by_name.setdefault(name, Planned(name, ({key: v}, {})))
+        return list(by_name.values())
     if multiplex.mode == "union":
         return [
             Planned(_name(value, f"{p}/{ident}"), ({p: value}, {p: [inst]}))
@@ -178,7 +187,7 @@ def plan(
     result = []
     for cls, group_members in classes.items():
         identity = repr(cls) + "|" + ";".join("|".join(e[0] for e in m) for m in group_members)
-        result.append(Planned(_name(cls, identity), group_members, parents))
+        result.append(Planned(_name(cls, identity), group_members, parents, cls))
     return result
 
 

@@ -50,8 +50,10 @@ class Pipeline:
             self.pushed[seg] = list(values)
 
     def all_pushed(self) -> dict[str, list[Any]]:
-        """Pushed here, plus what ``pipl pipe push`` stored under the prefix, plus the
-        packls that segments take as inputs (``pipl.pipe.inputs``)."""
+        """Pushed here, plus the packls that segments take as inputs
+        (``pipl.pipe.inputs``), plus what ``pipl pipe push`` stored under the prefix. A
+        stored value equal to one pushed here but for tuples and lists (JSON has no
+        tuples) is the same input: the one pushed here is kept, with its type."""
         from pipl.pipe.inputs import packl_inputs
 
         stored = read_pushed(self.prefix)
@@ -60,29 +62,110 @@ class Pipeline:
             merged.setdefault(seg, [])
             merged[seg] += items
         for seg, values in stored.items():
-            merged.setdefault(seg, [])
-            merged[seg] += [v for v in values if v not in merged[seg]]
+            merged[seg] = _distinct([*merged.get(seg, []), *values])
         return merged
+
+
+def value_identity(value: Any) -> str:
+    """What tells two pushed values apart: their repr with tuples written as lists, so a
+    tuple and the list of the same items are one input (one instance)."""
+    return repr(_as_lists(value))
+
+
+def _as_lists(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return [_as_lists(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _as_lists(v) for k, v in value.items()}
+    return value
+
+
+def _distinct(values: list[Any]) -> list[Any]:
+    """``values`` without repeats (by ``value_identity``), the first of each kept."""
+    seen: dict[str, Any] = {}
+    for value in values:
+        seen.setdefault(value_identity(value), value)
+    return list(seen.values())
+
+
+# push.json: {"pipl-push": 2, "segments": {SEG: [VALUE, ...]}}, each VALUE in JSON where
+# a tuple is {"$tuple": [...]} and a dict with a key starting with "$" is {"$dict": {...}};
+# files written before (plain {SEG: [VALUE, ...]}, no tuples) are read as they are
+PUSH_FORMAT = "pipl-push"  # not a segment name: tells the typed format from the first one
+PUSH_VERSION = 2
+_TUPLE, _DICT = "$tuple", "$dict"
+
+
+def encode_value(value: Any, *, strict: bool = True) -> Any:
+    """``value`` as JSON data that ``decode_value`` turns back into it, tuples included.
+    Other types raise ``PipelineError`` (``strict=False``: they are kept as their repr)."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, tuple):
+        return {_TUPLE: [encode_value(v, strict=strict) for v in value]}
+    if isinstance(value, list):
+        return [encode_value(v, strict=strict) for v in value]
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        encoded = {k: encode_value(v, strict=strict) for k, v in value.items()}
+        return {_DICT: encoded} if any(k.startswith("$") for k in value) else encoded
+    if not strict:
+        return repr(value)
+    raise PipelineError(
+        f"cannot keep pushed value {value!r} ({type(value).__name__}): push strings, "
+        "numbers, booleans, None, and lists, tuples or dicts (with str keys) of them"
+    )
+
+
+def decode_value(data: Any) -> Any:
+    """The value ``encode_value`` encoded (plain JSON decodes as itself)."""
+    if isinstance(data, list):
+        return [decode_value(v) for v in data]
+    if isinstance(data, dict):
+        if len(data) == 1 and isinstance(data.get(_TUPLE), list):
+            return tuple(decode_value(v) for v in data[_TUPLE])
+        if len(data) == 1 and isinstance(data.get(_DICT), dict):
+            return {k: decode_value(v) for k, v in data[_DICT].items()}
+        return {k: decode_value(v) for k, v in data.items()}
+    return data
+
+
+def encode_pushed(pushed: dict[str, list[Any]], *, strict: bool = True) -> dict[str, Any]:
+    """Pushed inputs by segment in the typed JSON form (push.json, pipeline.json)."""
+    return {
+        PUSH_FORMAT: PUSH_VERSION,
+        "segments": {
+            seg: [encode_value(v, strict=strict) for v in values] for seg, values in pushed.items()
+        },
+    }
+
+
+def decode_pushed(data: dict[str, Any]) -> dict[str, list[Any]]:
+    """What ``encode_pushed`` made, or the untyped form written before it."""
+    if PUSH_FORMAT not in data:
+        return {seg: list(values) for seg, values in data.items()}
+    return {seg: [decode_value(v) for v in values] for seg, values in data["segments"].items()}
 
 
 def read_pushed(prefix: Path) -> dict[str, list[Any]]:
     path = prefix / PUSH_FILE
     if not path.exists():
         return {}
-    data: dict[str, list[Any]] = json.loads(path.read_text())
-    return data
+    return decode_pushed(json.loads(path.read_text()))
 
 
 def store_push(prefix: Path, segment: str, values: list[Any], *, replace: bool = False) -> int:
-    """Add (or replace) the stored inputs of an orphan segment; returns how many it has."""
+    """Add (or replace) the stored inputs of an orphan segment; returns how many it has.
+    Values keep their type (a tuple stays a tuple); one equal to a stored value but for
+    tuples and lists is not added again."""
+    for value in values:
+        encode_value(value)  # an unkeepable value fails before anything is written
     prefix.mkdir(parents=True, exist_ok=True)
     path = prefix / PUSH_FILE
     with locked(path):
         data = read_pushed(prefix)
-        current = [] if replace else data.get(segment, [])
-        current += [v for v in values if v not in current]
+        current = _distinct([*([] if replace else data.get(segment, [])), *values])
         data[segment] = current
-        atomic_write(path, json.dumps(data, indent=2) + "\n")
+        atomic_write(path, json.dumps(encode_pushed(data), indent=2) + "\n")
     return len(current)
 
 

@@ -47,7 +47,10 @@ class Recipe:
 
 
 def save_recipe(pipeline: Pipeline, segments: list[tuple[str, str, list[str], Path]]) -> None:
-    """Record ``pipeline`` and its segments' ``(name, key, parents, root)`` in its prefix."""
+    """Record ``pipeline`` and its segments' ``(name, key, parents, root)`` in its prefix
+    (pushed values in push.json's typed form, so a tuple is run again as a tuple)."""
+    from pipl.pipe.pipeline import encode_pushed
+
     data = {
         "name": pipeline.name,
         "dot": pipeline.dot,
@@ -59,7 +62,7 @@ def save_recipe(pipeline: Pipeline, segments: list[tuple[str, str, list[str], Pa
             "dot": pipeline.dot,
             "code_dir": str(pipeline.code_dir) if pipeline.code_dir is not None else None,
             "segments": pipeline.segments,
-            "pushed": pipeline.pushed,
+            "pushed": encode_pushed(pipeline.pushed, strict=False),
             "name": pipeline.name,
             "env_lock": pipeline.env_lock,
             "root": str(pipeline.root) if pipeline.root is not None else None,
@@ -98,7 +101,10 @@ def recorded_pipeline(prefix: Path) -> Pipeline:
             f"{prefix} has no {RECIPE}: run the pipeline once with 'pipl pipe run' or CI",
             status=404,
         )
+    from pipl.pipe.pipeline import decode_pushed
+
     spec = dict(recipe.pipeline)
+    spec["pushed"] = decode_pushed(dict(spec.get("pushed") or {}))
     code_dir = spec.pop("code_dir")
     root = spec.pop("root")
     return Pipeline(

@@ -25,14 +25,15 @@ from pipl_pipe.segment.worker import LOG, Result, SegmentJob, Task
 
 from pipl.errors import PipelineBusy, PipelineError
 from pipl.fsutil import locked
-from pipl.pipe.code import SegmentCode, find_code
+from pipl.pipe.code import SegmentCode, code_in_environment, find_code
 from pipl.pipe.db import TrackingDb, input_text, open_db
 from pipl.pipe.executors import Executor, make_executor
 from pipl.pipe.graph import topological
-from pipl.pipe.keys import segment_key
+from pipl.pipe.keys import key_inputs, segment_key
 from pipl.pipe.multiplex import Element, Planned, plan
 from pipl.pipe.parse import parse
 from pipl.pipe.pipeline import Pipeline
+from pipl.pipe.plan import Selection, check_parents_done, elements, plan_segments, select
 from pipl.pipe.recipe import save_recipe
 from pipl.pipe.store import (
     finished_on_disk,
@@ -56,6 +57,7 @@ class Prepared:
     params: dict[str, Any]
     python: str
     env_lock: str
+    inputs: dict[str, str] = field(default_factory=dict)  # digests of the key's inputs
 
 
 @dataclass
@@ -69,6 +71,8 @@ class SegmentReport:
     failed: int = 0
     blocked: str = ""  # why the segment could not run at all
     instances: list[str] = field(default_factory=list)  # planned in this run
+    skipped: bool = False  # not selected by --until/--only
+    forced: bool = False  # recomputed though done (--force)
     failures: list[tuple[str, str, Path]] = field(default_factory=list)  # name, error, log
 
 
@@ -87,8 +91,10 @@ class RunReport:
         return next(s for s in self.segments if s.name == name)
 
 
-def prepare(pipeline: Pipeline) -> list[Prepared]:
-    """Parse the DAG, find each segment's code and compute the keys, parents first."""
+def prepare(pipeline: Pipeline, *, make_envs: bool = True) -> list[Prepared]:
+    """Parse the DAG, find each segment's code and compute the keys, parents first.
+    ``make_envs=False`` (a dry run) makes no segment environment: a segment whose code is
+    in an environment not made yet is then an error."""
     from pipl.pipe.envs import segment_environment
     from pipl.pipe.sources import SourceScan
 
@@ -97,8 +103,17 @@ def prepare(pipeline: Pipeline) -> list[Prepared]:
     prepared: dict[str, Prepared] = {}
     for name in topological(dag):
         spec = dict(pipeline.segments.get(name, {}))
-        python, env_lock = segment_environment(pipeline, name, spec)
+        python, env_lock = segment_environment(pipeline, name, spec, make=make_envs)
         elsewhere = python if python != sys.executable else None
+        if (
+            elsewhere
+            and not Path(elsewhere).exists()
+            and code_in_environment(name, pipeline.code_dir, spec)
+        ):
+            raise PipelineError(
+                f"segment {name}: its code is in its own environment, not made yet, and a "
+                f"dry run makes none: make it with a run (pipl pipe run --until {name})"
+            )
         code = find_code(name, pipeline.code_dir, spec, dag.lines[name], elsewhere)
         code = replace(code, sources=sources.of(name, spec, code, python))
         parents = dag.parents(name)
@@ -108,10 +123,21 @@ def prepare(pipeline: Pipeline) -> list[Prepared]:
                 f"but has parents ({', '.join(parents)}): only an orphan segment can"
             )
         params = dict(spec.get("params", {}))
-        key = segment_key(code, params, {p: prepared[p].key for p in parents}, env_lock)
+        parent_keys = {p: prepared[p].key for p in parents}
+        key = segment_key(code, params, parent_keys, env_lock)
         parent_root = prepared[parents[0]].root if parents else None
         root = segment_root(pipeline.prefix, parent_root, name, key)
-        prepared[name] = Prepared(name, code, key, root, parents, params, python, env_lock)
+        prepared[name] = Prepared(
+            name,
+            code,
+            key,
+            root,
+            parents,
+            params,
+            python,
+            env_lock,
+            key_inputs(code, params, parent_keys, env_lock),
+        )
     return list(prepared.values())
 
 
@@ -145,19 +171,48 @@ def run(
     scheduler: str | None = None,
     progress: Progress | None = None,
     run_id: int | None = None,
+    until: str | None = None,
+    only: str | list[str] | None = None,
+    force: str | list[str] | None = None,
 ) -> RunReport:
     """Run what is not computed yet; returns what ran, was reused or failed. ``run_id``:
-    the run recorded as queued by ``start_run(..., status="queued")`` (else a new one)."""
+    the run recorded as queued by ``start_run(..., status="queued")`` (else a new one).
+
+    ``until``: run that segment and what it needs, nothing after; ``only``: run those
+    segments (names, or "a,b"), whose other parents must be done; ``force``: recompute
+    those segments and their descendants though done."""
     segments = prepare(pipeline)
+    selection = select(
+        [s.name for s in segments],
+        {s.name: s.parents for s in segments},
+        until=until,
+        only=only,
+        force=force,
+    )
     pipeline.prefix.mkdir(parents=True, exist_ok=True)
     try:
         with locked(pipeline.prefix / "run", timeout=1):
+            read: dict[str, list[Element]] = {}
+            if selection.reads:
+                read = _read_parents(pipeline, segments, selection)
             save_recipe(pipeline, [(s.name, s.key, s.parents, s.root) for s in segments])
-            return _run_locked(pipeline, segments, executor, jobs, scheduler, progress, run_id)
+            return _run_locked(
+                pipeline, segments, executor, jobs, scheduler, progress, run_id, selection, read
+            )
     except LockTimeout:
         raise PipelineBusy(
             f"another run is using {pipeline.prefix}: wait for it to finish"
         ) from None
+
+
+def _read_parents(
+    pipeline: Pipeline, segments: list[Prepared], selection: Selection
+) -> dict[str, list[Element]]:
+    """The outputs of the segments an --only run reads, which must all be done."""
+    with open_db(pipeline.prefix) as db:
+        plans, outputs = plan_segments(segments, pipeline.all_pushed(), db, selection)
+    check_parents_done(plans, selection, {s.name: s.parents for s in segments})
+    return {name: outputs[name] for name in selection.reads}
 
 
 def _run_locked(
@@ -168,6 +223,8 @@ def _run_locked(
     scheduler: str | None,
     progress: Progress | None,
     queued: int | None = None,
+    selection: Selection | None = None,
+    read: dict[str, list[Element]] | None = None,
 ) -> RunReport:
     started = time.perf_counter()
     workers = jobs or _cpu_count()
@@ -175,6 +232,7 @@ def _run_locked(
     by_name = {s.name: s for s in segments}
     pushed = pipeline.all_pushed()
     reports: list[SegmentReport] = []
+    chosen = selection or Selection(frozenset(by_name))
     with open_db(pipeline.prefix) as db:
         if queued is None:
             run_id = db.start_run(ex.name)
@@ -183,11 +241,25 @@ def _run_locked(
             db.claim_run(run_id, ex.name)
         status = "error"
         try:
-            outputs: dict[str, list[Element]] = {}
+            outputs: dict[str, list[Element]] = dict(read or {})
             incomplete: dict[str, bool] = {}
             for seg in segments:
+                if seg.name not in chosen.runs:
+                    reports.append(SegmentReport(seg.name, seg.key, seg.root, skipped=True))
+                    outputs.setdefault(seg.name, [])
+                    incomplete[seg.name] = False
+                    continue
                 report = _run_segment(
-                    seg, by_name, outputs, incomplete, pushed, db, ex, run_id, progress
+                    seg,
+                    by_name,
+                    outputs,
+                    incomplete,
+                    pushed,
+                    db,
+                    ex,
+                    run_id,
+                    progress,
+                    seg.name in chosen.forced,
                 )
                 reports.append(report)
             status = "done" if all(not r.failed and not r.blocked for r in reports) else "failed"
@@ -217,8 +289,11 @@ def _run_segment(
     ex: Executor,
     run_id: int,
     progress: Progress | None,
+    forced: bool = False,
 ) -> SegmentReport:
-    report = SegmentReport(seg.name, seg.key, seg.root)
+    """Plan the segment's instances, reuse those done (none when ``forced``), run the
+    rest and record them."""
+    report = SegmentReport(seg.name, seg.key, seg.root, forced=forced)
     multiplex = seg.code.multiplex
     waiting = [p for p in seg.parents if incomplete[p]]
     incomplete[seg.name] = bool(waiting)
@@ -229,19 +304,21 @@ def _run_segment(
     planned = plan(seg.name, seg.parents, outputs, multiplex, pushed.get(seg.name))
     report.total = len(planned)
     report.instances = [p.name for p in planned]
+    parent_keys = {p: by_name[p].key for p in seg.parents}
     write_segment(
         seg.root,
         seg.code,
         seg.key,
         seg.params,
-        {p: by_name[p].key for p in seg.parents},
+        parent_keys,
         seg.python if seg.python != sys.executable else "",
+        seg.inputs,
     )
-    db.add_segment(seg.key, seg.name, seg.root, {p: by_name[p].key for p in seg.parents})
-    done = db.done(seg.key)
+    db.add_segment(seg.key, seg.name, seg.root, parent_keys, seg.inputs)
+    done = {} if forced else db.done(seg.key)
     todo: list[Planned] = []
     recovered: list[Result] = []
-    on_disk = finished_on_disk(seg.root) if len(done) < len(planned) else {}
+    on_disk = finished_on_disk(seg.root) if not forced and len(done) < len(planned) else {}
     for item in planned:
         if item.name in done:
             continue
@@ -265,7 +342,7 @@ def _run_segment(
     if progress:
         progress(seg.name, report.reused, report.total)
     if todo:
-        tasks = [Task(p.name, p.input, p.parents) for p in todo]
+        tasks = [Task(p.name, p.input, p.parents, p.group) for p in todo]
         inputs = {t.name: input_text(t.input) for t in tasks}
         finished = report.reused
         for results in ex.run(_job(seg, by_name), tasks, seg.python):
@@ -284,15 +361,7 @@ def _run_segment(
             finished += len(results)
             if progress:
                 progress(seg.name, finished, report.total)
-    data = str(seg.root / "data")
-    elements: list[Element] = []
-    for item in planned:
-        produced = done.get(item.name)
-        if produced is None:
-            continue
-        folder = f"{data}/{item.name}"
-        elements += [(f"{item.name}/{j}", folder, v) for j, v in enumerate(produced)]
-    outputs[seg.name] = elements
+    outputs[seg.name] = elements(seg.root, planned, done)
     if report.failed:
         incomplete[seg.name] = True
     return report

@@ -46,6 +46,7 @@ def write_segment(
     params: dict[str, Any],
     parents: dict[str, str],
     env: str,
+    inputs: dict[str, str] | None = None,
 ) -> None:
     """Copies of the code and parameters, then ``segment.json`` (skipped if present)."""
     if (root / META).exists():
@@ -70,6 +71,7 @@ def write_segment(
         "multiplex": str(code.multiplex),
         "env": env,
         "sources": code.sources,
+        "inputs": inputs or {},  # digests of the key's inputs (keys.key_inputs)
         "created": time.time(),
     }
     atomic_write(root / META, json.dumps(meta, indent=2) + "\n")

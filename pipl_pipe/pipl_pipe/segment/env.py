@@ -31,7 +31,8 @@ class SegmentError(PipeError):
 class Environment:
     """One instance's view of the pipeline. ``seg_input`` is a dict keyed by parent name
     (``<seg>_phantom`` for pushed inputs of an orphan segment), or, under ``group_by``, the
-    list of the class's elements (each such a dict)."""
+    list of the class's elements (each such a dict); ``group`` is then the class value,
+    what ``get_input()`` gives, as in Pipelet."""
 
     def __init__(
         self,
@@ -46,6 +47,7 @@ class Environment:
         params: dict[str, Any],
         logger: logging.Logger,
         grouped: bool = False,
+        group: Any = None,
     ) -> None:
         self.segment = segment
         self.instance = instance
@@ -57,6 +59,7 @@ class Environment:
         self.params = dict(params)
         self.logger = logger
         self.grouped = grouped
+        self.group = group
         self.output: Any = UNSET
         self.namespace: dict[str, Any] = {}
 
@@ -68,13 +71,13 @@ class Environment:
     # --- input and output ---------------------------------------------------------------
     def get_input(self, seg: str | None = None) -> Any:
         """The input from parent ``seg`` (default: the first parent, or the pushed value).
-        Under ``group_by``: the list of that parent's values over the class."""
+        Under ``group_by``, ``get_input()`` is the class value (Pipelet: "the original
+        tuple is lost and replaced by the result of the class function") and
+        ``get_input(seg)`` the list of parent ``seg``'s values over the class."""
         if self.grouped:
-            elements = self.seg_input
-            if not elements:
-                return []
-            name = seg or next(iter(elements[0]))
-            return [element[name] for element in elements if name in element]
+            if seg is None:
+                return self.group
+            return [element[seg] for element in self.seg_input or [] if seg in element]
         if not isinstance(self.seg_input, dict) or not self.seg_input:
             return None
         if seg is None:

@@ -56,11 +56,13 @@ class SegmentJob:
 
 @dataclass(frozen=True)
 class Task:
-    """One instance: its folder name, its input and the parent instance folders."""
+    """One instance: its folder name, its input and the parent instance folders (and,
+    under ``group_by``, its class value)."""
 
     name: str
     input: Any
     parent_dirs: dict[str, list[str]]
+    group: Any = None
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,7 @@ def _run_tasks(
             params=job.params,
             logger=log.logger,
             grouped=job.grouped,
+            group=getattr(task, "group", None),
         )
         started = time.time()
         clock = time.perf_counter()

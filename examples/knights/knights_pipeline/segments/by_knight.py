@@ -1,6 +1,6 @@
 # multiplex cross_prod group_by "knights"
-# one instance per knight, with all of its qualities
-knight = get_input("knights")[0]
+# one instance per knight, with all of its qualities: get_input() is the class value
+knight = get_input()
 qualities = sorted(get_input("quality"))
 with open(get_data_fn("qualities.txt"), "w") as f:
     f.write(knight + ": " + ", ".join(qualities) + "\n")
