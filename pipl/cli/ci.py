@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import textwrap
 import time
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -304,7 +303,7 @@ def wait(state: AppState, packl: str | None, version: str | None, timeout: float
                         f"job {job.id} {job.handler} {job.index} {job.project} "
                         f"{job.version}: {job.state}  {job.message or ''}"
                     )
-                    click.echo(textwrap.shorten(line, width=160, placeholder=" ..."))
+                    click.echo(shorten(" ".join(line.split()), 160))
             counts = db.counts(conn)
             busy = counts[db.QUEUED] + counts[db.RUNNING]
             now = time.monotonic()
