@@ -14,7 +14,7 @@ from pipl.cli.state import AppState, pass_state
 from pipl.text import shorten
 
 if TYPE_CHECKING:
-    from pipl.ci import db as db_types
+    from pipl.ci.db import Job
 
 
 @click.group()
@@ -210,7 +210,7 @@ def logs(state: AppState, job_id: int, follow: bool) -> None:
         click.echo(_last_word(job, tail), err=True)
 
 
-def _last_word(job: db_types.Job, log_tail: str) -> str:
+def _last_word(job: Job, log_tail: str) -> str:
     """The line ``logs -f`` ends with: the job's state, and its message unless the log's
     last line already says it (a job's log ends with its outcome)."""
     lines = [line for line in log_tail.splitlines() if line.strip()]
