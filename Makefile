@@ -4,8 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP  := $(VENV)/.pipl-installed
+# the demo's own environment: pipl and what it runs, without the dev group (pytest,
+# playwright, ruff, mypy...), which only `make test` and `make lint` use
+DEMO_VENV  := .venv-demo
+DEMO_STAMP := $(DEMO_VENV)/.pipl-installed
 
-.PHONY: help install lock demo test lint bench clean
+.PHONY: help install install-demo lock demo test lint bench clean
 
 help:
 	@echo "make demo   set up, then run the demo: a real project, server, packages, installs"
@@ -32,8 +36,18 @@ lock:
 
 install: $(STAMP)
 
-demo: install
-	PATH="$(CURDIR)/$(BIN):$$PATH" bash examples/demo.sh
+$(DEMO_STAMP): pyproject.toml pipl_pipe/pyproject.toml uv.lock
+	test -x $(DEMO_VENV)/bin/python || $(PYTHON) -m venv $(DEMO_VENV)
+	$(DEMO_VENV)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	UV_PROJECT_ENVIRONMENT=$(DEMO_VENV) $(DEMO_VENV)/bin/uv sync --locked --no-dev \
+	    --compile-bytecode --python $(DEMO_VENV)/bin/python
+	$(DEMO_VENV)/bin/python -m compileall -q pipl pipl_pipe/pipl_pipe
+	touch $(DEMO_STAMP)
+
+install-demo: $(DEMO_STAMP)
+
+demo: install-demo
+	PATH="$(CURDIR)/$(DEMO_VENV)/bin:$$PATH" bash examples/demo.sh
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -47,4 +61,4 @@ bench: install
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -139,12 +139,15 @@ print(p.name, p.version, 'sources:', ' '.join(p.sources))"
 echo "== 11. the project's state; the runner also serves the web dashboard and HTTP API"
 step pipl proj status
 step pipl proj index show dev
-dashboard=$(pipl proj web --no-browser)
 echo
 echo "Demo finished: project, server, users, stages, workspace, packls, publish, promote,"
 echo "assets, products, tasks, envsets, CI on upload, data flowing downstream and pip install"
 echo "all worked."
-echo "Dashboard: $dashboard"
-if [ "${PIPL_DEMO_KEEP:-0}" != 1 ]; then
-    echo "(PIPL_DEMO_KEEP=1 keeps it open)"
+# the dashboard's address only while something answers there: without PIPL_DEMO_KEEP=1,
+# the server and the runner that serves the dashboard stop as the demo exits
+if [ "${PIPL_DEMO_KEEP:-0}" = 1 ]; then
+    echo "Dashboard: $(pipl proj web --no-browser) (open until 'pipl proj stop')"
+else
+    echo "The server, the runner and its dashboard stop now, with the demo's folder;"
+    echo "PIPL_DEMO_KEEP=1 make demo keeps them running and prints the dashboard's address."
 fi

@@ -16,6 +16,7 @@ from typing import Any
 
 from pipl.ci import outbox
 from pipl.errors import UsageError
+from pipl.text import shorten
 
 QUEUED, RUNNING, PASSED, FAILED, CANCELLED = "queued", "running", "passed", "failed", "cancelled"
 STATES = (QUEUED, RUNNING, PASSED, FAILED, CANCELLED)
@@ -133,12 +134,17 @@ def add_job(
     reason: str = "",
 ) -> bool:
     """Queue a job (to start ``delay`` seconds from now at the earliest) unless the same
-    one exists; True when queued."""
+    one exists; True when queued.
+
+    The existing one is looked for first, in the same statement: an ``INSERT OR IGNORE``
+    that ignores still uses up an id (AUTOINCREMENT), and ``pipl ci list`` would show
+    gaps whose ids ``pipl ci show`` cannot find. ``OR IGNORE`` stays as a guard."""
     now = time.time()
     cur = conn.execute(
         "INSERT OR IGNORE INTO jobs (handler, rank, ix, project, version, key, event_id, "
         "filename, sha256, created, not_before, reason) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM jobs "
+        "WHERE ix = ? AND project = ? AND version = ? AND handler = ? AND key = ?)",
         (
             handler,
             rank,
@@ -151,7 +157,12 @@ def add_job(
             event.sha256,
             now,
             now + delay,
-            reason[:500],
+            shorten(reason, 500),
+            event.index,
+            event.project,
+            event.version,
+            handler,
+            key,
         ),
     )
     return cur.rowcount == 1
@@ -318,7 +329,7 @@ def finish(conn: sqlite3.Connection, job_id: int, state: str, message: str) -> b
     cur = conn.execute(
         "UPDATE jobs SET state = ?, finished = ?, message = ?, child_pid = NULL "
         "WHERE id = ? AND state = 'running'",
-        (state, time.time(), message[:2000], job_id),
+        (state, time.time(), shorten(message, 2000), job_id),
     )
     return cur.rowcount == 1
 
@@ -330,7 +341,7 @@ def requeue(
     conn.execute(
         "UPDATE jobs SET state = 'queued', not_before = ?, message = ?, child_pid = NULL, "
         "attempts = attempts - ? WHERE id = ? AND state = 'running'",
-        (time.time() + delay, message[:2000], 0 if count else 1, job_id),
+        (time.time() + delay, shorten(message, 2000), 0 if count else 1, job_id),
     )
 
 

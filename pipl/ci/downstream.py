@@ -38,6 +38,7 @@ from pipl.ci import catalog, db, outbox
 from pipl.ci.handlers import is_sdist
 from pipl.errors import PiplError
 from pipl.index.client import IndexClient
+from pipl.text import shorten
 
 HANDLER = "process"
 RANK = 25  # the process handler's
@@ -425,5 +426,5 @@ def _join(
     conn.execute(
         "UPDATE jobs SET reason = ?, not_before = MIN(created + ?, ?) "
         "WHERE id = ? AND state = 'queued'",
-        (describe(pins, chain)[:500], MAX_SETTLE, now + SETTLE, job_id),
+        (shorten(describe(pins, chain), 500), MAX_SETTLE, now + SETTLE, job_id),
     )

@@ -6,7 +6,7 @@ import contextlib
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -55,7 +55,7 @@ def add(state: AppState, paths: tuple[Path, ...], as_json: bool) -> None:
     Example:
       pipl asset add renders/plate.exr textures/
     """
-    rows = []
+    rows: list[dict[str, Any]] = []
     with _store(state) as store:
         for path in paths:
             started = time.perf_counter()
@@ -115,7 +115,7 @@ def ls(state: AppState, as_json: bool) -> None:
     """
     with _store(state) as store:
         url = store.url
-        rows = [
+        rows: list[dict[str, Any]] = [
             {"sha256": sha, "size": size, "kind": store.kind_of(sha)}
             for sha, size in store.objects()
         ]

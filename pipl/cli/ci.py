@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import sys
-import textwrap
 import time
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import click
 
 from pipl.cli.output import emit_json, table
 from pipl.cli.state import AppState, pass_state
+from pipl.text import shorten
+
+if TYPE_CHECKING:
+    from pipl.ci.db import Job
 
 
 @click.group()
@@ -106,7 +110,7 @@ def list_jobs(
                 j.version,
                 j.state,
                 _secs(j.seconds),
-                j.message[:60],
+                shorten(" ".join(j.message.split()), 60),
             )
             for j in jobs
         ],
@@ -169,13 +173,19 @@ def logs(state: AppState, job_id: int, follow: bool) -> None:
     project = state.project()
     conn = db.open_db(project.root)
     path = log_path(project, job_id)
+    status_shown = False  # a status line on stderr, to clear before more of the log
+    tail = ""  # the end of what was printed: the final line does not repeat it
     try:
         job = db.get_job(conn, job_id)
         offset = 0
         while True:
             part = read_log(conn, path, job_id, offset)
             if part.text:
+                if status_shown:
+                    click.echo("\r\x1b[K", nl=False, err=True)
+                    status_shown = False
                 click.echo(part.text, nl=False)
+                tail = (tail + part.text)[-4096:]
             offset = part.offset
             if part.done:
                 break
@@ -188,13 +198,25 @@ def logs(state: AppState, job_id: int, follow: bool) -> None:
                 status = (
                     f"[job {job.id} {job.handler}: {job.state}, {_secs(job.seconds) or '0.0s'}]"
                 )
-                click.echo(f"\r{status}", nl=False, err=True)
+                click.echo(f"\r\x1b[K{status}", nl=False, err=True)
+                status_shown = True
             time.sleep(0.3)
         job = db.get_job(conn, job_id)
     finally:
         conn.close()
     if follow:
-        click.echo(f"job {job.id} {job.handler}: {job.state} {job.message}".rstrip(), err=True)
+        if status_shown:
+            click.echo("\r\x1b[K", nl=False, err=True)
+        click.echo(_last_word(job, tail), err=True)
+
+
+def _last_word(job: Job, log_tail: str) -> str:
+    """The line ``logs -f`` ends with: the job's state, and its message unless the log's
+    last line already says it (a job's log ends with its outcome)."""
+    lines = [line for line in log_tail.splitlines() if line.strip()]
+    said = bool(job.message) and bool(lines) and job.message.strip() in lines[-1]
+    message = "" if said else job.message
+    return f"job {job.id} {job.handler}: {job.state} {message}".rstrip()
 
 
 @ci.command()
@@ -281,7 +303,7 @@ def wait(state: AppState, packl: str | None, version: str | None, timeout: float
                         f"job {job.id} {job.handler} {job.index} {job.project} "
                         f"{job.version}: {job.state}  {job.message or ''}"
                     )
-                    click.echo(textwrap.shorten(line, width=160, placeholder=" ..."))
+                    click.echo(shorten(" ".join(line.split()), 160))
             counts = db.counts(conn)
             busy = counts[db.QUEUED] + counts[db.RUNNING]
             now = time.monotonic()

@@ -246,7 +246,10 @@ def remove(
 def bump(
     state: AppState, part: str, label: str | None, packl_name: str | None, workspace: str | None
 ) -> None:
-    """Bump the packl's version (always a valid PEP 440 version).
+    """Bump the packl's version (always a valid PEP 440 version) and reinstall it.
+
+    All or nothing: when the reinstall fails (the project's server is down, say), the
+    version and the history stay as they were; run the same bump again later.
 
     \b
     Examples:
@@ -268,6 +271,9 @@ def bump(
 @pass_state
 def build(state: AppState, packl_name: str | None, workspace: str | None) -> None:
     """Build the packl's sdist and wheel into its dist/ folder (through uv).
+
+    The files reach dist/ once both are whole: a failed or interrupted build (Ctrl-C,
+    exit 130) leaves no partial archive there.
 
     \b
     Example:

@@ -192,20 +192,26 @@ def stop(state: AppState) -> None:
     """Stop the project's server and its CI runner (SIGTERM, then SIGKILL after 20 s).
 
     Works from the pid files under .pipl/, so a broken pipl.toml does not keep a
-    running server from stopping.
+    running server from stopping. A server that is not running is already where this
+    command would leave it: it says so and exits 0, so stopping twice is no error.
 
     \b
     Example:
       pipl proj stop
     """
     from pipl.ci import service as ci_service
+    from pipl.errors import ServerNotRunning
     from pipl.project import server
 
     files = state.project_files()
     ci_pid = ci_service.stop(files)
     if ci_pid is not None:
         click.echo(f"CI runner stopped (pid {ci_pid}).")
-    pid = server.stop(files)
+    try:
+        pid = server.stop(files)
+    except ServerNotRunning as exc:
+        click.echo(f"Nothing to stop: {exc}.")
+        return
     click.echo(f"Server stopped (pid {pid}).")
 
 

@@ -252,7 +252,9 @@ def upload(state: AppState, files: tuple[Path, ...], target: str | None, replace
 @index.command()
 @click.argument("project_name", metavar="PROJECT")
 @click.argument("version")
-@click.option("--to", "target", required=True, help="Stage or index to promote to.")
+@click.option(
+    "--to", "target", required=True, help="Stage (dev, qa...) or index (USER/NAME) to promote to."
+)
 @click.option("--from", "source", help="Source index (default: the stage just before --to).")
 @click.option(
     "--with-deps",
@@ -293,7 +295,8 @@ def push(
     from pipl.index.promote import plan_promotion, promote
 
     project = state.project()
-    dst = _full_name(state, target)
+    # a name without a slash is a stage: an unknown one is named with the stages there are
+    dst = _full_name(state, target) if "/" in target else project.stage_index(target)
     src = _full_name(state, source) if source else _previous_stage(project.stage_indexes, dst)
     kwargs: dict[str, Any] = {"source": src, "target": dst, "skip_stage": skip_stage}
     with state.client() as client:

@@ -27,12 +27,29 @@ class CliError(click.ClickException):
         self.exit_code = error.exit_code  # type: ignore[misc]  # a ClassVar in click's stubs
 
 
+class Interrupted(click.ClickException):
+    """Ctrl-C: ``Error: interrupted`` and exit 130 (128 + SIGINT), as shells expect, where
+    click would say ``Aborted!`` and exit 1, like a failure."""
+
+    exit_code = 130
+
+    def __init__(self) -> None:
+        super().__init__("interrupted (Ctrl-C)")
+
+
 @contextlib.contextmanager
 def error_boundary() -> Iterator[None]:
     """The CLI's one error boundary (around the root command): a ``PiplError`` becomes
-    ``Error: <message>`` and its family's exit code; anything else keeps its traceback."""
+    ``Error: <message>`` and its family's exit code, Ctrl-C exit 130; anything else keeps
+    its traceback."""
     try:
         yield
+    except KeyboardInterrupt as exc:
+        raise Interrupted() from exc
+    except click.Abort as exc:  # a prompt turns Ctrl-C into Abort; a refused confirm stays 1
+        if isinstance(exc.__context__, KeyboardInterrupt):
+            raise Interrupted() from exc
+        raise
     except PiplError as exc:
         raise CliError(exc) from exc
     except PipeError as exc:  # the framework's errors, e.g. a corrupted asset

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,12 +57,21 @@ def dist_files(packl: Packl, version: str) -> list[Path]:
 
 def build(project: Project, ws: Workspace, packl: Packl, *, uv: Uv | None = None) -> Built:
     """Build the packl's sdist and wheel into ``PACKL/dist`` (build requirements come from
-    the project index)."""
+    the project index).
+
+    uv writes into a temporary folder inside ``dist/``; the files move into ``dist/``
+    once both are whole. A failed or interrupted (Ctrl-C) build leaves no partial
+    archive there for a later upload to pick up."""
     pyproject = packl.pyproject
     for old in dist_files(packl, pyproject.version):
         old.unlink()
     started = time.perf_counter()
-    (uv or Uv()).build(packl.path, packl.dist_dir, index_url=ws.index_url(project))
+    packl.dist_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".building-", dir=packl.dist_dir) as tmp:
+        (uv or Uv()).build(packl.path, Path(tmp), index_url=ws.index_url(project))
+        for made in sorted(Path(tmp).iterdir()):
+            if made.is_file():
+                os.replace(made, packl.dist_dir / made.name)
     files = dist_files(packl, pyproject.version)
     if not any(f.name.endswith(".whl") for f in files):
         raise PacklError(f"building {pyproject.name} made no wheel in {packl.dist_dir}")

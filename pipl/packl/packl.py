@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +40,16 @@ def list_packls(ws: Workspace) -> list[Packl]:
     return found
 
 
+def did_you_mean(name: str, packls: list[Packl]) -> str:
+    """``did you mean 'shotlib'?`` for a misspelt packl name (difflib's close matches
+    among the workspace's packls), or ``""`` when none comes close."""
+    known = {names.normalize_dist(p.name): p.name for p in packls}
+    close = difflib.get_close_matches(names.normalize_dist(name), list(known), n=3, cutoff=0.6)
+    if not close:
+        return ""
+    return f"did you mean {' or '.join(repr(known[c]) for c in close)}?"
+
+
 def find_packl(ws: Workspace, name: str | None = None, start: Path | None = None) -> Packl:
     """Packl ``name``; else the one the current folder is in; else the workspace's only one."""
     packls = list_packls(ws)
@@ -47,9 +58,11 @@ def find_packl(ws: Workspace, name: str | None = None, start: Path | None = None
         for packl in packls:
             if names.normalize_dist(packl.name) == wanted:
                 return packl
+        create = f"create it with 'pipl packl create {name} --kind KIND'"
+        guess = did_you_mean(name, packls)
         raise PacklError(
-            f"no packl {name!r} in workspace {ws.name!r}: create it with "
-            f"'pipl packl create {name} --kind KIND'"
+            f"no packl {name!r} in workspace {ws.name!r}: "
+            + (f"{guess} Or {create}" if guess else create)
         )
     here = Path(start or Path.cwd()).resolve()
     for packl in packls:

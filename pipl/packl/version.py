@@ -21,12 +21,13 @@ dev        1.4.3.dev0          1.4.3.dev1
 
 from __future__ import annotations
 
+import stat
 from typing import TYPE_CHECKING
 
 from packaging.version import InvalidVersion, Version
 
 from pipl.errors import UsageError
-from pipl.fsutil import locked
+from pipl.fsutil import atomic_write, locked
 from pipl.packl.pyproject import PyProject
 from pipl.uv import Uv
 from pipl.workspace.workspace import EDIT_EXTRA
@@ -96,20 +97,30 @@ def bump_packl(
     uv: Uv | None = None,
 ) -> tuple[str, str]:
     """Bump ``packl``'s version in its pyproject (recorded) and refresh its editable
-    install; return ``(old, new)``. Both happen under the pyproject's file lock."""
+    install; return ``(old, new)``. Both happen under the pyproject's file lock.
+
+    All or nothing: when the reinstall fails (the index server is down, say) or is
+    interrupted, the pyproject gets its old text back, so the version and the history
+    say what is installed, and the same bump can simply be run again."""
     with locked(packl.pyproject_file):
+        before = packl.pyproject_file.read_bytes()
+        mode = stat.S_IMODE(packl.pyproject_file.stat().st_mode)
         pyproject = PyProject(packl.pyproject_file)
         old = pyproject.version
         new = bump(old, part, label=label)
         pyproject.project["version"] = new
         pyproject.record("bump", f"{old} -> {new} ({part})")
-        pyproject.save()
-        (uv or Uv()).install(
-            ws.python,
-            [],
-            editables=[packl.path],
-            extra=EDIT_EXTRA,
-            index_url=ws.index_url(project),
-            what=f"reinstall {pyproject.name}",
-        )
+        try:
+            pyproject.save()
+            (uv or Uv()).install(
+                ws.python,
+                [],
+                editables=[packl.path],
+                extra=EDIT_EXTRA,
+                index_url=ws.index_url(project),
+                what=f"reinstall {pyproject.name}",
+            )
+        except BaseException:
+            atomic_write(packl.pyproject_file, before, mode=mode)
+            raise
     return old, new

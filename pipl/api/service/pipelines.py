@@ -9,8 +9,8 @@ tagging and deleting are the owner's.
 from __future__ import annotations
 
 import base64
-import functools
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -147,16 +147,47 @@ def graph_of(
     return Graph(pipeline, segments, edges, dot, _svg(dot) if svg else None)
 
 
-@functools.lru_cache(maxsize=64)
+_DRAWN_KEPT = 64  # pictures kept, one per distinct graph and counts
+
+
+class _Drawn:
+    """Pictures already drawn, by dot text. Only pictures are kept: a graph that could
+    not be drawn (no graphviz yet) is tried again at the next request, so installing
+    graphviz shows the picture without restarting the dashboard."""
+
+    def __init__(self) -> None:
+        self.svgs: dict[str, str] = {}
+        self.lock = threading.Lock()
+
+    def get(self, dot: str) -> str | None:
+        with self.lock:
+            return self.svgs.get(dot)
+
+    def keep(self, dot: str, svg: str) -> None:
+        with self.lock:
+            if len(self.svgs) >= _DRAWN_KEPT:
+                self.svgs.pop(next(iter(self.svgs)))  # the oldest
+            self.svgs[dot] = svg
+
+
+_drawn = _Drawn()
+
+
 def _svg(dot: str) -> str | None:
-    """The picture of ``dot`` (graphviz runs once per distinct graph and counts)."""
+    """The picture of ``dot`` (graphviz runs once per distinct graph and counts), or None
+    when graphviz's ``dot`` is not installed (looked for again at each call)."""
     from pipl.pipe.manage import draw
 
+    svg = _drawn.get(dot)
+    if svg is not None:
+        return svg
     try:
         text = draw(dot, "svg").decode()
-        return text[text.index("<svg") :]
+        svg = text[text.index("<svg") :]
     except (PipelineError, ValueError):
         return None  # no graphviz: pages list the segments instead
+    _drawn.keep(dot, svg)
+    return svg
 
 
 @operation("pipelines.graph")

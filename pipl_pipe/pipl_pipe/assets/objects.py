@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol, Self
 
 from pipl_pipe.errors import AssetCorrupted, AssetError, AssetMissing
 
@@ -255,7 +255,7 @@ class StoreBase:
     def close(self) -> None:
         """Release what the store holds open (nothing by default)."""
 
-    def __enter__(self) -> StoreBase:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
