@@ -68,6 +68,9 @@ def write_segment(
         "entry": code.entry,
         "dist": code.dist,
         "multiplex": str(code.multiplex),
+        # which copy in code/ is which: hook name -> file, #depend path -> file
+        "hooks": {hook: Path(filename).name for hook, (filename, _) in code.hooks.items()},
+        "depend": {dep: Path(dep).name for dep in code.depend},
         "env": env,
         "created": time.time(),
     }
