@@ -87,7 +87,8 @@ def _read(path: Path, base: Path) -> tuple[int, str | None] | None:
         return None
 
 
-def _params(root: Path) -> dict[str, str]:
+def segment_params(root: Path) -> dict[str, str]:
+    """The parameters in the key of the segment folder ``root``, as JSON texts."""
     found = _read(root / "params.json", root.resolve())
     if found is None or found[1] is None:
         return {}
@@ -152,7 +153,7 @@ def segment_code(prefix: Path, db: TrackingDb, entry: SegmentEntry) -> SegmentCo
         multiplex=str(meta.get("multiplex") or ""),
         env=str(meta.get("env") or ""),
         parents={str(k): str(v) for k, v in dict(meta.get("parents") or {}).items()},
-        params=_params(root),
+        params=segment_params(root),
         files=_files(root, meta),
         revisions=run_revisions(db, entry.key),
     )

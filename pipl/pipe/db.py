@@ -40,7 +40,6 @@ CREATE INDEX IF NOT EXISTS segments_name ON segments (name, created);
 CREATE TABLE IF NOT EXISTS uses (
     parent_key TEXT, parent_name TEXT, key TEXT, name TEXT,
     PRIMARY KEY (parent_key, parent_name, key, name)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS uses_child ON uses (key, name);
 """
 # columns added after the first release of the schema: (table, column, declaration)
 ADDED = (
@@ -200,10 +199,9 @@ class TrackingDb:
                 rows,
             )
             if parents and parent_keys:
+                # an instance's name derives from the parent instances that feed it, so a
+                # re-run of (key, name) used the same ones: nothing to replace
                 names = [r.name for r in results if r.name in parents]
-                self.conn.executemany(
-                    "DELETE FROM uses WHERE key=? AND name=?", [(key, n) for n in names]
-                )
                 self.conn.executemany(
                     "INSERT OR IGNORE INTO uses VALUES (?, ?, ?, ?)",
                     [
@@ -247,7 +245,8 @@ class TrackingDb:
             self.conn.execute("BEGIN")
             cur = self.conn.execute("DELETE FROM instances WHERE key=? AND name=?", (key, name))
             self.conn.execute("DELETE FROM tags WHERE key=? AND name=?", (key, name))
-            self.conn.execute("DELETE FROM uses WHERE key=? AND name=?", (key, name))
+        # its rows in ``uses`` stay: ``users_of`` joins them with the recorded instances,
+        # and the instance computed again uses the same parents (its name says which)
         return cur.rowcount > 0
 
     def users_of(self, key: str, name: str) -> list[tuple[str, str]]:

@@ -270,11 +270,11 @@ def _located(
 def instance(
     ctx: Context, pipeline: str, segment: str, instance: str, key: str | None = None
 ) -> InstanceDetail:
-    from pipl.pipe.codeview import segment_code
+    from pipl.pipe.codeview import segment_params
 
     with _located(ctx, pipeline, segment, instance, key) as found:
         folder, row = found.folder, found.row
-        params = segment_code(found.prefix, found.db, found.entry).params
+        params = segment_params(browse.segment_folder(found.prefix, found.entry))
         revision = found.db.revisions([row.run_id] if row.run_id else []).get(row.run_id or 0, "")
         downstream = len(browse.dependents(found.db, found.entry, row.name))
     log, cut = browse.read_log(folder)
