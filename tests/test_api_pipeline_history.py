@@ -452,3 +452,25 @@ def test_bulk_changes_are_for_the_owner_and_wait_for_runs(
     with locked(project.state_dir / "pipe-data" / scratch / "run"), pytest.raises(PipelineBusy):
         local.pipelines.delete_selected(scratch, one, dependents=True)
     assert local.pipelines.instances(scratch).total == 8
+
+
+def test_track_a_pipeline_packl_by_its_folder(project: Project, tmp_path: Path) -> None:
+    from tests.pipe_helpers import copy_example
+
+    folder = copy_example("knights", tmp_path)
+    prefix = tmp_path / "knights-data"
+    args = ["-P", str(folder), "--prefix", str(prefix)]
+    assert cli(["pipe", "run", *args, "-q"]).exit_code == 0
+    done = cli(["pipe", "track", *args], project=project.root)
+    assert done.exit_code == 0, done.output
+    name = done.stdout.split()[1].rstrip(":")
+    try:
+        assert str(prefix.resolve()) in done.stdout
+        with Client.from_project(project.root) as local:
+            status = local.pipelines.status(name)
+            assert status.source == "workspace" and {s.name for s in status.segments} >= {
+                "knights",
+                "melt",
+            }
+    finally:
+        assert cli(["pipe", "untrack", name], project=project.root).exit_code == 0
