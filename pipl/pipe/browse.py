@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -317,11 +318,11 @@ def dependents(db: TrackingDb, entry: SegmentEntry, name: str) -> list[InstanceR
     """Every recorded instance downstream of instance ``name`` of ``entry``: those that
     used it as an input, those that used them, and so on (nearest first)."""
     seen: set[tuple[str, str]] = {(entry.key, name)}
-    queue = [(entry.key, name)]
+    queue = deque([(entry.key, name)])
     found: list[InstanceRow] = []
     entries: dict[str, SegmentEntry | None] = {}
     while queue:
-        key, parent = queue.pop(0)
+        key, parent = queue.popleft()
         for child in db.users_of(key, parent):
             if child in seen:
                 continue
