@@ -11,7 +11,6 @@ import os
 import pickle
 import shutil
 import subprocess
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -210,30 +209,28 @@ def test_tracking_checks_names_and_paths(project: Project, tmp_path: Path, scrat
     cli(["pipe", "untrack", "moved"], project=root)
 
 
+def _track_one(args: tuple[Path, str, Path]) -> None:
+    from pipl.pipe.track import track
+
+    track(*args)
+
+
 def test_concurrent_tracking_loses_no_entry(project: Project, tmp_path: Path) -> None:
-    from pipl.pipe.track import read_tracked, track, untrack
+    # 48 'pipl pipe track' at once from 8 processes: the list's lock keeps every one
+    # (without it, most are lost: each process writes back the list it read)
+    import multiprocessing
+
+    from pipl.pipe.track import read_tracked, untrack
 
     p = demo_pipeline(tmp_path / "code", tmp_path / "data", "many")
     run(p, executor="interactive")
-    names = [f"many-{i}" for i in range(12)]
-    errors: list[BaseException] = []
-
-    def add(name: str) -> None:
-        try:
-            track(project.state_dir, name, p.prefix)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=add, args=(n,)) for n in names]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    names = [f"many-{i}" for i in range(48)]
     try:
-        assert not errors
+        with multiprocessing.get_context("spawn").Pool(8) as pool:
+            pool.map(_track_one, [(project.state_dir, n, p.prefix) for n in names])
         assert set(names) <= set(read_tracked(project.state_dir))
     finally:
-        for name in names:
+        for name in set(names) & set(read_tracked(project.state_dir)):
             untrack(project.state_dir, name)
 
 
