@@ -1,4 +1,6 @@
-"""Pipelines pages and API at scale: 100,000 instances in a pipeline's tracking database.
+"""Pipelines pages and API at scale: 100,000 instances in a pipeline's tracking database
+(plus 50,000 under an older key of ``square``, to compare with, and which label used
+which square, to find dependents).
 
 One offline project (its server started by ``pipl proj start``), a small pipeline run
 for real under ``.pipl/pipe-data/bench-pipe``, then 100,000 more instances recorded in
@@ -21,6 +23,7 @@ from bench.common import BenchProject, print_table
 INSTANCES = 100_000
 CALLS = 20
 TARGET = 0.200
+OLD_KEY = "0123456789"
 
 
 def _fill(prefix: Path) -> dict[str, str]:
@@ -49,9 +52,17 @@ def _fill(prefix: Path) -> dict[str, str]:
                     )
                     for n in range(start + 10, start + 5010)
                 ]
-                db.record(key, batch, 1, {r.name: input_text({"source": r.name}) for r in batch})
+                inputs = {r.name: input_text({"source": r.name}) for r in batch}
+                # each label used the square of the same number (delete with dependents)
+                used = {r.name: {"square": [f"x/{r.name}"]} for r in batch}
+                db.record(key, batch, 1, inputs, used, {"square": keys["square"]})
+                if segment == "square":  # the same instances under an older key
+                    db.record(OLD_KEY, batch, 1, inputs)
             for n in range(10, 2010, 20):
                 db.tag(key, f"{n}_{n:010x}", "keeper")
+        square = recipe.segment("square")
+        assert square is not None
+        db.add_segment(OLD_KEY, "square", square.root, {"source": keys["source"]})
     return keys
 
 
@@ -89,6 +100,7 @@ def main() -> None:
                 "SELECT name FROM instances WHERE name LIKE '2\\_%' ESCAPE '\\' AND ok=1 "
                 "AND input LIKE '%\"source\": 2%'"
             ).fetchone()[0]
+        today = time.strftime("%Y-%m-%d")
         cases = [
             ("page /pipelines", "/pipelines"),
             ("page /pipelines/bench-pipe", "/pipelines/bench-pipe"),
@@ -105,6 +117,13 @@ def main() -> None:
                 "/api/v1/pipelines/bench-pipe/instances?segment=square&status=failed&offset=2000",
             ),
             ("API status", "/api/v1/pipelines/bench-pipe/status"),
+            ("page ... started today", f"/pipelines/bench-pipe?since={today}&until={today}"),
+            ("page code of square", "/pipelines/bench-pipe/code/square"),
+            ("page compare square's 2 keys", f"/pipelines/bench-pipe/compare/square?a={OLD_KEY}"),
+            (
+                "API dependents of a square",
+                f"/api/v1{square}/{name}/dependents",
+            ),
         ]
         rows = [("instances in the tracking db", f"{INSTANCES + 8:,} (filled in {filled:.1f} s)")]
         worst = worst_max = 0.0

@@ -137,7 +137,7 @@ def test_one_instance_with_log_parameters_and_files(client: Client) -> None:
     detail = client.pipelines.instance("demo-pipe", "square", name)
     assert detail.instance.status == "done"
     assert "squaring 2" in detail.log and not detail.log_cut
-    assert detail.saved == {"threshold": "20"}
+    assert detail.saved == {} and detail.exposed == {"threshold": "20"}
     files = {f.name: f.size for f in detail.files}
     assert {"plot.png", "square.txt", "instance.log"} <= set(files)
     assert client.pipelines.download("demo-pipe", "square", name, "square.txt") == b"4\n"

@@ -5,6 +5,7 @@ for an anonymous visitor (a forged POST is refused)."""
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,7 +76,8 @@ def test_open_an_instance_with_its_image_and_log(page, web: str, shown: str, own
     _square_2(page)
     assert page.inner_text("#status") == "done"
     assert "squaring 2" in page.inner_text("#log")
-    assert "threshold" in page.inner_text("#params") and "20" in page.inner_text("#params")
+    assert "threshold" in page.inner_text("#exposed") and "20" in page.inner_text("#exposed")
+    assert "threshold" not in page.inner_text("#params")
     page.wait_for_function("document.querySelector('#files img').complete")
     assert page.evaluate("document.querySelector('#files img').naturalWidth") == 48
     link = page.locator("#files a", has_text="square.txt")
@@ -127,3 +129,138 @@ def test_anonymous_visitors_cannot_change_anything(page, web: str, changed: str)
         assert answer.status_code == 401 and "needs a logged-in user" in answer.text
     page.reload()
     assert page.inner_text("#status") == "done"  # still there
+
+
+@pytest.fixture
+def rekeyed(project: Project, tmp_path: Path) -> Iterator[str]:
+    """The demo pipeline run twice: ``label``'s prefix changed between the runs (two keys)."""
+    from pipl.pipe import run
+    from tests.pipe_helpers import demo_pipeline
+
+    name = "web-rekeyed"
+    prefix = project_demo(project.state_dir, tmp_path, name)
+    again = demo_pipeline(tmp_path / "code", prefix, name)
+    again.segments["label"]["params"]["prefix"] = "m="
+    run(again, executor="interactive")
+    yield name
+    shutil.rmtree(prefix, ignore_errors=True)
+
+
+def test_a_tracked_workspace_pipeline_is_listed_and_browsed(
+    page, web: str, project: Project, tmp_path: Path, owner_login
+) -> None:
+    from pipl.pipe import run
+    from pipl.pipe.track import track, untrack
+    from tests.pipe_helpers import demo_pipeline
+
+    p = demo_pipeline(tmp_path / "code", tmp_path / "ws-data", "web-ws")
+    run(p, executor="interactive")
+    track(project.state_dir, "web-ws", p.prefix)
+    try:
+        log_in(page, web, *owner_login)
+        page.goto(f"{web}/pipelines")
+        row = page.locator("#pipelines tr", has_text="web-ws")
+        assert "workspace" in row.inner_text() and "7 done" in row.inner_text()
+        row.locator("a").first.click()
+        page.wait_for_selector("#graph")
+        assert page.inner_text("#total").startswith("8 instance(s)")
+        assert page.locator("#run-form").count() == 0  # it runs in its workspace
+        assert "pipl pipe run" in page.inner_text("#workspace-note")
+    finally:
+        untrack(project.state_dir, "web-ws")
+    page.goto(f"{web}/pipelines")
+    assert "web-ws" not in page.inner_text("main")
+
+
+def test_the_code_of_a_key_and_two_keys_compared(page, web: str, rekeyed: str, owner_login) -> None:
+    page.goto(f"{web}/pipelines/{rekeyed}")
+    page.locator("#segments tr", has_text="label").locator("a.code-link").click()
+    page.wait_for_selector("#code-files")
+    assert "labelling" in page.inner_text("#code-files")
+    assert '"m="' in page.inner_text("#code-params")
+    assert "square" in page.inner_text("#parents")
+    assert page.locator("#keys tr").count() == 3  # a header and two keys
+    screenshot(page, "segment-code")
+    page.click("#keys >> text=compare with this key")
+    page.wait_for_selector("#differences")
+    differences = page.inner_text("#differences")
+    assert "param prefix" in differences and '"n="' in differences and '"m="' in differences
+    assert page.inner_text("#counts-a").startswith("2 done") and page.inner_text(
+        "#counts-b"
+    ).startswith("2 done")
+    assert page.locator("#pairs tr").count() == 3  # each label instance beside its old one
+    screenshot(page, "segment-compare")
+    # the old instance opens under its own key
+    old_key = page.input_value("select[name=a]")
+    page.locator("#pairs tr:nth-child(2) td:nth-child(2) a.state").click()
+    page.wait_for_selector("#facts")
+    assert old_key in page.inner_text("#facts") and f"key={old_key}" in page.url
+    assert page.inner_text("#status") == "done"
+    # a segment with one key only says so
+    page.goto(f"{web}/pipelines/{rekeyed}/compare/source")
+    assert "one key only" in page.inner_text("#one-key")
+
+
+def test_bulk_tag_date_filter_and_delete_with_dependents(
+    page, web: str, changed: str, owner_login
+) -> None:
+    log_in(page, web, *owner_login)
+    page.goto(f"{web}/pipelines/{changed}?segment=source")
+    boxes = page.locator("#instance-list input[name=instances]")
+    assert boxes.count() == 3
+    boxes.nth(0).check()
+    boxes.nth(1).check()
+    page.fill("#bulk-form input[name=tag]", "pair")
+    page.click("#bulk-form button[value=tag]")
+    page.wait_for_selector("#instance-list .tag")
+    assert page.locator("#instance-list .tag", has_text="pair").count() == 2
+    assert "segment=source" in page.url  # back to the same filtered list
+    # the date filter: nothing started tomorrow, everything today
+    tomorrow = time.strftime("%Y-%m-%d", time.localtime(time.time() + 86400))
+    today = time.strftime("%Y-%m-%d")
+    page.fill("input[name=since]", tomorrow)
+    page.click("form.filters button")
+    page.wait_for_selector("#total")
+    assert page.inner_text("#total").startswith("0 instance(s)")
+    page.goto(f"{web}/pipelines/{changed}?since={today}&until={today}")
+    assert page.inner_text("#total").startswith("8 instance(s)")
+    # delete source 2 with what came from it (its square and its label)
+    page.goto(f"{web}/pipelines/{changed}?segment=source")
+    page.locator('#instance-list tr:has-text("\\"source_phantom\\": 2") input').check()
+    page.check("#bulk-form input[name=dependents]")
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.click("#bulk-form button[value=delete]")
+    page.wait_for_selector("#total")
+    assert page.inner_text("#total").startswith("2 instance(s)")
+    page.goto(f"{web}/pipelines/{changed}")
+    assert page.inner_text("#total").startswith("5 instance(s)")
+    screenshot(page, "pipeline-bulk")
+
+
+def test_delete_one_instance_with_its_dependents(page, web: str, changed: str, owner_login) -> None:
+    log_in(page, web, *owner_login)
+    page.goto(f"{web}/pipelines/{changed}")
+    _square_2(page)
+    assert "downstream" in page.inner_text("#delete-form")
+    page.check("#with-dependents")
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.click("#delete-form button")
+    page.wait_for_selector("#instance-list")
+    page.goto(f"{web}/pipelines/{changed}?segment=label")
+    assert page.inner_text("#total").startswith("1 instance(s)")  # the label of 4 went too
+
+
+def test_anonymous_visitors_see_no_bulk_actions(page, web: str, changed: str) -> None:
+    page.goto(f"{web}/pipelines/{changed}")
+    assert page.locator("#bulk-form").count() == 0
+    assert page.locator("#instance-list input[type=checkbox]").count() == 0
+    with httpx.Client() as forger:
+        forger.get(f"{web}/pipelines/{changed}")
+        url = f"{web}/pipelines/{changed}/selected"
+        data = {"action": "delete", "instances": "source/x", "dependents": "1"}
+        answer = forger.post(url, data=data)
+        assert answer.status_code == 403 and "CSRF" in answer.text
+        answer = forger.post(url, data={**data, "csrf": forger.cookies["pipl_csrf"]})
+        assert answer.status_code == 401 and "needs a logged-in user" in answer.text
+    page.reload()
+    assert page.inner_text("#total").startswith("8 instance(s)")

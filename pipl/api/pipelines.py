@@ -1,15 +1,18 @@
-"""Pipelines: their graphs, runs, instances with logs and parameters, tags, deletion.
+"""Pipelines: their graphs, runs, instances with logs and parameters, tags, deletion,
+each segment's code per key, and two keys of a segment compared.
 
 The project's pipelines are those with data under ``PROJECT/.pipl/pipe-data/`` (where
-CI's ``process`` handler keeps them). Instances are named by their segment and instance
-names, under the segment's current key (the key of the last run) unless ``key`` says
-otherwise.
+CI's ``process`` handler keeps them) and those run in a workspace and tracked with
+``pipl pipe track``. Instances are named by their segment and instance names, under the
+segment's current key (the key of the last run) unless ``key`` says otherwise; several
+at once as ``"SEGMENT/INSTANCE"`` texts.
 """
 
 from __future__ import annotations
 
 import base64
 import builtins
+import datetime
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -30,6 +33,14 @@ declare("pipelines.file", "GET", INSTANCE + "/files/{path*}", summary="an instan
 declare("pipelines.tag", "POST", INSTANCE + "/tag", "owner", "tagging an instance")
 declare("pipelines.untag", "POST", INSTANCE + "/untag", "owner", "untagging an instance")
 declare("pipelines.delete", "POST", INSTANCE + "/delete", "owner", "deleting an instance's data")
+declare("pipelines.dependents", "GET", INSTANCE + "/dependents", summary="downstream instances")
+declare(
+    "pipelines.delete_selected", "POST", "/pipelines/{pipeline}/delete", "owner", "deleting data"
+)
+declare("pipelines.tag_selected", "POST", "/pipelines/{pipeline}/tag", "owner", "tagging")
+declare("pipelines.code", "GET", "/pipelines/{pipeline}/code/{segment}", summary="segment code")
+declare("pipelines.keys", "GET", "/pipelines/{pipeline}/keys/{segment}", summary="segment keys")
+declare("pipelines.compare", "GET", "/pipelines/{pipeline}/compare/{segment}", summary="two keys")
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,7 @@ class Run:
     reused: int
     failed: int
     message: str = ""  # why a run could not run
+    revision: str = ""  # the git commit of the pipeline's code ("+modified": with changes)
 
 
 @dataclass(frozen=True)
@@ -53,6 +65,7 @@ class PipelineSummary:
     segments: int
     counts: dict[str, int]  # instances under the current keys, by status (done, failed)
     last_run: Run | None = None
+    source: str = "ci"  # "ci": run by CI; "workspace": run in a workspace and tracked
 
 
 @dataclass(frozen=True)
@@ -80,6 +93,7 @@ class Status:
     name: str
     segments: list[Segment]
     runs: list[Run]  # newest first
+    source: str = "ci"  # "workspace": tracked, run in its workspace (not from the server)
 
 
 @dataclass(frozen=True)
@@ -112,8 +126,10 @@ class DataFile:
 
 @dataclass(frozen=True)
 class InstanceDetail:
-    """One instance: its parameters (the segment's ``params`` and what the instance saved
-    with ``save_param``/``expose``), its log (its end, when ``log_cut``), its files."""
+    """One instance: its parameters (the segment's ``params``, what the instance saved with
+    ``save_param`` and, apart, what it ``expose``d), its log (its end, when ``log_cut``),
+    its files, the code revision of the run that made it, and how many instances
+    downstream used it."""
 
     instance: Instance
     params: dict[str, str]
@@ -121,6 +137,9 @@ class InstanceDetail:
     log: str
     log_cut: bool
     files: list[DataFile]
+    exposed: dict[str, str] = field(default_factory=dict)
+    revision: str = ""
+    dependents: int = 0
 
 
 @dataclass(frozen=True)
@@ -132,6 +151,95 @@ class FileContent:
     @property
     def content(self) -> bytes:
         return base64.b64decode(self.content_base64)
+
+
+@dataclass(frozen=True)
+class CodeFile:
+    role: str  # "script", "hook NAME", "depend" or "other"
+    name: str  # the file's name (a #depend file: the path its segment gave)
+    size: int
+    text: str | None  # None: binary, or too long to show
+
+
+@dataclass(frozen=True)
+class SegmentCode:
+    """What entered a segment's key: its code, hooks, ``#depend`` files, parameters, its
+    parents' keys, and the code revisions of the runs that made its instances."""
+
+    segment: str
+    key: str
+    created: float | None
+    source: str
+    entry: str
+    dist: str
+    multiplex: str
+    env: str
+    parents: dict[str, str]
+    params: dict[str, str]
+    files: list[CodeFile]
+    revisions: list[str]
+
+
+@dataclass(frozen=True)
+class SegmentKey:
+    """One key a segment had (``current``: the key of the last run)."""
+
+    key: str
+    created: float | None
+    counts: dict[str, int]
+    current: bool
+
+
+@dataclass(frozen=True)
+class Difference:
+    part: str  # "script", "hook NAME", "depend PATH", "param NAME", "parent NAME", ...
+    a: str
+    b: str
+    diff: str = ""
+
+
+@dataclass(frozen=True)
+class Side:
+    name: str  # the instance's name under this key
+    status: str
+    input: str
+    files: list[str]
+    exposed: dict[str, str]
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Pair:
+    """An instance under each key (None: none under that key), paired by what fed them:
+    the same parent instances, or the same pushed value."""
+
+    name: str
+    a: Side | None
+    b: Side | None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two processings of a segment: ``a`` (an older key) beside ``b``."""
+
+    segment: str
+    a: SegmentCode
+    b: SegmentCode
+    counts_a: dict[str, int]
+    counts_b: dict[str, int]
+    differences: list[Difference]
+    instances: list[Pair]
+    total: int
+    offset: int = 0
+    limit: int = 50
+
+
+def _epoch(value: float | datetime.date | None) -> float | None:
+    if value is None or isinstance(value, int | float):
+        return value
+    if not isinstance(value, datetime.datetime):
+        value = datetime.datetime(value.year, value.month, value.day, tzinfo=datetime.UTC)
+    return value.timestamp()
 
 
 class PipelinesApi:
@@ -161,15 +269,22 @@ class PipelinesApi:
         segment: str | None = None,
         status: str | None = None,
         tag: str | None = None,
+        since: float | datetime.date | None = None,
+        until: float | datetime.date | None = None,
         offset: int = 0,
         limit: int = 50,
     ) -> InstancePage:
+        """One page of instances; ``since``/``until`` keep those started from ``since``
+        and before ``until`` (epoch seconds, or dates and datetimes; a date is UTC
+        midnight)."""
         answer = self._client._call(
             "pipelines.instances",
             pipeline=pipeline,
             segment=segment,
             status=status,
             tag=tag,
+            since=_epoch(since),
+            until=_epoch(until),
             offset=offset,
             limit=limit,
         )
@@ -210,9 +325,96 @@ class PipelinesApi:
         )
         return list(answer)
 
-    def delete(self, pipeline: str, segment: str, instance: str) -> Instance:
-        """Delete the instance's data (the next run computes it again); what was deleted."""
+    def delete(
+        self,
+        pipeline: str,
+        segment: str,
+        instance: str,
+        *,
+        key: str | None = None,
+        dependents: bool = False,
+    ) -> Instance:
+        """Delete the instance's data (the next run computes it again), and the data of
+        every instance downstream of it when ``dependents`` (see ``dependents()``)."""
         answer = self._client._call(
-            "pipelines.delete", pipeline=pipeline, segment=segment, instance=instance
+            "pipelines.delete",
+            pipeline=pipeline,
+            segment=segment,
+            instance=instance,
+            key=key,
+            dependents=dependents,
         )
         return build(Instance, answer)
+
+    def dependents(
+        self, pipeline: str, segment: str, instance: str, *, key: str | None = None
+    ) -> builtins.list[Instance]:
+        """The instances downstream of this one (those that used it, and so on)."""
+        answer = self._client._call(
+            "pipelines.dependents",
+            pipeline=pipeline,
+            segment=segment,
+            instance=instance,
+            key=key,
+        )
+        return build_list(Instance, answer)
+
+    def delete_selected(
+        self, pipeline: str, instances: builtins.list[str], *, dependents: bool = False
+    ) -> builtins.list[Instance]:
+        """Delete the data of ``instances`` (``"SEGMENT/INSTANCE"``, current keys), with
+        every instance downstream of them when ``dependents``; what was deleted."""
+        answer = self._client._call(
+            "pipelines.delete_selected",
+            pipeline=pipeline,
+            instances=list(instances),
+            dependents=dependents,
+        )
+        return build_list(Instance, answer)
+
+    def tag_selected(
+        self, pipeline: str, instances: builtins.list[str], tag: str, *, remove: bool = False
+    ) -> builtins.list[Instance]:
+        """Put ``tag`` on each of ``instances`` (``"SEGMENT/INSTANCE"``), or take it off
+        (``remove``); the instances afterwards."""
+        answer = self._client._call(
+            "pipelines.tag_selected",
+            pipeline=pipeline,
+            instances=list(instances),
+            tag=tag,
+            remove=remove,
+        )
+        return build_list(Instance, answer)
+
+    def code(self, pipeline: str, segment: str, *, key: str | None = None) -> SegmentCode:
+        """What entered the segment's key (its current one, or ``key``)."""
+        answer = self._client._call("pipelines.code", pipeline=pipeline, segment=segment, key=key)
+        return build(SegmentCode, answer)
+
+    def keys(self, pipeline: str, segment: str) -> builtins.list[SegmentKey]:
+        """The keys the segment has had, newest first, with their instance counts."""
+        answer = self._client._call("pipelines.keys", pipeline=pipeline, segment=segment)
+        return build_list(SegmentKey, answer)
+
+    def compare(
+        self,
+        pipeline: str,
+        segment: str,
+        *,
+        a: str | None = None,
+        b: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> Comparison:
+        """Keys ``a`` and ``b`` of the segment side by side (default: the key before the
+        current one, and the current one)."""
+        answer = self._client._call(
+            "pipelines.compare",
+            pipeline=pipeline,
+            segment=segment,
+            a=a,
+            b=b,
+            offset=offset,
+            limit=limit,
+        )
+        return build(Comparison, answer)

@@ -518,3 +518,55 @@ def rebuild_db(folder: Path, prefix: Path | None) -> None:
     pipeline = _load(folder, prefix)
     found = rebuild(pipeline.prefix)
     click.echo(f"{found['segments']} segment(s), {found['instances']} instance(s) recorded")
+
+
+@pipe.command()
+@pipeline_option
+@prefix_option
+@click.option("--name", help="The name the dashboard shows (default: the pipeline's name).")
+@pass_state
+def track(state: AppState, folder: Path, prefix: Path | None, name: str | None) -> None:
+    """Show a pipeline run here with 'pipl pipe run' on the project's dashboard.
+
+    The dashboard shows CI's pipelines; this adds the data prefix of a pipeline run in a
+    workspace to the project's list (PROJECT/.pipl/pipe-tracked.json), so the project's
+    users browse it beside them: its graph, instances, code and comparisons. The data
+    stays where it is; run the pipeline again here, not from the dashboard. Tracking the
+    same prefix again changes nothing.
+
+    \b
+    Example:
+      pipl pipe track -P examples/knights
+      pipl pipe track --prefix /scratch/cmb-data --name cmb-scratch
+    """
+    import getpass
+
+    from pipl.ci.builtin.pipeline import pipe_data
+    from pipl.pipe.track import track as add
+
+    project = state.project()
+    if prefix is None or name is None:
+        pipeline = _load(folder, prefix)
+        prefix, name = pipeline.prefix, name or pipeline.name
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid
+        user = ""
+    entry = add(project.state_dir, name, prefix, by=user, ci=pipe_data(project, "x").parent)
+    click.echo(f"tracking {entry.name}: {entry.prefix} (see /pipelines on the dashboard)")
+
+
+@pipe.command()
+@click.argument("name")
+@pass_state
+def untrack(state: AppState, name: str) -> None:
+    """Take a tracked pipeline off the project's dashboard (its data stays).
+
+    \b
+    Example:
+      pipl pipe untrack knights
+    """
+    from pipl.pipe.track import untrack as remove
+
+    entry = remove(state.project().state_dir, name)
+    click.echo(f"untracked {entry.name} (its data stays in {entry.prefix})")

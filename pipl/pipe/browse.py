@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import re
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pipl_pipe.fsutil import LockTimeout
-from pipl_pipe.segment.env import PARAMS_FILE
+from pipl_pipe.segment.env import PARAMS_TEXT
 from pipl_pipe.segment.worker import LOG
 
 from pipl.errors import NotFound, PipelineBusy, UsageError
@@ -34,6 +34,8 @@ KEY = re.compile(r"[0-9a-f]{10}\Z")
 TAG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._ -]{0,39}\Z")
 MAX_FILES = 1000
 LOG_TAIL = 256 * 1024
+PARAMS_MAX = 1024 * 1024
+MAX_SELECTED = 500
 
 
 @dataclass(frozen=True)
@@ -148,11 +150,14 @@ def list_instances(
     *,
     status: str | None = None,
     tag: str | None = None,
+    since: float | None = None,
+    until: float | None = None,
     offset: int = 0,
     limit: int = 50,
 ) -> tuple[int, list[InstanceRow]]:
     """One page of the instances of ``segments`` (by segment, then name), and how many
-    there are in all."""
+    there are in all; ``since``/``until`` keep those started in that time (epoch
+    seconds, ``until`` excluded)."""
     if status is not None and status not in STATUSES:
         raise UsageError(f"unknown instance status {status!r}: choose from {', '.join(STATUSES)}")
     if tag is not None:
@@ -170,6 +175,12 @@ def list_instances(
         if tag is not None:
             where += " AND name IN (SELECT name FROM tags WHERE tag=? AND key=?)"
             args += [tag, entry.key]
+        if since is not None:
+            where += " AND started>=?"
+            args.append(float(since))
+        if until is not None:
+            where += " AND started<?"
+            args.append(float(until))
         count = db.conn.execute(f"SELECT COUNT(*) FROM instances WHERE {where}", args).fetchone()  # noqa: S608 - fixed clauses, values bound
         n = int(count[0])
         skip = max(0, offset - total)
@@ -275,34 +286,115 @@ def read_log(folder: Path) -> tuple[str, bool]:
         return "", False
 
 
-def saved_params(folder: Path) -> dict[str, str]:
-    """What the instance saved with ``save_param``/``expose``, as text."""
-    path = folder / PARAMS_FILE
+def saved_params(folder: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """What the instance saved with ``save_param``, and apart what it ``expose``d, as the
+    text the segment environment wrote beside its pickle (never unpickled here: segment
+    code writes that folder)."""
+    path = folder / PARAMS_TEXT
     try:
-        with path.open("rb") as fh:
-            # written by the pipeline's own segment code in its own data folder
-            data = pickle.load(fh)  # noqa: S301
-        values = data.get("values", {})
-        return {str(k): _short(v) for k, v in sorted(values.items())}
-    except Exception:  # a missing or unreadable file: nothing saved to show
-        return {}
+        if path.is_symlink() or path.stat().st_size > PARAMS_MAX:
+            return {}, {}
+        data = json.loads(path.read_text())
+        values = {str(k): _short(str(v)) for k, v in dict(data.get("values", {})).items()}
+        exposed = {str(n) for n in data.get("exposed", [])}
+    except (OSError, ValueError, TypeError, AttributeError):  # none saved, or unreadable
+        return {}, {}
+    saved = {k: v for k, v in sorted(values.items()) if k not in exposed}
+    shown = {k: v for k, v in sorted(values.items()) if k in exposed}
+    return saved, shown
 
 
-def _short(value: Any) -> str:
-    text = repr(value)
+def _short(text: str) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
+
+
+def entry_for_key(db: TrackingDb, key: str) -> SegmentEntry | None:
+    """The segment recorded under ``key`` (None: no such key)."""
+    row = db.conn.execute("SELECT name, path FROM segments WHERE key=?", (key,)).fetchone()
+    return SegmentEntry(str(row[0]), key, [], Path(row[1])) if row else None
+
+
+def dependents(db: TrackingDb, entry: SegmentEntry, name: str) -> list[InstanceRow]:
+    """Every recorded instance downstream of instance ``name`` of ``entry``: those that
+    used it as an input, those that used them, and so on (nearest first)."""
+    seen: set[tuple[str, str]] = {(entry.key, name)}
+    queue = deque([(entry.key, name)])
+    found: list[InstanceRow] = []
+    entries: dict[str, SegmentEntry | None] = {}
+    while queue:
+        key, parent = queue.popleft()
+        for child in db.users_of(key, parent):
+            if child in seen:
+                continue
+            seen.add(child)
+            if child[0] not in entries:
+                entries[child[0]] = entry_for_key(db, child[0])
+            known = entries[child[0]]
+            if known is not None:
+                found.append(get_instance(db, known, child[1]))
+                queue.append(child)
+    return found
+
+
+def delete_instances(
+    prefix: Path,
+    db: TrackingDb,
+    chosen: list[tuple[SegmentEntry, str]],
+    *,
+    with_dependents: bool = False,
+) -> list[InstanceRow]:
+    """Remove the data of the ``(segment, instance)`` pairs ``chosen`` (with every instance
+    downstream of them when ``with_dependents``) and forget them, tags included: the next
+    run computes them again. All or nothing is checked first; refused while a run is using
+    the pipeline. Returns what was deleted."""
+    if len(chosen) > MAX_SELECTED:
+        raise UsageError(f"select at most {MAX_SELECTED} instances at a time")
+    try:
+        with locked(prefix / "run", timeout=1):
+            doomed: dict[tuple[str, str], tuple[SegmentEntry, InstanceRow]] = {}
+            for entry, name in chosen:
+                row = get_instance(db, entry, name)  # NotFound when unknown
+                doomed[(entry.key, name)] = (entry, row)
+            if with_dependents:
+                for entry, name in chosen:
+                    for row in dependents(db, entry, name):
+                        known = entry_for_key(db, row.key)
+                        if known is not None:
+                            doomed.setdefault((row.key, row.name), (known, row))
+            folders = {
+                key: segment_folder(prefix, entry) for (key, _), (entry, _) in doomed.items()
+            }
+            for (key, name), _ in doomed.items():
+                delete_instance_data(folders[key], name)
+                db.forget_instance(key, name)
+    except LockTimeout:
+        raise PipelineBusy(
+            f"a run is using pipeline data {prefix.name}: wait for it to finish, then delete"
+        ) from None
+    return [row for _, row in doomed.values()]
 
 
 def delete_instance(prefix: Path, db: TrackingDb, entry: SegmentEntry, name: str) -> None:
     """Remove an instance's data and forget it (tags included): the next run computes it
     again. Refused while a run is using the pipeline."""
-    get_instance(db, entry, name)  # NotFound when unknown
-    folder = segment_folder(prefix, entry)
-    try:
-        with locked(prefix / "run", timeout=1):
-            delete_instance_data(folder, name)
-            db.forget_instance(entry.key, name)
-    except LockTimeout:
-        raise PipelineBusy(
-            f"a run is using pipeline data {prefix.name}: wait for it to finish, then delete"
-        ) from None
+    delete_instances(prefix, db, [(entry, name)])
+
+
+def tag_instances(
+    db: TrackingDb, chosen: list[tuple[SegmentEntry, str]], tag: str, *, remove: bool = False
+) -> list[InstanceRow]:
+    """Put ``tag`` on (or, ``remove``, take it off) each ``(segment, instance)`` chosen;
+    every one is checked before any changes. Returns them as they are afterwards."""
+    check_tag(tag)
+    if len(chosen) > MAX_SELECTED:
+        raise UsageError(f"select at most {MAX_SELECTED} instances at a time")
+    for entry, name in chosen:
+        get_instance(db, entry, name)  # NotFound when unknown
+    with db.conn:
+        db.conn.execute("BEGIN")
+        for entry, name in chosen:
+            if remove:
+                db.untag(entry.key, name, tag)
+            else:
+                db.tag(entry.key, name, tag)
+    return [get_instance(db, entry, name) for entry, name in chosen]

@@ -1,4 +1,6 @@
-"""The tracking database (SQLite, ``PREFIX/pipe.sqlite``): runs, segments, instances, tags.
+"""The tracking database (SQLite, ``PREFIX/pipe.sqlite``): runs, segments, instances, tags,
+and which parent instances each instance used (``uses``: what deleting with dependents
+follows).
 
 It makes re-runs fast (one query tells which instances of a key are done and gives their
 outputs) and answers ``pipl pipe status`` and the dashboard. The folders are the truth:
@@ -35,6 +37,9 @@ CREATE TABLE IF NOT EXISTS tags (
     key TEXT, name TEXT, tag TEXT, PRIMARY KEY (key, name, tag)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS tags_tag ON tags (tag, key, name);
 CREATE INDEX IF NOT EXISTS segments_name ON segments (name, created);
+CREATE TABLE IF NOT EXISTS uses (
+    parent_key TEXT, parent_name TEXT, key TEXT, name TEXT,
+    PRIMARY KEY (parent_key, parent_name, key, name)) WITHOUT ROWID;
 """
 # columns added after the first release of the schema: (table, column, declaration)
 ADDED = (
@@ -42,6 +47,7 @@ ADDED = (
     ("runs", "message", "TEXT DEFAULT ''"),
     ("segments", "inputs", "TEXT DEFAULT ''"),  # key_inputs digests, as JSON
     ("segments", "used", "REAL"),  # when a run last recorded the segment
+    ("runs", "revision", "TEXT DEFAULT ''"),
 )
 # made after ADDED (they use its columns)
 LATE_SCHEMA = """
@@ -127,9 +133,25 @@ class TrackingDb:
             (time.time(), status, ran, reused, failed, message, run_id),
         )
 
+    def set_revision(self, run_id: int, revision: str) -> None:
+        """Record the version control revision of the code run ``run_id`` runs."""
+        self.conn.execute("UPDATE runs SET revision=? WHERE id=?", (revision, run_id))
+
+    def revisions(self, run_ids: Iterable[int]) -> dict[int, str]:
+        """The recorded code revision of each of ``run_ids`` that has one."""
+        wanted = sorted({int(r) for r in run_ids})[:500]
+        if not wanted:
+            return {}
+        marks = ",".join("?" * len(wanted))
+        cur = self.conn.execute(
+            f"SELECT id, revision FROM runs WHERE id IN ({marks}) AND revision != ''",  # noqa: S608 - placeholders only
+            wanted,
+        )
+        return {int(i): str(r) for i, r in cur}
+
     def runs(self, limit: int = 10) -> list[dict[str, Any]]:
         cur = self.conn.execute(
-            "SELECT id, started, finished, executor, status, ran, reused, failed "
+            "SELECT id, started, finished, executor, status, ran, reused, failed, revision "
             "FROM runs ORDER BY id DESC LIMIT ?",
             (limit,),
         )
@@ -139,8 +161,8 @@ class TrackingDb:
     def run_record(self, run_id: int) -> dict[str, Any] | None:
         """Run ``run_id`` with its message (why it ended as it did), or None."""
         cur = self.conn.execute(
-            "SELECT id, started, finished, executor, status, ran, reused, failed, message "
-            "FROM runs WHERE id=?",
+            "SELECT id, started, finished, executor, status, ran, reused, failed, message, "
+            "revision FROM runs WHERE id=?",
             (run_id,),
         )
         row = cur.fetchone()
@@ -209,8 +231,12 @@ class TrackingDb:
         results: Iterable[Result],
         run_id: int | None,
         inputs: dict[str, str] | None = None,
+        parents: dict[str, dict[str, list[str]]] | None = None,
+        parent_keys: dict[str, str] | None = None,
     ) -> None:
-        """Record ended instances; ``inputs`` gives their inputs as ``input_text``."""
+        """Record ended instances; ``inputs`` gives their inputs as ``input_text``,
+        ``parents`` the parent instance folders each used (``Task.parent_dirs``), by parent
+        segment, whose keys ``parent_keys`` gives."""
         rows = [
             (
                 key,
@@ -232,6 +258,20 @@ class TrackingDb:
                 "run_id, error, input) VALUES (?,?,?,?,?,?,?,?,?)",
                 rows,
             )
+            if parents and parent_keys:
+                # an instance's name derives from the parent instances that feed it, so a
+                # re-run of (key, name) used the same ones: nothing to replace
+                names = [r.name for r in results if r.name in parents]
+                self.conn.executemany(
+                    "INSERT OR IGNORE INTO uses VALUES (?, ?, ?, ?)",
+                    [
+                        (parent_keys[seg], folder.rsplit("/", 1)[-1], key, name)
+                        for name in names
+                        for seg, folders in parents[name].items()
+                        if seg in parent_keys
+                        for folder in folders
+                    ],
+                )
 
     def counts(self, key: str) -> dict[str, int]:
         # two counts over the (key, ok, name) index: much faster than a GROUP BY
@@ -256,6 +296,7 @@ class TrackingDb:
                 self.conn.execute("DELETE FROM instances WHERE key=?", (key,))
                 self.conn.execute("DELETE FROM segments WHERE key=?", (key,))
                 self.conn.execute("DELETE FROM tags WHERE key=?", (key,))
+                self.conn.execute("DELETE FROM uses WHERE key=?", (key,))
 
     def forget_instance(self, key: str, name: str) -> bool:
         """Forget one instance (and its tags): the next run computes it again. True when
@@ -264,7 +305,19 @@ class TrackingDb:
             self.conn.execute("BEGIN")
             cur = self.conn.execute("DELETE FROM instances WHERE key=? AND name=?", (key, name))
             self.conn.execute("DELETE FROM tags WHERE key=? AND name=?", (key, name))
+        # its rows in ``uses`` stay: ``users_of`` joins them with the recorded instances,
+        # and the instance computed again uses the same parents (its name says which)
         return cur.rowcount > 0
+
+    def users_of(self, key: str, name: str) -> list[tuple[str, str]]:
+        """The ``(key, name)`` of the recorded instances that used instance ``name`` of
+        ``key`` as an input (its direct dependents)."""
+        cur = self.conn.execute(
+            "SELECT u.key, u.name FROM uses u JOIN instances i ON i.key=u.key AND i.name=u.name "
+            "WHERE u.parent_key=? AND u.parent_name=? ORDER BY u.key, u.name",
+            (key, name),
+        )
+        return [(k, n) for k, n in cur]
 
     # tags: labels users put on instances (kept only here: rebuild carries them over)
     def tag(self, key: str, name: str, tag: str) -> None:
@@ -331,6 +384,8 @@ def rebuild(prefix: Path) -> dict[str, int]:
             segments += 1
             batch: list[Result] = []
             inputs: dict[str, str] = {}
+            parents: dict[str, dict[str, list[str]]] = {}
+            parent_keys = dict(meta.get("parents", {}))
             for rec in instance_records(found.root):
                 batch.append(
                     Result(
@@ -343,11 +398,12 @@ def rebuild(prefix: Path) -> dict[str, int]:
                     )
                 )
                 inputs[rec["name"]] = input_text(rec.get("input"))
+                parents[rec["name"]] = dict(rec.get("parents") or {})
                 if len(batch) >= 5000:
-                    db.record(meta["key"], batch, None, inputs)
+                    db.record(meta["key"], batch, None, inputs, parents, parent_keys)
                     instances += len(batch)
-                    batch, inputs = [], {}
-            db.record(meta["key"], batch, None, inputs)
+                    batch, inputs, parents = [], {}, {}
+            db.record(meta["key"], batch, None, inputs, parents, parent_keys)
             instances += len(batch)
         recorded = {(k, n) for k, n, _ in tags}
         if recorded:

@@ -35,6 +35,7 @@ from pipl.pipe.parse import parse
 from pipl.pipe.pipeline import Pipeline
 from pipl.pipe.plan import Selection, check_parents_done, elements, plan_segments, select
 from pipl.pipe.recipe import save_recipe
+from pipl.pipe.revision import code_revision
 from pipl.pipe.store import (
     finished_on_disk,
     instance_dir,
@@ -239,6 +240,7 @@ def _run_locked(
         else:
             run_id = queued
             db.claim_run(run_id, ex.name)
+        db.set_revision(run_id, code_revision(pipeline.code_dir or pipeline.root))
         status = "error"
         try:
             outputs: dict[str, list[Element]] = dict(read or {})
@@ -330,12 +332,15 @@ def _run_segment(
             )
         else:
             todo.append(item)
+    parent_keys = {p: by_name[p].key for p in seg.parents}
     if recovered:
         db.record(
             seg.key,
             recovered,
             run_id,
             {r.name: input_text(on_disk[r.name].get("input")) for r in recovered},
+            {r.name: dict(on_disk[r.name].get("parents") or {}) for r in recovered},
+            parent_keys,
         )
     report.reused = len(planned) - len(todo)
     db.progress(run_id, reused=report.reused)
@@ -344,9 +349,10 @@ def _run_segment(
     if todo:
         tasks = [Task(p.name, p.input, p.parents, p.group) for p in todo]
         inputs = {t.name: input_text(t.input) for t in tasks}
+        used = {t.name: t.parent_dirs for t in tasks}
         finished = report.reused
         for results in ex.run(_job(seg, by_name), tasks, seg.python):
-            db.record(seg.key, results, run_id, inputs)
+            db.record(seg.key, results, run_id, inputs, used, parent_keys)
             ok = sum(1 for r in results if r.ok)
             db.progress(run_id, ran=ok, failed=len(results) - ok)
             for r in results:

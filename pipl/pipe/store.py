@@ -69,6 +69,9 @@ def write_segment(
         "entry": code.entry,
         "dist": code.dist,
         "multiplex": str(code.multiplex),
+        # which copy in code/ is which: hook name -> file, #depend path -> file
+        "hooks": {hook: Path(filename).name for hook, (filename, _) in code.hooks.items()},
+        "depend": {dep: Path(dep).name for dep in code.depend},
         "env": env,
         "sources": code.sources,
         "inputs": inputs or {},  # digests of the key's inputs (keys.key_inputs)

@@ -1,15 +1,17 @@
-"""Operations on the project's pipelines: the data CI keeps in ``.pipl/pipe-data/<name>``.
+"""Operations on the project's pipelines: the data CI keeps in ``.pipl/pipe-data/<name>``,
+and the workspace pipelines tracked with ``pipl pipe track`` (``pipl.pipe.track``).
 
 Every name from a request is checked before it reaches a path or a query; data files are
 served only from inside their instance's folder. Pipelines derive from the project's
-packls, so whoever may read the project's first stage index may look at them; running,
-tagging and deleting are the owner's.
+packls, so whoever may read the project's first stage index may look at them, tracked
+ones included; tagging and deleting are the owner's, and so is running a CI pipeline
+again (a tracked pipeline runs in its workspace, never from the server).
 """
 
 from __future__ import annotations
 
 import base64
-import json
+import dataclasses
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipl.api.models import build, to_json
 from pipl.api.pipelines import (
+    Comparison,
     DataFile,
     FileContent,
     Graph,
@@ -27,6 +31,8 @@ from pipl.api.pipelines import (
     PipelineSummary,
     Run,
     Segment,
+    SegmentCode,
+    SegmentKey,
     Status,
 )
 from pipl.api.service import Context, operation
@@ -46,11 +52,22 @@ def data_root(ctx: Context) -> Path:
     return pipe_data(ctx.project, "x").parent
 
 
+def tracked(ctx: Context) -> dict[str, Path]:
+    """The tracked workspace pipelines whose data is there, by name."""
+    from pipl.pipe.track import read_tracked
+
+    found = read_tracked(ctx.project.state_dir)
+    return {n: t.prefix for n, t in found.items() if browse.has_data(t.prefix)}
+
+
 def prefix_of(ctx: Context, pipeline: str) -> Path:
-    """The data folder of ``pipeline``, after checking the caller may read it."""
+    """The data folder of ``pipeline`` (CI's, else a tracked one), after checking the
+    caller may read it."""
     check_simple(pipeline, "pipeline")
     ctx.require_read(ctx.project.stage_index())
     prefix = data_root(ctx) / normalize_dist(pipeline)
+    if not browse.has_data(prefix):
+        prefix = tracked(ctx).get(normalize_dist(pipeline), prefix)
     if not browse.has_data(prefix):
         raise NotFound(
             f"project {ctx.project.name!r} has no pipeline {pipeline!r} with data: "
@@ -87,6 +104,7 @@ def _run(row: dict[str, Any]) -> Run:
         reused=int(row["reused"] or 0),
         failed=int(row["failed"] or 0),
         message=str(row["message"] or ""),
+        revision=str(row.get("revision") or ""),
     )
 
 
@@ -98,12 +116,16 @@ def _instance(row: browse.InstanceRow) -> Instance:
 def list_pipelines(ctx: Context) -> list[PipelineSummary]:
     ctx.require_read(ctx.project.stage_index())
     found = []
-    for prefix in browse.pipeline_prefixes(data_root(ctx)):
+    listed = [(p.name, p, "ci") for p in browse.pipeline_prefixes(data_root(ctx))]
+    ci = {name for name, _, _ in listed}
+    listed += [(n, p, "workspace") for n, p in sorted(tracked(ctx).items()) if n not in ci]
+    for name, prefix, source in listed:
         with browse.open_tracking(prefix) as db:
             segments = _segments(prefix, db)
             runs = _runs(db, 1)
         counts = {s: sum(seg.counts.get(s, 0) for seg in segments) for s in browse.STATUSES}
-        found.append(PipelineSummary(prefix.name, len(segments), counts, runs[0] if runs else None))
+        last = runs[0] if runs else None
+        found.append(PipelineSummary(name, len(segments), counts, last, source))
     return found
 
 
@@ -198,8 +220,10 @@ def graph(ctx: Context, pipeline: str, svg: bool = False) -> Graph:
 @operation("pipelines.status")
 def status(ctx: Context, pipeline: str, runs: int = 5) -> Status:
     prefix = prefix_of(ctx, pipeline)
+    source = "ci" if prefix.is_relative_to(data_root(ctx)) else "workspace"
     with browse.open_tracking(prefix) as db:
-        return Status(pipeline, _segments(prefix, db), _runs(db, max(1, min(runs, 100))))
+        found = _runs(db, max(1, min(runs, 100)))
+        return Status(pipeline, _segments(prefix, db), found, source)
 
 
 @operation("pipelines.run")
@@ -207,6 +231,11 @@ def run(ctx: Context, pipeline: str) -> Run:
     from pipl.pipe.background import start_run
 
     prefix = prefix_of(ctx, pipeline)
+    if not prefix.is_relative_to(data_root(ctx)):
+        raise UsageError(
+            f"pipeline {pipeline!r} was run in a workspace: run it there again "
+            "('pipl pipe run'); the dashboard runs CI's pipelines only"
+        )
     with browse.open_tracking(prefix) as db:
         run_id = start_run(db, prefix)
         row = db.run_record(run_id)
@@ -221,6 +250,8 @@ def instances(
     segment: str | None = None,
     status: str | None = None,
     tag: str | None = None,
+    since: float | None = None,
+    until: float | None = None,
     offset: int = 0,
     limit: int = 50,
 ) -> InstancePage:
@@ -230,7 +261,14 @@ def instances(
         if segment:
             chosen = [browse.find_segment(prefix, db, segment)]
         total, rows = browse.list_instances(
-            db, chosen, status=status or None, tag=tag or None, offset=offset, limit=limit
+            db,
+            chosen,
+            status=status or None,
+            tag=tag or None,
+            since=since,
+            until=until,
+            offset=offset,
+            limit=limit,
         )
     return InstancePage(total, offset, limit, [_instance(r) for r in rows])
 
@@ -263,21 +301,25 @@ def _located(
 def instance(
     ctx: Context, pipeline: str, segment: str, instance: str, key: str | None = None
 ) -> InstanceDetail:
+    from pipl.pipe.codeview import segment_params
+
     with _located(ctx, pipeline, segment, instance, key) as found:
-        segment_root = browse.segment_folder(found.prefix, found.entry)
         folder, row = found.folder, found.row
-    try:
-        params = dict(json.loads((segment_root / "params.json").read_text()))
-    except (OSError, ValueError, TypeError):
-        params = {}
+        params = segment_params(browse.segment_folder(found.prefix, found.entry))
+        revision = found.db.revisions([row.run_id] if row.run_id else []).get(row.run_id or 0, "")
+        downstream = len(browse.dependents(found.db, found.entry, row.name))
     log, cut = browse.read_log(folder)
+    saved, exposed = browse.saved_params(folder)
     return InstanceDetail(
         _instance(row),
-        {str(k): json.dumps(v, default=repr) for k, v in params.items()},
-        browse.saved_params(folder),
+        params,
+        saved,
         log,
         cut,
         [DataFile(f.name, f.size) for f in browse.data_files(folder)],
+        exposed,
+        revision,
+        downstream,
     )
 
 
@@ -325,8 +367,139 @@ def untag(
 
 @operation("pipelines.delete")
 def delete(
-    ctx: Context, pipeline: str, segment: str, instance: str, key: str | None = None
+    ctx: Context,
+    pipeline: str,
+    segment: str,
+    instance: str,
+    key: str | None = None,
+    dependents: bool = False,
 ) -> Instance:
     with _located(ctx, pipeline, segment, instance, key) as found:
-        browse.delete_instance(found.prefix, found.db, found.entry, found.row.name)
+        chosen = [(found.entry, found.row.name)]
+        browse.delete_instances(found.prefix, found.db, chosen, with_dependents=dependents)
         return _instance(found.row)
+
+
+@operation("pipelines.dependents")
+def dependents(
+    ctx: Context, pipeline: str, segment: str, instance: str, key: str | None = None
+) -> list[Instance]:
+    with _located(ctx, pipeline, segment, instance, key) as found:
+        return [_instance(r) for r in browse.dependents(found.db, found.entry, found.row.name)]
+
+
+def _selected(
+    prefix: Path, db: TrackingDb, instances: list[str] | None
+) -> list[tuple[SegmentEntry, str]]:
+    """``"SEGMENT/INSTANCE"`` texts as (segment under its current key, instance) pairs."""
+    if not instances:
+        raise UsageError("select at least one instance (as SEGMENT/INSTANCE)")
+    if len(instances) > browse.MAX_SELECTED:
+        raise UsageError(f"select at most {browse.MAX_SELECTED} instances at a time")
+    entries: dict[str, SegmentEntry] = {}
+    chosen = []
+    for text in dict.fromkeys(instances):
+        segment, sep, name = str(text).partition("/")
+        if not sep:
+            raise UsageError(f"invalid selection {text!r}: write SEGMENT/INSTANCE")
+        if segment not in entries:
+            entries[segment] = browse.find_segment(prefix, db, segment)
+        chosen.append((entries[segment], browse.check_instance(name)))
+    return chosen
+
+
+@operation("pipelines.delete_selected")
+def delete_selected(
+    ctx: Context, pipeline: str, instances: list[str] | None = None, dependents: bool = False
+) -> list[Instance]:
+    prefix = prefix_of(ctx, pipeline)
+    with browse.open_tracking(prefix) as db:
+        chosen = _selected(prefix, db, instances)
+        rows = browse.delete_instances(prefix, db, chosen, with_dependents=dependents)
+    return [_instance(r) for r in rows]
+
+
+@operation("pipelines.tag_selected")
+def tag_selected(
+    ctx: Context, pipeline: str, tag: str, instances: list[str] | None = None, remove: bool = False
+) -> list[Instance]:
+    browse.check_tag(tag)
+    prefix = prefix_of(ctx, pipeline)
+    with browse.open_tracking(prefix) as db:
+        rows = browse.tag_instances(db, _selected(prefix, db, instances), tag, remove=remove)
+    return [_instance(r) for r in rows]
+
+
+@operation("pipelines.code")
+def code(ctx: Context, pipeline: str, segment: str, key: str | None = None) -> SegmentCode:
+    from pipl.pipe.codeview import segment_code
+
+    prefix = prefix_of(ctx, pipeline)
+    with browse.open_tracking(prefix) as db:
+        entry = browse.find_segment(prefix, db, segment, key or None)
+        return build(SegmentCode, to_json(segment_code(prefix, db, entry)))
+
+
+def _keys(prefix: Path, db: TrackingDb, segment: str) -> list[SegmentKey]:
+    current = browse.find_segment(prefix, db, segment).key
+    rows = db.conn.execute(
+        "SELECT key, created FROM segments WHERE name=? ORDER BY created DESC",
+        (browse.check_segment(segment),),
+    ).fetchall()
+    keys = [SegmentKey(k, c, db.counts(k), k == current) for k, c in rows]
+    if not any(k.current for k in keys):
+        keys.insert(0, SegmentKey(current, None, db.counts(current), True))
+    return keys
+
+
+@operation("pipelines.keys")
+def keys(ctx: Context, pipeline: str, segment: str) -> list[SegmentKey]:
+    prefix = prefix_of(ctx, pipeline)
+    with browse.open_tracking(prefix) as db:
+        return _keys(prefix, db, segment)
+
+
+@operation("pipelines.compare")
+def compare(
+    ctx: Context,
+    pipeline: str,
+    segment: str,
+    a: str | None = None,
+    b: str | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> Comparison:
+    from pipl.pipe import codeview
+
+    if offset < 0 or not 1 <= limit <= 500:
+        raise UsageError("offset must be 0 or more and limit from 1 to 500")
+    prefix = prefix_of(ctx, pipeline)
+    with browse.open_tracking(prefix) as db:
+        known = _keys(prefix, db, segment)
+        current = next(k.key for k in known if k.current)
+        b = b or current
+        if not a:
+            older = [k.key for k in known if k.key != b]
+            if not older:
+                raise NotFound(
+                    f"segment {segment} has had one key only ({b}): nothing to compare it with",
+                    status=404,
+                )
+            a = older[0]
+        side_a = browse.find_segment(prefix, db, segment, a)
+        side_b = browse.find_segment(prefix, db, segment, b)
+        view_a = codeview.segment_code(prefix, db, side_a)
+        view_b = codeview.segment_code(prefix, db, side_b)
+        total, pairs = codeview.paired_instances(prefix, db, side_a, side_b, offset, limit)
+        found = codeview.Comparison(
+            segment,
+            view_a,
+            view_b,
+            db.counts(side_a.key),
+            db.counts(side_b.key),
+            codeview.differences(view_a, view_b),
+            pairs,
+            total,
+        )
+    answer = build(Comparison, to_json(found))
+    return dataclasses.replace(answer, offset=offset, limit=limit)

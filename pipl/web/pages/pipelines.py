@@ -1,8 +1,11 @@
-"""Pipelines: the list, a pipeline's DAG with counts and its instances, one instance
-(parameters, log, files, tags, delete), and an instance's data files."""
+"""Pipelines: the list, a pipeline's DAG with counts and its instances (filtered by
+segment, status, tag and dates; tagged or deleted in bulk), one instance (parameters,
+exposed values, log, files, tags, delete with its dependents), its data files, a
+segment's code per key, and two keys of a segment compared."""
 
 from __future__ import annotations
 
+import time
 from urllib.parse import quote, urlencode
 
 from webob import Response
@@ -33,10 +36,31 @@ def pipelines(p: Page) -> Response:
     return p.render("pipelines/list.html", pipelines=p.call("pipelines.list"))
 
 
+FILTERS = ("segment", "status", "tag", "since", "until")
+
+
+def day_start(text: str, what: str) -> float:
+    """Midnight (the server's local time, as the lists show times) of ``YYYY-MM-DD``."""
+    try:
+        return time.mktime(time.strptime(text, "%Y-%m-%d"))
+    except ValueError:
+        raise UsageError(f"{what} must be a date as YYYY-MM-DD, not {text!r}") from None
+
+
+def date_filters(filters: dict[str, str]) -> dict[str, float]:
+    """The ``since``/``until`` dates of the filter form as times (``until`` included)."""
+    found = {}
+    if filters.get("since"):
+        found["since"] = day_start(filters["since"], "since")
+    if filters.get("until"):
+        found["until"] = day_start(filters["until"], "until") + 86400
+    return found
+
+
 @page("GET", "/pipelines/{name}")
 def pipeline(p: Page, name: str) -> Response:
     args = p.request.GET
-    filters = {k: args.get(k, "").strip() for k in ("segment", "status", "tag")}
+    filters = {k: args.get(k, "").strip() for k in FILTERS}
     try:
         number = max(1, int(args.get("page", "1")))
     except ValueError:
@@ -44,12 +68,14 @@ def pipeline(p: Page, name: str) -> Response:
     status = p.call("pipelines.status", pipeline=name)
     link = f"/pipelines/{quote(name)}?segment="
     graph = service.graph_of(p.ctx, name, svg=True, link=link, segments=status.segments)
+    chosen = {k: v for k, v in filters.items() if v and k in ("segment", "status", "tag")}
     found = p.call(
         "pipelines.instances",
         pipeline=name,
         offset=(number - 1) * PER_PAGE,
         limit=PER_PAGE,
-        **{k: v for k, v in filters.items() if v},
+        **chosen,
+        **date_filters(filters),
     )
     pages = max(1, -(-found.total // PER_PAGE))
 
@@ -63,8 +89,86 @@ def pipeline(p: Page, name: str) -> Response:
         graph=graph,
         found=found,
         runs=status.runs,
+        source=status.source,
         active=any(r.status in ("queued", "running") for r in status.runs),
         filters=filters,
+        number=number,
+        pages=pages,
+        page_url=page_url,
+        instance_url=instance_url,
+        back=page_url(number),
+    )
+
+
+@page("POST", "/pipelines/{name}/selected")
+def selected(p: Page, name: str) -> Response:
+    """Tag, untag or delete the instances ticked in the list."""
+    check_csrf(p.request)
+    form = p.request.POST
+    instances = [str(v) for v in form.getall("instances")]
+    action = form.get("action", "")
+    if action in ("tag", "untag"):
+        p.call(
+            "pipelines.tag_selected",
+            pipeline=name,
+            instances=instances,
+            tag=form.get("tag", "").strip(),
+            remove=action == "untag",
+        )
+    elif action == "delete":
+        p.call(
+            "pipelines.delete_selected",
+            pipeline=name,
+            instances=instances,
+            dependents=bool(form.get("dependents")),
+        )
+    else:
+        raise UsageError(f"unknown action {action!r}: choose tag, untag or delete")
+    back = form.get("back", "")
+    home = f"/pipelines/{quote(name)}"
+    return p.redirect(back if back.startswith(home + "?") else home)
+
+
+@page("GET", "/pipelines/{name}/code/{segment}")
+def code(p: Page, name: str, segment: str) -> Response:
+    key = p.request.GET.get("key") or None
+    view = p.call("pipelines.code", pipeline=name, segment=segment, key=key)
+    keys = p.call("pipelines.keys", pipeline=name, segment=segment)
+    return p.render("pipelines/code.html", name=name, view=view, keys=keys)
+
+
+@page("GET", "/pipelines/{name}/compare/{segment}")
+def compare(p: Page, name: str, segment: str) -> Response:
+    args = p.request.GET
+    keys = p.call("pipelines.keys", pipeline=name, segment=segment)
+    try:
+        number = max(1, int(args.get("page", "1")))
+    except ValueError:
+        raise UsageError(f"page must be a number, not {args.get('page')!r}") from None
+    found = None
+    if len(keys) > 1:
+        found = p.call(
+            "pipelines.compare",
+            pipeline=name,
+            segment=segment,
+            a=args.get("a") or None,
+            b=args.get("b") or None,
+            offset=(number - 1) * PER_PAGE,
+            limit=PER_PAGE,
+        )
+    pages = max(1, -(-found.total // PER_PAGE)) if found else 1
+
+    def page_url(n: int) -> str:
+        assert found is not None
+        query = {"a": found.a.key, "b": found.b.key, "page": n}
+        return f"/pipelines/{quote(name)}/compare/{quote(segment)}?{urlencode(query)}"
+
+    return p.render(
+        "pipelines/compare.html",
+        name=name,
+        segment=segment,
+        keys=keys,
+        found=found,
         number=number,
         pages=pages,
         page_url=page_url,
@@ -130,7 +234,7 @@ def _suffix(name: str) -> str:
     return ("." + name.rsplit(".", 1)[-1].lower()) if "." in name else ""
 
 
-def _change(p: Page, op: str, name: str, segment: str, instance: str, **extra: str) -> None:
+def _change(p: Page, op: str, name: str, segment: str, instance: str, **extra: object) -> None:
     check_csrf(p.request)
     key = p.request.POST.get("key") or None
     p.call(op, pipeline=name, segment=segment, instance=instance, key=key, **extra)
@@ -150,7 +254,8 @@ def untag(p: Page, name: str, segment: str, instance: str) -> Response:
 
 @page("POST", "/pipelines/{name}/instances/{segment}/{instance}/delete")
 def delete(p: Page, name: str, segment: str, instance: str) -> Response:
-    _change(p, "pipelines.delete", name, segment, instance)
+    dependents = bool(p.request.POST.get("dependents"))
+    _change(p, "pipelines.delete", name, segment, instance, dependents=dependents)
     return p.redirect(f"/pipelines/{quote(name)}?{urlencode({'segment': segment})}")
 
 

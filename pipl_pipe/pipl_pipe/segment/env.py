@@ -9,6 +9,7 @@ Pipelet's names, as methods of ``Environment`` and, for segment scripts, as glob
 from __future__ import annotations
 
 import glob as globmod
+import json
 import logging
 import os
 import pickle
@@ -21,6 +22,8 @@ from typing import Any
 from pipl_pipe.errors import PipeError
 
 PARAMS_FILE = ".params.pkl"
+PARAMS_TEXT = ".params.json"  # the same values as text, for those who only look at them
+TEXT_CHARS = 300
 UNSET = object()
 
 
@@ -142,14 +145,27 @@ class Environment:
             if name not in space:
                 raise SegmentError(f"segment {self.segment}: save_param: no variable {name!r}")
             saved["values"][name] = space[name]
-        _write_pickle(self._params_path(None), saved)
+        self._write_params(saved)
 
     def expose(self, names: Sequence[str], glo: dict[str, Any] | None = None) -> None:
         """Save the named variables and mark them as shown by ``pipl pipe status``."""
         self.save_param(names, glo)
         saved = self._read_params(None)
         saved["exposed"] = sorted({*saved["exposed"], *names})
-        _write_pickle(self._params_path(None), saved)
+        self._write_params(saved)
+
+    def _write_params(self, saved: dict[str, Any]) -> None:
+        """The saved values for ``load_param`` (pickled), and as text beside them for the
+        dashboard, which reads no pickle."""
+        path = self._params_path(None)
+        _write_pickle(path, saved)
+        text = {
+            "values": {str(k): _short(v) for k, v in saved["values"].items()},
+            "exposed": [str(n) for n in saved["exposed"]],
+        }
+        tmp = path.with_name(f".{PARAMS_TEXT}.tmp")
+        tmp.write_text(json.dumps(text, sort_keys=True))
+        os.replace(tmp, path.with_name(PARAMS_TEXT))
 
     def load_param(
         self, seg: str, glo: dict[str, Any] | None = None, names: Sequence[str] | None = None
@@ -254,6 +270,11 @@ EXPORTED = (
     "logged_subprocess",
     "hook",
 )
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= TEXT_CHARS else text[: TEXT_CHARS - 3] + "..."
 
 
 def _write_pickle(path: Path, data: Any) -> None:

@@ -215,6 +215,7 @@ class Journal:
             "started": result.started,
             "seconds": result.seconds,
             "error": result.error,
+            "parents": task.parent_dirs,  # which parent instances it used
         }
         try:
             payload = pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
