@@ -96,7 +96,6 @@ def recorded_pipeline(prefix: Path) -> Pipeline:
     if recipe is None:
         raise NotFound(
             f"{prefix} has no {RECIPE}: run the pipeline once with 'pipl pipe run' or CI",
-            status=404,
         )
     spec = dict(recipe.pipeline)
     code_dir = spec.pop("code_dir")
