@@ -24,6 +24,7 @@ BENCHES = {
     "web-jobs": "bench.bench_web_jobs",
     "web": "bench.bench_web",
     "web-releases": "bench.bench_web_releases",
+    "workers": "bench.bench_workers",
 }
 
 

@@ -170,7 +170,7 @@ def test_retry_and_cancel_are_for_the_owner(
     # the CLI waits the same way, and says when a job did not pass
     fails(
         run(["ci", "wait", "forever-pkg", "1.0", "--timeout", "30"], project=ciproj.root),
-        10,
+        11,  # CiError
         "forever-pkg 1.0: 1 CI job(s) did not pass",
         f"pipl ci logs {job.id}",
     )

@@ -14,7 +14,8 @@
 Operations are grouped like the project: ``client.jobs``, ``client.releases``,
 ``client.pipelines``, ``client.users``; the everyday ones (``health``, ``whoami``,
 ``login``, ``promote``, ``wait``, ``transaction``) are on the client itself. Every failure
-is a ``pipl.PiplError`` with a one-line message.
+is a ``pipl.PiplError`` with a one-line message, of the class of ``pipl.errors`` the
+project raised (over HTTP too: a ``CiError`` is a ``CiError``).
 """
 
 from __future__ import annotations
@@ -87,7 +88,8 @@ class Client:
         ended: its jobs on every stage it was promoted to, the jobs of the products its
         processing published, and the re-processings it set going downstream (and so on
         from their products). The answer lists them all with their states (``.ok``: all
-        passed); a ``PiplError`` when some are still busy after ``timeout`` seconds."""
+        passed); a ``pipl.errors.WaitTimeout`` when some are still busy after ``timeout``
+        seconds."""
         return self.jobs.wait(project, version, timeout=timeout)
 
     # -- promotion ------------------------------------------------------------------------

@@ -20,18 +20,18 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from pipl_pipe.errors import PipeError
 from webob import Request, Response
 
 from pipl.api import limits, ops, service
 from pipl.api.models import to_json
 from pipl.errors import (
-    AuthError,
-    BodyTooLarge,
-    IndexServerError,
+    FrameworkError,
+    MethodNotAllowed,
     NotFound,
     PiplError,
-    ServerError,
     UsageError,
+    http_status,
 )
 from pipl.project.project import Project
 
@@ -44,6 +44,8 @@ def as_pipl_error(exc: Exception) -> PiplError | None:
     is, malformed input as a UsageError (HTTP 400), None for a failure of the server."""
     if isinstance(exc, PiplError):
         return exc
+    if isinstance(exc, PipeError):  # the framework's errors, as the CLI reports them
+        return FrameworkError(str(exc))
     if isinstance(exc, json.JSONDecodeError):
         return UsageError(f"the request body is not valid JSON ({exc})")
     if isinstance(exc, UnicodeDecodeError):
@@ -55,25 +57,11 @@ def as_pipl_error(exc: Exception) -> PiplError | None:
     return None
 
 
-def status_of(error: PiplError) -> int:
-    if isinstance(error, BodyTooLarge):
-        return 413
-    if isinstance(error, IndexServerError) and error.status and 400 <= error.status < 600:
-        return error.status
-    if isinstance(error, AuthError):
-        return 401
-    if isinstance(error, NotFound):
-        return 404
-    if isinstance(error, UsageError):
-        return 400
-    if isinstance(error, ServerError):
-        return 503
-    return 409  # a refusal: the request cannot be done in the project's present state
-
-
 def error_response(error: PiplError) -> Response:
+    """The answer for ``error``: its class by name (the client raises it again) and the
+    status its family maps to (``pipl.errors.http_status``)."""
     body = {"error": {"kind": type(error).__name__, "message": str(error)}}
-    return json_response(body, status=status_of(error))
+    return json_response(body, status=http_status(error))
 
 
 def json_response(body: Any, status: int = 200) -> Response:
@@ -104,7 +92,7 @@ class ApiApp:
         if found is None:
             if ops.known_path(request.path_info):
                 what = f"{request.method} is not allowed on {request.path_info}"
-                return json_response({"error": {"kind": "UsageError", "message": what}}, 405)
+                return error_response(MethodNotAllowed(what))
             return error_response(NotFound(f"no API operation at {request.path_info}"))
         op, params = found
         ctx = None

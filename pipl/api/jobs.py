@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from pipl.api.models import build, build_list
 from pipl.api.ops import declare
-from pipl.errors import PiplError
+from pipl.errors import WaitTimeout as WaitTimeout  # where it was first defined
 
 if TYPE_CHECKING:
     from pipl.api.client import Client
@@ -21,12 +21,6 @@ declare("jobs.get", "GET", "/jobs/{id}", summary="show a CI job")
 declare("jobs.log", "GET", "/jobs/{id}/log", summary="read a CI job's log")
 declare("jobs.retry", "POST", "/jobs/{id}/retry", "owner", summary="retry a CI job")
 declare("jobs.cancel", "POST", "/jobs/{id}/cancel", "owner", summary="cancel a CI job")
-
-
-class WaitTimeout(PiplError):
-    """``client.wait`` gave up: jobs were still queued or running at its timeout."""
-
-    exit_code = 10
 
 
 STATES = ("queued", "running", "passed", "failed", "cancelled")

@@ -35,12 +35,7 @@ def error_from(answer: dict[str, Any], status: int) -> errors.PiplError:
     """The ``PiplError`` an HTTP API error answer stands for."""
     kind = str(answer.get("kind", ""))
     message = str(answer.get("message", f"the API answered HTTP {status}"))
-    cls = getattr(errors, kind, None)
-    if not (isinstance(cls, type) and issubclass(cls, errors.PiplError)):
-        cls = errors.IndexServerError
-    if issubclass(cls, errors.IndexServerError):
-        return cls(message, status=status)
-    return cls(message)
+    return errors.error_for_answer(kind, message, status)
 
 
 class HttpTransport:
@@ -64,7 +59,7 @@ class HttpTransport:
 
         spec = OPS.get(op)
         if spec is None:
-            raise errors.NotFound(f"pipl's API has no operation {op!r}", status=404)
+            raise errors.NotFound(f"pipl's API has no operation {op!r}")
         path, rest = spec.url(params)
         rest = {k: v for k, v in rest.items() if v is not None}
         try:

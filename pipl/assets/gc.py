@@ -23,7 +23,7 @@ from pipl_pipe.assets.objects import AssetStore
 from pipl_pipe.errors import ManifestError
 from pipl_pipe.products import FORMATS, MANIFEST, Product
 
-from pipl.errors import FrameworkError
+from pipl.errors import GcRefused as GcRefused  # importable from here too
 from pipl.index.client import IndexClient
 
 PRODUCT_KEYWORD = "pipl-product"
@@ -41,10 +41,6 @@ class GcReport:
     @property
     def freed(self) -> int:
         return sum(size for _, size in self.removed)
-
-
-class GcRefused(FrameworkError):
-    """A published product's references cannot be known: nothing may be removed."""
 
 
 def _is_product(versiondata: dict[str, object]) -> bool:

@@ -275,6 +275,4 @@ def check_promotion(
     finally:
         conn.close()
     if verdict:
-        raise PromotionRefused(
-            f"{name} {version} cannot enter {target} yet: {verdict.line()}", status=409
-        )
+        raise PromotionRefused(f"{name} {version} cannot enter {target} yet: {verdict.line()}")

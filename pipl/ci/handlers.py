@@ -31,7 +31,11 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pipl.errors import PiplError
+# the CI errors live with all of pipl's in pipl.errors; handlers import them from here too
+from pipl.errors import CiError as CiError
+from pipl.errors import HandlerFailed as HandlerFailed
+from pipl.errors import InfraError as InfraError
+from pipl.errors import NotYet as NotYet
 
 if TYPE_CHECKING:
     from pipl.ci.sandbox import SandboxConfig
@@ -42,25 +46,6 @@ if TYPE_CHECKING:
 
 GROUP = "pipl.ci_handlers"
 SDIST_SUFFIXES = (".tar.gz", ".zip")
-
-
-class CiError(PiplError):
-    """The CI runner or one of its jobs failed."""
-
-    exit_code = 10
-
-
-class HandlerFailed(CiError):
-    """The handler ran and the release did not pass (tests failed, the build broke...)."""
-
-
-class InfraError(CiError):
-    """Something around the handler failed (the server, the network): retried later."""
-
-
-class NotYet(CiError):
-    """The job waits for another one (QA of the release elsewhere): queued again shortly,
-    without counting an attempt."""
 
 
 class Handler(Protocol):

@@ -37,8 +37,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from pipl.ci.handlers import CiError
 from pipl.errors import CommandError
+from pipl.errors import Rejected as Rejected  # the sandbox's errors, importable from here
+from pipl.errors import SandboxUnavailable as SandboxUnavailable
 from pipl.runner import Completed, Runner, failure_message
 
 INSTALL_HINT = (
@@ -73,10 +74,6 @@ SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
 SMALL_TMPFS = 64 * 1024 * 1024  # bytes of the empty /etc, /home, /root, /run and /var
 MAX_OUTPUT = 2 * 1024 * 1024  # bytes of a sandboxed program's output kept for the log
 BWRAP_ENV = "PIPL_BWRAP"  # the bwrap to use, instead of the system's or the wheel's
-
-
-class SandboxUnavailable(CiError):
-    """No sandbox can start here: jobs that run index code do not run."""
 
 
 @dataclass(frozen=True)
@@ -404,10 +401,6 @@ def _without_wrapper(message: str) -> str:
 
 
 # -- checking what a sandbox hands back ---------------------------------------------------
-
-
-class Rejected(CiError):
-    """A file or folder a sandbox handed back breaks a rule: nothing of it is used."""
 
 
 def check_file(path: Path, root: Path, *, max_bytes: int) -> Path:

@@ -272,14 +272,17 @@ def wait(state: AppState, packl: str | None, version: str | None, timeout: float
     its promotions to later stages and their jobs, the products its processing published
     and their jobs (as pipl.Client.wait does); an error when one of them did not pass.
 
+    Exits 12 when the timeout comes first (jobs still queued or running), 11 when the
+    runner is not running or, with PACKL and VERSION, when a job did not pass.
+
     \b
     Example:
       pipl ci wait --timeout 120 && pipl ci list --state failed
       pipl ci wait shot-010 0.2.0
     """
     from pipl.ci import db
-    from pipl.ci.handlers import CiError
     from pipl.ci.service import runner_pid
+    from pipl.errors import CiError, WaitTimeout
 
     project = state.project()
     if packl or version:
@@ -316,7 +319,10 @@ def wait(state: AppState, packl: str | None, version: str | None, timeout: float
             if runner_pid(project) is None:
                 raise CiError("the CI runner is not running: start it with 'pipl proj start'")
             if now > deadline:
-                raise CiError(f"{busy} CI job(s) still queued or running after {timeout:.0f}s")
+                raise WaitTimeout(
+                    f"{busy} CI job(s) still queued or running after {timeout:.0f}s: wait "
+                    "longer (--timeout) or see them with 'pipl ci list --state running'"
+                )
             time.sleep(0.2)
     finally:
         conn.close()
@@ -336,7 +342,7 @@ def _wait_release(state: AppState, packl: str, version: str, timeout: float) -> 
     click.echo(", ".join(f"{n} {s}" for s, n in seen.states.items()) or "no jobs")
     bad = [j for j in seen.jobs if j.state != "passed"]
     if bad:
-        from pipl.ci.handlers import CiError
+        from pipl.errors import CiError
 
         raise CiError(
             f"{packl} {version}: {len(bad)} CI job(s) did not pass (first: job {bad[0].id} "

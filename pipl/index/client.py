@@ -88,7 +88,6 @@ class IndexClient(ServerAdmin):
             raise AuthError(
                 f"the login of {user!r} is no longer valid: the password changed after it "
                 f"was made; log in again with 'pipl proj login {user}'",
-                status=401,
             )
         if response.status_code not in tuple(ok):
             raise error_for(response, what)
@@ -110,9 +109,7 @@ class IndexClient(ServerAdmin):
                 "POST", "/+login", f"login as {user!r}", json={"user": user, "password": password}
             )
         except AuthError:
-            raise AuthError(
-                f"login as {user!r} failed: wrong user name or password", status=401
-            ) from None
+            raise AuthError(f"login as {user!r} failed: wrong user name or password") from None
         token = Token(user, result["password"], time.time() + float(result["expiration"]))
         self.use_token(token)
         return token
@@ -285,18 +282,15 @@ class IndexClient(ServerAdmin):
             raise Conflict(
                 f"{dist.filename} is already on {where} with other content, "
                 f"and a released file never changes: {bump}",
-                status=409,
             )
         if released is not None:
             raise Conflict(
                 f"cannot replace {dist.filename} on {index}: {released} holds it too "
                 f"(it was promoted): {bump}",
-                status=409,
             )
         if not self.get_index(index).get("volatile", False):
             raise Conflict(
                 f"cannot replace {dist.filename} on {index}, a non-volatile index: {bump}",
-                status=409,
             )
         return "replace"
 
@@ -324,7 +318,7 @@ class IndexClient(ServerAdmin):
                 if "maintainers" in str(exc):  # the server named the project's maintainers
                     raise
                 who = repr(self.user) if self.user else "an anonymous client"
-                raise AuthError(
+                raise type(exc)(
                     f"{who} may not upload to {index}: log in as a user allowed there "
                     "(pipl proj login USER)",
                     status=exc.status,
@@ -382,7 +376,6 @@ class IndexClient(ServerAdmin):
             raise NotFound(
                 f"no files of {project} {version} on {source} or the indexes it inherits "
                 f"from: publish or push it to {source} first",
-                status=404,
             )
         holder = found[0].index
         files = [lk for lk in found if lk.index == holder]
@@ -394,7 +387,6 @@ class IndexClient(ServerAdmin):
                         f"{lk.basename} exists on {other.index} with other content: bump "
                         f"the version of {project} (a released file never changes; "
                         f"{holder} has other bytes under that name)",
-                        status=409,
                     )
         return holder, files, {lk.basename for lk in on_target if lk.index == target}
 

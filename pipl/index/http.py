@@ -8,7 +8,14 @@ from collections.abc import Iterator
 
 import httpx
 
-from pipl.errors import AuthError, Conflict, IndexServerError, NotFound, ServerNotRunning
+from pipl.errors import (
+    AuthError,
+    Conflict,
+    Forbidden,
+    IndexServerError,
+    NotFound,
+    ServerNotRunning,
+)
 
 
 def error_for(response: httpx.Response, what: str) -> IndexServerError:
@@ -24,8 +31,10 @@ def error_for(response: httpx.Response, what: str) -> IndexServerError:
         message = response.reason_phrase or (lines[0] if lines else "")
     status = response.status_code
     text = f"{what}: {message} (HTTP {status})" if message else f"{what}: HTTP {status}"
-    if status in (401, 403):
+    if status == 401:
         return AuthError(text, status=status)
+    if status == 403:
+        return Forbidden(text, status=status)
     if status == 404:
         return NotFound(text, status=status)
     if status == 409:

@@ -312,12 +312,13 @@ def promote_set(
         if not isinstance(exc, PiplError) or current is None:
             raise
         failed = attempted[-1][1]
-        status = exc.status if isinstance(exc, IndexServerError) else None
-        raise IndexServerError(
+        message = (
             f"promoting {current.project} {current.version} to {current.target} failed "
-            f"while pushing {failed.project} {failed.version} ({exc}); {notes}",
-            status=status,
-        ) from exc
+            f"while pushing {failed.project} {failed.version} ({exc}); {notes}"
+        )
+        if isinstance(exc, IndexServerError):  # the same kind: a refusal stays a refusal
+            raise type(exc)(message, status=exc.status) from exc
+        raise IndexServerError(message) from exc
     return results
 
 

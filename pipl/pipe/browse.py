@@ -65,7 +65,7 @@ def has_data(prefix: Path) -> bool:
 def open_tracking(prefix: Path) -> TrackingDb:
     """The tracking database of ``prefix``, which must exist (nothing is created)."""
     if not has_data(prefix):
-        raise NotFound(f"no pipeline data in {prefix}: run the pipeline first", status=404)
+        raise NotFound(f"no pipeline data in {prefix}: run the pipeline first")
     return TrackingDb(prefix / DB_NAME)
 
 
@@ -133,14 +133,14 @@ def find_segment(
         ).fetchone()
         if row is not None:
             return SegmentEntry(segment, key, [], Path(row[0]))
-    raise NotFound(f"pipeline data {prefix.name} has no segment {segment!r}", status=404)
+    raise NotFound(f"pipeline data {prefix.name} has no segment {segment!r}")
 
 
 def segment_folder(prefix: Path, entry: SegmentEntry) -> Path:
     """The segment's folder, which must be inside ``prefix``."""
     root = entry.root.resolve()
     if not root.is_relative_to(prefix.resolve()):
-        raise NotFound(f"segment {entry.name} is not stored under {prefix}", status=404)
+        raise NotFound(f"segment {entry.name} is not stored under {prefix}")
     return root
 
 
@@ -217,9 +217,7 @@ def get_instance(db: TrackingDb, entry: SegmentEntry, name: str) -> InstanceRow:
         (entry.key, name),
     ).fetchone()
     if row is None:
-        raise NotFound(
-            f"segment {entry.name} (key {entry.key}) has no instance {name!r}", status=404
-        )
+        raise NotFound(f"segment {entry.name} (key {entry.key}) has no instance {name!r}")
     ok, started, seconds, run_id, error, text = row
     tags = db.tags(entry.key, [name]).get(name, [])
     status = "done" if ok else "failed"
@@ -267,9 +265,9 @@ def data_file(folder: Path, path: str) -> Path:
     try:
         target = (base / path).resolve(strict=True)
     except (OSError, RuntimeError):
-        raise NotFound(f"the instance has no data file {path!r}", status=404) from None
+        raise NotFound(f"the instance has no data file {path!r}") from None
     if not target.is_relative_to(base) or not target.is_file():
-        raise NotFound(f"the instance has no data file {path!r}", status=404)
+        raise NotFound(f"the instance has no data file {path!r}")
     return target
 
 

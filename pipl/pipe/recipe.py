@@ -99,7 +99,6 @@ def recorded_pipeline(prefix: Path) -> Pipeline:
     if recipe is None:
         raise NotFound(
             f"{prefix} has no {RECIPE}: run the pipeline once with 'pipl pipe run' or CI",
-            status=404,
         )
     from pipl.pipe.pipeline import decode_pushed
 

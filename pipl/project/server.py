@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipl.errors import AlreadyRunning as AlreadyRunning  # importable from here too
 from pipl.errors import PortBusy, ProjectError, ServerError, ServerNotRunning
 from pipl.fsutil import atomic_write, locked
 from pipl.project.project import Project, ProjectFiles
@@ -168,14 +169,6 @@ def _death_message(project: Project, code: int | None, tail: list[str]) -> Serve
 
 
 # -- lifecycle ---------------------------------------------------------------------------
-class AlreadyRunning(ServerError):
-    """The project's server runs already, as process ``pid``."""
-
-    def __init__(self, message: str, pid: int) -> None:
-        super().__init__(message)
-        self.pid = pid
-
-
 @dataclass(frozen=True)
 class Started:
     pid: int

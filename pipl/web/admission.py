@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pipl.api import ops
 from pipl.api.limits import body_limit, too_large
 from pipl.api.transport import AUTH_HEADER
+from pipl.errors import AuthError, PiplError, http_status
 from pipl.web.auth import AUTH_COOKIE
 
 
@@ -19,6 +20,11 @@ class Refusal:
     status: int
     kind: str
     message: str
+
+    @classmethod
+    def of(cls, error: PiplError) -> Refusal:
+        """The answer the API gives ``error`` (``pipl.api.http.error_response``)."""
+        return cls(http_status(error), type(error).__name__, str(error))
 
 
 def route_of(method: str, path: str) -> ops.Op | None:
@@ -40,11 +46,11 @@ def admit(method: str, path: str, headers: Mapping[str, str]) -> Admission:
     limit = body_limit(op)
     length = headers.get("CONTENT_LENGTH", "")
     if length.isdigit() and int(length) > limit:
-        return Admission(limit, Refusal(413, "BodyTooLarge", str(too_large(limit))))
+        return Admission(limit, Refusal.of(too_large(limit)))
     if op is not None and op.access != "read" and not has_credentials(headers):
         what = op.summary or op.name
-        refusal = Refusal(401, "AuthError", f"{what} needs a logged-in user: log in first")
-        return Admission(limit, refusal)
+        refusal = AuthError(f"{what} needs a logged-in user: log in first")
+        return Admission(limit, Refusal.of(refusal))
     return Admission(limit)
 
 

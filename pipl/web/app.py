@@ -12,9 +12,9 @@ from typing import Any
 from webob import Request, Response
 
 from pipl.api import service
-from pipl.api.http import ApiApp, as_pipl_error, status_of
+from pipl.api.http import ApiApp, as_pipl_error
 from pipl.api.limits import SMALL_BODY, check_length, read_body
-from pipl.errors import AuthError, NotFound, PiplError
+from pipl.errors import AuthError, NotFound, PiplError, http_status
 from pipl.project.project import Project
 from pipl.web import pages
 from pipl.web.auth import WebAuth, csrf_token
@@ -71,7 +71,7 @@ class WebApp:
         ctx = None
         try:
             if found is None:
-                raise NotFound(f"there is no page at {request.path_info}", status=404)
+                raise NotFound(f"there is no page at {request.path_info}")
             func, params = found
             check_length(request, SMALL_BODY)
             ctx = service.Context(self.project, self.auth.caller_for(request))
@@ -93,7 +93,7 @@ class WebApp:
     def error_page(
         self, request: Request, error: PiplError, csrf: str, status: int | None = None
     ) -> Response:
-        code = status or status_of(error)
+        code = status or http_status(error)
         html = self.templates.get_template("error.html").render(
             error=str(error),
             status=code,

@@ -19,7 +19,7 @@ from webob import Request, Response
 from pipl.api.limits import SMALL_BODY, read_body
 from pipl.api.service import Caller, TokenChecker
 from pipl.api.transport import AUTH_HEADER
-from pipl.errors import AuthError
+from pipl.errors import AuthError, Forbidden
 
 AUTH_COOKIE = "pipl_auth"
 CSRF_COOKIE = "pipl_csrf"
@@ -51,14 +51,11 @@ def check_csrf(request: Request) -> None:
     """Refuse a cookie-carried POST without this site's CSRF token or from another origin."""
     origin = request.headers.get("Origin")
     if origin and origin != request.host_url:
-        raise AuthError(f"a request from {origin} may not change this project", status=403)
+        raise Forbidden(f"a request from {origin} may not change this project")
     expected = request.cookies.get(CSRF_COOKIE, "")
     given = request.headers.get(CSRF_HEADER) or _form_field(request, "csrf")
     if not expected or not hmac.compare_digest(expected, given):
-        raise AuthError(
-            "the form's CSRF token is missing or stale: reload the page and try again",
-            status=403,
-        )
+        raise Forbidden("the form's CSRF token is missing or stale: reload the page and try again")
 
 
 def _form_field(request: Request, name: str) -> str:

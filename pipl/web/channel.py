@@ -55,7 +55,7 @@ class CheckedRequestParser(HTTPRequestParser):
             self.limit = admission.limit
         if self.chunked and self.limit is not None and self.body_bytes_received > self.limit:
             error = too_large(self.limit)
-            return self._refuse(Refusal(413, "BodyTooLarge", str(error)), len(data))
+            return self._refuse(Refusal.of(error), len(data))
         return consumed
 
     def _refuse(self, refusal: Refusal, received: int) -> int:

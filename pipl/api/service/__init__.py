@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from pipl.api.ops import OPS
-from pipl.errors import AuthError, NotFound, PiplError, UsageError
+from pipl.errors import AuthError, Forbidden, NotFound, PiplError, UsageError
 from pipl.index.client import IndexClient
 from pipl.project.project import Project
 from pipl.project.secrets import Token
@@ -110,12 +110,11 @@ class Context:
         if access == "read":
             return
         if self.caller.user is None:
-            raise AuthError(f"{what} needs a logged-in user: log in first", status=401)
+            raise AuthError(f"{what} needs a logged-in user: log in first")
         if access == "owner" and not self.is_owner:
-            raise AuthError(
+            raise Forbidden(
                 f"{what} is for the owner of project {self.project.name!r} "
-                f"(devpi user {self.project.owner!r}) or root, not {self.caller.user!r}",
-                status=403,
+                f"(devpi user {self.project.owner!r}) or root, not {self.caller.user!r}"
             )
 
     def require_read(self, index: str) -> None:
@@ -148,7 +147,7 @@ def dispatch(ctx: Context, name: str, params: dict[str, Any]) -> Any:
     op = OPS.get(name)
     handler = HANDLERS.get(name)
     if op is None or handler is None:
-        raise NotFound(f"pipl's API has no operation {name!r}", status=404)
+        raise NotFound(f"pipl's API has no operation {name!r}")
     ctx.require(op.access, op.summary or name)
     return handler(ctx, **coerce(name, handler, params))
 
@@ -262,7 +261,7 @@ class TokenChecker:
         with IndexClient(self.project.url, token=caller.token) as client:
             seen_as = client.whoami()
         if seen_as != caller.user:
-            raise AuthError("the token is not valid or has expired: log in again", status=401)
+            raise AuthError("the token is not valid or has expired: log in again")
         return caller
 
 
@@ -271,9 +270,9 @@ def caller_of(header: str) -> Caller:
     try:
         user, _, secret = base64.b64decode(header, validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
-        raise AuthError("the token is not valid: log in again", status=401) from None
+        raise AuthError("the token is not valid: log in again") from None
     if not user or not secret:
-        raise AuthError("the token is not valid: log in again", status=401)
+        raise AuthError("the token is not valid: log in again")
     return Caller(user, Token(user, secret, time.time() + 3600))
 
 

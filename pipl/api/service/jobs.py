@@ -108,7 +108,7 @@ def _job(ctx: Context, job_id: int) -> db.Job:
     try:
         job = db.get_job(ctx.ci, job_id)
     except UsageError:
-        raise NotFound(f"no CI job {job_id}: see the jobs list", status=404) from None
+        raise NotFound(f"no CI job {job_id}: see the jobs list") from None
     ctx.require_read(job.index)
     return job
 

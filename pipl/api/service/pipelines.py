@@ -72,7 +72,6 @@ def prefix_of(ctx: Context, pipeline: str) -> Path:
         raise NotFound(
             f"project {ctx.project.name!r} has no pipeline {pipeline!r} with data: "
             "see the list of pipelines",
-            status=404,
         )
     return prefix
 

@@ -154,7 +154,7 @@ def get_product(ctx: Context, product: str, version: str) -> Product:
     fresh_catalog(ctx)
     found = _product(ctx, key, version)
     if found is None:
-        raise NotFound(f"no product {key} {version} on the stages: see /products", status=404)
+        raise NotFound(f"no product {key} {version} on the stages: see /products")
     return found
 
 
@@ -169,7 +169,6 @@ def _asset(ctx: Context, product: str, version: str, asset: str) -> Asset:
         raise NotFound(
             f"product {found.name} {found.version} has no asset {asset!r} (it has: "
             f"{', '.join(a.name for a in found.assets) or 'none'})",
-            status=404,
         )
     return match
 
@@ -231,5 +230,5 @@ def download(ctx: Context, path: str) -> Iterator[bytes]:
     """The bytes at a download path of the dashboard (``Asset.url``), for a local client."""
     parts = path.strip("/").split("/")
     if len(parts) != 5 or parts[0] != "products" or parts[3] != "assets":
-        raise NotFound(f"nothing to download at {path}", status=404)
+        raise NotFound(f"nothing to download at {path}")
     return open_asset(ctx, parts[1], parts[2], parts[4])[1]

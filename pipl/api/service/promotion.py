@@ -98,7 +98,6 @@ def _endpoints(
             raise NotFound(
                 f"no release {project} {version} on the stages of {ctx.project.name}: "
                 "publish it first",
-                status=404,
             )
         src = holders[-1]
     target = str(index_config(ctx, src).get("pipl_promote_to") or "")

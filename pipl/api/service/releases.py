@@ -54,7 +54,6 @@ def stage_index(ctx: Context, stage: str) -> str:
         raise NotFound(
             f"project {project.name} has no stage {stage!r} (its stages: "
             f"{', '.join(project.config.stages)})",
-            status=404,
         )
     index_config(ctx, index)
     return index
@@ -262,7 +261,6 @@ def get_release(ctx: Context, stage: str, project: str, version: str) -> Release
         raise NotFound(
             f"no release {key} {version} on stage {short_stage(ctx, index)}: see its releases "
             f"at /stages",
-            status=404,
         )
     fresh_catalog(ctx)
     qa, jobs = _qa(ctx, key, version)

@@ -20,7 +20,7 @@ from pipl.api.reviews import ReleaseReview, ReleaseReviews
 from pipl.api.service import Context, operation
 from pipl.api.service.releases import _own, release_name, short_stage, stage_index
 from pipl.ci import reviews as store
-from pipl.errors import AuthError, NotFound
+from pipl.errors import AuthError, Forbidden, NotFound
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,6 @@ def subject(ctx: Context, stage: str, project: str, version: str) -> Subject:
         raise NotFound(
             f"no release {key} {version} on stage {short_stage(ctx, index)}: see its releases "
             "at /stages",
-            status=404,
         )
     files = {_basename(lk): str((lk.get("hashes") or {}).get("sha256", "")) for lk in links}
     robot = ci_user(ctx.project)
@@ -104,7 +103,7 @@ def review(
     release = subject(ctx, stage, project, version)
     refused = refusal(ctx, release, decision)
     if refused:
-        raise AuthError(refused, status=401 if ctx.caller.user is None else 403)
+        raise AuthError(refused) if ctx.caller.user is None else Forbidden(refused)
     assert ctx.caller.user is not None  # refusal() refuses anonymous callers
     done = store.record(
         ctx.ci,

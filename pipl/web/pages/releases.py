@@ -8,9 +8,9 @@ from urllib.parse import quote, urlencode
 
 from webob import Response
 
-from pipl.api.http import error_response, status_of
+from pipl.api.http import error_response
 from pipl.api.releases import Maintainers, Release
-from pipl.errors import CommandError, PiplError
+from pipl.errors import CommandError, PiplError, http_status
 from pipl.web.auth import check_csrf
 from pipl.web.pages import Page, page
 from pipl.web.pages.reviews import review_panel
@@ -68,9 +68,9 @@ def promote(p: Page) -> Response:
             source=form.get("source") or None,
         )
     except PiplError as exc:
-        if status_of(exc) in (401, 403):
+        if http_status(exc) in (401, 403):
             raise
-        return _stages(p, status=status_of(exc), error=str(exc))
+        return _stages(p, status=http_status(exc), error=str(exc))
     short = answer.target.rsplit("/", 1)[-1]
     note = f"promoted {answer.project} {answer.version} to {short}"
     return p.redirect("/stages?" + urlencode({"promoted": note}))
@@ -137,7 +137,7 @@ def change_maintainers(p: Page, stage: str, project: str, version: str) -> Respo
             remove=[remove] if remove else [],
         )
     except PiplError as exc:
-        return _release(p, stage, project, version, status=status_of(exc), error=str(exc))
+        return _release(p, stage, project, version, status=http_status(exc), error=str(exc))
     done = [f"added {add} to" if add else "", f"removed {remove} from" if remove else ""]
     note = " and ".join(filter(None, done)) + " the maintainers"
     here = f"/releases/{quote(stage)}/{quote(project)}/{quote(version)}"

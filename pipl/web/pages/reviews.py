@@ -8,9 +8,8 @@ from urllib.parse import quote, urlencode
 
 from webob import Response
 
-from pipl.api.http import status_of
 from pipl.api.releases import Release
-from pipl.errors import PiplError
+from pipl.errors import PiplError, http_status
 from pipl.web.auth import check_csrf
 from pipl.web.pages import Page, page
 
@@ -47,7 +46,7 @@ def review(p: Page, stage: str, project: str, version: str) -> Response:
             comment=str(form.get("comment", "")),
         )
     except PiplError as exc:
-        return _release(p, stage, project, version, status=status_of(exc), error=str(exc))
+        return _release(p, stage, project, version, status=http_status(exc), error=str(exc))
     verb = "approved" if done.decision == "approve" else "rejected"
     here = f"/releases/{quote(stage)}/{quote(project)}/{quote(version)}"
     note = f"{done.user} {verb} {done.project} {done.version}"
