@@ -110,7 +110,7 @@ def untrack(state_dir: Path, name: str) -> Tracked:
         entry = found.pop(name, None)
         if entry is None:
             known = ", ".join(sorted(found)) or "none"
-            raise NotFound(f"no tracked pipeline {name!r} (tracked: {known})", status=404)
+            raise NotFound(f"no tracked pipeline {name!r} (tracked: {known})")
         _write(path, found)
     return entry
 

@@ -481,8 +481,7 @@ def compare(
             older = [k.key for k in known if k.key != b]
             if not older:
                 raise NotFound(
-                    f"segment {segment} has had one key only ({b}): nothing to compare it with",
-                    status=404,
+                    f"segment {segment} has had one key only ({b}): nothing to compare it with"
                 )
             a = older[0]
         side_a = browse.find_segment(prefix, db, segment, a)
