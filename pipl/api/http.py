@@ -75,6 +75,9 @@ def json_response(body: Any, status: int = 200) -> Response:
     return response
 
 
+OPENAPI_PATH = f"{ops.PREFIX}/openapi.json"
+
+
 class ApiApp:
     """WSGI application answering ``/api/v1/...``. ``caller_for`` says who a request comes
     from (``pipl.web.auth`` checks the header or the cookie and the CSRF token)."""
@@ -82,12 +85,15 @@ class ApiApp:
     def __init__(self, project: Project, caller_for: CallerFor) -> None:
         self.project = project
         self.caller_for = caller_for
+        self._document: bytes | None = None
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = Request(environ)
         return self.handle(request)(environ, start_response)
 
     def handle(self, request: Request) -> Response:
+        if request.path_info == OPENAPI_PATH and request.method == "GET":
+            return self._openapi()
         found = ops.find(request.method, request.path_info)
         if found is None:
             if ops.known_path(request.path_info):
@@ -114,6 +120,15 @@ class ApiApp:
         finally:
             if ctx is not None:
                 ctx.close()
+
+    def _openapi(self) -> Response:
+        """This API's OpenAPI document (``pipl.api.openapi``), made once per process."""
+        if self._document is None:
+            from pipl import __version__
+            from pipl.api.openapi import document
+
+            self._document = json.dumps(document(__version__), indent=1).encode()
+        return Response(body=self._document, content_type="application/json", charset=None)
 
     @staticmethod
     def _params(request: Request, op: ops.Op) -> dict[str, Any]:
