@@ -31,7 +31,6 @@ def _write_result(path: Path, state: str, message: str) -> None:
 
 def run(spec_path: Path, runner: Runner | None = None) -> int:
     from pipl.ci.handlers import HandlerFailed, InfraError, JobContext, NotYet, load
-    from pipl.ci.sandbox import parse_config
     from pipl.errors import (
         AuthError,
         Conflict,
@@ -41,6 +40,7 @@ def run(spec_path: Path, runner: Runner | None = None) -> int:
         ServerNotRunning,
     )
     from pipl.index.client import IndexClient
+    from pipl.project.config import parse_sandbox
     from pipl.project.project import Project
     from pipl.project.secrets import Token
     from pipl.runner import Runner
@@ -79,7 +79,7 @@ def run(spec_path: Path, runner: Runner | None = None) -> int:
                 runner=runner,
                 gates=spec.get("gates", {}),
                 created=float(spec.get("created", 0.0)),
-                sandbox=parse_config(spec.get("sandbox")),
+                sandbox=parse_sandbox(spec.get("sandbox")),
             )
             ctx.workdir.mkdir(parents=True, exist_ok=True)
             if spec.get("spawned"):

@@ -17,13 +17,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-import tomllib
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from pipl import names
-from pipl.errors import ProjectError, UsageError
-from pipl.project.config import FILENAME
+from pipl.errors import UsageError
+from pipl.project.config import PiplToml, ReviewConfig
 from pipl.project.project import Project
 
 APPROVE, REJECT = "approve", "reject"
@@ -64,14 +63,6 @@ class Review:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class ReviewConfig:
-    """The ``[reviews]`` table of ``pipl.toml``."""
-
-    reviewers: tuple[str, ...] = ()
-    self_approval: bool = False
 
 
 def ensure(conn: sqlite3.Connection) -> None:
@@ -175,23 +166,4 @@ def approvals_for(
 
 def load_config(project: Project) -> ReviewConfig:
     """The ``[reviews]`` table of the project's ``pipl.toml`` (defaults when absent)."""
-    path = project.root / FILENAME
-    try:
-        data = tomllib.loads(path.read_text()).get("reviews", {})
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ProjectError(
-            f"{path}: cannot read the [reviews] table ({exc}); fix the file"
-        ) from None
-    reviewers = data.get("reviewers", []) if isinstance(data, dict) else None
-    self_approval = data.get("self_approval", False) if isinstance(data, dict) else None
-    if not isinstance(reviewers, list) or not all(isinstance(u, str) for u in reviewers):
-        raise ProjectError(
-            f"{path}: [reviews] reviewers must be a list of user names; fix the file"
-        )
-    if not isinstance(self_approval, bool):
-        raise ProjectError(f"{path}: [reviews] self_approval must be true or false; fix the file")
-    try:
-        checked = tuple(names.check_user(u) for u in reviewers)
-    except UsageError as exc:
-        raise ProjectError(f"{path}: [reviews] reviewers: {exc}; fix the file") from None
-    return ReviewConfig(checked, self_approval)
+    return PiplToml.of(project.root).reviews()
