@@ -194,11 +194,8 @@ def check_promotion(
     from pipl.ci import db
     from pipl.errors import PromotionRefused
 
-    conn = db.open_db(project.root)
-    try:
+    with db.open_db(project.root) as conn:
         verdict = unmet(project, conn, client, name, version, source=source, target=target)
-    finally:
-        conn.close()
     if verdict:
         raise PromotionRefused(
             f"{name} {version} cannot enter {target} yet: {verdict.line()}", status=409

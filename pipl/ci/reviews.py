@@ -29,20 +29,6 @@ APPROVE, REJECT = "approve", "reject"
 DECISIONS = (APPROVE, REJECT)
 MAX_COMMENT = 2000  # characters
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS reviews (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    ix TEXT NOT NULL,
-    project TEXT NOT NULL,
-    version TEXT NOT NULL,
-    user TEXT NOT NULL,
-    decision TEXT NOT NULL,
-    comment TEXT NOT NULL DEFAULT '',
-    files TEXT NOT NULL,
-    at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS reviews_release ON reviews (ix, project, version, id);
-"""
 COLUMNS = "id, ix, project, version, user, decision, comment, files, at"
 
 
@@ -63,13 +49,6 @@ class Review:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def ensure(conn: sqlite3.Connection) -> None:
-    """Create the reviews table if it is not there yet (statement by statement, so that a
-    transaction the caller has open stays open)."""
-    for statement in filter(str.strip, SCHEMA.split(";")):
-        conn.execute(statement)
 
 
 def check_decision(decision: str, comment: str) -> tuple[str, str]:
@@ -103,7 +82,6 @@ def record(
     decision, comment = check_decision(decision, comment)
     if not files:
         raise UsageError(f"{project} {version} has no files on {index}: nothing to review")
-    ensure(conn)
     key, now = names.normalize_dist(names.check_dist(project)), time.time()
     text = json.dumps(dict(sorted(files.items())))
     cur = conn.execute(
@@ -116,7 +94,6 @@ def record(
 
 def decisions(conn: sqlite3.Connection, index: str, project: str, version: str) -> list[Review]:
     """Every decision on the release, oldest first."""
-    ensure(conn)
     rows = conn.execute(
         f"SELECT {COLUMNS} FROM reviews WHERE ix = ? AND project = ? AND version = ? "  # noqa: S608 - constant columns
         "ORDER BY id",
@@ -157,11 +134,8 @@ def approvals_for(
     """The users whose approval of ``name version`` on ``index`` counts for ``files``."""
     from pipl.ci import db
 
-    conn = db.open_db(project.root)
-    try:
+    with db.open_db(project.root) as conn:
         return [r.user for r in valid_approvals(conn, index, name, version, files)]
-    finally:
-        conn.close()
 
 
 def load_config(project: Project) -> ReviewConfig:

@@ -111,11 +111,8 @@ def status(project: Project) -> RunnerStatus:
 
     counts: dict[str, int] = {}
     if (outbox.ci_dir(project.root) / outbox.DB_NAME).exists():
-        conn = db.open_db(project.root)
-        try:
+        with db.open_db(project.root) as conn:
             counts = db.counts(conn)
-        finally:
-            conn.close()
     from pipl.web.config import web_url
 
     pid = runner_pid(project)
@@ -177,6 +174,7 @@ def serve(
         if own_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda *_: stop.set())
+        _migrate(project, say)
         runner = CiRunner(project, config, say=say)
         web = _start_web(project, say) if not until_idle else None
         # the pid last: whoever waits for it ('pipl proj start') finds the dashboard too
@@ -190,6 +188,15 @@ def serve(
     finally:
         pid_path(project).unlink(missing_ok=True)
         lock.release()
+
+
+def _migrate(project: Project, say: Callable[[str], None] | None) -> None:
+    """Bring the CI database up to date once, as the runner starts: its requests and jobs
+    then open it without changing its schema."""
+    from pipl.ci import db
+
+    for step in db.migrate(project.root):
+        (say or print)(f"pipl: CI database: schema version {step.version} ({step.summary})")
 
 
 def _start_web(project: Project, say: Callable[[str], None] | None) -> WebServer | None:
