@@ -11,6 +11,7 @@ import pytest
 
 from pipl.ci import catalog, database, db, downstream, outbox, reviews
 from pipl.errors import ProjectError
+from pipl.project.project import Project
 
 # The tables as pipl made them before the schema had a version (each module made its own
 # on every connect; ``jobs.reason`` came later, by ALTER TABLE), copied from that code.
@@ -356,3 +357,22 @@ def test_only_the_database_module_holds_ddl() -> None:
             ):
                 found.append(str(path.relative_to(package)))
     assert found == []
+
+
+def test_web_pages_and_api_requests_run_no_ddl(
+    ciproj: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dashboard brings the database up to date as it starts; its requests then open
+    it without a single schema statement."""
+    from webob import Request
+
+    from pipl.web.app import WebApp
+
+    app = WebApp(ciproj)
+    seen = _ddl_seen(monkeypatch)
+    paths = ["/", "/jobs", "/products", "/api/v1/jobs", "/api/v1/jobs/counts", "/api/v1/flow"]
+    paths += ["/api/v1/stages/dev/releases", "/api/v1/products", "/api/v1/jobs/triggered"]
+    for path in paths:
+        response = Request.blank(path).get_response(app)
+        assert response.status_code < 500, (path, response.text[:300])
+    assert seen and _ddl(seen) == []
