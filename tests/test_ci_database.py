@@ -11,7 +11,7 @@ import pytest
 
 from pipl.ci import catalog, database, db, downstream, outbox, reviews
 from pipl.errors import ProjectError
-from pipl.project.project import Project
+from pipl.project.project import Project, ProjectFiles
 
 # The tables as pipl made them before the schema had a version (each module made its own
 # on every connect; ``jobs.reason`` came later, by ALTER TABLE), copied from that code.
@@ -376,3 +376,17 @@ def test_web_pages_and_api_requests_run_no_ddl(
         response = Request.blank(path).get_response(app)
         assert response.status_code < 500, (path, response.text[:300])
     assert seen and _ddl(seen) == []
+
+
+def test_the_runner_brings_an_old_database_up_to_date_as_it_starts(tmp_path: Path) -> None:
+    from pipl.ci.service import _migrate
+
+    _old_database(outbox.ci_dir(tmp_path), OUTBOX + JOBS, ROWS)
+    project = ProjectFiles(tmp_path)
+    said: list[str] = []
+    _migrate(project, said.append)
+    assert said == ["pipl: CI database: schema version 1 (the CI tables, made where missing)"]
+    _migrate(project, said.append)
+    assert len(said) == 1  # once
+    with db.open_db(tmp_path, migrate=False) as conn:
+        assert len(outbox.known_files(conn, "p/dev")) == 2

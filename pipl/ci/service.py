@@ -190,7 +190,7 @@ def serve(
         lock.release()
 
 
-def _migrate(project: Project, say: Callable[[str], None] | None) -> None:
+def _migrate(project: ProjectFiles, say: Callable[[str], None] | None) -> None:
     """Bring the CI database up to date once, as the runner starts: its requests and jobs
     then open it without changing its schema."""
     from pipl.ci import db
