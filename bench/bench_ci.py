@@ -77,6 +77,65 @@ def _sources(project, index: str) -> dict[str, int]:  # type: ignore[no-untyped-
         conn.close()
 
 
+START_TITLE = f"upload -> job start ({LATENCY_N} uploads, one every {SPACING:.0f} s, 2 workers)"
+
+
+def upload_to_start(project, owner, lat: str, tmp: Path) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    """Upload ``LATENCY_N`` wheels to ``lat`` (an index running ``webhook`` with no URL),
+    one every ``SPACING`` seconds: when each job was queued and started after its upload,
+    beside when devpi's notification thread reached the upload's serial."""
+    from helpers import make_wheel
+
+    sent: dict[str, float] = {}
+    serials: list[tuple[int, float]] = []
+    watcher = _EventSerialWatcher(project.url)
+    watcher.start()
+    for i in range(LATENCY_N):
+        wheel = make_wheel(tmp / "lat" / str(i), f"lat{i}", "1.0")
+        sent[f"lat{i}"] = time.time()
+        owner.upload(lat, wheel)
+        serials.append((int(owner.status()["serial"]), sent[f"lat{i}"]))
+        time.sleep(SPACING)
+    jobs = _wait_jobs(project, lat, LATENCY_N)
+    watcher.stop.set()
+    watcher.join()
+    starts = [j.started - sent[j.project] for j in jobs if j.started]
+    queued = [j.created - sent[j.project] for j in jobs]
+    took = [j.seconds or 0.0 for j in jobs]
+    hook_lat = [watcher.reached(serial) - t for serial, t in serials]
+    sources = _sources(project, lat)
+    return [
+        ("job queued p50", f"{statistics.median(queued):.3f} s"),
+        ("job queued p95", f"{_pct(queued, 0.95):.3f} s"),
+        ("job start p50", f"{statistics.median(starts):.3f} s"),
+        ("job start p95", f"{_pct(starts, 0.95):.3f} s"),
+        ("job start max", f"{max(starts):.3f} s"),
+        ("devpi event-serial reached p50", f"{statistics.median(hook_lat):.3f} s"),
+        ("devpi event-serial reached p95", f"{_pct(hook_lat, 0.95):.3f} s"),
+        ("devpi event-serial reached max", f"{max(hook_lat):.3f} s"),
+        ("events first recorded by", ", ".join(f"{k} {v}" for k, v in sources.items())),
+        ("a job (webhook, no URL) takes p50", f"{statistics.median(took):.3f} s"),
+    ]
+
+
+def start_main() -> None:
+    """Only the upload -> job start part (``python bench/run.py ci-start``)."""
+    from ci_support import handled_index
+
+    from pipl.index.session import connect
+    from pipl.project.project import Project
+
+    with tempfile.TemporaryDirectory(prefix="pipl-bench-ci-") as tmp_name:
+        tmp = Path(tmp_name)
+        with BenchProject(tmp) as bp:
+            project = Project.load(bp.root)
+            with connect(project, "admin") as admin:
+                lat = handled_index(admin, project, "lat", ["webhook"])
+            with connect(project, "owner") as owner:
+                rows = upload_to_start(project, owner, lat, tmp)
+    print_table(START_TITLE, rows)
+
+
 class _EventSerialWatcher(threading.Thread):
     """Polls ``/+status`` and notes when devpi's notification thread (which runs the
     upload hooks) reached each serial."""
@@ -114,25 +173,7 @@ def main() -> None:
                 lat = handled_index(admin, project, "lat", ["webhook"])
                 burst = handled_index(admin, project, "burst", ["webhook"])
             owner = connect(project, "owner")
-            # -- 1. upload -> job start ---------------------------------------------------
-            sent: dict[str, float] = {}
-            serials: list[tuple[int, float]] = []
-            watcher = _EventSerialWatcher(project.url)
-            watcher.start()
-            for i in range(LATENCY_N):
-                wheel = make_wheel(tmp / "lat" / str(i), f"lat{i}", "1.0")
-                sent[f"lat{i}"] = time.time()
-                owner.upload(lat, wheel)
-                serials.append((int(owner.status()["serial"]), sent[f"lat{i}"]))
-                time.sleep(SPACING)
-            jobs = _wait_jobs(project, lat, LATENCY_N)
-            watcher.stop.set()
-            watcher.join()
-            starts = [j.started - sent[j.project] for j in jobs if j.started]
-            queued = [j.created - sent[j.project] for j in jobs]
-            took = [j.seconds or 0.0 for j in jobs]
-            hook_lat = [watcher.reached(serial) - t for serial, t in serials]
-            sources = _sources(project, lat)
+            latency_rows = upload_to_start(project, owner, lat, tmp)
             # -- 2. publish -> product installable -----------------------------------------
             loop_rows = publish_loop(project, owner, bp.env, tmp)
             # -- 3. a burst of 200 ------------------------------------------------------------
@@ -145,21 +186,7 @@ def main() -> None:
             span = max(j.finished or 0 for j in bjobs) - t_burst
             kill_rows = _kill_scenarios(project, owner, tmp)
             owner.close()
-        print_table(
-            f"upload -> job start ({LATENCY_N} uploads, one every {SPACING:.0f} s, 2 workers)",
-            [
-                ("job queued p50", f"{statistics.median(queued):.3f} s"),
-                ("job queued p95", f"{_pct(queued, 0.95):.3f} s"),
-                ("job start p50", f"{statistics.median(starts):.3f} s"),
-                ("job start p95", f"{_pct(starts, 0.95):.3f} s"),
-                ("job start max", f"{max(starts):.3f} s"),
-                ("devpi event-serial reached p50", f"{statistics.median(hook_lat):.3f} s"),
-                ("devpi event-serial reached p95", f"{_pct(hook_lat, 0.95):.3f} s"),
-                ("devpi event-serial reached max", f"{max(hook_lat):.3f} s"),
-                ("events first recorded by", ", ".join(f"{k} {v}" for k, v in sources.items())),
-                ("a job (webhook, no URL) takes p50", f"{statistics.median(took):.3f} s"),
-            ],
-        )
+        print_table(START_TITLE, latency_rows)
         print_table(LOOP_TITLE, loop_rows)
         print_table(
             f"burst of {BURST_N} uploads, 2 workers",

@@ -14,6 +14,7 @@ BENCHES = {
     "assets": "bench.bench_assets",
     "lookup": "bench.bench_lookup",
     "ci": "bench.bench_ci",
+    "ci-start": "bench.bench_ci:start_main",
     "ci-loop": "bench.bench_ci:loop_main",
     "flow": "bench.bench_flow",
     "pipe-inputs": "bench.bench_inputs",

@@ -22,7 +22,7 @@ from pipl.ci.service import LOCK_WAIT, RunnerStatus, runner_pid
 from pipl.ci.service import status as runner_status
 from pipl.errors import PiplError
 from pipl.fsutil import atomic_write
-from pipl.project.project import Project
+from pipl.project.project import Project, ProjectFiles
 
 if TYPE_CHECKING:
     from pipl.web.server import WebServer
@@ -68,6 +68,7 @@ def serve(
         if own_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda *_: stop.set())
+        _migrate(project, say)
         runner = CiRunner(project, config, say=say)
         web = start_web(project, say) if not until_idle else None
         # the pid last: whoever waits for it ('pipl proj start') finds the dashboard too
@@ -98,6 +99,15 @@ def _start_web(project: Project, say: Callable[[str], None] | None) -> WebServer
         return None
     (say or print)(f"Dashboard and API at {url}")
     return web
+
+
+def _migrate(project: ProjectFiles, say: Callable[[str], None] | None) -> None:
+    """Bring the CI database up to date once, as the runner starts: its requests and jobs
+    then open it without changing its schema."""
+    from pipl.ci import db
+
+    for step in db.migrate(project.root):
+        (say or print)(f"pipl: CI database: schema version {step.version} ({step.summary})")
 
 
 def start_web(project: Project, say: Callable[[str], None] | None) -> WebServer | None:

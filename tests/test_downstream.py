@@ -120,7 +120,6 @@ def test_a_burst_of_upstream_releases_makes_at_most_two_remakes(ciproj, tmp_path
 def test_a_cycle_is_refused(tmp_path):
     """A task re-processed for a product made (through another task) from its own one."""
     conn = db.open_db(tmp_path)
-    downstream.init(conn)
 
     def event(project: str, version: str) -> outbox.Event:
         return outbox.Event(1, "p/qa", project, version, f"{project}.tar.gz", "0" * 64, 1, "", 0)

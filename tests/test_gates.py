@@ -15,13 +15,13 @@ from conftest import new_project
 from helpers import make_wheel, run
 
 from pipl import Client
-from pipl.ci.gates import DEFAULTS, Gate, parse
 from pipl.errors import ProjectError
 from pipl.index.client import IndexClient
 from pipl.index.session import connect
 from pipl.index.stages import create_default
 from pipl.index.users import add_user
 from pipl.project import server
+from pipl.project.config import DEFAULT_GATES, Gate, parse_gates
 
 BIN = Path(sys.executable).parent
 
@@ -115,16 +115,21 @@ def test_a_release_without_tests_has_qa_none_and_stays(gated, tmp_path):
 
 def test_gates_are_read_from_pipl_toml_and_checked():
     stages = ["dev", "qa", "prod"]
-    assert parse({}, stages) == {"qa": DEFAULTS["qa"], "prod": DEFAULTS["prod"]}
-    opened = parse({"prod": {}, "qa": {"qa": True}}, stages)
+    assert parse_gates({}, stages) == {"qa": DEFAULT_GATES["qa"], "prod": DEFAULT_GATES["prod"]}
+    opened = parse_gates({"prod": {}, "qa": {"qa": True}}, stages)
     assert opened["prod"] == Gate() and opened["qa"] == Gate(qa=True)
-    assert parse({"prod": {"approvals": 2, "reviewers": ["lead"]}}, stages)["prod"].approvals == 2
-    with pytest.raises(ValueError, match="gates.stage: no such stage"):
-        parse({"stage": {}}, stages)
-    with pytest.raises(ValueError, match="gates.prod.approval is not a setting"):
-        parse({"prod": {"approval": 1}}, stages)
-    with pytest.raises(TypeError, match="gates.qa.qa must be true or false"):
-        parse({"qa": {"qa": "yes"}}, stages)
+    assert (
+        parse_gates({"prod": {"approvals": 2, "reviewers": ["lead"]}}, stages)["prod"].approvals
+        == 2
+    )
+    with pytest.raises(ValueError, match=r"\[gates.stage\] names no stage \(stages: dev, qa"):
+        parse_gates({"stage": {}}, stages)
+    with pytest.raises(
+        ValueError, match=r"\[gates.prod\] approval is not a setting \(did you mean 'approvals'"
+    ):
+        parse_gates({"prod": {"approval": 1}}, stages)
+    with pytest.raises(TypeError, match=r"\[gates.qa\] qa must be true or false"):
+        parse_gates({"qa": {"qa": "yes"}}, stages)
 
 
 def test_a_gate_the_runner_cannot_read_stops_it_at_start(gated):
@@ -136,7 +141,10 @@ def test_a_gate_the_runner_cannot_read_stops_it_at_start(gated):
         toml.write_text(before + "\n[gates.prod]\napproval = 1\n")
         stopped = threading.Event()
         stopped.set()  # a runner that starts at all returns at once
-        with pytest.raises(ProjectError, match="gates.prod.approval is not a setting"):
+        with pytest.raises(
+            ProjectError,
+            match=r"\[gates.prod\] approval is not a setting \(did you mean 'approvals'",
+        ):
             serve(gated, stop=stopped)
     finally:
         toml.write_text(before)

@@ -13,12 +13,12 @@ from conftest import new_project
 from helpers import make_wheel
 
 from pipl.api import Client
-from pipl.ci.builtin.qa_policy import QaSettings, parse_qa
 from pipl.index.client import IndexClient
 from pipl.index.session import connect
 from pipl.index.stages import create_default
 from pipl.index.users import add_user
 from pipl.project import server
+from pipl.project.config import QaSettings, parse_qa
 from pipl.runner import Runner
 from pipl.uv import uv_bin
 
@@ -191,11 +191,11 @@ def test_qa_settings_are_read_and_checked():
     assert parse_qa({"checks": ["Studio_Policy"], "contracts": False}) == QaSettings(
         ("studio-policy",), False
     )
-    with pytest.raises(ValueError, match="qa.check is not a setting"):
+    with pytest.raises(ValueError, match=r"\[qa\] check is not a setting \(did you mean 'checks'"):
         parse_qa({"check": []})
-    with pytest.raises(TypeError, match="qa.checks must be a list"):
+    with pytest.raises(TypeError, match=r"\[qa\] checks must be a list"):
         parse_qa({"checks": "studio-policy"})
-    with pytest.raises(TypeError, match="qa.contracts must be true or false"):
+    with pytest.raises(TypeError, match=r"\[qa\] contracts must be true or false"):
         parse_qa({"contracts": "yes"})
-    with pytest.raises(ValueError, match="qa.checks: "):
+    with pytest.raises(ValueError, match=r"\[qa\] checks lists a bad name"):
         parse_qa({"checks": ["no/such"]})

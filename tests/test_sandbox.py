@@ -28,13 +28,13 @@ from pipl.ci.sandbox import (
     Sandbox,
     SandboxRunner,
     check_tree,
-    parse_config,
     unavailable_reason,
 )
 from pipl.index.session import connect
 from pipl.index.stages import create_default
 from pipl.index.users import add_user
 from pipl.project import server
+from pipl.project.config import parse_sandbox
 from pipl.project.project import Project
 
 BIN = Path(sys.executable).parent
@@ -374,11 +374,13 @@ def test_what_a_sandbox_hands_back_is_checked(tmp_path):
 
 
 def test_sandbox_settings_are_checked():
-    assert parse_config({"network": False}).network is False
-    with pytest.raises(ValueError, match="sandbox.memory is not a setting"):
-        parse_config({"memory": 1})
-    with pytest.raises(TypeError, match="sandbox.enabled must be true or false"):
-        parse_config({"enabled": "no"})
+    assert parse_sandbox({"network": False}).network is False
+    with pytest.raises(
+        ValueError, match=r"\[ci.sandbox\] memory is not a setting \(did you mean 'memory_mb'"
+    ):
+        parse_sandbox({"memory": 1})
+    with pytest.raises(TypeError, match=r"\[ci.sandbox\] enabled must be true or false"):
+        parse_sandbox({"enabled": "no"})
 
 
 @needs_sandbox
@@ -396,7 +398,7 @@ def test_network_false_cuts_tests_and_processing_off_but_not_installs(tmp_path):
     ]
     work = tmp_path / "work"
     try:
-        closed = SandboxRunner(Sandbox(work, (), config=parse_config({"network": False})))
+        closed = SandboxRunner(Sandbox(work, (), config=parse_sandbox({"network": False})))
         assert closed.run(probe).stdout.strip() == "ok"  # an install step reaches the index
         cut = closed.offline().run(probe, check=False)
         # its own, empty network: loopback answers nothing of the host's
@@ -448,7 +450,7 @@ def test_a_flood_of_output_comes_back_bounded(tmp_path):
     assert done.returncode == 0
     assert len(done.stdout) < MAX_OUTPUT + 100
     assert "bytes of output left out" in done.stdout and done.stdout.endswith("the end")
-    small = SandboxRunner(Sandbox(tmp_path / "work", (), config=parse_config({"file_size_mb": 1})))
+    small = SandboxRunner(Sandbox(tmp_path / "work", (), config=parse_sandbox({"file_size_mb": 1})))
     capped = small.run([sys.executable, "-c", flood], check=False)
     assert capped.returncode != 0  # the file size limit stops the writer
 
@@ -459,7 +461,7 @@ def test_the_sandboxs_tmp_is_bounded(tmp_path):
 
     if not _knows_size(str(find_bwrap())):
         pytest.skip("this bwrap cannot bound a tmpfs (bubblewrap 0.10 and later can)")
-    small = SandboxRunner(Sandbox(tmp_path / "work", (), config=parse_config({"file_size_mb": 2})))
+    small = SandboxRunner(Sandbox(tmp_path / "work", (), config=parse_sandbox({"file_size_mb": 2})))
     # many files, each under the file size limit: the tmpfs's own bound stops them
     fill = "for i in range(8): open(f'/tmp/fill{i}', 'wb').write(b'x' * 1_000_000)"
     done = small.run([sys.executable, "-c", fill], check=False)
@@ -476,7 +478,7 @@ def test_landlock_keeps_writes_to_the_sandboxs_own_folders(tmp_path):
     # /var is an empty folder in memory: only Landlock stops a write there
     on = SandboxRunner(Sandbox(tmp_path / "work", ())).run(write, check=False)
     assert on.returncode != 0 and "PermissionError" in on.stdout
-    off = Sandbox(tmp_path / "work", (), config=parse_config({"landlock": False}))
+    off = Sandbox(tmp_path / "work", (), config=parse_sandbox({"landlock": False}))
     assert SandboxRunner(off).run(write).stdout.strip() == "written"
     inside = [sys.executable, "-c", "open('ok', 'w').write('x'); print('written')"]
     assert SandboxRunner(Sandbox(tmp_path / "work", ())).run(inside).stdout.strip() == "written"

@@ -105,7 +105,7 @@ class ApiApp:
         try:
             # the body is read last: after its size and the caller's access are checked
             limits.check_length(request, limits.body_limit(op))
-            ctx = service.Context(self.project, self.caller_for(request))
+            ctx = service.Context(self.project, self.caller_for(request), migrate=False)
             ctx.require(op.access, op.summary or op.name)
             params = {**self._params(request, op), **params}
             result = service.dispatch(ctx, op.name, params)

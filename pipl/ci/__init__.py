@@ -1,5 +1,6 @@
 """CI on upload: durable upload events, a runner, and handlers run for each release.
 
+- ``database``: ``ci.sqlite``, its one schema and its versioned migrations;
 - ``outbox``: the events table written by pipl's devpi plugin (and by the runner's sweep);
 - ``db``: the jobs table and its states (queued, running, passed, failed, cancelled);
 - ``intake``: events become jobs, for the handlers each index names;

@@ -31,44 +31,6 @@ from pipl.errors import PiplError
 from pipl.index.client import IndexClient
 from pipl.index.links import Link, links_of
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS releases (
-    ix TEXT NOT NULL,
-    project TEXT NOT NULL,
-    version TEXT NOT NULL,
-    seen REAL NOT NULL,
-    vkey TEXT NOT NULL DEFAULT '',
-    serial INTEGER NOT NULL,
-    files TEXT NOT NULL,
-    product INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (ix, project, version)
-);
-CREATE INDEX IF NOT EXISTS releases_newest ON releases (ix, seen, vkey);
-CREATE TABLE IF NOT EXISTS catalog_indexes (
-    ix TEXT PRIMARY KEY,
-    serial INTEGER NOT NULL,
-    synced REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS manifests (
-    ix TEXT NOT NULL,
-    project TEXT NOT NULL,
-    version TEXT NOT NULL,
-    file_sha256 TEXT NOT NULL,
-    manifest TEXT,
-    error TEXT NOT NULL DEFAULT '',
-    PRIMARY KEY (ix, project, version)
-);
-CREATE TABLE IF NOT EXISTS provenance (
-    ix TEXT NOT NULL,
-    project TEXT NOT NULL,
-    version TEXT NOT NULL,
-    source TEXT NOT NULL,
-    source_version TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS provenance_source ON provenance (source, source_version);
-CREATE INDEX IF NOT EXISTS provenance_product ON provenance (ix, project, version);
-"""
-
 PRODUCT_KEYWORD = "pipl-product"
 
 
@@ -82,11 +44,6 @@ class Entry:
     seen: float  # when its first file arrived on the index
     files: list[dict[str, str]]  # {"name", "sha256", "href"}
     product: bool
-
-
-def init(conn: sqlite3.Connection) -> sqlite3.Connection:
-    conn.executescript(SCHEMA)
-    return conn
 
 
 def _when(links: list[dict[str, Any]], index: str) -> float | None:

@@ -22,83 +22,30 @@
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from pipl import names
-from pipl.ci.sandbox import SandboxConfig, parse_config
-from pipl.errors import ProjectError
-from pipl.project.config import FILENAME
+from pipl.project.config import DEFAULT_HANDLERS, CiConfig, PiplToml
 from pipl.project.project import Project
 
-DEFAULT_HANDLERS: dict[str, tuple[str, ...]] = {
-    "dev": ("qa", "wheel", "promote"),
-    "qa": ("process", "promote"),
-}
+__all__ = [
+    "CI_USER_SUFFIX",
+    "DEFAULT_HANDLERS",
+    "WEBHOOK_SECRET",
+    "CiConfig",
+    "ci_user",
+    "ensure_ci_secrets",
+    "load_ci_config",
+    "webhook_secret_file",
+]
+
 CI_USER_SUFFIX = "-ci"
 WEBHOOK_SECRET = "ci-webhook.secret"  # noqa: S105 - a file name, not a secret
 
 
-@dataclass(frozen=True)
-class CiConfig:
-    workers: int = 2
-    timeout: float = 600.0
-    retries: int = 3
-    handlers: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_HANDLERS))
-    webhook_urls: tuple[str, ...] = ()
-    sandbox: SandboxConfig = field(default_factory=SandboxConfig)
-
-    def stage_handlers(self, stage: str) -> list[str]:
-        return list(self.handlers.get(stage, ()))
-
-
 def load_ci_config(project: Project) -> CiConfig:
-    """The ``[ci]`` table of the project's ``pipl.toml`` (defaults when absent)."""
-    path = project.root / FILENAME
-    try:
-        data = tomllib.loads(path.read_text()).get("ci", {})
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ProjectError(f"{path}: cannot read the [ci] table ({exc}); fix the file") from None
-    try:
-        return _parse(data)
-    except (TypeError, ValueError) as exc:
-        raise ProjectError(f"{path}: [ci] {exc}; fix the file") from None
-
-
-def _parse(data: dict[str, Any]) -> CiConfig:
-    if not isinstance(data, dict):
-        raise TypeError("must be a table")
-    handlers = dict(DEFAULT_HANDLERS)
-    for stage, value in (data.get("handlers") or {}).items():
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise TypeError(f"handlers.{stage} must be a list of handler names")
-        for name in value:
-            names.check_simple(name, "handler")
-        handlers[stage] = tuple(value)
-    urls = (data.get("webhook") or {}).get("urls", [])
-    if not isinstance(urls, list) or not all(
-        isinstance(u, str) and u.startswith(("http://", "https://")) for u in urls
-    ):
-        raise TypeError("webhook.urls must be a list of http(s) URLs")
-    workers = data.get("workers", 2)
-    timeout = data.get("timeout", 600)
-    retries = data.get("retries", 3)
-    if not isinstance(workers, int) or not 1 <= workers <= 64:
-        raise ValueError("workers must be an integer from 1 to 64")
-    if not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise ValueError("timeout must be a positive number of seconds")
-    if not isinstance(retries, int) or retries < 0:
-        raise ValueError("retries must be a non-negative integer")
-    return CiConfig(
-        workers=workers,
-        timeout=float(timeout),
-        retries=retries,
-        handlers=handlers,
-        webhook_urls=tuple(urls),
-        sandbox=parse_config(data.get("sandbox")),
-    )
+    """The ``[ci]`` table of the project's ``pipl.toml`` (defaults when absent), read now."""
+    return PiplToml.of(project.root).ci()
 
 
 def ci_user(project: Project) -> str:

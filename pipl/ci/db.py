@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from pipl.ci import outbox
+from pipl.ci import database, outbox
 from pipl.errors import UsageError
 from pipl.text import shorten
 
@@ -22,48 +22,10 @@ QUEUED, RUNNING, PASSED, FAILED, CANCELLED = "queued", "running", "passed", "fai
 STATES = (QUEUED, RUNNING, PASSED, FAILED, CANCELLED)
 DONE = (PASSED, FAILED, CANCELLED)
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    handler TEXT NOT NULL,
-    rank INTEGER NOT NULL,
-    ix TEXT NOT NULL,
-    project TEXT NOT NULL,
-    version TEXT NOT NULL,
-    key TEXT NOT NULL,
-    event_id INTEGER NOT NULL,
-    filename TEXT NOT NULL,
-    sha256 TEXT NOT NULL,
-    state TEXT NOT NULL DEFAULT 'queued',
-    attempts INTEGER NOT NULL DEFAULT 0,
-    not_before REAL NOT NULL DEFAULT 0,
-    created REAL NOT NULL,
-    started REAL,
-    finished REAL,
-    runner_pid INTEGER,
-    child_pid INTEGER,
-    message TEXT NOT NULL DEFAULT '',
-    UNIQUE (ix, project, version, handler, key)
-);
-CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, id);
-CREATE INDEX IF NOT EXISTS jobs_release ON jobs (ix, project, version);
-CREATE INDEX IF NOT EXISTS jobs_name ON jobs (project, version);
-CREATE TABLE IF NOT EXISTS made (
-    job_id INTEGER NOT NULL,
-    ix TEXT NOT NULL,
-    project TEXT NOT NULL,
-    version TEXT NOT NULL,
-    UNIQUE (job_id, ix, project, version)
-);
-"""
-
 COLUMNS = (
     "id, handler, rank, ix, project, version, key, event_id, filename, sha256, state, "
     "attempts, not_before, created, started, finished, runner_pid, child_pid, message, reason"
 )
-
-# why a job runs when its release's upload is not the reason (a re-processing)
-_REASON = "ALTER TABLE jobs ADD COLUMN reason TEXT NOT NULL DEFAULT ''"
 
 
 @dataclass(frozen=True)
@@ -105,18 +67,16 @@ class Job:
         return data
 
 
-def open_db(project_root: Path) -> sqlite3.Connection:
-    from pipl.ci.catalog import SCHEMA as CATALOG
+def open_db(project_root: Path, *, migrate: bool = True) -> database.Connection:
+    """The project's CI database (``pipl.ci.database``); ``with open_db(root) as conn:``
+    closes it at the end of the block. ``migrate=False``: never change its schema."""
+    return database.connect(outbox.ci_dir(project_root), migrate=migrate)
 
-    conn = outbox.connect(outbox.ci_dir(project_root))
-    conn.executescript(SCHEMA + CATALOG)
-    if "reason" not in {row[1] for row in conn.execute("PRAGMA table_info(jobs)")}:
-        try:
-            conn.execute(_REASON)
-        except sqlite3.OperationalError as exc:  # another process added it meanwhile
-            if "duplicate column" not in str(exc):
-                raise
-    return conn
+
+def migrate(project_root: Path) -> list[database.Migration]:
+    """Bring the project's CI database up to date now (the runner and the web server call
+    this as they start, so that their requests find it so); the migrations applied."""
+    return database.upgrade(outbox.ci_dir(project_root))
 
 
 def _job(row: tuple[Any, ...]) -> Job:

@@ -46,27 +46,6 @@ KEY = "after "
 SETTLE = 1.0  # seconds a re-processing waits, after the last release that joined it
 MAX_SETTLE = 20.0  # seconds a steady stream of releases may hold it back, at most
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS remakes (
-    job_id INTEGER PRIMARY KEY,
-    pins TEXT NOT NULL,
-    chain TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS flow_paused (
-    ix TEXT PRIMARY KEY,
-    since REAL NOT NULL,
-    by TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS flow_skipped (
-    ix TEXT NOT NULL,
-    project TEXT NOT NULL,
-    version TEXT NOT NULL,
-    event TEXT NOT NULL,
-    tasks TEXT NOT NULL,
-    PRIMARY KEY (ix, project, version)
-);
-"""
-
 Release = tuple[str, str]  # (normalized project, version)
 
 
@@ -79,13 +58,8 @@ class Remake:
     chain: list[Release]  # the releases that led to it, from an upload down
 
 
-def init(conn: sqlite3.Connection) -> None:
-    conn.executescript(SCHEMA)
-
-
 def remake_of(conn: sqlite3.Connection, job_id: int) -> Remake | None:
     """The re-processing a job runs (None: the job runs for its own release)."""
-    init(conn)
     row = conn.execute("SELECT pins, chain FROM remakes WHERE job_id = ?", (job_id,)).fetchone()
     if row is None:
         return None
@@ -100,7 +74,6 @@ def queue(
 ) -> list[int]:
     """Queue the re-processings the releases of ``events`` call for (a release landing on
     a paused stage is noted instead); the events that made a job (one per job)."""
-    init(conn)
     seen: dict[tuple[str, str, str], outbox.Event] = {}
     for event in events:
         if HANDLER in handlers(event.index):
@@ -124,7 +97,6 @@ def queue(
 def remade_for(conn: sqlite3.Connection, project: str, version: str) -> list[db.Job]:
     """The re-processing jobs release ``project version`` set going (queued for it, or
     joined by it), oldest first."""
-    init(conn)
     pin = f"{names.normalize_dist(project)}=={version}"
     rows = conn.execute(
         "SELECT j.id FROM jobs AS j LEFT JOIN remakes AS r ON r.job_id = j.id "
@@ -148,14 +120,12 @@ class Pause:
 
 def paused(conn: sqlite3.Connection) -> dict[str, Pause]:
     """The indexes whose flow is paused."""
-    init(conn)
     rows = conn.execute("SELECT ix, since, by FROM flow_paused").fetchall()
     return {str(ix): Pause(str(ix), float(since), str(by)) for ix, since, by in rows}
 
 
 def skipped(conn: sqlite3.Connection, index: str) -> list[Release]:
     """The releases that landed on ``index`` while its flow was paused, not flowed yet."""
-    init(conn)
     rows = conn.execute(
         "SELECT project, version FROM flow_skipped WHERE ix = ? ORDER BY project, version",
         (index,),
@@ -165,7 +135,6 @@ def skipped(conn: sqlite3.Connection, index: str) -> list[Release]:
 
 def pause(conn: sqlite3.Connection, index: str, by: str) -> Pause:
     """Pause the flow on ``index`` (kept while paused already)."""
-    init(conn)
     conn.execute(
         "INSERT OR IGNORE INTO flow_paused (ix, since, by) VALUES (?, ?, ?)",
         (index, time.time(), by),
@@ -176,7 +145,6 @@ def pause(conn: sqlite3.Connection, index: str, by: str) -> Pause:
 def resume(conn: sqlite3.Connection, client: IndexClient, index: str) -> list[int]:
     """Let data flow on ``index`` again and queue the re-processings the latest release of
     each name noted while it was paused calls for; the ids of the jobs queued."""
-    init(conn)
     conn.execute("DELETE FROM flow_paused WHERE ix = ?", (index,))
     rows = conn.execute(
         "SELECT project, version, event FROM flow_skipped WHERE ix = ?", (index,)
@@ -202,7 +170,6 @@ def resume(conn: sqlite3.Connection, client: IndexClient, index: str) -> list[in
 def expected(conn: sqlite3.Connection, tasks: list[str]) -> list[tuple[str, str, str]]:
     """(index, upstream, version) of the releases meant to flow into ``tasks``: those a
     re-processing of one was queued for, and those noted while the flow was paused."""
-    init(conn)
     if not tasks:
         return []
     marks = ",".join("?" * len(tasks))

@@ -21,95 +21,20 @@ own: the approvals of the releases it was made from count for it.
 from __future__ import annotations
 
 import sqlite3
-import tomllib
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pipl import names
-from pipl.errors import ProjectError
-from pipl.project.config import FILENAME
+from pipl.project.config import Gate, PiplToml
 from pipl.project.project import Project
 
 QA_NONE = "QA none"  # how a qa job that found no tests begins its summary
 
 
-@dataclass(frozen=True)
-class Gate:
-    qa: bool = False
-    wheel: bool = False
-    processing: bool = False
-    approvals: int = 0
-    reviewers: tuple[str, ...] = ()
-
-    def describe(self) -> str:
-        parts = []
-        if self.qa:
-            parts.append("QA passed")
-        if self.wheel:
-            parts.append("a wheel")
-        if self.processing:
-            parts.append("processing passed")
-        if self.approvals:
-            who = f" by {', '.join(self.reviewers)}" if self.reviewers else ""
-            parts.append(f"{self.approvals} approval(s){who}")
-        return ", ".join(parts) or "nothing"
-
-
-DEFAULTS: dict[str, Gate] = {
-    "qa": Gate(qa=True, wheel=True),
-    "prod": Gate(qa=True, processing=True, approvals=1),
-}
-
-
 def load_gates(project: Project) -> dict[str, Gate]:
     """The gates of the project's stages: the defaults, replaced stage by stage by the
-    ``[gates.STAGE]`` tables of ``pipl.toml``."""
-    path = project.root / FILENAME
-    try:
-        data = tomllib.loads(path.read_text()).get("gates", {})
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ProjectError(
-            f"{path}: cannot read the [gates] tables ({exc}); fix the file"
-        ) from None
-    try:
-        return parse(data, project.config.stages)
-    except (TypeError, ValueError) as exc:
-        raise ProjectError(f"{path}: [gates] {exc}; fix the file") from None
-
-
-def parse(data: Any, stages: Sequence[str]) -> dict[str, Gate]:
-    if not isinstance(data, dict):
-        raise TypeError("must be tables, one per stage")
-    gates = {stage: gate for stage, gate in DEFAULTS.items() if stage in stages}
-    known = set(Gate.__dataclass_fields__)
-    for stage, table in data.items():
-        if stage not in stages:
-            raise ValueError(f"gates.{stage}: no such stage (stages: {', '.join(stages)})")
-        if not isinstance(table, dict):
-            raise TypeError(f"gates.{stage} must be a table")
-        unknown = sorted(set(table) - known)
-        if unknown:
-            raise ValueError(
-                f"gates.{stage}.{unknown[0]} is not a setting ({', '.join(sorted(known))})"
-            )
-        for key in ("qa", "wheel", "processing"):
-            if not isinstance(table.get(key, False), bool):
-                raise TypeError(f"gates.{stage}.{key} must be true or false")
-        approvals = table.get("approvals", 0)
-        if not isinstance(approvals, int) or isinstance(approvals, bool) or approvals < 0:
-            raise ValueError(f"gates.{stage}.approvals must be a number from 0")
-        reviewers = table.get("reviewers", [])
-        if not isinstance(reviewers, list) or not all(isinstance(r, str) for r in reviewers):
-            raise TypeError(f"gates.{stage}.reviewers must be a list of user names")
-        gates[stage] = Gate(
-            qa=table.get("qa", False),
-            wheel=table.get("wheel", False),
-            processing=table.get("processing", False),
-            approvals=approvals,
-            reviewers=tuple(names.check_user(r) for r in reviewers),
-        )
-    return gates
+    ``[gates.STAGE]`` tables of ``pipl.toml`` (read now)."""
+    return PiplToml.of(project.root).gates(project.config.stages)
 
 
 @dataclass(frozen=True)
@@ -269,10 +194,7 @@ def check_promotion(
     from pipl.ci import db
     from pipl.errors import PromotionRefused
 
-    conn = db.open_db(project.root)
-    try:
+    with db.open_db(project.root) as conn:
         verdict = unmet(project, conn, client, name, version, source=source, target=target)
-    finally:
-        conn.close()
     if verdict:
         raise PromotionRefused(f"{name} {version} cannot enter {target} yet: {verdict.line()}")

@@ -101,7 +101,7 @@ class JobContext:
     ) -> JobContext:
         """The context of the job ``spec`` describes, with the job process's client (logged
         in with the CI user's token) and runner."""
-        from pipl.ci.sandbox import parse_config
+        from pipl.project.config import parse_sandbox
 
         return cls(
             job_id=spec.job_id,
@@ -118,7 +118,7 @@ class JobContext:
             runner=runner,
             gates=spec.gates,
             created=spec.created,
-            sandbox=parse_config(spec.sandbox or None),
+            sandbox=parse_sandbox(spec.sandbox or None),
         )
 
     def log(self, message: str) -> None:

@@ -237,7 +237,6 @@ def _flowed(conn: sqlite3.Connection, product: str, source: str, newer: str) -> 
     if any((v := _version(str(r[0]))) is not None and v >= wanted for r in rows):
         return True
     tasks = _tasks(conn, product)
-    downstream.init(conn)
     marks = ",".join("?" * len(tasks))
     rows = conn.execute(
         f"SELECT r.pins, j.message FROM remakes AS r JOIN jobs AS j ON j.id = r.job_id "  # noqa: S608 - placeholders only

@@ -1,9 +1,10 @@
 """The CI outbox: upload events recorded durably in the project's CI database.
 
 This module runs inside devpi-server (through pipl's plugin) as well as in the runner, so
-it imports only the standard library. Recording is idempotent: one event per
-(index, filename, sha256), whoever records it (the upload hook, the fast hint after
-commit, or the runner's sweep) and however often (devpi replays hooks after a crash).
+it imports only the standard library and ``pipl.ci.database`` (which owns the tables).
+Recording is idempotent: one event per (index, filename, sha256), whoever records it (the
+upload hook, the fast hint after commit, or the runner's sweep) and however often (devpi
+replays hooks after a crash).
 """
 
 from __future__ import annotations
@@ -13,40 +14,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-DB_NAME = "ci.sqlite"
-BUSY_TIMEOUT_MS = 5000
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    ix TEXT NOT NULL,
-    project TEXT NOT NULL,
-    version TEXT NOT NULL,
-    filename TEXT NOT NULL,
-    sha256 TEXT NOT NULL,
-    serial INTEGER NOT NULL,
-    source TEXT NOT NULL,
-    recorded REAL NOT NULL,
-    taken INTEGER NOT NULL DEFAULT 0,
-    UNIQUE (ix, filename, sha256)
-);
-CREATE INDEX IF NOT EXISTS events_taken ON events (taken, id);
-CREATE TABLE IF NOT EXISTS complete (
-    ix TEXT NOT NULL,
-    project TEXT NOT NULL,
-    version TEXT NOT NULL,
-    recorded REAL NOT NULL,
-    UNIQUE (ix, project, version)
-);
-CREATE TABLE IF NOT EXISTS hints (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    ix TEXT NOT NULL,
-    project TEXT NOT NULL,
-    version TEXT NOT NULL,
-    serial INTEGER NOT NULL,
-    recorded REAL NOT NULL
-);
-"""
+from pipl.ci.database import DB_NAME as DB_NAME  # where the tables live, re-exported
+from pipl.ci.database import Connection
+from pipl.ci.database import connect as _connect
 
 
 @dataclass(frozen=True)
@@ -78,16 +48,9 @@ def ci_dir_for_serverdir(serverdir: Path) -> Path | None:
     return state / "ci"
 
 
-def connect(folder: Path) -> sqlite3.Connection:
-    """The CI database in ``folder`` (created on first use), in WAL mode so the plugin and
-    the runner write beside each other."""
-    folder.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(folder / DB_NAME, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.executescript(SCHEMA)
-    return conn
+def connect(folder: Path, *, migrate: bool = True) -> Connection:
+    """The CI database in ``folder`` (``pipl.ci.database.connect``)."""
+    return _connect(folder, migrate=migrate)
 
 
 def record_event(

@@ -52,15 +52,12 @@ class Plan:
 
 def plan(ctx: JobContext) -> Plan | None:
     """The re-processing this job runs (None: it runs for its release's own upload)."""
-    conn = db.open_db(ctx.project.root)
-    try:
+    with db.open_db(ctx.project.root) as conn:
         job = db.get_job(conn, ctx.job_id)
         remake = downstream.remake_of(conn, ctx.job_id)
         if remake is None:
             return None
         number = 1 + max((_post(v) for v in made_versions(conn, ctx)), default=0)
-    finally:
-        conn.close()
     follows = followed(ctx)
     pins: list[str] = []
     ignored: list[str] = []

@@ -17,33 +17,18 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-import tomllib
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from pipl import names
-from pipl.errors import ProjectError, UsageError
-from pipl.project.config import FILENAME
+from pipl.errors import UsageError
+from pipl.project.config import PiplToml, ReviewConfig
 from pipl.project.project import Project
 
 APPROVE, REJECT = "approve", "reject"
 DECISIONS = (APPROVE, REJECT)
 MAX_COMMENT = 2000  # characters
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS reviews (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    ix TEXT NOT NULL,
-    project TEXT NOT NULL,
-    version TEXT NOT NULL,
-    user TEXT NOT NULL,
-    decision TEXT NOT NULL,
-    comment TEXT NOT NULL DEFAULT '',
-    files TEXT NOT NULL,
-    at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS reviews_release ON reviews (ix, project, version, id);
-"""
 COLUMNS = "id, ix, project, version, user, decision, comment, files, at"
 
 
@@ -64,21 +49,6 @@ class Review:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class ReviewConfig:
-    """The ``[reviews]`` table of ``pipl.toml``."""
-
-    reviewers: tuple[str, ...] = ()
-    self_approval: bool = False
-
-
-def ensure(conn: sqlite3.Connection) -> None:
-    """Create the reviews table if it is not there yet (statement by statement, so that a
-    transaction the caller has open stays open)."""
-    for statement in filter(str.strip, SCHEMA.split(";")):
-        conn.execute(statement)
 
 
 def check_decision(decision: str, comment: str) -> tuple[str, str]:
@@ -112,7 +82,6 @@ def record(
     decision, comment = check_decision(decision, comment)
     if not files:
         raise UsageError(f"{project} {version} has no files on {index}: nothing to review")
-    ensure(conn)
     key, now = names.normalize_dist(names.check_dist(project)), time.time()
     text = json.dumps(dict(sorted(files.items())))
     cur = conn.execute(
@@ -125,7 +94,6 @@ def record(
 
 def decisions(conn: sqlite3.Connection, index: str, project: str, version: str) -> list[Review]:
     """Every decision on the release, oldest first."""
-    ensure(conn)
     rows = conn.execute(
         f"SELECT {COLUMNS} FROM reviews WHERE ix = ? AND project = ? AND version = ? "  # noqa: S608 - constant columns
         "ORDER BY id",
@@ -166,32 +134,10 @@ def approvals_for(
     """The users whose approval of ``name version`` on ``index`` counts for ``files``."""
     from pipl.ci import db
 
-    conn = db.open_db(project.root)
-    try:
+    with db.open_db(project.root) as conn:
         return [r.user for r in valid_approvals(conn, index, name, version, files)]
-    finally:
-        conn.close()
 
 
 def load_config(project: Project) -> ReviewConfig:
     """The ``[reviews]`` table of the project's ``pipl.toml`` (defaults when absent)."""
-    path = project.root / FILENAME
-    try:
-        data = tomllib.loads(path.read_text()).get("reviews", {})
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ProjectError(
-            f"{path}: cannot read the [reviews] table ({exc}); fix the file"
-        ) from None
-    reviewers = data.get("reviewers", []) if isinstance(data, dict) else None
-    self_approval = data.get("self_approval", False) if isinstance(data, dict) else None
-    if not isinstance(reviewers, list) or not all(isinstance(u, str) for u in reviewers):
-        raise ProjectError(
-            f"{path}: [reviews] reviewers must be a list of user names; fix the file"
-        )
-    if not isinstance(self_approval, bool):
-        raise ProjectError(f"{path}: [reviews] self_approval must be true or false; fix the file")
-    try:
-        checked = tuple(names.check_user(u) for u in reviewers)
-    except UsageError as exc:
-        raise ProjectError(f"{path}: [reviews] reviewers: {exc}; fix the file") from None
-    return ReviewConfig(checked, self_approval)
+    return PiplToml.of(project.root).reviews()

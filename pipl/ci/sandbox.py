@@ -40,6 +40,7 @@ from typing import IO, Any
 from pipl.errors import CommandError
 from pipl.errors import Rejected as Rejected  # the sandbox's errors, importable from here
 from pipl.errors import SandboxUnavailable as SandboxUnavailable
+from pipl.project.config import SandboxConfig
 from pipl.runner import Completed, Runner, failure_message
 
 INSTALL_HINT = (
@@ -74,39 +75,6 @@ SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
 SMALL_TMPFS = 64 * 1024 * 1024  # bytes of the empty /etc, /home, /root, /run and /var
 MAX_OUTPUT = 2 * 1024 * 1024  # bytes of a sandboxed program's output kept for the log
 BWRAP_ENV = "PIPL_BWRAP"  # the bwrap to use, instead of the system's or the wheel's
-
-
-@dataclass(frozen=True)
-class SandboxConfig:
-    """``[ci.sandbox]`` in ``pipl.toml``."""
-
-    enabled: bool = True  # false: index code runs unsandboxed (status warns every time)
-    network: bool = True  # false: tests, processing and pipelines run with no network
-    memory_mb: int = 4096  # data segment limit of each process (RLIMIT_DATA)
-    processes: int = 1024  # processes and threads of the OS user (RLIMIT_NPROC)
-    file_size_mb: int = 4096  # largest file it may write (RLIMIT_FSIZE)
-    landlock: bool = True  # where the kernel has it: writes only beneath its own folders
-
-
-def parse_config(data: Any) -> SandboxConfig:
-    """The ``[ci.sandbox]`` table; ``TypeError``/``ValueError`` name the bad key."""
-    if data is None:
-        return SandboxConfig()
-    if not isinstance(data, dict):
-        raise TypeError("sandbox must be a table")
-    known = set(SandboxConfig.__dataclass_fields__)
-    unknown = sorted(set(data) - known)
-    if unknown:
-        known_list = ", ".join(sorted(known))
-        raise ValueError(f"sandbox.{unknown[0]} is not a setting (known: {known_list})")
-    for key in ("enabled", "network", "landlock"):
-        if not isinstance(data.get(key, True), bool):
-            raise TypeError(f"sandbox.{key} must be true or false")
-    for key in ("memory_mb", "processes", "file_size_mb"):
-        value = data.get(key, 1)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"sandbox.{key} must be a positive integer")
-    return SandboxConfig(**data)
 
 
 @functools.cache

@@ -108,11 +108,8 @@ def status(project: Project, web_url: str | None = None) -> RunnerStatus:
 
     counts: dict[str, int] = {}
     if (outbox.ci_dir(project.root) / outbox.DB_NAME).exists():
-        conn = db.open_db(project.root)
-        try:
+        with db.open_db(project.root) as conn:
             counts = db.counts(conn)
-        finally:
-            conn.close()
     pid = runner_pid(project)
     web = web_url if pid is not None else None
     sup = supervisor.read_state(project.root)

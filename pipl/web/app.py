@@ -38,7 +38,13 @@ def templates() -> Any:
 
 
 class WebApp:
+    """The dashboard and API of ``project``. The CI database is brought up to date here,
+    once, so that no request changes its schema."""
+
     def __init__(self, project: Project) -> None:
+        from pipl.ci import db
+
+        db.migrate(project.root)
         self.project = project
         self.auth = WebAuth(service.TokenChecker(project))
         self.api = ApiApp(project, self.auth.caller_for)
@@ -74,7 +80,7 @@ class WebApp:
                 raise NotFound(f"there is no page at {request.path_info}")
             func, params = found
             check_length(request, SMALL_BODY)
-            ctx = service.Context(self.project, self.auth.caller_for(request))
+            ctx = service.Context(self.project, self.auth.caller_for(request), migrate=False)
             read_body(request, SMALL_BODY)
             p = pages.Page(request, ctx, self.templates, csrf)
             result = func(p, **params)

@@ -69,6 +69,10 @@ class Context:
     _index: IndexClient | None = None
     _ci: sqlite3.Connection | None = None
     _readable: set[str] = field(default_factory=set)
+    # a local caller may bring the CI database up to date as it first opens it; a web
+    # server's requests pass False: they never change its schema (the server did, as it
+    # started)
+    migrate: bool = True
     # what one request has read already (index configs, the server's serial), by key
     memo: dict[str, Any] = field(default_factory=dict)
 
@@ -99,7 +103,7 @@ class Context:
         if self._ci is None:
             from pipl.ci import db
 
-            self._ci = db.open_db(self.project.root)
+            self._ci = db.open_db(self.project.root, migrate=self.migrate)
         return self._ci
 
     @property

@@ -100,8 +100,7 @@ def announce(ctx: JobContext, index: str, name: str, version: str) -> int:
     from pipl.names import normalize_dist
 
     project = normalize_dist(name)
-    conn = db.open_db(ctx.project.root)
-    try:
+    with db.open_db(ctx.project.root) as conn:
         db.record_made(conn, ctx.job_id, index, project, version)
         if not (ctx.client.get_index(index).get("pipl_handlers") or []):
             return 0
@@ -110,8 +109,6 @@ def announce(ctx: JobContext, index: str, name: str, version: str) -> int:
         new = release_events(conn, ctx.client, index, name, version, serial, "push")
         db.end_settle(conn, index, project, version)  # jobs made from its hooks' events
         return new
-    finally:
-        conn.close()
 
 
 def unpack(archive: Path, dest: Path) -> Path:

@@ -27,8 +27,7 @@ class PromoteHandler(BaseHandler):
         target = ctx.promote_to
         if not target:
             return f"{ctx.index} names no pipl_promote_to: nothing to promote"
-        conn = db.open_db(ctx.project.root)
-        try:
+        with db.open_db(ctx.project.root) as conn:
             if qa_state(conn, normalize_dist(ctx.name), ctx.version)[0] == "pending":
                 raise NotYet(f"QA of {ctx.name} {ctx.version} is still running on another index")
             with ctx.phase("gates"):
@@ -41,8 +40,6 @@ class PromoteHandler(BaseHandler):
                     source=ctx.index,
                     target=target,
                 )
-        finally:
-            conn.close()
         if verdict.only_approvals:  # not a failure: it waits for a review
             return f"{HELD}{ctx.index}, not promoted to {target}: {verdict.line()}"
         if verdict:
@@ -89,8 +86,7 @@ def _promoting(ctx: JobContext, requirements: list[str]) -> list[str]:
     from pipl.names import normalize_dist
 
     busy = []
-    conn = db.open_db(ctx.project.root)
-    try:
+    with db.open_db(ctx.project.root) as conn:
         for text in requirements:
             try:
                 name = normalize_dist(Requirement(text).name)
@@ -104,6 +100,4 @@ def _promoting(ctx: JobContext, requirements: list[str]) -> list[str]:
             ).fetchone()
             if row is not None:
                 busy.append(text)
-    finally:
-        conn.close()
     return busy

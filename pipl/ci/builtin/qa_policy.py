@@ -21,57 +21,20 @@ from __future__ import annotations
 
 import platform
 import sys
-import tomllib
-from dataclasses import dataclass
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from pipl import names
 from pipl.ci.builtin.files import download, existing_toxresult
 from pipl.ci.handlers import HandlerFailed, JobContext
-from pipl.errors import ProjectError
 from pipl.index.links import Link
-from pipl.project.config import FILENAME
+from pipl.project.config import PiplToml, QaSettings
 from pipl.project.project import Project
-
-
-@dataclass(frozen=True)
-class QaSettings:
-    checks: tuple[str, ...] = ()
-    contracts: bool = True
 
 
 def load_qa_settings(project: Project) -> QaSettings:
     """The ``[qa]`` table of the project's ``pipl.toml`` (defaults when absent)."""
-    path = project.root / FILENAME
-    try:
-        data = tomllib.loads(path.read_text()).get("qa", {})
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ProjectError(f"{path}: cannot read the [qa] table ({exc}); fix the file") from None
-    try:
-        return parse_qa(data)
-    except (TypeError, ValueError) as exc:
-        raise ProjectError(f"{path}: [qa] {exc}; fix the file") from None
-
-
-def parse_qa(data: Any) -> QaSettings:
-    if not isinstance(data, dict):
-        raise TypeError("must be a table")
-    unknown = sorted(set(data) - {"checks", "contracts"})
-    if unknown:
-        raise ValueError(f"qa.{unknown[0]} is not a setting (checks, contracts)")
-    checks = data.get("checks", [])
-    if not isinstance(checks, list) or not all(isinstance(c, str) for c in checks):
-        raise TypeError("qa.checks must be a list of packl names on the base index")
-    contracts = data.get("contracts", True)
-    if not isinstance(contracts, bool):
-        raise TypeError("qa.contracts must be true or false")
-    try:
-        found = tuple(names.normalize_dist(names.check_dist(c)) for c in checks)
-    except Exception as exc:  # one line naming the bad name
-        raise ValueError(f"qa.checks: {exc}") from None
-    return QaSettings(checks=tuple(dict.fromkeys(found)), contracts=contracts)
+    return PiplToml.of(project.root).qa()
 
 
 def policy_file(ctx: JobContext, name: str) -> tuple[str, Link]:
