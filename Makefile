@@ -56,6 +56,7 @@ lint: install
 	$(BIN)/ruff check pipl pipl_pipe tests bench examples
 	$(BIN)/ruff format --check pipl pipl_pipe tests bench examples
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 bench: install
 	$(BIN)/python bench/run.py

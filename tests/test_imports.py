@@ -36,3 +36,15 @@ def test_console_script_runs():
         [sys.executable, "-m", "pipl.cli", "--version"], capture_output=True, text=True
     )
     assert out.returncode == 0 and "pipl" in out.stdout
+
+
+def test_imports_point_down_the_layers():
+    """The contract of ``[tool.importlinter]`` (import-linter, also in ``make lint``)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    lint = Path(sys.executable).parent / "lint-imports"
+    done = subprocess.run(
+        [lint, "--no-cache"], cwd=root, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout[-3000:]

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from pipl import names
 from pipl.project.config import DEFAULT_HANDLERS, CiConfig, PiplToml
-from pipl.project.project import Project
+from pipl.project.project import CI_USER_SUFFIX, WEBHOOK_SECRET, Project
 
 __all__ = [
     "CI_USER_SUFFIX",
@@ -39,9 +39,6 @@ __all__ = [
     "webhook_secret_file",
 ]
 
-CI_USER_SUFFIX = "-ci"
-WEBHOOK_SECRET = "ci-webhook.secret"  # noqa: S105 - a file name, not a secret
-
 
 def load_ci_config(project: Project) -> CiConfig:
     """The ``[ci]`` table of the project's ``pipl.toml`` (defaults when absent), read now."""
@@ -50,7 +47,7 @@ def load_ci_config(project: Project) -> CiConfig:
 
 def ci_user(project: Project) -> str:
     """The devpi user the runner acts as."""
-    return names.check_user(f"{project.owner}{CI_USER_SUFFIX}")
+    return names.check_user(project.ci_user)
 
 
 def webhook_secret_file(project: Project) -> Path:
@@ -59,13 +56,4 @@ def webhook_secret_file(project: Project) -> Path:
 
 def ensure_ci_secrets(project: Project) -> None:
     """Generate the CI user's password and the webhook secret (0600 files) if missing."""
-    import secrets as random
-
-    from pipl.fsutil import write_private
-
-    store = project.secrets
-    if store.password(ci_user(project)) is None:
-        store.set_password(ci_user(project), random.token_urlsafe(24))
-    secret = webhook_secret_file(project)
-    if not secret.exists():
-        write_private(secret, random.token_urlsafe(32) + "\n")
+    project.ensure_ci_secrets()

@@ -1,24 +1,13 @@
-"""The CI runner's own devpi user: it may upload only to the stages it pushes to."""
+"""The CI runner's own devpi user logs in (``pipl.index.users.ensure_ci_user`` creates
+it): it may upload only to the stages it pushes to."""
 
 from __future__ import annotations
 
-from pipl.ci.config import ci_user, ensure_ci_secrets
+from pipl.ci.config import ci_user
 from pipl.errors import AuthError
 from pipl.index.client import IndexClient
 from pipl.project.project import Project
 from pipl.project.secrets import Token
-
-
-def ensure_ci_user(project: Project, admin: IndexClient) -> bool:
-    """Create the CI user (password in the 0600 secrets) if missing; True when created."""
-    ensure_ci_secrets(project)
-    name = ci_user(project)
-    password = project.secrets.password(name)
-    assert password is not None
-    if name in admin.users():
-        return False
-    admin.create_user(name, password)
-    return True
 
 
 def ci_login(project: Project, client: IndexClient) -> Token:

@@ -72,10 +72,10 @@ class DefaultIndexes:
 
 def default_specs(project: Project) -> list[IndexSpec]:
     """The base index then the stages from last to first (each one's bases exist before it)."""
-    from pipl.ci.config import ci_user, load_ci_config
+    from pipl.project.config import PiplToml
 
     owner = project.owner
-    ci = load_ci_config(project)
+    ci = PiplToml.of(project.root).ci()
     specs = [
         IndexSpec(
             name=project.base_index,
@@ -100,7 +100,7 @@ def default_specs(project: Project) -> list[IndexSpec]:
                 bases=[nxt],
                 volatile=position == 0,
                 # the CI runner's user pushes promoted releases and publishes products
-                acl_upload=[AUTHENTICATED] if position == 0 else [owner, ci_user(project)],
+                acl_upload=[AUTHENTICATED] if position == 0 else [owner, project.ci_user],
                 options={
                     "pipl_handlers": ci.stage_handlers(project.config.stages[position]),
                     "pipl_promote_to": stages[position + 1] if position + 1 < len(stages) else "",
@@ -136,7 +136,7 @@ def create_default(project: Project, admin: IndexClient) -> DefaultIndexes:
     """Create (or bring back in line with pipl.toml) the owner and CI users, base and stage
     indexes (and the PyPI mirror's settings), and put pipl-pipe and the build backends on
     the base index."""
-    from pipl.ci.users import ensure_ci_user
+    from pipl.index.users import ensure_ci_user
 
     ensure_owner(project, admin)
     ensure_ci_user(project, admin)

@@ -101,3 +101,16 @@ def check_removable(project: Project, name: str) -> None:
     names.check_user(name)
     if name in project_users(project):
         raise UsageError(f"{name!r} is needed by the project and cannot be removed")
+
+
+def ensure_ci_user(project: Project, admin: IndexClient) -> bool:
+    """Create the CI runner's devpi user (its password in the 0600 secrets, made with the
+    webhooks' key if missing) if missing; True when created."""
+    project.ensure_ci_secrets()
+    name = names.check_user(project.ci_user)
+    password = project.secrets.password(name)
+    assert password is not None
+    if name in admin.users():
+        return False
+    admin.create_user(name, password)
+    return True

@@ -10,6 +10,9 @@ from pipl.errors import ProjectError
 from pipl.project.config import FILENAME, ProjectConfig
 from pipl.project.secrets import SecretStore
 
+CI_USER_SUFFIX = "-ci"  # the CI runner's devpi user is the owner's name and this
+WEBHOOK_SECRET = "ci-webhook.secret"  # noqa: S105 - the file of the webhooks' key, not a secret
+
 ENV_PROJECT = "PIPL_PROJECT"
 
 
@@ -84,10 +87,27 @@ class Project(ProjectFiles):
             host = f"[{host}]"
         return f"http://{host}:{self.config.port}"
 
+    def ensure_ci_secrets(self) -> None:
+        """Generate the CI user's password and the webhooks' key (0600 files) if missing."""
+        import secrets as random
+
+        from pipl.fsutil import write_private
+
+        if self.secrets.password(self.ci_user) is None:
+            self.secrets.set_password(self.ci_user, random.token_urlsafe(24))
+        secret = self.secrets.path / WEBHOOK_SECRET
+        if not secret.exists():
+            write_private(secret, random.token_urlsafe(32) + "\n")
+
     @property
     def owner(self) -> str:
         """The devpi user that owns the project's base and stage indexes."""
         return self.config.name
+
+    @property
+    def ci_user(self) -> str:
+        """The devpi user the CI runner acts as (its password is among the secrets)."""
+        return f"{self.owner}{CI_USER_SUFFIX}"
 
     @property
     def base_index(self) -> str:
