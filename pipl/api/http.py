@@ -89,7 +89,8 @@ class ApiApp:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = Request(environ)
-        return self.handle(request)(environ, start_response)
+        answer: Iterable[bytes] = self.handle(request)(environ, start_response)
+        return answer
 
     def handle(self, request: Request) -> Response:
         if request.path_info == OPENAPI_PATH and request.method == "GET":

@@ -42,8 +42,9 @@ def read_body(request: Request, limit: int) -> bytes:
     ``request.body`` and ``request.POST``."""
     check_length(request, limit)
     if request.content_length is not None or not request.is_body_readable:
-        return request.body
-    data = request.body_file_raw.read(limit + 1)
+        body: bytes = request.body
+        return body
+    data: bytes = request.body_file_raw.read(limit + 1)
     if len(data) > limit:
         raise too_large(limit)
     request.body = data

@@ -38,9 +38,9 @@ from pipl.errors import InfraError as InfraError
 from pipl.errors import NotYet as NotYet
 
 if TYPE_CHECKING:
-    from pipl.ci.sandbox import SandboxConfig
     from pipl.ci.spec import JobSpec
     from pipl.index.client import IndexClient
+    from pipl.project.config import SandboxConfig
     from pipl.project.project import Project
     from pipl.runner import Runner
 
@@ -165,11 +165,11 @@ class JobContext:
         warning in the log."""
         from pipl.ci.sandbox import (
             Sandbox,
-            SandboxConfig,
             SandboxRunner,
             SandboxUnavailable,
             unavailable_reason,
         )
+        from pipl.project.config import SandboxConfig
 
         config = self.sandbox or SandboxConfig()
         if not config.enabled:
@@ -211,7 +211,7 @@ def load(name: str) -> Handler:
         )
     try:
         obj = ep.load()
-        handler = obj() if isinstance(obj, type) else obj
+        handler: Handler = obj() if isinstance(obj, type) else obj
         for attr in ("rank", "per_file", "run", "accepts"):
             getattr(handler, attr)
     except Exception as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from packaging.requirements import InvalidRequirement, Requirement
 
@@ -57,12 +58,12 @@ def _dep_list(pyproject: PyProject, extra: str | None) -> list[str]:
     if extra is None:
         if "dependencies" not in project:
             project["dependencies"] = tomlkit.array()
-        return project["dependencies"]
+        return cast("list[str]", project["dependencies"])
     names.check_simple(extra, "extra")
     extras = project.setdefault("optional-dependencies", tomlkit.table())
     if extra not in extras:
         extras[extra] = tomlkit.array()
-    return extras[extra]
+    return cast("list[str]", extras[extra])
 
 
 def _find(deps: list[str], name: str) -> int | None:

@@ -68,7 +68,8 @@ class WebApp:
             response = self.page(request)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
-        return response(environ, start_response)
+        answer: Iterable[bytes] = response(environ, start_response)
+        return answer
 
     def page(self, request: Request) -> Response:
         found = pages.find(request.method, request.path_info)

@@ -69,7 +69,7 @@ def _form_field(request: Request, name: str) -> str:
 
 def csrf_token(request: Request, response: Response) -> str:
     """The visitor's CSRF token, set as a cookie on ``response`` when new."""
-    token = request.cookies.get(CSRF_COOKIE)
+    token: str | None = request.cookies.get(CSRF_COOKIE)
     if not token:
         token = secrets.token_urlsafe(24)
         response.set_cookie(CSRF_COOKIE, token, httponly=False, samesite="Strict", path="/")

@@ -54,7 +54,9 @@ def readable_indexes(ctx: Context) -> list[str] | None:
     return None if found == every else found
 
 
-def _filters(ctx: Context, packl: str | None, index: str | None, handler: str | None) -> dict:
+def _filters(
+    ctx: Context, packl: str | None, index: str | None, handler: str | None
+) -> dict[str, str | None]:
     """The jobs' filters, checked: a packl name, an index (``user/name`` or a stage's
     name), a handler name."""
     result: dict[str, str | None] = {"project": None, "index": None, "handler": None}

@@ -164,7 +164,7 @@ def _asset(ctx: Context, product: str, version: str, asset: str) -> Asset:
     found = get_product(ctx, product, version)
     if found.error:
         raise FrameworkError(f"product {found.name} {found.version}: {found.error}")
-    match = next((a for a in found.assets if a.name == asset), None)
+    match: Asset | None = next((a for a in found.assets if a.name == asset), None)
     if match is None:
         raise NotFound(
             f"product {found.name} {found.version} has no asset {asset!r} (it has: "

@@ -40,7 +40,8 @@ def error_name(exc: BaseException) -> str:
     """The nearest ``pipl_pipe.errors`` class of ``exc`` (``PipeError`` for any other)."""
     for cls in type(exc).__mro__:
         if getattr(errors, cls.__name__, None) is cls and issubclass(cls, errors.PipeError):
-            return cls.__name__
+            name: str = cls.__name__
+            return name
     return "PipeError"
 
 

@@ -75,7 +75,7 @@ class Result:
     error: str = ""
 
 
-_compiled: dict[str, Any] = {}
+_compiled: dict[str, Callable[[Environment], Any]] = {}
 
 
 def _runner(job: SegmentJob) -> Callable[[Environment], Any]:
