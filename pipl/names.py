@@ -15,6 +15,7 @@ from pipl.errors import UsageError
 # devpi user and index names, project names, stage, workarea and workspace names.
 _SIMPLE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9])?$")
 # PEP 508 distribution names.
+_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+!-]{0,250}$")  # a release file's name
 _DIST = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
 
 # a packl's name becomes a folder, a module and part of its files' names (name-1.2.3-py3-
@@ -64,6 +65,12 @@ def check_stages(stages: list[str]) -> list[str]:
     if "base" in stages:
         raise UsageError("'base' is the project's base index and cannot be a stage name")
     return stages
+
+
+def is_release_filename(name: str) -> bool:
+    """Whether ``name`` can be a release file's name (a wheel's, an sdist's): one plain
+    path segment, never ``..``."""
+    return isinstance(name, str) and bool(_FILE.match(name)) and ".." not in name
 
 
 def normalize_dist(name: str) -> str:

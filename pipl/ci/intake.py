@@ -60,7 +60,6 @@ class IndexCache:
 # they are (a pushed release arrives whole; an uploaded one once it has both)
 SETTLE = 1.0
 
-_FILENAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+!-]{0,250}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -72,11 +71,7 @@ def valid_event(event: outbox.Event) -> bool:
         Version(event.version)
     except (UsageError, InvalidVersion):
         return False
-    return bool(
-        _FILENAME.match(event.filename)
-        and ".." not in event.filename
-        and _SHA256.match(event.sha256)
-    )
+    return bool(names.is_release_filename(event.filename) and _SHA256.match(event.sha256))
 
 
 def jobs_for_events(conn: sqlite3.Connection, cache: IndexCache) -> list[int]:

@@ -541,7 +541,7 @@ def track(state: AppState, folder: Path, prefix: Path | None, name: str | None) 
     """
     import getpass
 
-    from pipl.ci.builtin.pipeline import pipe_data
+    from pipl.pipe.store import pipe_data
     from pipl.pipe.track import track as add
 
     project = state.project()
@@ -552,7 +552,7 @@ def track(state: AppState, folder: Path, prefix: Path | None, name: str | None) 
         user = getpass.getuser()
     except (KeyError, OSError):  # no name for this uid
         user = ""
-    entry = add(project.state_dir, name, prefix, by=user, ci=pipe_data(project, "x").parent)
+    entry = add(project.state_dir, name, prefix, by=user, ci=pipe_data(project))
     click.echo(f"tracking {entry.name}: {entry.prefix} (see /pipelines on the dashboard)")
 
 

@@ -30,9 +30,18 @@ from typing import Any
 from pipl_pipe.segment.worker import JOURNAL, read_journal
 
 from pipl.fsutil import atomic_write
+from pipl.names import normalize_dist
 from pipl.pipe.code import SegmentCode
+from pipl.project.project import Project
 
 META = "segment.json"
+
+
+def pipe_data(project: Project, pipeline: str = "") -> Path:
+    """Where a project keeps the data (and so the cache) of its pipelines between CI runs,
+    ``PROJECT/.pipl/pipe-data/PIPELINE`` (without ``pipeline``: the folder of them all)."""
+    root = project.state_dir / "pipe-data"
+    return root / normalize_dist(pipeline) if pipeline else root
 
 
 def segment_root(prefix: Path, parent_root: Path | None, name: str, key: str) -> Path:

@@ -47,9 +47,9 @@ MAX_DOWNLOAD = 64 * 1024 * 1024  # larger files: the dashboard's download link
 
 def data_root(ctx: Context) -> Path:
     """Where the project keeps its pipelines' data (as CI's ``process`` handler does)."""
-    from pipl.ci.builtin.pipeline import pipe_data
+    from pipl.pipe.store import pipe_data
 
-    return pipe_data(ctx.project, "x").parent
+    return pipe_data(ctx.project)
 
 
 def tracked(ctx: Context) -> dict[str, Path]:

@@ -63,9 +63,9 @@ def upload(
 
 
 def catalog_filename(name: str) -> bool:
-    from pipl.ci.intake import _FILENAME
+    from pipl.names import is_release_filename
 
-    return bool(_FILENAME.match(name)) and ".." not in name and "/" not in name
+    return is_release_filename(name)
 
 
 def _record(ctx: Context, index: str, project: str, version: str, serial: int) -> None:

@@ -28,10 +28,10 @@ from pipl.ci.handlers import HandlerFailed, JobContext, NotYet
 from pipl.ci.sandbox import Rejected, check_tree
 from pipl.errors import UsageError
 from pipl.names import normalize_dist
+from pipl.pipe.store import pipe_data as pipe_data  # where CI keeps each pipeline's data
 
 if TYPE_CHECKING:
     from pipl.ci.builtin.process import JobEnv
-    from pipl.project.project import Project
 
 PIPELINE_GROUP = "pipl_pipe.pipeline"
 KEY = re.compile(r"[0-9a-f]{1,64}")
@@ -39,11 +39,6 @@ PIN = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)==([A-Za-z0-9][A-Za-z0-9.!+_-]*)"
 MAX_DATA = 64 * 1024**3  # bytes of one published segment's data
 MAX_UPSTREAM = 1000  # segments upstream of one leaf
 MAX_INPUTS = 10_000  # input packls of one leaf
-
-
-def pipe_data(project: Project, pipeline: str) -> Path:
-    """Where CI keeps a pipeline's data (and so its cache) between runs."""
-    return project.state_dir / "pipe-data" / normalize_dist(pipeline)
 
 
 def pipeline_module(env: JobEnv, name: str) -> Path | None:
