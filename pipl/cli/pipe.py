@@ -87,6 +87,7 @@ def _report_rows(report: RunReport) -> list[dict[str, Any]]:
             "reused": s.reused,
             "ran": s.ran,
             "failed": s.failed,
+            "retried": s.retried,
             "blocked": s.blocked,
             "failures": [{"instance": n, "error": e, "log": str(log)} for n, e, log in s.failures],
             "path": str(s.root),
@@ -107,7 +108,13 @@ def _report_rows(report: RunReport) -> list[dict[str, Any]]:
 )
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Workers (default: CPUs).")
 @click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler (default: a local one).")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Stop an instance running longer (segments with their own 'timeout' keep it).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars, no retry lines.")
 @json_option
 def run_cmd(
     folder: Path,
@@ -115,14 +122,23 @@ def run_cmd(
     executor: str,
     jobs: int | None,
     scheduler: str | None,
+    timeout: float | None,
     quiet: bool,
     as_json: bool,
 ) -> None:
     """Run the pipeline: compute the instances not done yet under their keys.
 
+    Per segment, SEGMENTS in the pipeline's __init__.py may give "retries" (more
+    attempts for an instance that failed with an exception listed in "retry_on",
+    default ["OSError"]; each retry is reported on stderr and kept in the instance's
+    log) and "timeout" (seconds; an instance past it is stopped, its worker process
+    killed, and it fails with InstanceTimeout). 'pipl pipe cancel' from another
+    terminal stops the run: what finished stays, and this command exits non-zero.
+
     \b
     Example:
       pipl pipe run -P examples/knights -j 2
+      pipl pipe run --timeout 600              # no instance runs over 10 minutes
       pipl pipe run --executor interactive     # one process, for pdb
       pipl pipe run --executor dask --scheduler tcp://head:8786
     """
@@ -131,13 +147,41 @@ def run_cmd(
 
     pipeline = _load(folder, prefix)
     bars = _Bars(quiet or as_json)
+
+    def notice(line: str) -> None:
+        if not quiet:
+            bars.close()
+            click.echo(line, err=True)
+
     try:
-        report = run(pipeline, executor=executor, jobs=jobs, scheduler=scheduler, progress=bars)
+        report = run(
+            pipeline,
+            executor=executor,
+            jobs=jobs,
+            scheduler=scheduler,
+            progress=bars,
+            timeout=timeout,
+            notice=notice,
+        )
     finally:
         bars.close()
     rows = _report_rows(report)
+    if report.status == "cancelled":
+        done = sum(s.ran for s in report.segments)
+        raise PipelineError(
+            f"run {report.run_id} was cancelled: {done} instance(s) ran before it stopped "
+            "and are kept; run again to compute the rest"
+        )
     if as_json:
-        emit_json("pipe-run", {"ok": report.ok, "seconds": report.seconds, "segments": rows})
+        emit_json(
+            "pipe-run",
+            {
+                "ok": report.ok,
+                "status": report.status,
+                "seconds": report.seconds,
+                "segments": rows,
+            },
+        )
     else:
         table(
             [
@@ -209,6 +253,52 @@ def status(folder: Path, prefix: Path | None, as_json: bool) -> None:
             f"last run {last['id']} ({last['executor']}): {last['status']}, "
             f"{last['ran']} ran, {last['reused']} reused, {last['failed']} failed"
         )
+
+
+@pipe.command()
+@pipeline_option
+@prefix_option
+@click.option("--run", "run_id", type=int, help="The run to cancel (default: the one running).")
+@click.option("--no-wait", is_flag=True, help="Return once asked; do not wait for the stop.")
+@click.option(
+    "--wait",
+    "wait_seconds",
+    type=click.FloatRange(min=0),
+    default=60,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for the run to stop.",
+)
+def cancel(
+    folder: Path, prefix: Path | None, run_id: int | None, no_wait: bool, wait_seconds: float
+) -> None:
+    """Cancel the pipeline's running run (from another terminal than the run's).
+
+    Instances that finished stay done; running ones are stopped (their worker
+    processes killed); the run is recorded as cancelled and its 'pipl pipe run'
+    exits non-zero. A run queued from the dashboard is cancelled before it starts.
+
+    \b
+    Example:
+      pipl pipe cancel -P examples/knights
+      pipl pipe cancel --run 12 --no-wait
+    """
+    from pipl.errors import PipelineError
+    from pipl.pipe.control import ACTIVE, request_cancel, wait_ended
+
+    data = _load(folder, prefix).prefix
+    row = request_cancel(data, run_id)
+    if not no_wait and row["status"] in ACTIVE:
+        row = wait_ended(data, int(row["id"]), wait_seconds)
+        if row["status"] in ACTIVE:
+            raise PipelineError(
+                f"run {row['id']} did not stop within {wait_seconds:g}s (status "
+                f"{row['status']}): see pipl pipe status, or wait longer with --wait"
+            )
+    click.echo(
+        f"run {row['id']}: {row['status']} ({row['ran']} ran, {row['reused']} reused, "
+        f"{row['failed']} failed; finished instances are kept)"
+    )
 
 
 @pipe.command()

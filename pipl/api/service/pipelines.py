@@ -3,7 +3,7 @@
 Every name from a request is checked before it reaches a path or a query; data files are
 served only from inside their instance's folder. Pipelines derive from the project's
 packls, so whoever may read the project's first stage index may look at them; running,
-tagging and deleting are the owner's.
+cancelling, tagging and deleting are the owner's.
 """
 
 from __future__ import annotations
@@ -181,6 +181,13 @@ def run(ctx: Context, pipeline: str) -> Run:
         row = db.run_record(run_id)
     assert row is not None  # just recorded
     return _run(row)
+
+
+@operation("pipelines.cancel")
+def cancel(ctx: Context, pipeline: str, run: int | None = None) -> Run:
+    from pipl.pipe.control import request_cancel
+
+    return _run(request_cancel(prefix_of(ctx, pipeline), run))
 
 
 @operation("pipelines.instances")

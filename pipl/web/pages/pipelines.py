@@ -63,7 +63,7 @@ def pipeline(p: Page, name: str) -> Response:
         graph=graph,
         found=found,
         runs=status.runs,
-        active=any(r.status in ("queued", "running") for r in status.runs),
+        active=any(r.status in ("queued", "running", "cancelling") for r in status.runs),
         filters=filters,
         number=number,
         pages=pages,
@@ -76,6 +76,13 @@ def pipeline(p: Page, name: str) -> Response:
 def run(p: Page, name: str) -> Response:
     check_csrf(p.request)
     p.call("pipelines.run", pipeline=name)
+    return p.redirect(f"/pipelines/{quote(name)}")
+
+
+@page("POST", "/pipelines/{name}/cancel")
+def cancel(p: Page, name: str) -> Response:
+    check_csrf(p.request)
+    p.call("pipelines.cancel", pipeline=name)
     return p.redirect(f"/pipelines/{quote(name)}")
 
 
