@@ -212,6 +212,20 @@ def test_kill_9_of_a_run_leaves_no_worker_and_a_rerun_runs_nothing_twice(tmp_pat
     assert not [pid for pid in first if alive(pid)]
 
 
+def test_ctrl_c_of_a_run_stops_its_workers_at_once(tmp_path):
+    prefix = tmp_path / "data"
+    # batches of 8 instances of 1 s: a run waiting for its batches would take 8 s
+    proc, ledger, pids = start_slow_run(tmp_path, prefix, count=60, jobs=2, seconds=1)
+    wait_until(lambda: len(os.listdir(ledger)) >= 2, 60, "the first instances")
+    os.kill(proc.pid, signal.SIGINT)  # workers have process groups of their own
+    started = time.monotonic()
+    proc.communicate(timeout=30)
+    assert time.monotonic() - started < 4
+    assert not [pid for pid in _worker_pids(pids) if alive(pid)]
+    with open_db(prefix) as db:
+        assert db.runs(1)[0]["status"] == "interrupted"
+
+
 def test_workers_hold_the_run_lock(tmp_path):
     # a worker that outlives its run (here: its run's pipe kept open by a stand-in
     # parent) keeps a second run out of the data until it ends

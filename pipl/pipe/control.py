@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from pipl.errors import NotFound, PipelineBusy
-from pipl.pipe.db import TrackingDb, open_db
+from pipl.pipe.db import DB_NAME, TrackingDb, open_db
 
 LOCK = "run.lock"
 WATCH_EVERY = 0.25  # seconds between looks at the run's row
@@ -66,7 +66,7 @@ class CancelWatch:
     """A thread that sets ``stop`` when run ``run_id`` is asked to cancel."""
 
     def __init__(self, prefix: Path, run_id: int, stop: threading.Event) -> None:
-        self.path = open_db(prefix).path
+        self.path = prefix / DB_NAME
         self.run_id = run_id
         self.stop = stop
         self.done = threading.Event()

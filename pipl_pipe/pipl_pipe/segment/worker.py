@@ -193,11 +193,8 @@ def _earlier_log(folder: str, attempt: int) -> str:
 
 
 @contextlib.contextmanager
-def _alarm(seconds: float | None) -> Iterator[None]:
+def _alarm(seconds: float) -> Iterator[None]:
     """Raise ``InstanceTimeout`` in the code running when ``seconds`` have passed."""
-    if not seconds:
-        yield
-        return
 
     def ring(signum: int, frame: Any) -> None:
         raise InstanceTimeout(f"ran over its {seconds:g}s timeout")
@@ -248,8 +245,12 @@ def _run_tasks(
         token = state.enter(env)
         try:
             call = _runner(job)
-            with contextlib.redirect_stdout(buffer), _alarm(job.timeout if options.alarm else None):
-                returned = call(env)
+            with contextlib.redirect_stdout(buffer):
+                if options.alarm and job.timeout:
+                    with _alarm(job.timeout):
+                        returned = call(env)
+                else:
+                    returned = call(env)
             if returned is not None:
                 output = list(returned) if isinstance(returned, list) else [returned]
             elif env.output is not UNSET:
