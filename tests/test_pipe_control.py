@@ -210,6 +210,8 @@ def test_kill_9_of_a_run_leaves_no_worker_and_a_rerun_runs_nothing_twice(tmp_pat
     counts = executions(ledger)
     assert len(counts) == 60 and max(counts.values()) == 1, counts
     assert not [pid for pid in first if alive(pid)]
+    with open_db(prefix) as db:  # the killed run no longer shows as running
+        assert [r["status"] for r in db.runs()] == ["done", "interrupted"]
 
 
 def test_ctrl_c_of_a_run_stops_its_workers_at_once(tmp_path):

@@ -95,6 +95,17 @@ class TrackingDb:
         )
         return cur.rowcount > 0
 
+    def close_stale_runs(self) -> int:
+        """Runs still marked running whose process is gone (the caller holds the run
+        lock, so none can be running) end as interrupted; how many."""
+        cur = self.conn.execute(
+            "UPDATE runs SET status='interrupted', finished=?, "
+            "message='its process ended without recording it' "
+            "WHERE status IN ('running', 'cancelling')",
+            (time.time(),),
+        )
+        return cur.rowcount
+
     def active_run(self, run_id: int | None = None) -> dict[str, Any] | None:
         """The newest run queued, running or being cancelled (or ``run_id`` if it is)."""
         query = "SELECT id FROM runs WHERE status IN ('queued', 'running', 'cancelling')"

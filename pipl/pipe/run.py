@@ -160,6 +160,16 @@ def run(
         s.name: segment_policy(s.name, dict(pipeline.segments.get(s.name, {})), timeout)
         for s in segments
     }
+    _check_timeouts(policies, executor)
+    pipeline.prefix.mkdir(parents=True, exist_ok=True)
+    with run_lock(pipeline.prefix, timeout=1) as lock_fd:
+        save_recipe(pipeline, [(s.name, s.key, s.parents, s.root) for s in segments])
+        how = _How(executor, jobs, scheduler, progress, notice, policies, lock_fd)
+        return _run_locked(pipeline, segments, how, run_id)
+
+
+def _check_timeouts(policies: dict[str, Policy], executor: str | Executor) -> None:
+    """Refuse, before anything runs, timeouts the executor cannot enforce."""
     timed = [name for name, p in policies.items() if p.timeout]
     named = executor if isinstance(executor, str) else executor.name
     supports = named != "dask" if isinstance(executor, str) else executor.supports_timeout
@@ -168,11 +178,6 @@ def run(
             f"segment {timed[0]} has a timeout, which the {named} executor cannot enforce: "
             "use the local executor, or run without --timeout"
         )
-    pipeline.prefix.mkdir(parents=True, exist_ok=True)
-    with run_lock(pipeline.prefix, timeout=1) as lock_fd:
-        save_recipe(pipeline, [(s.name, s.key, s.parents, s.root) for s in segments])
-        how = _How(executor, jobs, scheduler, progress, notice, policies, lock_fd)
-        return _run_locked(pipeline, segments, how, run_id)
 
 
 @dataclass
@@ -199,6 +204,7 @@ def _run_locked(
     reports: list[SegmentReport] = []
     name = how.executor if isinstance(how.executor, str) else how.executor.name
     with open_db(pipeline.prefix) as db:
+        db.close_stale_runs()
         if queued is None:
             run_id = db.start_run(name)
         else:
