@@ -119,7 +119,7 @@ import sys; from pathlib import Path; from pipl.pipe import Pipeline, run
 code, prefix, count, jobs = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 p = Pipeline('n -> slow;', code, prefix, name=prefix.name)
 p.push(n=list(range(count)))
-r = run(p, executor='local', jobs=jobs)
+r = run(p, executor=sys.argv[5], jobs=jobs)
 print(r.status, r.segment('slow').reused, r.segment('slow').ran)
 """
 
@@ -144,12 +144,18 @@ def slow_code(tmp: Path, seconds: float = 0.2) -> tuple[Path, Path, Path]:
 
 
 def start_slow_run(
-    tmp: Path, prefix: Path, count: int = 60, jobs: int = 2, seconds: float = 0.2
+    tmp: Path,
+    prefix: Path,
+    count: int = 60,
+    jobs: int = 2,
+    seconds: float = 0.2,
+    executor: str = "local",
 ) -> tuple[subprocess.Popen[str], Path, Path]:
     """Start the slow pipeline in a process of its own; the process, ledger and pids."""
     code, ledger, pids = slow_code(tmp, seconds)
+    argv = [str(code), str(prefix), str(count), str(jobs), executor]
     proc = subprocess.Popen(
-        [sys.executable, "-c", SLOW_PROG, str(code), str(prefix), str(count), str(jobs)],
+        [sys.executable, "-c", SLOW_PROG, *argv],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -337,3 +337,33 @@ def test_pipl_pipe_run_timeout_option(tmp_path):
     fails(result, 10, "1 instance(s) failed", "InstanceTimeout: ran over its 1s timeout")
     refused = cli(["pipe", "run", "-P", str(folder), "--timeout", "0"])
     assert refused.exit_code == 2 and "Invalid value for '--timeout'" in refused.stderr
+
+
+def test_pipl_pipe_cancel_options(tmp_path):
+    code, _, _ = slow_code(tmp_path)
+    folder = _packl(tmp_path, code)
+    prefix = tmp_path / "elsewhere"
+    proc, ledger, _ = start_slow_run(tmp_path / "run", prefix, count=60, jobs=1, seconds=0.3)
+    base = ["pipe", "cancel", "-P", str(folder), "--prefix", str(prefix)]
+    try:
+        wait_until(lambda: len(os.listdir(ledger)) >= 1, 60, "the first instance")
+        fails(cli([*base, "--run", "7"]), 5, "run 7 of pipeline data elsewhere", "nothing to")
+        fails(cli([*base, "--run", "1", "--wait", "0"]), 10, "run 1 did not stop within 0s")
+        again = cli([*base, "--no-wait"])
+        assert again.exit_code == 0 and again.output.startswith("run 1: cancell"), again.output
+        assert wait_ended(prefix, 1, 30)["status"] == "cancelled"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_an_interactive_run_stops_after_the_instance_that_runs(tmp_path):
+    prefix = tmp_path / "data"
+    proc, ledger, _ = start_slow_run(
+        tmp_path, prefix, count=60, seconds=0.2, executor="interactive"
+    )
+    wait_until(lambda: len(os.listdir(ledger)) >= 2, 60, "the first instances")
+    row = wait_ended(prefix, int(request_cancel(prefix)["id"]), 30)
+    out, err = proc.communicate(timeout=30)
+    assert row["status"] == "cancelled" and out.split()[0] == "cancelled", err
+    assert row["ran"] - 60 == len(os.listdir(ledger)) < 60  # each one that started, finished
