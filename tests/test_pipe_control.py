@@ -335,6 +335,20 @@ def test_pipl_pipe_run_timeout_option(tmp_path):
     )
     result = cli(["pipe", "run", "-P", str(folder), "--timeout", "1", "-q"])
     fails(result, 10, "1 instance(s) failed", "InstanceTimeout: ran over its 1s timeout")
+    # a segment listing InstanceTimeout gets another attempt: a line on stderr says so
+    (folder / "slow_pipeline" / "__init__.py").write_text(
+        'PIPELINE = "n -> slow;"\nPUSH = {"n": [1]}\n'
+        'SEGMENTS = {"slow": {"retries": 1, "retry_on": ["InstanceTimeout"]}}\n'
+    )
+    result = cli(["pipe", "run", "-P", str(folder), "--timeout", "1", "--json"])
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 10 and len(lines) == 2, result.stderr
+    assert lines[0].startswith("slow/1_") and lines[0].endswith(
+        "attempt 1 of 2 failed (InstanceTimeout: ran over its 1s timeout "
+        "(its worker was killed)); trying again"
+    )
+    assert lines[1].startswith("Error: 1 instance(s) failed")
+    assert '"retried": 1' in result.stdout
     refused = cli(["pipe", "run", "-P", str(folder), "--timeout", "0"])
     assert refused.exit_code == 2 and "Invalid value for '--timeout'" in refused.stderr
 

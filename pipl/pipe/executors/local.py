@@ -98,8 +98,9 @@ class Worker:
 
     def kill(self) -> int | None:
         """Stop the worker and what its instances started, now; its exit code."""
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
+        if self.proc.returncode is None:  # once reaped, its pid may name another group
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
         code = self.proc.wait()
         self._close_fds()
         return code
