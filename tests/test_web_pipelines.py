@@ -140,6 +140,13 @@ def test_the_owner_cancels_a_running_run(
         page.goto(f"{web}/pipelines/{name}")
         assert "running" in page.inner_text("#runs")
         assert page.locator("#cancel-form").count() == 0  # not for visitors
+        with httpx.Client() as forger:
+            forger.get(f"{web}/pipelines/{name}")
+            answer = forger.post(f"{web}/pipelines/{name}/cancel")
+            assert answer.status_code == 403 and "CSRF" in answer.text
+            csrf = forger.cookies["pipl_csrf"]
+            answer = forger.post(f"{web}/pipelines/{name}/cancel", data={"csrf": csrf})
+            assert answer.status_code == 401 and "needs a logged-in user" in answer.text
         log_in(page, web, *owner_login)
         page.goto(f"{web}/pipelines/{name}")
         page.click("#cancel-form button")
