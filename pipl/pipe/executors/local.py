@@ -34,6 +34,7 @@ from pipl.pipe.executors import batches
 from pipl.runner import Runner
 
 POLL = 0.2  # seconds between looks at the stop event while a batch runs
+STARTUP = 30.0  # seconds a worker may take to begin a batch, on top of a timeout
 
 
 class _Interrupted(Exception):  # not an error: a batch cut short
@@ -75,15 +76,18 @@ class Worker:
         past ``job.timeout`` (the worker is then still busy: kill it)."""
         self.outbox.send((job, tasks))
         results: list[Result] = []
-        last = time.monotonic()
+        # the clock of the first instance starts when the worker begins the batch (a new
+        # worker may still be starting); until then it has STARTUP seconds more
+        last = time.monotonic() + STARTUP
         while True:
             wait = POLL
             if job.timeout:
                 wait = min(wait, max(0.0, last + job.timeout - time.monotonic()))
             if self.inbox.poll(wait):
                 status, payload = self.inbox.recv()
-                if status == "one":
-                    results.append(payload)
+                if status in ("begin", "one"):
+                    if status == "one":
+                        results.append(payload)
                     last = time.monotonic()
                     continue
                 if status != "ok":

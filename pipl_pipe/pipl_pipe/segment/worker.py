@@ -341,8 +341,9 @@ def read_journal(root: str | Path) -> dict[str, dict[str, Any]]:
 
 def serve(read_fd: int, write_fd: int, life_fd: int | None = None) -> None:
     """Answer ``(job, tasks)`` requests with result lists until the engine hangs up.
-    For a job with a timeout, each result is sent as its instance ends (``("one",
-    result)``), so that the engine knows which instance runs and since when."""
+    For a job with a timeout, ``("begin", None)`` says the batch starts and each result
+    is sent as its instance ends (``("one", result)``), so that the engine knows which
+    instance runs and since when."""
     from multiprocessing.connection import Connection
 
     if life_fd is not None:
@@ -358,6 +359,8 @@ def serve(read_fd: int, write_fd: int, life_fd: int | None = None) -> None:
         except EOFError:
             return
         options = BatchOptions(ended=one if job.timeout else None)
+        if job.timeout:
+            outbox.send(("begin", None))  # the first instance's clock starts now
         try:
             results = run_batch(job, tasks, options)
             outbox.send(("ok", [] if job.timeout else results))
