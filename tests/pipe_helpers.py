@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from pipl.pipe import Pipeline
@@ -106,3 +110,80 @@ def project_demo(project_state: Path, tmp: Path, name: str) -> Path:
     report = run(p, executor="interactive")
     assert not report.ok and report.segment("square").failed == 1
     return p.prefix
+
+
+# A run of its own process: ``n -> slow``, each ``slow`` instance sleeping, then leaving
+# a file per execution in ``ledger/`` (``INPUT-PID-NS``); its workers' pids in ``pids/``.
+SLOW_PROG = """
+import sys; from pathlib import Path; from pipl.pipe import Pipeline, run
+code, prefix, count, jobs = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+p = Pipeline('n -> slow;', code, prefix, name=prefix.name)
+p.push(n=list(range(count)))
+r = run(p, executor=sys.argv[5], jobs=jobs)
+print(r.status, r.segment('slow').reused, r.segment('slow').ran)
+"""
+
+
+def slow_code(tmp: Path, seconds: float = 0.2) -> tuple[Path, Path, Path]:
+    """The code of the slow pipeline, its ledger and pids folders."""
+    ledger, pids = tmp / "ledger", tmp / "pids"
+    ledger.mkdir(parents=True, exist_ok=True)
+    pids.mkdir(exist_ok=True)
+    code = scripts(
+        tmp / "slow-code",
+        n="seg_output = [get_input()]\n",
+        slow=(
+            "import os, time\n"
+            f"open(os.path.join({str(pids)!r}, str(os.getpid())), 'w').close()\n"
+            f"time.sleep({seconds})\n"
+            f"name = f'{{get_input()}}-{{os.getpid()}}-{{time.time_ns()}}'\n"
+            f"open(os.path.join({str(ledger)!r}, name), 'w').close()\n"
+        ),
+    )
+    return code, ledger, pids
+
+
+def start_slow_run(
+    tmp: Path,
+    prefix: Path,
+    count: int = 60,
+    jobs: int = 2,
+    seconds: float = 0.2,
+    executor: str = "local",
+) -> tuple[subprocess.Popen[str], Path, Path]:
+    """Start the slow pipeline in a process of its own; the process, ledger and pids."""
+    code, ledger, pids = slow_code(tmp, seconds)
+    argv = [str(code), str(prefix), str(count), str(jobs), executor]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SLOW_PROG, *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return proc, ledger, pids
+
+
+def executions(ledger: Path) -> dict[str, int]:
+    """How many times each input of the slow pipeline ran to its end."""
+    counts: dict[str, int] = {}
+    for entry in ledger.iterdir():
+        name = entry.name.split("-")[0]
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 30, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or check}")
+        time.sleep(0.05)
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"

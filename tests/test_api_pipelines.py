@@ -380,3 +380,37 @@ def test_a_running_run_shows_its_progress(tmp_path: Path) -> None:
     assert sorted(seen, key=lambda s: s[1] + s[2]) == seen  # counts only grow
     with open_db(p.prefix) as db:
         assert db.runs(1)[0]["status"] == "failed" and db.runs(1)[0]["ran"] == 7
+
+
+def test_the_owner_cancels_a_running_run(
+    project: Project, tmp_path: Path, local: Client, owner_remote: Client, anonymous: Client
+) -> None:
+    import os
+    import shutil
+    import uuid
+
+    from tests.pipe_helpers import start_slow_run, wait_until
+
+    name = f"slow-{uuid.uuid4().hex[:8]}"
+    prefix = data_dir(project, name)
+    proc, ledger, _ = start_slow_run(tmp_path, prefix, count=40, jobs=1, seconds=0.3)
+    try:
+        wait_until(lambda: len(os.listdir(ledger)) >= 2, 60, "the first instances")
+        assert local.pipelines.status(name).runs[0].status == "running"
+        with pytest.raises(AuthError, match="needs a logged-in user"):
+            anonymous.pipelines.cancel(name)
+        asked = owner_remote.pipelines.cancel(name)
+        assert asked.status == "cancelling" and asked.id == 1
+        wait_until(
+            lambda: local.pipelines.status(name).runs[0].status == "cancelled", 30, "the stop"
+        )
+        out, err = proc.communicate(timeout=30)
+        assert out.split()[0] == "cancelled", err
+        ended = local.pipelines.status(name).runs[0]
+        assert 2 <= ended.ran - 40 < 40 and ended.message == "stopped by a cancel request"
+        with pytest.raises(NotFound, match="nothing to cancel"):
+            local.pipelines.cancel(name)
+    finally:
+        proc.kill()
+        proc.wait()
+        shutil.rmtree(prefix, ignore_errors=True)

@@ -161,6 +161,7 @@ SHAPES: dict[str, Any] = {
     },
     "pipe-run": {
         "ok": B,
+        "status": S,
         "seconds": (int, float),
         "dry_run": B,
         "segments": [
@@ -171,6 +172,7 @@ SHAPES: dict[str, Any] = {
                 "reused": INT,
                 "ran": INT,
                 "failed": INT,
+                "retried": INT,
                 "blocked": S,
                 "failures": [{"instance": S, "error": S, "log": S}],
                 "path": S,

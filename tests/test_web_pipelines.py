@@ -14,7 +14,7 @@ import pytest
 from browser import log_in, screenshot
 
 from pipl.project.project import Project
-from tests.pipe_helpers import project_demo
+from tests.pipe_helpers import project_demo, start_slow_run, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -264,3 +264,35 @@ def test_anonymous_visitors_see_no_bulk_actions(page, web: str, changed: str) ->
         assert answer.status_code == 401 and "needs a logged-in user" in answer.text
     page.reload()
     assert page.inner_text("#total").startswith("8 instance(s)")
+
+
+def test_the_owner_cancels_a_running_run(
+    page, web: str, project: Project, owner_login, tmp_path: Path
+) -> None:
+    name = "web-slow"
+    prefix = project.state_dir / "pipe-data" / name
+    proc, ledger, _ = start_slow_run(tmp_path, prefix, count=40, jobs=1, seconds=0.3)
+    try:
+        wait_until(lambda: len(list(ledger.iterdir())) >= 2, 60, "the first instances")
+        page.goto(f"{web}/pipelines/{name}")
+        assert "running" in page.inner_text("#runs")
+        assert page.locator("#cancel-form").count() == 0  # not for visitors
+        with httpx.Client() as forger:
+            forger.get(f"{web}/pipelines/{name}")
+            answer = forger.post(f"{web}/pipelines/{name}/cancel")
+            assert answer.status_code == 403 and "CSRF" in answer.text
+            csrf = forger.cookies["pipl_csrf"]
+            answer = forger.post(f"{web}/pipelines/{name}/cancel", data={"csrf": csrf})
+            assert answer.status_code == 401 and "needs a logged-in user" in answer.text
+        log_in(page, web, *owner_login)
+        page.goto(f"{web}/pipelines/{name}")
+        page.click("#cancel-form button")
+        page.wait_for_selector("#runs tr:nth-child(2) .state.cancelled", timeout=30_000)
+        assert "stopped by a cancel request" in page.inner_text("#runs")
+        assert page.locator("#cancel-form").count() == 0  # nothing runs any more
+        out, err = proc.communicate(timeout=30)
+        assert out.split()[0] == "cancelled", err
+    finally:
+        proc.kill()
+        proc.wait()
+        shutil.rmtree(prefix, ignore_errors=True)

@@ -27,6 +27,7 @@ declare("pipelines.list", "GET", "/pipelines", summary="the project's pipelines"
 declare("pipelines.graph", "GET", "/pipelines/{pipeline}", summary="a pipeline's graph")
 declare("pipelines.status", "GET", "/pipelines/{pipeline}/status", summary="a pipeline's status")
 declare("pipelines.run", "POST", "/pipelines/{pipeline}/run", "owner", "running a pipeline")
+declare("pipelines.cancel", "POST", "/pipelines/{pipeline}/cancel", "owner", "cancelling a run")
 declare("pipelines.instances", "GET", "/pipelines/{pipeline}/instances", summary="instances")
 declare("pipelines.instance", "GET", INSTANCE, summary="an instance")
 declare("pipelines.file", "GET", INSTANCE + "/files/{path*}", summary="an instance's data file")
@@ -45,7 +46,8 @@ declare("pipelines.compare", "GET", "/pipelines/{pipeline}/compare/{segment}", s
 
 @dataclass(frozen=True)
 class Run:
-    """A run of a pipeline: ``status`` queued, running, done, failed, error, interrupted."""
+    """A run of a pipeline: ``status`` queued, running, cancelling (asked to stop), done,
+    failed, cancelled, error, interrupted."""
 
     id: int
     status: str
@@ -261,6 +263,12 @@ class PipelinesApi:
         """Start the pipeline again (only what is not computed yet is computed); returns
         at once with the queued run: ``status(pipeline).runs`` follows it."""
         return build(Run, self._client._call("pipelines.run", pipeline=pipeline))
+
+    def cancel(self, pipeline: str, *, run: int | None = None) -> Run:
+        """Ask the pipeline's running run (or ``run``) to stop; returns at once with it:
+        a queued run is ``cancelled`` already, a running one ``cancelling`` until its
+        workers are stopped (``status(pipeline).runs`` follows it). What finished stays."""
+        return build(Run, self._client._call("pipelines.cancel", pipeline=pipeline, run=run))
 
     def instances(
         self,

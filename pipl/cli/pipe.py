@@ -87,6 +87,7 @@ def _report_rows(report: RunReport) -> list[dict[str, Any]]:
             "reused": s.reused,
             "ran": s.ran,
             "failed": s.failed,
+            "retried": s.retried,
             "blocked": s.blocked,
             "skipped": s.skipped,
             "forced": s.forced,
@@ -128,7 +129,13 @@ def _report_rows(report: RunReport) -> list[dict[str, Any]]:
     multiple=True,
     help="Recompute these segments (and what depends on them) though done.",
 )
-@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Stop an instance running longer (segments with their own 'timeout' keep it).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars, no retry lines.")
 @json_option
 def run_cmd(
     folder: Path,
@@ -140,6 +147,7 @@ def run_cmd(
     until: str | None,
     only: tuple[str, ...],
     force: tuple[str, ...],
+    timeout: float | None,
     quiet: bool,
     as_json: bool,
 ) -> None:
@@ -153,6 +161,13 @@ def run_cmd(
     not computed yet (those of the previous key), ? on outputs nothing tells yet. A dry
     run writes nothing.
 
+    Per segment, SEGMENTS in the pipeline's __init__.py may give "retries" (more
+    attempts for an instance that failed with an exception listed in "retry_on",
+    default ["OSError"]; each retry is reported on stderr and kept in the instance's
+    log) and "timeout" (seconds; an instance past it is stopped, its worker process
+    killed, and it fails with InstanceTimeout). 'pipl pipe cancel' from another
+    terminal stops the run: what finished stays, and this command exits non-zero.
+
     \b
     Example:
       pipl pipe run -P examples/knights -j 2
@@ -160,6 +175,7 @@ def run_cmd(
       pipl pipe run --until melt               # melt and what it needs
       pipl pipe run --only summary             # melt must be done
       pipl pipe run --force melt               # melt and summary again
+      pipl pipe run --timeout 600              # no instance runs over 10 minutes
       pipl pipe run --executor interactive     # one process, for pdb
       pipl pipe run --executor dask --scheduler tcp://head:8786
     """
@@ -171,6 +187,12 @@ def run_cmd(
         _dry_run(pipeline, until, list(only), list(force), as_json)
         return
     bars = _Bars(quiet or as_json)
+
+    def notice(line: str) -> None:
+        if not quiet:
+            bars.close()
+            click.echo(line, err=True)
+
     try:
         report = run(
             pipeline,
@@ -181,14 +203,28 @@ def run_cmd(
             until=until,
             only=list(only),
             force=list(force),
+            timeout=timeout,
+            notice=notice,
         )
     finally:
         bars.close()
     rows = _report_rows(report)
+    if report.status == "cancelled":
+        done = sum(s.ran for s in report.segments)
+        raise PipelineError(
+            f"run {report.run_id} was cancelled: {done} instance(s) ran before it stopped "
+            "and are kept; run again to compute the rest"
+        )
     if as_json:
         emit_json(
             "pipe-run",
-            {"ok": report.ok, "seconds": report.seconds, "dry_run": False, "segments": rows},
+            {
+                "ok": report.ok,
+                "status": report.status,
+                "seconds": report.seconds,
+                "dry_run": False,
+                "segments": rows,
+            },
         )
     else:
         table(
@@ -231,6 +267,7 @@ def _dry_run(
             "pipe-run",
             {
                 "ok": True,
+                "status": "dry-run",
                 "seconds": 0.0,
                 "dry_run": True,
                 "to_run": plan.to_run,
@@ -242,6 +279,7 @@ def _dry_run(
                         "reused": s.reused,
                         "ran": 0,
                         "failed": 0,
+                        "retried": 0,
                         "blocked": "",
                         "failures": [],
                         "path": str(s.root),
@@ -328,6 +366,52 @@ def status(folder: Path, prefix: Path | None, as_json: bool) -> None:
             f"last run {last['id']} ({last['executor']}): {last['status']}, "
             f"{last['ran']} ran, {last['reused']} reused, {last['failed']} failed"
         )
+
+
+@pipe.command()
+@pipeline_option
+@prefix_option
+@click.option("--run", "run_id", type=int, help="The run to cancel (default: the one running).")
+@click.option("--no-wait", is_flag=True, help="Return once asked; do not wait for the stop.")
+@click.option(
+    "--wait",
+    "wait_seconds",
+    type=click.FloatRange(min=0),
+    default=60,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for the run to stop.",
+)
+def cancel(
+    folder: Path, prefix: Path | None, run_id: int | None, no_wait: bool, wait_seconds: float
+) -> None:
+    """Cancel the pipeline's running run (from another terminal than the run's).
+
+    Instances that finished stay done; running ones are stopped (their worker
+    processes killed); the run is recorded as cancelled and its 'pipl pipe run'
+    exits non-zero. A run queued from the dashboard is cancelled before it starts.
+
+    \b
+    Example:
+      pipl pipe cancel -P examples/knights
+      pipl pipe cancel --run 12 --no-wait
+    """
+    from pipl.errors import PipelineError
+    from pipl.pipe.control import ACTIVE, request_cancel, wait_ended
+
+    data = _load(folder, prefix).prefix
+    row = request_cancel(data, run_id)
+    if not no_wait and row["status"] in ACTIVE:
+        row = wait_ended(data, int(row["id"]), wait_seconds)
+        if row["status"] in ACTIVE:
+            raise PipelineError(
+                f"run {row['id']} did not stop within {wait_seconds:g}s (status "
+                f"{row['status']}): see pipl pipe status, or wait longer with --wait"
+            )
+    click.echo(
+        f"run {row['id']}: {row['status']} ({row['ran']} ran, {row['reused']} reused, "
+        f"{row['failed']} failed; finished instances are kept)"
+    )
 
 
 @pipe.command()

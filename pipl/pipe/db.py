@@ -48,6 +48,7 @@ ADDED = (
     ("segments", "inputs", "TEXT DEFAULT ''"),  # key_inputs digests, as JSON
     ("segments", "used", "REAL"),  # when a run last recorded the segment
     ("runs", "revision", "TEXT DEFAULT ''"),
+    ("instances", "attempts", "INTEGER DEFAULT 1"),
 )
 # made after ADDED (they use its columns)
 LATE_SCHEMA = """
@@ -111,12 +112,53 @@ class TrackingDb:
         )
         return int(cur.lastrowid or 0)
 
-    def claim_run(self, run_id: int, executor: str) -> None:
-        """A run queued by ``start_run(..., status="queued")`` starts now."""
-        self.conn.execute(
-            "UPDATE runs SET started=?, executor=?, status='running' WHERE id=?",
+    def claim_run(self, run_id: int, executor: str) -> bool:
+        """A run queued by ``start_run(..., status="queued")`` starts now; False when it
+        is no longer queued (it was cancelled before it started)."""
+        cur = self.conn.execute(
+            "UPDATE runs SET started=?, executor=?, status='running' "
+            "WHERE id=? AND status='queued'",
             (time.time(), executor, run_id),
         )
+        return cur.rowcount > 0
+
+    def close_stale_runs(self) -> int:
+        """Runs still marked running whose process is gone (the caller holds the run
+        lock, so none can be running) end as interrupted; how many."""
+        cur = self.conn.execute(
+            "UPDATE runs SET status='interrupted', finished=?, "
+            "message='its process ended without recording it' "
+            "WHERE status IN ('running', 'cancelling')",
+            (time.time(),),
+        )
+        return cur.rowcount
+
+    def active_run(self, run_id: int | None = None) -> dict[str, Any] | None:
+        """The newest run queued, running or being cancelled (or ``run_id`` if it is)."""
+        query = "SELECT id FROM runs WHERE status IN ('queued', 'running', 'cancelling')"
+        args: tuple[int, ...] = ()
+        if run_id is not None:
+            query += " AND id=?"
+            args = (run_id,)
+        row = self.conn.execute(query + " ORDER BY id DESC LIMIT 1", args).fetchone()
+        return self.run_record(int(row[0])) if row else None
+
+    def set_status(
+        self, run_id: int, status: str, message: str, *, only_if: str | None = None
+    ) -> bool:
+        """Change run ``run_id``'s status (only from ``only_if``, when given); whether it
+        changed. An ending status also sets the run's end time."""
+        query = "UPDATE runs SET status=?, message=?"
+        args: list[Any] = [status, message]
+        if status not in ("queued", "running", "cancelling"):
+            query += ", finished=?"
+            args.append(time.time())
+        query += " WHERE id=?"
+        args.append(run_id)
+        if only_if is not None:
+            query += " AND status=?"
+            args.append(only_if)
+        return self.conn.execute(query, args).rowcount > 0
 
     def progress(self, run_id: int, ran: int = 0, reused: int = 0, failed: int = 0) -> None:
         """Count instances of a run as it goes (``finish_run`` sets the totals)."""
@@ -233,10 +275,12 @@ class TrackingDb:
         inputs: dict[str, str] | None = None,
         parents: dict[str, dict[str, list[str]]] | None = None,
         parent_keys: dict[str, str] | None = None,
+        attempts: int = 1,
     ) -> None:
         """Record ended instances; ``inputs`` gives their inputs as ``input_text``,
         ``parents`` the parent instance folders each used (``Task.parent_dirs``), by parent
-        segment, whose keys ``parent_keys`` gives."""
+        segment, whose keys ``parent_keys`` gives; ``attempts``: how many times they ran
+        in this run (retries)."""
         rows = [
             (
                 key,
@@ -248,6 +292,7 @@ class TrackingDb:
                 run_id,
                 r.error,
                 (inputs or {}).get(r.name, ""),
+                attempts,
             )
             for r in results
         ]
@@ -255,7 +300,7 @@ class TrackingDb:
             self.conn.execute("BEGIN")
             self.conn.executemany(
                 "INSERT OR REPLACE INTO instances (key, name, ok, output, started, seconds, "
-                "run_id, error, input) VALUES (?,?,?,?,?,?,?,?,?)",
+                "run_id, error, input, attempts) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 rows,
             )
             if parents and parent_keys:

@@ -8,24 +8,29 @@ and each result batch is written to the database in one transaction.
 
 A failing instance keeps its traceback in its log and gives no output: instances of
 children that would have used it do not run (a ``group_by`` or ``union`` child waits for
-all of its parents' instances), every other result stays.
+all of its parents' instances), every other result stays. A segment may give failing
+instances more attempts and its instances a timeout (``pipl.pipe.policy``).
+
+The run holds the run lock, and so do its workers (``pipl.pipe.control``); it can be
+cancelled from outside (``request_cancel``): its workers are stopped, what finished
+stays, and the run ends ``cancelled``.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from pipl_pipe.fsutil import LockTimeout
 from pipl_pipe.segment.worker import LOG, Result, SegmentJob, Task
 
-from pipl.errors import PipelineBusy, PipelineError
-from pipl.fsutil import locked
+from pipl.errors import PipelineError, UsageError
 from pipl.pipe.code import SegmentCode, code_in_environment, find_code
+from pipl.pipe.control import CancelWatch, run_lock
 from pipl.pipe.db import TrackingDb, input_text, open_db
 from pipl.pipe.executors import Executor, make_executor
 from pipl.pipe.graph import topological
@@ -34,6 +39,7 @@ from pipl.pipe.multiplex import Element, Planned, plan
 from pipl.pipe.parse import parse
 from pipl.pipe.pipeline import Pipeline
 from pipl.pipe.plan import Selection, check_parents_done, elements, plan_segments, select
+from pipl.pipe.policy import Policy, segment_policy
 from pipl.pipe.recipe import save_recipe
 from pipl.pipe.revision import code_revision
 from pipl.pipe.store import (
@@ -44,6 +50,7 @@ from pipl.pipe.store import (
 )
 
 Progress = Callable[[str, int, int], None]
+Notice = Callable[[str], None]  # a line about the run as it goes (each retry)
 
 
 @dataclass
@@ -70,6 +77,7 @@ class SegmentReport:
     reused: int = 0
     ran: int = 0
     failed: int = 0
+    retried: int = 0  # attempts made again after a failure listed in retry_on
     blocked: str = ""  # why the segment could not run at all
     instances: list[str] = field(default_factory=list)  # planned in this run
     skipped: bool = False  # not selected by --until/--only
@@ -83,10 +91,13 @@ class RunReport:
     executor: str
     seconds: float
     segments: list[SegmentReport]
+    status: str = "done"  # done, failed or cancelled
 
     @property
     def ok(self) -> bool:
-        return all(not s.failed and not s.blocked for s in self.segments)
+        return self.status != "cancelled" and all(
+            not s.failed and not s.blocked for s in self.segments
+        )
 
     def segment(self, name: str) -> SegmentReport:
         return next(s for s in self.segments if s.name == name)
@@ -142,7 +153,7 @@ def prepare(pipeline: Pipeline, *, make_envs: bool = True) -> list[Prepared]:
     return list(prepared.values())
 
 
-def _job(seg: Prepared, by_name: dict[str, Prepared]) -> SegmentJob:
+def _job(seg: Prepared, by_name: dict[str, Prepared], policy: Policy) -> SegmentJob:
     upstream: dict[str, str] = {}
     stack = list(seg.parents)
     while stack:
@@ -161,6 +172,7 @@ def _job(seg: Prepared, by_name: dict[str, Prepared]) -> SegmentJob:
         params=seg.params,
         segment_roots=upstream,
         grouped=seg.code.multiplex.group_by is not None,
+        timeout=policy.timeout,
     )
 
 
@@ -175,13 +187,17 @@ def run(
     until: str | None = None,
     only: str | list[str] | None = None,
     force: str | list[str] | None = None,
+    timeout: float | None = None,
+    notice: Notice | None = None,
 ) -> RunReport:
     """Run what is not computed yet; returns what ran, was reused or failed. ``run_id``:
     the run recorded as queued by ``start_run(..., status="queued")`` (else a new one).
 
     ``until``: run that segment and what it needs, nothing after; ``only``: run those
     segments (names, or "a,b"), whose other parents must be done; ``force``: recompute
-    those segments and their descendants though done."""
+    those segments and their descendants though done. ``timeout``: seconds per instance
+    for segments that give none; ``notice`` hears of each retry. A cancelled run returns
+    with ``status`` "cancelled"."""
     segments = prepare(pipeline)
     selection = select(
         [s.name for s in segments],
@@ -190,20 +206,45 @@ def run(
         only=only,
         force=force,
     )
+    policies = {
+        s.name: segment_policy(s.name, dict(pipeline.segments.get(s.name, {})), timeout)
+        for s in segments
+    }
+    _check_timeouts(policies, executor)
     pipeline.prefix.mkdir(parents=True, exist_ok=True)
-    try:
-        with locked(pipeline.prefix / "run", timeout=1):
-            read: dict[str, list[Element]] = {}
-            if selection.reads:
-                read = _read_parents(pipeline, segments, selection)
-            save_recipe(pipeline, [(s.name, s.key, s.parents, s.root) for s in segments])
-            return _run_locked(
-                pipeline, segments, executor, jobs, scheduler, progress, run_id, selection, read
-            )
-    except LockTimeout:
-        raise PipelineBusy(
-            f"another run is using {pipeline.prefix}: wait for it to finish"
-        ) from None
+    with run_lock(pipeline.prefix, timeout=1) as lock_fd:
+        read: dict[str, list[Element]] = {}
+        if selection.reads:
+            read = _read_parents(pipeline, segments, selection)
+        save_recipe(pipeline, [(s.name, s.key, s.parents, s.root) for s in segments])
+        how = _How(executor, jobs, scheduler, progress, notice, policies, lock_fd)
+        return _run_locked(pipeline, segments, how, run_id, selection, read)
+
+
+def _check_timeouts(policies: dict[str, Policy], executor: str | Executor) -> None:
+    """Refuse, before anything runs, timeouts the executor cannot enforce."""
+    timed = [name for name, p in policies.items() if p.timeout]
+    named = executor if isinstance(executor, str) else executor.name
+    supports = named != "dask" if isinstance(executor, str) else executor.supports_timeout
+    if timed and not supports:
+        raise UsageError(
+            f"segment {timed[0]} has a timeout, which the {named} executor cannot enforce: "
+            "use the local executor, or run without --timeout"
+        )
+
+
+@dataclass
+class _How:
+    """How a run executes, apart from what it runs."""
+
+    executor: str | Executor
+    jobs: int | None
+    scheduler: str | None
+    progress: Progress | None
+    notice: Notice | None
+    policies: dict[str, Policy]
+    lock_fd: int
+    stop: threading.Event = field(default_factory=threading.Event)
 
 
 def _read_parents(
@@ -219,52 +260,62 @@ def _read_parents(
 def _run_locked(
     pipeline: Pipeline,
     segments: list[Prepared],
-    executor: str | Executor,
-    jobs: int | None,
-    scheduler: str | None,
-    progress: Progress | None,
-    queued: int | None = None,
+    how: _How,
+    queued: int | None,
     selection: Selection | None = None,
     read: dict[str, list[Element]] | None = None,
 ) -> RunReport:
     started = time.perf_counter()
-    workers = jobs or _cpu_count()
-    ex = make_executor(executor, workers, scheduler) if isinstance(executor, str) else executor
+    workers = how.jobs or _cpu_count()
     by_name = {s.name: s for s in segments}
     pushed = pipeline.all_pushed()
     reports: list[SegmentReport] = []
     chosen = selection or Selection(frozenset(by_name))
+    name = how.executor if isinstance(how.executor, str) else how.executor.name
     with open_db(pipeline.prefix) as db:
+        db.close_stale_runs()
         if queued is None:
-            run_id = db.start_run(ex.name)
+            run_id = db.start_run(name)
         else:
             run_id = queued
-            db.claim_run(run_id, ex.name)
+            if not db.claim_run(run_id, name):  # cancelled while it was queued
+                return RunReport(run_id, name, time.perf_counter() - started, [], "cancelled")
         db.set_revision(run_id, code_revision(pipeline.code_dir or pipeline.root))
         status = "error"
+        ex: Executor | None = None
         try:
+            ex = (
+                make_executor(how.executor, workers, how.scheduler, keep_fds=(how.lock_fd,))
+                if isinstance(how.executor, str)
+                else how.executor
+            )
             outputs: dict[str, list[Element]] = dict(read or {})
             incomplete: dict[str, bool] = {}
-            for seg in segments:
-                if seg.name not in chosen.runs:
-                    reports.append(SegmentReport(seg.name, seg.key, seg.root, skipped=True))
-                    outputs.setdefault(seg.name, [])
-                    incomplete[seg.name] = False
-                    continue
-                report = _run_segment(
-                    seg,
-                    by_name,
-                    outputs,
-                    incomplete,
-                    pushed,
-                    db,
-                    ex,
-                    run_id,
-                    progress,
-                    seg.name in chosen.forced,
-                )
-                reports.append(report)
+            with CancelWatch(pipeline.prefix, run_id, how.stop):
+                for seg in segments:
+                    if seg.name not in chosen.runs:
+                        reports.append(SegmentReport(seg.name, seg.key, seg.root, skipped=True))
+                        outputs.setdefault(seg.name, [])
+                        incomplete[seg.name] = False
+                        continue
+                    report = _run_segment(
+                        seg,
+                        by_name,
+                        outputs,
+                        incomplete,
+                        pushed,
+                        db,
+                        ex,
+                        run_id,
+                        how,
+                        seg.name in chosen.forced,
+                    )
+                    reports.append(report)
+                    if how.stop.is_set():
+                        break
             status = "done" if all(not r.failed and not r.blocked for r in reports) else "failed"
+            if how.stop.is_set():
+                status = "cancelled"
         except KeyboardInterrupt:
             status = "interrupted"
             raise
@@ -275,10 +326,13 @@ def _run_locked(
                 sum(r.ran for r in reports),
                 sum(r.reused for r in reports),
                 sum(r.failed for r in reports),
+                "stopped by a cancel request" if status == "cancelled" else "",
             )
-            if isinstance(executor, str):
+            if ex is not None and status in ("cancelled", "interrupted", "error"):
+                ex.abort()
+            if ex is not None and isinstance(how.executor, str):
                 ex.close()
-    return RunReport(run_id, ex.name, time.perf_counter() - started, reports)
+    return RunReport(run_id, name, time.perf_counter() - started, reports, status)
 
 
 def _run_segment(
@@ -290,7 +344,7 @@ def _run_segment(
     db: TrackingDb,
     ex: Executor,
     run_id: int,
-    progress: Progress | None,
+    how: _How,
     forced: bool = False,
 ) -> SegmentReport:
     """Plan the segment's instances, reuse those done (none when ``forced``), run the
@@ -332,7 +386,6 @@ def _run_segment(
             )
         else:
             todo.append(item)
-    parent_keys = {p: by_name[p].key for p in seg.parents}
     if recovered:
         db.record(
             seg.key,
@@ -344,33 +397,122 @@ def _run_segment(
         )
     report.reused = len(planned) - len(todo)
     db.progress(run_id, reused=report.reused)
-    if progress:
-        progress(seg.name, report.reused, report.total)
+    if how.progress:
+        how.progress(seg.name, report.reused, report.total)
     if todo:
-        tasks = [Task(p.name, p.input, p.parents, p.group) for p in todo]
-        inputs = {t.name: input_text(t.input) for t in tasks}
-        used = {t.name: t.parent_dirs for t in tasks}
-        finished = report.reused
-        for results in ex.run(_job(seg, by_name), tasks, seg.python):
-            db.record(seg.key, results, run_id, inputs, used, parent_keys)
-            ok = sum(1 for r in results if r.ok)
-            db.progress(run_id, ran=ok, failed=len(results) - ok)
-            for r in results:
-                if r.ok:
-                    done[r.name] = r.output
-                    report.ran += 1
-                else:
-                    report.failed += 1
-                    if len(report.failures) < 20:
-                        log = instance_dir(seg.root, r.name) / LOG
-                        report.failures.append((r.name, r.error, log))
-            finished += len(results)
-            if progress:
-                progress(seg.name, finished, report.total)
+        job = _job(seg, by_name, how.policies[seg.name])
+        _execute(seg, job, todo, done, report, db, ex, run_id, how, parent_keys)
     outputs[seg.name] = elements(seg.root, planned, done)
     if report.failed:
         incomplete[seg.name] = True
     return report
+
+
+@dataclass
+class _Batch:
+    """What recording one segment's ended instances needs beside them."""
+
+    inputs: dict[str, str]  # instance -> its input, as text
+    used: dict[str, dict[str, list[str]]]  # instance -> parent segment -> instance folders
+    parent_keys: dict[str, str]
+
+
+def _execute(
+    seg: Prepared,
+    job: SegmentJob,
+    todo: list[Planned],
+    done: dict[str, list[Any]],
+    report: SegmentReport,
+    db: TrackingDb,
+    ex: Executor,
+    run_id: int,
+    how: _How,
+    parent_keys: dict[str, str],
+) -> None:
+    """Run the instances ``todo`` and record them; those failing for a reason listed in
+    the segment's ``retry_on`` run again, up to ``retries`` more times."""
+    policy = how.policies[seg.name]
+    tasks = [Task(p.name, p.input, p.parents, p.group) for p in todo]
+    batch = _Batch(
+        {t.name: input_text(t.input) for t in tasks},
+        {t.name: t.parent_dirs for t in tasks},
+        parent_keys,
+    )
+    by_name = {t.name: t for t in tasks}
+    finished = report.reused
+    while tasks:
+        again: list[Task] = []
+        for results in ex.run(job, tasks, seg.python, how.stop):
+            final = []
+            for r in results:
+                if not r.ok and job.attempt <= policy.retries and policy.transient(r):
+                    again.append(by_name[r.name])
+                    report.retried += 1
+                    if how.notice:
+                        how.notice(
+                            f"{seg.name}/{r.name}: attempt {job.attempt} of "
+                            f"{policy.retries + 1} failed ({r.error}); trying again"
+                        )
+                else:
+                    final.append(r)
+            _record(seg, final, done, report, db, run_id, batch, job.attempt)
+            finished += len(final)
+            if how.progress:
+                how.progress(seg.name, finished, report.total)
+        if how.stop.is_set():
+            _recover_stopped(seg, tasks, done, report, db, run_id, batch, job.attempt)
+            return
+        tasks = again
+        job = replace(job, attempt=job.attempt + 1)
+
+
+def _record(
+    seg: Prepared,
+    results: list[Result],
+    done: dict[str, list[Any]],
+    report: SegmentReport,
+    db: TrackingDb,
+    run_id: int,
+    batch: _Batch,
+    attempt: int,
+) -> None:
+    """Record ended instances in the database and the segment's report."""
+    db.record(
+        seg.key, results, run_id, batch.inputs, batch.used, batch.parent_keys, attempts=attempt
+    )
+    ok = sum(1 for r in results if r.ok)
+    db.progress(run_id, ran=ok, failed=len(results) - ok)
+    for r in results:
+        if r.ok:
+            done[r.name] = r.output
+            report.ran += 1
+        else:
+            report.failed += 1
+            if len(report.failures) < 20:
+                log = instance_dir(seg.root, r.name) / LOG
+                report.failures.append((r.name, r.error, log))
+
+
+def _recover_stopped(
+    seg: Prepared,
+    tasks: list[Task],
+    done: dict[str, list[Any]],
+    report: SegmentReport,
+    db: TrackingDb,
+    run_id: int,
+    batch: _Batch,
+    attempt: int,
+) -> None:
+    """After a stop: the instances of killed batches that had finished (their journal
+    says so, their results never came back) are recorded as done."""
+    on_disk = finished_on_disk(seg.root)
+    late = [
+        Result(t.name, True, rec["output"], rec["started"], rec["seconds"])
+        for t in tasks
+        if t.name not in done and (rec := on_disk.get(t.name)) is not None
+    ]
+    if late:
+        _record(seg, late, done, report, db, run_id, batch, attempt)
 
 
 def _cpu_count() -> int:

@@ -4,8 +4,8 @@ and the workspace pipelines tracked with ``pipl pipe track`` (``pipl.pipe.track`
 Every name from a request is checked before it reaches a path or a query; data files are
 served only from inside their instance's folder. Pipelines derive from the project's
 packls, so whoever may read the project's first stage index may look at them, tracked
-ones included; tagging and deleting are the owner's, and so is running a CI pipeline
-again (a tracked pipeline runs in its workspace, never from the server).
+ones included; cancelling, tagging and deleting are the owner's, and so is running a CI
+pipeline again (a tracked pipeline runs in its workspace, never from the server).
 """
 
 from __future__ import annotations
@@ -240,6 +240,13 @@ def run(ctx: Context, pipeline: str) -> Run:
         row = db.run_record(run_id)
     assert row is not None  # just recorded
     return _run(row)
+
+
+@operation("pipelines.cancel")
+def cancel(ctx: Context, pipeline: str, run: int | None = None) -> Run:
+    from pipl.pipe.control import request_cancel
+
+    return _run(request_cancel(prefix_of(ctx, pipeline), run))
 
 
 @operation("pipelines.instances")

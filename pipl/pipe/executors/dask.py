@@ -3,10 +3,13 @@
 ``scheduler`` is an address (``tcp://host:8786``, e.g. a dask-jobqueue cluster on PBS or
 SLURM); without one, a LocalCluster of ``jobs`` worker processes is started for the run.
 Workers use their own environment: it must have pipl-pipe and the segments' packls.
+A stop cancels the batches not started; Dask cannot stop a batch that runs, nor an
+instance past a timeout (``supports_timeout`` is False: the engine refuses timeouts).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +21,7 @@ from pipl.pipe.executors import batches
 
 class DaskExecutor:
     name = "dask"
+    supports_timeout = False
 
     def __init__(self, jobs: int, scheduler: str | None = None) -> None:
         try:
@@ -28,6 +32,7 @@ class DaskExecutor:
             ) from None
         self.jobs = max(1, jobs)
         self.cluster: Any = None
+        self.futures: list[Any] = []
         if scheduler:
             self.client = Client(scheduler)
         else:
@@ -40,7 +45,13 @@ class DaskExecutor:
             )
             self.client = Client(self.cluster)
 
-    def run(self, job: SegmentJob, tasks: list[Task], python: str) -> Iterator[list[Result]]:
+    def run(
+        self,
+        job: SegmentJob,
+        tasks: list[Task],
+        python: str,
+        stop: threading.Event | None = None,
+    ) -> Iterator[list[Result]]:
         from distributed import as_completed
 
         work = batches(tasks, self.jobs)
@@ -48,8 +59,16 @@ class DaskExecutor:
             return
         scattered = self.client.scatter(job, broadcast=True)
         futures = [self.client.submit(run_batch, scattered, b, pure=False) for b in work]
+        self.futures = futures
         for future in as_completed(futures):
+            if stop is not None and stop.is_set():
+                self.abort()
+                return
             yield future.result()
+
+    def abort(self) -> None:
+        """Cancel the batches not finished (one that runs goes on in its Dask worker)."""
+        self.client.cancel(self.futures)
 
     def close(self) -> None:
         self.client.close()

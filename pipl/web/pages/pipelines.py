@@ -90,7 +90,7 @@ def pipeline(p: Page, name: str) -> Response:
         found=found,
         runs=status.runs,
         source=status.source,
-        active=any(r.status in ("queued", "running") for r in status.runs),
+        active=any(r.status in ("queued", "running", "cancelling") for r in status.runs),
         filters=filters,
         number=number,
         pages=pages,
@@ -180,6 +180,13 @@ def compare(p: Page, name: str, segment: str) -> Response:
 def run(p: Page, name: str) -> Response:
     check_csrf(p.request)
     p.call("pipelines.run", pipeline=name)
+    return p.redirect(f"/pipelines/{quote(name)}")
+
+
+@page("POST", "/pipelines/{name}/cancel")
+def cancel(p: Page, name: str) -> Response:
+    check_csrf(p.request)
+    p.call("pipelines.cancel", pipeline=name)
     return p.redirect(f"/pipelines/{quote(name)}")
 
 
