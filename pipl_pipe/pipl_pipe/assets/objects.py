@@ -22,6 +22,7 @@ import queue
 import shutil
 import stat
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -59,6 +60,7 @@ class AssetStore(Protocol):
     def kind_of(self, sha256: str) -> str: ...
     def read_tree(self, sha256: str) -> list[dict[str, Any]]: ...
     def mtime(self, sha256: str) -> float: ...
+    def age(self, sha256: str) -> float: ...
     def objects(self) -> Iterator[tuple[str, int]]: ...
     def remove(self, sha256: str, *, older_than: float | None = None) -> bool: ...
     def close(self) -> None: ...
@@ -251,6 +253,14 @@ class StoreBase:
 
     def objects(self) -> Iterator[tuple[str, int]]:
         raise NotImplementedError
+
+    def mtime(self, sha256: str) -> float:
+        raise NotImplementedError
+
+    def age(self, sha256: str) -> float:
+        """Seconds since the object was last added (a store on another machine counts
+        them on its own clock)."""
+        return time.time() - self.mtime(sha256)
 
     def close(self) -> None:
         """Release what the store holds open (nothing by default)."""
