@@ -152,6 +152,8 @@ def s3_bucket(s3_endpoint: str, hermetic: Path, monkeypatch: pytest.MonkeyPatch)
 
     from tests.s3server import make_bucket, s3_environment
 
+    for name in [n for n in os.environ if n.startswith("AWS_")]:  # this machine's own
+        monkeypatch.delenv(name)
     for name, value in s3_environment(s3_endpoint, hermetic).items():
         monkeypatch.setenv(name, value)
     bucket = f"pipl-{uuid.uuid4().hex[:12]}"

@@ -43,6 +43,7 @@ from pipl_pipe.assets.remote import FsspecStore
 from pipl_pipe.errors import AssetError, AssetMissing
 
 PROTOCOLS = ("s3", "s3a")
+COMPLETE_TIMEOUT = 600  # seconds to wait for an answer (botocore's default: 60)
 CREDENTIALS = "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) in the environment"
 
 
@@ -67,13 +68,15 @@ class S3Store(FsspecStore):
                 f"{CREDENTIALS}"
             )
         check_credentials(url)
-        # no cached listings: other machines write to the same bucket
+        # no cached listings: other machines write to the same bucket. S3 may take
+        # minutes to complete a large multipart upload: wait for its answer that long
         super().__init__(
             url,
             hashes=hashes,
             durable=durable,
             skip_instance_cache=True,
             use_listings_cache=False,
+            config_kwargs={"read_timeout": COMPLETE_TIMEOUT},
         )
         self.bucket = self.base.split("/", 1)[0]
 

@@ -26,9 +26,9 @@ def open_store(url: str | os.PathLike[str], **kwargs: Any) -> AssetStore:
         from pipl_pipe.assets.store import LocalStore
 
         return LocalStore(Path(text.removeprefix("file://")), **kwargs)
-    if text.split("://", 1)[0] in ("s3", "s3a"):
-        from pipl_pipe.assets.s3 import S3Store
+    from pipl_pipe.assets.s3 import PROTOCOLS, S3Store
 
+    if text.split("://", 1)[0] in PROTOCOLS:
         return S3Store(text, **kwargs)
     from pipl_pipe.assets.remote import FsspecStore
 
