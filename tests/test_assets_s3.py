@@ -21,6 +21,8 @@ from pipl_pipe.assets.s3 import S3Store
 from pipl_pipe.assets.service import from_config, open_store
 from pipl_pipe.errors import AssetCorrupted, AssetError, AssetMissing
 
+from pipl.assets.gc import collect
+from pipl.product.build import ProductSpec, build_product
 from tests.helpers import fails, run
 
 
@@ -238,3 +240,31 @@ def test_cli_uses_a_store_on_s3(project, s3_bucket, tmp_path, monkeypatch):
     assert out.read_text() == "//Maya ASCII\n"
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     fails(run(["asset", "ls"], project=project.root), 9, "AWS_SECRET_ACCESS_KEY")
+
+
+def test_gc_on_s3_keeps_what_published_products_reference(project, owner, s3_bucket, tmp_path):
+    store = open_s3(s3_bucket, tmp_path)
+    outputs = tmp_path / "out"
+    (outputs / "maps").mkdir(parents=True)
+    (outputs / "geo.abc").write_bytes(b"s3 geometry")
+    (outputs / "maps" / "a.tex").write_bytes(b"s3 map a")
+    built = build_product(
+        outputs,
+        ProductSpec("s3-gc-probe", "model", "1.0.0"),
+        store=store,
+        workdir=tmp_path / "work",
+        index_url=project.simple_url(),
+    )
+    for path in built.files:
+        owner.upload(project.stage_index(), path)
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"nobody needs me on s3")
+    junk_sha = store.put(junk).sha256
+    recent = collect(owner, store, grace_seconds=3600, dry_run=True)
+    assert junk_sha in recent.kept_recent and not recent.removed
+    assert collect(owner, store, grace_seconds=3600).removed == []
+    report = collect(owner, store, grace_seconds=0)
+    assert [s for s, _ in report.removed] == [junk_sha]
+    kept = {s for s, _ in store.objects()}
+    assert {a.sha256 for a in built.assets} | {sha(b"s3 map a")} <= kept
+    assert junk_sha not in kept
