@@ -223,6 +223,23 @@ def test_credentials_come_from_the_environment_only(s3_bucket, tmp_path, monkeyp
         from_config({"url": f"s3://{s3_bucket}/store", "secret": "hush"})
 
 
+def test_a_missing_bucket_is_named(s3_bucket, tmp_path):
+    src, big = tmp_path / "plate.exr", tmp_path / "big.exr"
+    src.write_bytes(b"frame")
+    big.write_bytes(os.urandom(12 << 20))
+    gone = f"the bucket {s3_bucket}-gone .* does not exist"
+    store = open_store(f"s3://{s3_bucket}-gone/store", hashes=HashCache(tmp_path / "h.sqlite"))
+    with pytest.raises(AssetError, match=gone):
+        store.put(src)  # its first write: store.json
+    with pytest.raises(AssetError, match=gone):
+        list(store.objects())
+    store._kinds_known = True  # as if store.json were there: the uploads themselves fail
+    store.part_size = 5 << 20
+    for path in (src, big):  # one PUT, a multipart upload
+        with pytest.raises(AssetError, match=gone):
+            store.put(path)
+
+
 def test_cli_uses_a_store_on_s3(project, s3_bucket, tmp_path, monkeypatch):
     monkeypatch.setenv("PIPL_ASSET_STORE", f"s3://{s3_bucket}/studio")
     src = tmp_path / "model.ma"

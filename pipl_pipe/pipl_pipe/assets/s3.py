@@ -80,6 +80,18 @@ class S3Store(FsspecStore):
         )
         self.bucket = self.base.split("/", 1)[0]
 
+    def _no_bucket(self) -> AssetError:
+        return AssetError(
+            f"the bucket {self.bucket} of the asset store {self.url} does not exist, or "
+            "these credentials cannot see it: create it, or fix the URL"
+        )
+
+    def _write_store_info(self) -> None:
+        try:
+            super()._write_store_info()
+        except FileNotFoundError:
+            raise self._no_bucket() from None
+
     def _makedirs(self, path: str) -> None:
         """Nothing to make: S3 keys have no folders."""
 
@@ -118,7 +130,10 @@ class S3Store(FsspecStore):
         return max(float(head["LastModified"].timestamp()), self._stamp_time(sha256))
 
     def objects(self) -> Iterator[tuple[str, int]]:
-        found = self.fs.find(f"{self.base}/objects", detail=True)
+        try:
+            found = self.fs.find(f"{self.base}/objects", detail=True)
+        except FileNotFoundError:
+            raise self._no_bucket() from None
         for info in sorted(found.values(), key=lambda i: i["name"]):
             yield info["name"].rsplit("/", 1)[-1], int(info.get("size") or 0)
 
@@ -182,9 +197,11 @@ class S3Store(FsspecStore):
                 sent = send(out)
                 if sent != sha256:
                     raise AssetError(f"the bytes sent for {sha256} hash to {sent}; add it again")
-            except BaseException:
+            except BaseException as exc:
                 out.discard()  # aborts the multipart upload: nothing appears
                 out.closed = True
+                if isinstance(exc, FileNotFoundError):  # when a multipart upload begins
+                    raise self._no_bucket() from None
                 raise
             try:
                 out.close()
@@ -194,10 +211,7 @@ class S3Store(FsspecStore):
                     return False
                 continue
             except FileNotFoundError:
-                raise AssetError(
-                    f"the bucket {self.bucket} of the asset store {self.url} does not exist, "
-                    "or these credentials cannot see it: create it, or fix the URL"
-                ) from None
+                raise self._no_bucket() from None
             return True
         raise AssetError(
             f"object {sha256} kept vanishing from {self.url} while it was added "
