@@ -135,7 +135,7 @@ def _big_size() -> int:
     return int(os.environ.get("PIPL_BENCH_ASSET_MB") or 1024) << 20
 
 
-def _store_rounds(store, small: list[Path], big: Path, out: Path) -> dict[str, float]:
+def _store_rounds(store, small: list[Path], folder: Path, big: Path, out: Path) -> dict[str, float]:
     """Seconds each operation takes on ``store``."""
     took: dict[str, float] = {}
     shas: list[str] = []
@@ -145,6 +145,13 @@ def _store_rounds(store, small: list[Path], big: Path, out: Path) -> dict[str, f
     took["add them again (already stored)"] = _timed(lambda: [store.put(p) for p in small])
     took["fetch them (verified)"] = _timed(
         lambda: [store.fetch(s, out / f"small{i}") for i, s in enumerate(shas)]
+    )
+    tree: list[str] = []
+    took["add a folder of 1,000 small files"] = _timed(
+        lambda: tree.append(store.put(folder).sha256)
+    )
+    took["fetch the folder (verified)"] = _timed(
+        lambda: store.fetch(tree[0], out / "folder", "tree")
     )
     big_sha: list[str] = []
     took["add the big object"] = _timed(lambda: big_sha.append(store.put(big).sha256))
@@ -167,11 +174,13 @@ def s3_main() -> None:
     with tempfile.TemporaryDirectory(dir=base) as tmp:
         work = Path(tmp)
         (work / "small").mkdir()
+        (work / "folder").mkdir()
         small = []
         for i in range(SMALL):
             path = work / "small" / f"f{i:04d}.bin"
             path.write_bytes(os.urandom(SMALL_SIZE))
             small.append(path)
+            (work / "folder" / f"frame.{i:04d}.bin").write_bytes(os.urandom(SMALL_SIZE))
         big = work / "big.bin"
         with big.open("wb") as fh:
             for _ in range(max(1, size // (64 << 20))):
@@ -179,17 +188,17 @@ def s3_main() -> None:
         results = {}
         local = LocalStore(work / "local-store", hashes=HashCache(work / "local.sqlite"))
         (work / "out-local").mkdir()
-        results["local"] = _store_rounds(local, small, big, work / "out-local")
+        results["local"] = _store_rounds(local, small, work / "folder", big, work / "out-local")
         shutil.rmtree(work / "local-store")
         with moto_server(work / "moto.log") as endpoint:
             os.environ.update(s3_environment(endpoint, work))
             make_bucket("pipl-bench")
             s3 = open_store("s3://pipl-bench/assets", hashes=HashCache(work / "s3.sqlite"))
             (work / "out-s3").mkdir()
-            results["s3"] = _store_rounds(s3, small, big, work / "out-s3")
+            results["s3"] = _store_rounds(s3, small, work / "folder", big, work / "out-s3")
 
     def cell(op: str, seconds: float) -> str:
-        if "small" in op or "them" in op:
+        if "small" in op or "them" in op or "folder" in op:
             return f"{seconds:7.2f} s {SMALL / seconds:6.0f}/s"
         if op.startswith(("add the big", "fetch it")):
             return f"{seconds:7.2f} s {size / 1e6 / seconds:4.0f} MB/s"
