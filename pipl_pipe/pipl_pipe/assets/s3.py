@@ -19,6 +19,8 @@ stamps), and writes the S3 way:
 - **Ages on the store's clock.** Garbage collection's grace counts from the objects'
   ``LastModified`` (and their stamps'), compared with the store's time (see
   ``FsspecStore.now``), never with this machine's clock.
+- **A folder's files side by side**: 16 uploads (or downloads) at a time, since each
+  request mostly waits on the network.
 - **Credentials from the environment** (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
   ``AWS_SESSION_TOKEN``, ``AWS_PROFILE``; ``AWS_ENDPOINT_URL_S3`` for a service other than
   AWS), as every AWS tool reads them; never from ``pipl.toml``.
@@ -63,13 +65,6 @@ class S3Store(FsspecStore):
     part_size = 64 << 20  # bytes of a multipart upload's part (the larger files' uploads)
     requests = 16  # a folder's files sent (or fetched) side by side
 
-    def _each(self, func: Callable[[T], R], items: list[T]) -> list[R]:
-        """Every request waits on the network: a folder's files go side by side."""
-        if len(items) < 2:
-            return [func(item) for item in items]
-        with ThreadPoolExecutor(self.requests, thread_name_prefix="pipl-s3") as pool:
-            return list(pool.map(func, items))
-
     def __init__(self, url: str, *, hashes: HashCache | None = None, durable: bool = True) -> None:
         if "@" in url.split("://", 1)[-1].split("/", 1)[0]:
             raise AssetError(
@@ -103,6 +98,13 @@ class S3Store(FsspecStore):
 
     def _makedirs(self, path: str) -> None:
         """Nothing to make: S3 keys have no folders."""
+
+    def _each(self, func: Callable[[T], R], items: list[T]) -> list[R]:
+        """Every request waits on the network: a folder's files go side by side."""
+        if len(items) < 2:
+            return [func(item) for item in items]
+        with ThreadPoolExecutor(self.requests, thread_name_prefix="pipl-s3") as pool:
+            return list(pool.map(func, items))
 
     def _head(self, path: str) -> dict[str, Any] | None:
         """An object's details (one HEAD request), or None if there is no such key."""
