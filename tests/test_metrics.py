@@ -120,7 +120,7 @@ def test_metrics_count_the_queue_durations_latency_and_events(figures_project):
     assert labels == {"state", "handler", "le"}
 
 
-def test_metrics_of_a_project_without_ci_are_zero_and_write_nothing(tmp_path):
+def test_a_project_without_ci_has_zero_figures_and_says_what_is_down(tmp_path):
     project = new_project(tmp_path / "quiet")
     server = WebServer(project)
     url = server.start()
@@ -132,6 +132,17 @@ def test_metrics_of_a_project_without_ci_are_zero_and_write_nothing(tmp_path):
     assert samples["pipl_ci_jobs", (("state", "queued"),)] == 0
     assert samples["pipl_ci_events_recorded_total", ()] == 0
     assert not (outbox.ci_dir(project.root) / outbox.DB_NAME).exists()
+
+    result = run(["proj", "status", "--json"], project=project.root)
+    assert result.exit_code == 0  # a monitor reads the document, whatever the health
+    data = json.loads(result.stdout)["data"]
+    assert data["health"]["ok"] is False
+    assert data["health"]["problems"][:2] == [
+        "the server is not running: pipl proj start --detach",
+        "the CI runner is not running: pipl proj start --detach",
+    ]
+    assert data["ci"]["jobs"] == dict.fromkeys(db.STATES, 0) and data["ci"]["metrics"] is None
+    assert data["ci"]["events"] == {"recorded": 0, "taken": 0, "pending": 0}
 
 
 @pytest.fixture(scope="module")
@@ -173,3 +184,5 @@ def test_an_upload_shows_on_the_runners_metrics(ciproj: Project, live: str, tmp_
     assert status["ci"]["events"]["recorded"] == samples["pipl_ci_events_recorded_total", ()]
     assert status["ci"]["jobs"]["passed"] == samples["pipl_ci_jobs", (("state", "passed"),)]
     assert status["health"]["ok"] is (status["ci"]["sandbox"]["state"] == "ok")
+    human = run(["proj", "status"], project=ciproj.root).output
+    assert f"metrics:      {live}/metrics  (Prometheus)" in human
