@@ -186,3 +186,18 @@ def test_an_upload_shows_on_the_runners_metrics(ciproj: Project, live: str, tmp_
     assert status["health"]["ok"] is (status["ci"]["sandbox"]["state"] == "ok")
     human = run(["proj", "status"], project=ciproj.root).output
     assert f"metrics:      {live}/metrics  (Prometheus)" in human
+
+
+def test_a_ci_database_that_cannot_be_read_is_a_503(tmp_path):
+    project = new_project(tmp_path / "broken")
+    folder = outbox.ci_dir(project.root)
+    folder.mkdir(parents=True)
+    (folder / outbox.DB_NAME).write_bytes(b"not a database at all" * 100)
+    server = WebServer(project)
+    url = server.start()
+    try:
+        response = httpx.get(f"{url}/metrics", timeout=30)
+    finally:
+        server.stop()
+    assert response.status_code == 503
+    assert response.text.startswith("the CI database cannot be read now (")

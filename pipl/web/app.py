@@ -123,9 +123,16 @@ def metrics(project: Project, method: str) -> Response:
     CI database. They name handlers and states only, so a scraper needs no login."""
     if method not in ("GET", "HEAD"):
         return Response("GET /metrics\n", status=405, content_type="text/plain", allow="GET")
+    import sqlite3
+
     from pipl.ci.metrics import exposition, figures
 
-    body, content_type = exposition(figures(project.root))
+    try:
+        body, content_type = exposition(figures(project.root))
+    except sqlite3.Error as exc:  # busy past its timeout, or being replaced: scrape again
+        log.warning("/metrics: the CI database cannot be read: %s", exc)
+        text = f"the CI database cannot be read now ({exc}); the next scrape tries again\n"
+        return Response(text, status=503, content_type="text/plain")
     response = Response(body=body)
     response.headers["Content-Type"] = content_type
     response.cache_control = "no-store"
