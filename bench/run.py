@@ -12,6 +12,7 @@ BENCHES = {
     "project": "bench.bench_project",
     "workspace": "bench.bench_workspace",
     "assets": "bench.bench_assets",
+    "assets-s3": "bench.bench_assets:s3_main",
     "lookup": "bench.bench_lookup",
     "ci": "bench.bench_ci",
     "ci-start": "bench.bench_ci:start_main",

@@ -133,3 +133,29 @@ def ciproj(tmp_path_factory: pytest.TempPathFactory, hermetic: Path) -> Iterator
             create_default(proj, admin)
         yield proj
         service.stop(proj)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real S3 API for the session: moto's server on loopback (tests/s3server.py)."""
+    from tests.s3server import moto_server
+
+    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as url:
+        yield url
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str, hermetic: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A new bucket of the session's S3 server, and the environment that reaches it (the
+    credentials as a user sets them); its name."""
+    import uuid
+
+    from tests.s3server import make_bucket, s3_environment
+
+    for name in [n for n in os.environ if n.startswith("AWS_")]:  # this machine's own
+        monkeypatch.delenv(name)
+    for name, value in s3_environment(s3_endpoint, hermetic).items():
+        monkeypatch.setenv(name, value)
+    bucket = f"pipl-{uuid.uuid4().hex[:12]}"
+    make_bucket(bucket)
+    yield bucket

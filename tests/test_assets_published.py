@@ -217,6 +217,9 @@ def test_cli_uses_the_store_provider_named_in_pipl_toml(project, owner, tmp_path
         assert listing["objects"] == [{"sha256": row["sha256"], "size": 13, "kind": "file"}]
         verified = json.loads(cli("verify", "--json").output)["data"]
         assert verified == {"store": str(studio), "checked": 1, "corrupted": [], "missing": []}
+        # gc reads ages through the provider's own store: a fresh object is kept
+        kept = json.loads(cli("gc", "--dry-run", "--json").output)["data"]
+        assert kept["kept_recent"] == [row["sha256"]] and kept["removed"] == []
         assert cli("get", row["sha256"], str(tmp_path / "back.exr")).exit_code == 0
         assert (tmp_path / "back.exr").read_bytes() == b"studio pixels"
         fails(cli("get", "e" * 64, str(tmp_path / "x")), 9, "not in the asset store " + str(studio))

@@ -133,6 +133,9 @@ class EnvStore:
     def mtime(self, sha256: str) -> float:
         return float(self._call("mtime", sha256))
 
+    def age(self, sha256: str) -> float:
+        return float(self._call("age", sha256))
+
     def objects(self) -> Iterator[tuple[str, int]]:
         for sha, size in self._call("objects"):
             yield str(sha), int(size)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import tarfile
 import tempfile
-import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,7 +154,7 @@ def collect(
         if sha in report.referenced:
             continue
         if dry_run:
-            removed = time.time() - store.mtime(sha) >= grace_seconds
+            removed = store.age(sha) >= grace_seconds  # on the store's clock
         else:
             # the store reads the age as it removes: an add at the same moment keeps it
             removed = store.remove(sha, older_than=grace_seconds)

@@ -257,6 +257,19 @@ def _open(folder: Path) -> Connection:
     return conn
 
 
+def connect_read_only(folder: Path) -> Connection | None:
+    """The database in ``folder`` for reading only (``/metrics``: it never writes, nor
+    waits on a writer's lock for long); None before it exists."""
+    path = path_in(Path(folder))
+    if not path.is_file():
+        return None
+    conn = sqlite3.connect(
+        f"{path.as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000, factory=Connection
+    )
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    return conn
+
+
 def _refuse_newer(conn: sqlite3.Connection, folder: Path) -> int:
     found = version_of(conn)
     if found > VERSION:

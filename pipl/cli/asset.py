@@ -178,7 +178,8 @@ def verify(state: AppState, objects: tuple[str, ...], as_json: bool) -> None:
     type=float,
     default=1.0,
     show_default=True,
-    help="Keep objects added (or added again) less than this many hours ago.",
+    help="Keep objects added (or added again) less than this many hours ago, counted on "
+    "the store's own clock (an object store's time, not this machine's).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state

@@ -219,15 +219,21 @@ def stop(state: AppState) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
 def status(state: AppState, as_json: bool) -> None:
-    """Show the server's url, pid, devpi serials and indexes.
+    """Show the server's url, pid, devpi serials and indexes, and the CI runner's state.
 
     Checks first that the server answering at the project's port is the project's own
     (the uuid of its server folder); anything else is an error naming what answers.
+
+    With --json, one document a monitoring system can read: the server, the runner, its
+    sandbox, the jobs in each state, the upload events recorded and taken, the URL of
+    the runner's /metrics page (Prometheus), and "health": {"ok": ..., "problems": [...]}.
+    It exits 0 whatever the health (a problem is in the document, not in the exit code).
 
     \b
     Example:
       pipl proj status --json
     """
+    from pipl.ci.metrics import figures, problems
     from pipl.index.status import server_status
     from pipl.service import status as runner_status
 
@@ -236,8 +242,32 @@ def status(state: AppState, as_json: bool) -> None:
     sandbox, why = ci_st.sandbox
     if sandbox != "ok":  # every time: index code does not run, or runs unsandboxed
         click.echo(f"Warning: the CI sandbox is {sandbox}: {why}", err=True)
+    metrics = f"{ci_st.web}/metrics" if ci_st.web else None
     if as_json:
-        emit_json("status", {**st.to_dict(), "ci": ci_st.to_dict()})
+        ci = figures(state.project().root)
+        found = problems(
+            server_running=st.running,
+            plugin=st.plugin,
+            runner_running=ci_st.running,
+            sandbox=ci_st.sandbox,
+        )
+        emit_json(
+            "status",
+            {
+                **st.to_dict(),
+                "ci": {
+                    **ci_st.to_dict(),
+                    "jobs": ci.jobs,
+                    "events": {
+                        "recorded": ci.events_recorded,
+                        "taken": ci.events_taken,
+                        "pending": ci.events_pending,
+                    },
+                    "metrics": metrics,
+                },
+                "health": {"ok": not found, "problems": found},
+            },
+        )
         return
     click.echo(f"project:      {st.project}  ({st.root})")
     click.echo(f"url:          {st.url}")
@@ -261,6 +291,7 @@ def status(state: AppState, as_json: bool) -> None:
     click.echo(f"sandbox:      {ci_st.sandbox[1]}")
     if ci_st.web:
         click.echo(f"dashboard:    {ci_st.web}  (pipl proj web opens it)")
+        click.echo(f"metrics:      {metrics}  (Prometheus)")
     if st.indexes:
         click.echo("")
         table(

@@ -1,5 +1,6 @@
 """The web application: the JSON API under ``/api/``, static files under ``/static/``,
-and the dashboard's pages everywhere else. One WSGI callable, served by ``server``."""
+the CI figures for Prometheus at ``/metrics``, and the dashboard's pages everywhere else.
+One WSGI callable, served by ``server``."""
 
 from __future__ import annotations
 
@@ -64,6 +65,8 @@ class WebApp:
             response = self.api.handle(request)
         elif path.startswith("/static/"):
             response = static(path.removeprefix("/static/"))
+        elif path == "/metrics":
+            response = metrics(self.project, request.method)
         else:
             response = self.page(request)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -120,6 +123,27 @@ def _with_cookies(result: Response, response: Response) -> Response:
         if header == "Set-Cookie":
             result.headerlist.append((header, value))
     return result
+
+
+def metrics(project: Project, method: str) -> Response:
+    """The CI figures in Prometheus' text format (``pipl.ci.metrics``), read-only from the
+    CI database. They name handlers and states only, so a scraper needs no login."""
+    if method not in ("GET", "HEAD"):
+        return Response("GET /metrics\n", status=405, content_type="text/plain", allow="GET")
+    import sqlite3
+
+    from pipl.ci.metrics import exposition, figures
+
+    try:
+        body, content_type = exposition(figures(project.root))
+    except sqlite3.Error as exc:  # busy past its timeout, or being replaced: scrape again
+        log.warning("/metrics: the CI database cannot be read: %s", exc)
+        text = f"the CI database cannot be read now ({exc}); the next scrape tries again\n"
+        return Response(text, status=503, content_type="text/plain")
+    response = Response(body=body)
+    response.headers["Content-Type"] = content_type
+    response.cache_control = "no-store"
+    return response
 
 
 def static(name: str) -> Response:

@@ -22,15 +22,19 @@ import queue
 import shutil
 import stat
 import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO, Protocol, Self
+from typing import Any, BinaryIO, Protocol, Self, TypeVar
 
 from pipl_pipe.errors import AssetCorrupted, AssetError, AssetMissing
 
 CHUNK = 8 << 20
+T = TypeVar("T")
+R = TypeVar("R")
+
 TREE_FORMAT = "pipl-tree/1"
 TREE_PREFIX = b'{"files":'  # canonical tree documents start so (sorted keys)
 TREE_MAX = 256 << 20  # a larger object is never taken for a tree written without a record
@@ -59,6 +63,7 @@ class AssetStore(Protocol):
     def kind_of(self, sha256: str) -> str: ...
     def read_tree(self, sha256: str) -> list[dict[str, Any]]: ...
     def mtime(self, sha256: str) -> float: ...
+    def age(self, sha256: str) -> float: ...
     def objects(self) -> Iterator[tuple[str, int]]: ...
     def remove(self, sha256: str, *, older_than: float | None = None) -> bool: ...
     def close(self) -> None: ...
@@ -252,6 +257,14 @@ class StoreBase:
     def objects(self) -> Iterator[tuple[str, int]]:
         raise NotImplementedError
 
+    def mtime(self, sha256: str) -> float:
+        raise NotImplementedError
+
+    def age(self, sha256: str) -> float:
+        """Seconds since the object was last added (a store on another machine counts
+        them on its own clock)."""
+        return time.time() - self.mtime(sha256)
+
     def close(self) -> None:
         """Release what the store holds open (nothing by default)."""
 
@@ -278,16 +291,22 @@ class StoreBase:
             raise AssetError(f"{path}: only files and folders can be added")
         raise AssetMissing(f"{path}: no such file or folder to add")
 
+    def _each(self, func: Callable[[T], R], items: list[T]) -> list[R]:
+        """``func`` of every item, in order. One at a time here; a store whose every
+        request waits on a network runs them side by side."""
+        return [func(item) for item in items]
+
     def _put_tree(self, folder: Path) -> Stored:
         entries: list[dict[str, Any]] = []
         added = False
         total = 0
-        for file in sorted(p for p in folder.rglob("*") if p.is_symlink() or not p.is_dir()):
+        files = sorted(p for p in folder.rglob("*") if p.is_symlink() or not p.is_dir())
+        for file in files:
             if file.is_symlink():
                 raise AssetError(f"{file}: symbolic links cannot be stored in an asset folder")
             if not file.is_file():
                 raise AssetError(f"{file}: only files and folders can be stored in an asset")
-            sha, size, new = self._put_file(file)
+        for file, (sha, size, new) in zip(files, self._each(self._put_file, files), strict=True):
             added |= new
             total += size
             entries.append(
@@ -380,12 +399,13 @@ class StoreBase:
         staging = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
         try:
             if kind == "tree":
-                for entry in self.read_tree(sha256):
-                    target = staging / entry["path"]
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    self._copy_out(entry["sha256"], target)
+                entries = self.read_tree(sha256)
+                for entry in entries:
+                    (staging / entry["path"]).parent.mkdir(parents=True, exist_ok=True)
+                self._each(lambda e: self._copy_out(e["sha256"], staging / e["path"]), entries)
+                for entry in entries:
                     if entry["exec"]:
-                        target.chmod(0o755)
+                        (staging / entry["path"]).chmod(0o755)
                 staging.mkdir(exist_ok=True)  # an empty folder is a tree too
                 if dest.exists():
                     shutil.rmtree(dest)

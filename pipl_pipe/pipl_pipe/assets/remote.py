@@ -1,4 +1,4 @@
-"""An asset store on any fsspec file system (S3, GCS, SFTP, memory...): extra ``fsspec``.
+"""An asset store on any fsspec file system (SFTP, memory...): extra ``fsspec``.
 
 Same layout and guarantees as ``LocalStore``: objects named by sha256 under
 ``URL/objects/ab/``, tree records under ``URL/trees/ab/`` (and ``URL/store.json``), uploads
@@ -6,7 +6,9 @@ land under a temporary name first and are named by the hash of the bytes uploade
 downloads are verified. Object
 stores cannot change an object's time without rewriting it, so adding an object again
 writes an empty stamp ``URL/stamps/ab/abcd...``; an object's age is that of its newest
-write or stamp.
+write or stamp, counted on the store's clock (``URL/clock``), not on this machine's.
+S3 has its own subclass (``pipl_pipe.assets.s3``), which writes each object once, to its
+final key.
 """
 
 from __future__ import annotations
@@ -63,6 +65,10 @@ class FsspecStore(StoreBase):
     def close(self) -> None:
         self.hashes.close()
 
+    def _makedirs(self, path: str) -> None:
+        """Make a folder where the file system has folders (object stores have none)."""
+        self.fs.makedirs(path, exist_ok=True)
+
     def _path(self, area: str, sha256: str) -> str:
         check_sha(sha256)
         return f"{self.base}/{area}/{sha256[:2]}/{sha256}"
@@ -80,7 +86,7 @@ class FsspecStore(StoreBase):
         return bool(self.fs.exists(f"{self.base}/{STORE_INFO}"))
 
     def _write_store_info(self) -> None:
-        self.fs.makedirs(self.base, exist_ok=True)
+        self._makedirs(self.base)
         self.fs.pipe_file(
             f"{self.base}/{STORE_INFO}", (json.dumps({"format": STORE_FORMAT}) + "\n").encode()
         )
@@ -90,7 +96,7 @@ class FsspecStore(StoreBase):
 
     def _mark(self, area: str, sha256: str) -> None:
         path = self._path(area, sha256)
-        self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        self._makedirs(path.rsplit("/", 1)[0])
         self.fs.pipe_file(path, b"")
 
     def _record_tree(self, sha256: str) -> None:
@@ -112,7 +118,7 @@ class FsspecStore(StoreBase):
         if self._touch(sha256):
             return False
         key = self._key(sha256)
-        self.fs.makedirs(key.rsplit("/", 1)[0], exist_ok=True)
+        self._makedirs(key.rsplit("/", 1)[0])
         self.fs.pipe_file(key, data)
         return True
 
@@ -127,7 +133,7 @@ class FsspecStore(StoreBase):
                 self.hashes.put(path.resolve(), st, expected)
                 return expected, st.st_size, False
         tmp = f"{self.base}/incoming/{uuid.uuid4().hex}.part"
-        self.fs.makedirs(f"{self.base}/incoming", exist_ok=True)
+        self._makedirs(f"{self.base}/incoming")
         try:
             # the name is the hash of the bytes sent: one read feeds the upload and the hash
             with path.open("rb") as fin, self.fs.open(tmp, "wb") as fout:
@@ -139,7 +145,7 @@ class FsspecStore(StoreBase):
                 self.fs.rm(tmp)
                 added = False
             else:
-                self.fs.makedirs(key.rsplit("/", 1)[0], exist_ok=True)
+                self._makedirs(key.rsplit("/", 1)[0])
                 self.fs.mv(tmp, key)
                 added = True
         except BaseException:
@@ -173,6 +179,28 @@ class FsspecStore(StoreBase):
             return max(written, _seconds(self.fs.info(stamp)))
         return written
 
+    _clock_offset: float | None = None  # the store's clock minus this machine's
+
+    def now(self) -> float:
+        """The time on the store's clock, which the objects' ages are counted on.
+
+        Measured once per store (opened) by writing ``URL/clock`` and reading the time the
+        store gave it, so a machine whose clock is off does not make a fresh object look
+        old to garbage collection. Object stores give times to the second: an age read
+        here is within a second of the store's."""
+        if self._clock_offset is None:
+            clock = f"{self.base}/clock"
+            self._makedirs(self.base)
+            before = time.time()
+            self.fs.pipe_file(clock, b"")
+            after = time.time()
+            self._clock_offset = _seconds(self.fs.info(clock)) - (before + after) / 2
+        return time.time() + self._clock_offset
+
+    def age(self, sha256: str) -> float:
+        """Seconds since the object was last added, on the store's clock."""
+        return self.now() - self.mtime(sha256)
+
     def _stamp_time(self, sha256: str) -> float:
         stamp = self._path("stamps", sha256)
         return _seconds(self.fs.info(stamp)) if self.fs.exists(stamp) else 0.0
@@ -189,10 +217,10 @@ class FsspecStore(StoreBase):
             self.fs.rm(key)
         else:
             age = self.mtime(sha256)
-            if time.time() - age < older_than:
+            if self.now() - age < older_than:
                 return False
             aside = f"{self.base}/incoming/{uuid.uuid4().hex}.gc"
-            self.fs.makedirs(f"{self.base}/incoming", exist_ok=True)
+            self._makedirs(f"{self.base}/incoming")
             self.fs.mv(key, aside)
             if self._stamp_time(sha256) > age:  # added again meanwhile: put it back
                 self.fs.mv(aside, key)

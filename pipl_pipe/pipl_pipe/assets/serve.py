@@ -31,6 +31,7 @@ OPS: dict[str, Callable[..., Any]] = {
     "kind_of": lambda store, sha: store.kind_of(sha),
     "read_tree": lambda store, sha: store.read_tree(sha),
     "mtime": lambda store, sha: store.mtime(sha),
+    "age": lambda store, sha: store.age(sha),
     "objects": lambda store: [list(item) for item in store.objects()],
     "remove": lambda store, sha, older_than=None: store.remove(sha, older_than=older_than),
 }
