@@ -16,7 +16,8 @@ from pipl.project import server
 from pipl.project.create import create_project
 from pipl.project.project import Project
 
-pytest_plugins = ["browser"]  # the browser tests' fixtures (tests/browser.py)
+# the browser tests' fixtures (tests/browser.py); PostgreSQL (tests/pgserver.py)
+pytest_plugins = ["browser", "pgserver"]
 
 # Test-only: devpi derives its token secret with argon2 at start; these parameters make
 # that take milliseconds instead of seconds. Production projects keep devpi's defaults.

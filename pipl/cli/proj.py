@@ -58,6 +58,19 @@ def _register_subgroups() -> None:
     metavar="ARG",
     help="Extra devpi-server argument, stored in pipl.toml (repeatable).",
 )
+@click.option(
+    "--postgresql",
+    "pg_url",
+    metavar="URL",
+    help="Keep the index in PostgreSQL (devpi-postgresql) instead of SQLite: "
+    "postgresql://USER@HOST:PORT/DATABASE, an existing database USER owns. "
+    "The password is typed or read from stdin, never part of the URL.",
+)
+@click.option(
+    "--storage-password-stdin",
+    is_flag=True,
+    help="Read the PostgreSQL password from stdin (with --postgresql).",
+)
 def create(
     path: Path,
     name: str | None,
@@ -65,6 +78,8 @@ def create(
     stages: str,
     no_pypi: bool,
     server_args: tuple[str, ...],
+    pg_url: str | None,
+    storage_password_stdin: bool,
 ) -> None:
     """Create a project in PATH (a new or empty folder).
 
@@ -72,12 +87,26 @@ def create(
     project-owner passwords into 0600 files under .pipl/secrets (there is no default
     password). Nothing is left behind if any step fails.
 
+    With --postgresql, devpi keeps users, indexes and files in that database; the
+    password goes to .pipl/secrets/postgresql.password (0600) and reaches devpi-server
+    through a 0600 config file, never a command line.
+
     \b
-    Example:
+    Examples:
       pipl proj create ~/projects/demo --stages dev,qa,prod
+      echo "$PGPASSWORD" | pipl proj create ~/projects/big \\
+          --postgresql postgresql://devpi@db.example:5432/big --storage-password-stdin
     """
     from pipl.project.create import create_project
 
+    pg, pg_password = None, None
+    if pg_url:
+        from pipl.project.storage import parse_url
+
+        pg = parse_url(pg_url, name or Path(path).name)
+        pg_password = read_password(storage_password_stdin, prompt="PostgreSQL password")
+    elif storage_password_stdin:
+        raise click.UsageError("--storage-password-stdin goes with --postgresql URL")
     project = create_project(
         path,
         name=name,
@@ -85,6 +114,8 @@ def create(
         stages=_split(stages),
         pypi_mirror=not no_pypi,
         server_args=list(server_args),
+        postgresql=pg,
+        storage_password=pg_password,
     )
     click.echo(f"Created project {project.name!r} at {project.root}")
     click.echo(f"  server url:  {project.url}  (start it: pipl proj start --detach)")

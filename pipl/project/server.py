@@ -25,6 +25,7 @@ from pathlib import Path
 
 from pipl.errors import PortBusy, ProjectError, ServerError, ServerNotRunning
 from pipl.fsutil import atomic_write, locked
+from pipl.project import storage
 from pipl.project.project import Project, ProjectFiles
 from pipl.project.serverid import record_server_uuid
 from pipl.runner import Runner
@@ -35,8 +36,11 @@ POLL = 0.05
 
 
 def devpi_argv(project: Project) -> list[str]:
-    """The devpi-server command line for ``project`` (holds no secret)."""
+    """The devpi-server command line for ``project`` (holds no secret: a PostgreSQL
+    storage's password goes through the 0600 config file it names)."""
     cfg = project.config
+    # a project's server serves replicas (replication is authenticated with its secret)
+    role = ["--primary-url", cfg.primary_url] if cfg.primary_url else ["--role", "primary"]
     return [
         sys.executable,
         "-m",
@@ -52,6 +56,8 @@ def devpi_argv(project: Project) -> list[str]:
         # only root creates and modifies users and indexes (devpi lets anyone by default)
         "--restrict-modify",
         "root",
+        *storage.devpi_args(cfg, project.secrets),
+        *role,
         *cfg.server_args,
     ]
 
