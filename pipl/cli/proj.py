@@ -11,6 +11,7 @@ from pipl.cli.output import emit_json, read_password, table
 from pipl.cli.state import AppState, pass_state
 
 if TYPE_CHECKING:
+    from pipl.index.status import ServerStatus
     from pipl.project.project import Project
     from pipl.project.server import AlreadyRunning
 
@@ -26,6 +27,7 @@ def proj() -> None:
 
 def _register_subgroups() -> None:
     from pipl.cli.proj_index import index
+    from pipl.cli.proj_replica import nginx_config, replica
     from pipl.cli.proj_review import review, reviews
     from pipl.cli.proj_user import user
 
@@ -34,6 +36,8 @@ def _register_subgroups() -> None:
 
     proj.add_command(user)
     proj.add_command(index)
+    proj.add_command(replica)
+    proj.add_command(nginx_config)
 
 
 @proj.command()
@@ -161,6 +165,8 @@ def start(state: AppState, detach: bool, timeout: float, no_ci: bool, no_supervi
     from pipl.project import server
 
     project = state.project()
+    # a replica records no upload: CI runs beside the primary
+    no_ci = no_ci or project.config.is_replica
 
     def start_ci(*, quiet: bool = False) -> bool:
         """Start what is missing of the CI runner; True if something was."""
@@ -195,6 +201,19 @@ def start(state: AppState, detach: bool, timeout: float, no_ci: bool, no_supervi
     finally:
         ci_service.stop(project)
     click.echo(f"Server stopped (exit {code}).")
+
+
+def _echo_replication(st: ServerStatus) -> None:
+    """The replica's lag behind its primary, or the replicas following this server."""
+    rep = st.replica
+    if rep is not None:
+        lag = "unknown" if rep.lag is None else f"{rep.lag} serial{'s' * (rep.lag != 1)} behind"
+        seen = "" if rep.primary_reachable else " (primary not answering: its last known serial)"
+        errors = f", {rep.errors} replication errors" if rep.errors else ""
+        click.echo(f"replica of:   {rep.primary_url}  lag: {lag}{seen}{errors}")
+    for follower in st.replicas:
+        lag = "unknown" if follower.lag is None else str(follower.lag)
+        click.echo(f"replica:      {follower.url}  at serial {follower.serial}, lag {lag}")
 
 
 def _all_running(project: Project, running: AlreadyRunning) -> AlreadyRunning:
@@ -271,6 +290,8 @@ def status(state: AppState, as_json: bool) -> None:
         return
     click.echo(f"server:       running, pid {st.pid or 'unknown (not started by pipl)'}")
     click.echo(f"serial:       {st.serial}  (events processed up to {st.event_serial})")
+    click.echo(f"storage:      {st.storage}")
+    _echo_replication(st)
     click.echo(f"pipl plugin:  {'loaded' if st.plugin else 'NOT loaded'}")
     click.echo(f"log:          {st.log}")
     jobs = ", ".join(f"{n} {s}" for s, n in ci_st.counts.items() if n) or "no jobs"

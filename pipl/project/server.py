@@ -123,7 +123,8 @@ def _clear_stale_pidfile(project: ProjectFiles) -> int | None:
     return pid
 
 
-def _check_port_free(host: str, port: int) -> None:
+def check_port_free(host: str, port: int) -> None:
+    """Raise ``PortBusy`` when something listens on ``host``:``port`` already."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -239,7 +240,7 @@ def _prepare_start(project: Project) -> int | None:
     except FileNotFoundError:
         raise ProjectError(f"{secret} is missing: the project folder is incomplete") from None
     stale = _clear_stale_pidfile(project)
-    _check_port_free(project.config.host, project.config.port)
+    check_port_free(project.config.host, project.config.port)
     # devpi's database holds the users' password hashes: the folder stays the owner's
     with contextlib.suppress(OSError):
         project.serverdir.chmod(0o700)
