@@ -19,6 +19,7 @@ BENCHES = {
     "pipe-inputs": "bench.bench_inputs",
     "sandbox": "bench.bench_sandbox",
     "mirror": "bench.bench_mirror",
+    "storage": "bench.bench_storage",
     "pipe": "bench.bench_pipe",
     "web-pipelines": "bench.bench_web_pipelines",
     "web-jobs": "bench.bench_web_jobs",

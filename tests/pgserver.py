@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,16 +71,17 @@ class PgServer:
         return PostgresConfig(host=self.host, port=self.port, database=name, user=name), password
 
 
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PgServer]:
-    """A PostgreSQL server on 127.0.0.1 and a free port, password (scram) auth."""
-    from conftest import free_port
+class NoPostgres(Exception):
+    """No PostgreSQL (initdb) on this machine."""
 
+
+@contextmanager
+def running_postgres(port: int) -> Iterator[PgServer]:
+    """A PostgreSQL server on 127.0.0.1:``port``, password (scram) auth, for the duration
+    of a ``with`` block (also used by ``bench/bench_storage.py``)."""
     bindir = find_bindir()
     if bindir is None:
-        if os.environ.get("PIPL_REQUIRE_POSTGRES"):
-            pytest.fail("no PostgreSQL (initdb) on this machine: install the 'postgresql' package")
-        pytest.skip("no PostgreSQL (initdb) on this machine: install the 'postgresql' package")
+        raise NoPostgres("no PostgreSQL (initdb) on this machine: install the 'postgresql' package")
     user = "nobody" if os.geteuid() == 0 else None
     # outside pytest's own temporary folder, which only root may enter
     base = Path(tempfile.mkdtemp(prefix="pipl-pg-"))
@@ -91,27 +93,41 @@ def pg_server() -> Iterator[PgServer]:
         os.chown(base, entry.pw_uid, entry.pw_gid)
         os.chown(pwfile, entry.pw_uid, entry.pw_gid)
     data, log = base / "data", base / "log"
-    port = free_port()
     run = [*_as_user(user)]
-    subprocess.run(
-        [*run, bindir / "initdb", "-D", data, "-U", "postgres", "--auth=scram-sha-256",
-         f"--pwfile={pwfile}", "--no-sync", "-E", "UTF8"],
-        check=True, capture_output=True, cwd=base,
-    )  # fmt: skip
-    options = f"-h 127.0.0.1 -p {port} -k {base} -c fsync=off"
-    proc = subprocess.run(
-        [*run, bindir / "pg_ctl", "start", "-D", data, "-l", log, "-w", "-o", options],
-        capture_output=True, text=True, cwd=base,
-    )  # fmt: skip
-    if proc.returncode != 0:
-        text = log.read_text() if log.exists() else proc.stderr
-        shutil.rmtree(base, ignore_errors=True)
-        pytest.fail(f"PostgreSQL did not start: {text[-2000:]}")
     try:
-        yield PgServer("127.0.0.1", port, password)
-    finally:
         subprocess.run(
-            [*run, bindir / "pg_ctl", "stop", "-D", data, "-m", "fast", "-w"],
-            capture_output=True, check=False, cwd=base,
+            [*run, bindir / "initdb", "-D", data, "-U", "postgres", "--auth=scram-sha-256",
+             f"--pwfile={pwfile}", "--no-sync", "-E", "UTF8"],
+            check=True, capture_output=True, cwd=base,
         )  # fmt: skip
+        options = f"-h 127.0.0.1 -p {port} -k {base} -c fsync=off"
+        proc = subprocess.run(
+            [*run, bindir / "pg_ctl", "start", "-D", data, "-l", log, "-w", "-o", options],
+            capture_output=True, text=True, cwd=base,
+        )  # fmt: skip
+        if proc.returncode != 0:
+            text = log.read_text() if log.exists() else proc.stderr
+            raise RuntimeError(f"PostgreSQL did not start: {text[-2000:]}")
+        try:
+            yield PgServer("127.0.0.1", port, password)
+        finally:
+            subprocess.run(
+                [*run, bindir / "pg_ctl", "stop", "-D", data, "-m", "fast", "-w"],
+                capture_output=True, check=False, cwd=base,
+            )  # fmt: skip
+    finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """The session's PostgreSQL on loopback and a free port."""
+    from conftest import free_port
+
+    try:
+        with running_postgres(free_port()) as pg:
+            yield pg
+    except NoPostgres as exc:
+        if os.environ.get("PIPL_REQUIRE_POSTGRES"):
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))

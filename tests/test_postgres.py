@@ -41,12 +41,13 @@ def test_an_index_on_postgresql_keeps_its_releases(
     tmp_path: Path, hermetic: Path, pg_server: PgServer
 ) -> None:
     settings, password = pg_server.new_database("studiopg")
-    proj = new_project(tmp_path / "pgproj", postgresql=settings, storage_password=password)
+    # a project named like the storage: its owner's password file is another file
+    proj = new_project(tmp_path / "postgresql", postgresql=settings, storage_password=password)
     toml = (proj.root / "pipl.toml").read_text()
     assert 'storage = "postgresql"' in toml and "[server.postgresql]" in toml
     assert password not in toml
     assert proj.config.postgresql == settings
-    pw_file = proj.secrets.path / "postgresql.password"
+    pw_file = proj.secrets.path / "postgresql-password"
     assert stat.S_IMODE(pw_file.stat().st_mode) == 0o600
     # devpi keeps its data in the database, not in an SQLite file of the server folder
     assert not (proj.serverdir / ".sqlite").exists()
@@ -86,7 +87,7 @@ def test_a_wrong_password_is_an_error_naming_the_log(
 ) -> None:
     settings, password = pg_server.new_database("wrongpw")
     proj = new_project(tmp_path / "wp", postgresql=settings, storage_password=password)
-    (proj.secrets.path / "postgresql.password").write_text("not-the-password\n")
+    (proj.secrets.path / "postgresql-password").write_text("not-the-password\n")
     result = run(["proj", "start", "--detach", "--no-ci", "--timeout", "60"], project=proj.root)
     fails(result, 4, "devpi-server exited while starting", str(proj.logfile))
 

@@ -92,7 +92,7 @@ def create(
     password). Nothing is left behind if any step fails.
 
     With --postgresql, devpi keeps users, indexes and files in that database; the
-    password goes to .pipl/secrets/postgresql.password (0600) and reaches devpi-server
+    password goes to .pipl/secrets/postgresql-password (0600) and reaches devpi-server
     through a 0600 config file, never a command line.
 
     \b

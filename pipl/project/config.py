@@ -89,7 +89,7 @@ class PostgresConfig:
         if "password" in data:
             raise ValueError(
                 "[server.postgresql] may not hold the password: remove it from pipl.toml; "
-                "it belongs in .pipl/secrets/postgresql.password, a 0600 file"
+                "it belongs in .pipl/secrets/postgresql-password, a 0600 file"
             )
         return cls(
             host=str(data.get("host", cls.host)),
@@ -263,7 +263,7 @@ class ProjectConfig:
         server.add("storage", self.storage)
         if self.postgresql is not None:
             pg = tomlkit.table()
-            pg.add(tomlkit.comment("the password is in .pipl/secrets/postgresql.password"))
+            pg.add(tomlkit.comment("the password is in .pipl/secrets/postgresql-password"))
             pg.add("host", self.postgresql.host)
             pg.add("port", self.postgresql.port)
             pg.add("database", self.postgresql.database)

@@ -18,7 +18,8 @@ from pipl.project.secrets import SecretStore
 
 # devpi-postgresql's name for its storage backend (it talks to PostgreSQL through pg8000)
 BACKEND = "pg8000"
-PASSWORD_FILE = "postgresql.password"  # noqa: S105 - the name of the file holding it
+# no ".password" suffix: the devpi users' password files are named USER.password
+PASSWORD_FILE = "postgresql-password"  # noqa: S105 - the name of the file holding it
 CONFIG_FILE = "devpi-server.yml"
 
 
