@@ -16,6 +16,7 @@ from pipl.index.stages import create_default
 from pipl.index.status import server_status
 from pipl.project import server
 from pipl.project.project import Project
+from pipl.service import status as runner_status
 
 
 def _wait_for(url: str, needle: str, timeout: float = 30.0) -> float:
@@ -75,10 +76,16 @@ def test_a_replica_follows_the_primary(tmp_path: Path, hermetic: Path) -> None:
                 assert "rep-via" in owner.projects(primary.stage_index())
         finally:
             server.stop(mirror)
-    # with the primary gone, the replica reports the last serial it saw
-    with server.running(mirror):
+    # with the primary gone, the replica reports the last serial it saw; it runs no CI
+    result = run(["proj", "start", "--detach"], project=mirror.root)
+    assert result.exit_code == 0, result.output
+    try:
+        assert not runner_status(mirror).running
         st = server_status(mirror)
         assert st.replica is not None and not st.replica.primary_reachable
+        assert "primary not answering" in run(["proj", "status"], project=mirror.root).output
+    finally:
+        server.stop(mirror)
 
 
 def test_replica_needs_a_primary_that_answers(tmp_path: Path, hermetic: Path) -> None:
