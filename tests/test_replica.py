@@ -3,6 +3,7 @@ seconds, and ``pipl proj status`` shows how far behind it is."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -64,6 +65,9 @@ def test_a_replica_follows_the_primary(tmp_path: Path, hermetic: Path) -> None:
             assert st.replica.lag == 0 and st.replica.primary_reachable
             out = run(["proj", "status"], project=mirror.root).output
             assert f"replica of:   {primary.url}  lag: 0 serials behind" in out
+            data = json.loads(run(["proj", "status", "--json"], project=mirror.root).stdout)
+            assert data["data"]["replica"]["lag"] == 0
+            assert data["data"]["replica"]["primary_serial"] == data["data"]["serial"]
             # the primary lists the replica following it, caught up
             followers = server_status(primary).replicas
             assert [f.lag for f in followers] == [0]

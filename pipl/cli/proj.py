@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -213,7 +214,10 @@ def _echo_replication(st: ServerStatus) -> None:
         click.echo(f"replica of:   {rep.primary_url}  lag: {lag}{seen}{errors}")
     for follower in st.replicas:
         lag = "unknown" if follower.lag is None else str(follower.lag)
-        click.echo(f"replica:      {follower.url}  at serial {follower.serial}, lag {lag}")
+        seen = ""
+        if follower.last_seen is not None:
+            seen = f", last asked {max(0.0, time.time() - follower.last_seen):.0f}s ago"
+        click.echo(f"replica:      {follower.url}  at serial {follower.serial}, lag {lag}{seen}")
 
 
 def _all_running(project: Project, running: AlreadyRunning) -> AlreadyRunning:

@@ -116,6 +116,7 @@ class FollowingReplica:
     url: str  # the replica's outside URL, or its address when it gives none
     serial: int | None
     lag: int | None
+    last_seen: float | None  # when it last asked (seconds since the epoch)
 
 
 def following_replicas(status: dict[str, Any]) -> list[FollowingReplica]:
@@ -130,5 +131,7 @@ def following_replicas(status: dict[str, Any]) -> list[FollowingReplica]:
         if isinstance(serial, int) and isinstance(rserial, int):
             lag = max(0, serial - rserial)
         where = info.get("outside-url") or info.get("remote-ip") or uuid
-        found.append(FollowingReplica(str(where), rserial, lag))
+        seen = info.get("last-request")
+        last_seen = float(seen) if isinstance(seen, (int, float)) else None
+        found.append(FollowingReplica(str(where), rserial, lag, last_seen))
     return found
