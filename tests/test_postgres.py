@@ -19,6 +19,7 @@ from pipl.index.session import connect
 from pipl.index.stages import create_default
 from pipl.project import server
 from pipl.project.project import Project
+from pipl.workspace.workspace import create_workspace
 
 
 def _pip_install(project: Project, name: str, target: Path) -> None:
@@ -71,6 +72,14 @@ def test_an_index_on_postgresql_keeps_its_releases(
         assert page.status_code == 200 and "pg_probe-1.0-py3-none-any.whl" in page.text
         _pip_install(proj, "pg-probe", tmp_path / "site1")
         assert (tmp_path / "site1" / "pg_probe" / "__init__.py").read_text() == "ON = 'pg'\n"
+        # a packl made in a workspace (its environment from the index) and published
+        create_workspace(proj, "pgws")
+        made = run(
+            ["packl", "create", "pg-task", "--kind", "task", "-w", "pgws"], project=proj.root
+        )
+        assert made.exit_code == 0, made.output
+        sent = run(["packl", "publish", "-p", "pg-task", "-w", "pgws"], project=proj.root)
+        assert sent.exit_code == 0 and "uploaded" in sent.output, sent.output
     # the release and its file are rows of the database ...
     names = [row[0] for row in _rows(pg_server, "studiopg", "SELECT path FROM files")]
     assert any(name.endswith("pg_probe-1.0-py3-none-any.whl") for name in names)
@@ -80,6 +89,8 @@ def test_an_index_on_postgresql_keeps_its_releases(
             assert "pg-probe" in anon.projects(proj.stage_index())
         _pip_install(proj, "pg-probe", tmp_path / "site2")
         assert (tmp_path / "site2" / "pg_probe" / "__init__.py").exists()
+        _pip_install(proj, "pg-task", tmp_path / "site3")
+        assert (tmp_path / "site3" / "pg_task").is_dir()
 
 
 def test_a_wrong_password_is_an_error_naming_the_log(
