@@ -107,6 +107,8 @@ def test_postgresql_settings_are_checked(tmp_path: Path, hermetic: Path) -> None
     result = run(["proj", "create", str(tmp_path / "a"), "--postgresql",
                   "postgresql://me:secret@db.example/pipl"])  # fmt: skip
     fails(result, 2, "holds a password")
+    result = run(["proj", "create", str(tmp_path / "s"), "--server-arg=--storage=pg8000"])
+    fails(result, 2, "pipl sets --storage itself", "[server] storage")
     result = run(["proj", "create", str(tmp_path / "b"), "--postgresql", "mysql://db/x"])
     fails(result, 2, "postgresql://USER@HOST:PORT/DATABASE")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

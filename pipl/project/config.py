@@ -44,6 +44,10 @@ RESERVED_FLAGS = (
     "--storage",
     "--primary-url",
 )
+_FLAG_HINTS = {
+    "--storage": 'set [server] storage = "postgresql" and [server.postgresql]',
+    "--primary-url": "make a replica with 'pipl proj replica PATH --primary-url URL'",
+}
 STORAGES = ("sqlite", "postgresql")
 _PG_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}")
 _HOST = re.compile(r"[A-Za-z0-9_.:-]{1,253}")
@@ -126,9 +130,12 @@ def check_server_args(args: tuple[str, ...] | list[str]) -> None:
     for arg in args:
         flag = reserved_flag(arg)
         if flag is not None:
+            hint = _FLAG_HINTS.get(
+                flag,
+                "set host and port in [server]; the server folder and secrets stay under .pipl",
+            )
             raise UsageError(
-                f"[server] args may not contain {arg!r}: pipl sets {flag} itself "
-                "(set host and port in [server]; the server folder and secrets stay under .pipl)"
+                f"[server] args may not contain {arg!r}: pipl sets {flag} itself ({hint})"
             )
 
 
