@@ -121,3 +121,19 @@ def test_postgresql_settings_are_checked(tmp_path: Path, hermetic: Path) -> None
     fails(run(["proj", "status"], project=root), 3, "may not hold the password")
     (root / "pipl.toml").write_text('[project]\nname = "c"\n[server]\nstorage = "oracle"\n')
     fails(run(["proj", "status"], project=root), 3, "unknown [server] storage 'oracle'")
+
+
+def test_create_with_a_wrong_password_leaves_nothing(
+    tmp_path: Path, hermetic: Path, pg_server: PgServer
+) -> None:
+    settings, _ = pg_server.new_database("badcreate")
+    url = f"postgresql://{settings.user}@{settings.host}:{settings.port}/{settings.database}"
+    result = run(
+        ["proj", "create", str(tmp_path / "bad"), "--no-pypi", "--postgresql", url,
+         "--storage-password-stdin"],
+        input="Zq9-not-it\n",
+    )  # fmt: skip
+    fails(result, 6, "devpi-init failed", "password authentication failed", "'badcreate'")
+    assert len(result.output.strip().splitlines()) == 1
+    assert "Zq9-not-it" not in result.output
+    assert not (tmp_path / "bad").exists()

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipl import names
-from pipl.errors import ProjectError, UsageError
+from pipl.errors import CommandError, ProjectError, UsageError
 from pipl.fsutil import atomic_write, private_dir, write_private
 from pipl.project import storage
 from pipl.project.config import (
@@ -120,6 +120,20 @@ def _first_missing_ancestor(folder: Path) -> Path | None:
     return missing
 
 
+def _init_failed(config: ProjectConfig, output: str) -> CommandError:
+    """devpi-init's failure in one line: its last line, and where to look."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    last = lines[-1] if lines else "no output"
+    where = ""
+    if config.postgresql is not None:
+        pg = config.postgresql
+        where = (
+            f" (PostgreSQL database {pg.database!r} of user {pg.user!r} at {pg.host}:{pg.port}: "
+            "check the URL, the password and that the database exists)"
+        )
+    return CommandError(f"devpi-init failed: {last}{where}")
+
+
 @dataclass(frozen=True)
 class Replica:
     """What a replica needs from its primary: its URL and its server secret (the primary
@@ -160,7 +174,9 @@ def _populate(
         # users, passwords and indexes come from the primary
         write_private(store.server_secret_file, replica_of.server_secret)
         argv[2] = _DEVPI_INIT_REPLICA
-        runner.run([*argv, "--primary-url", replica_of.primary_url])
+        done = runner.run([*argv, "--primary-url", replica_of.primary_url], check=False)
+        if done.returncode != 0:
+            raise _init_failed(config, done.stderr or done.stdout)
         record_server_uuid(ProjectFiles(root))
         return
     root_password = new_password()
@@ -168,5 +184,7 @@ def _populate(
     store.set_password(config.name, new_password())
     if not config.pypi_mirror:
         argv.append("--no-root-pypi")
-    runner.run(argv, input=root_password + "\n", secrets=[root_password])
+    done = runner.run(argv, input=root_password + "\n", secrets=[root_password], check=False)
+    if done.returncode != 0:
+        raise _init_failed(config, (done.stderr or done.stdout).replace(root_password, "***"))
     record_server_uuid(ProjectFiles(root))
