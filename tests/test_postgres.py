@@ -3,6 +3,7 @@ against a real PostgreSQL started on loopback by the test session (tests/pgserve
 
 from __future__ import annotations
 
+import os
 import stat
 import subprocess
 import sys
@@ -137,3 +138,9 @@ def test_create_with_a_wrong_password_leaves_nothing(
     assert len(result.output.strip().splitlines()) == 1
     assert "Zq9-not-it" not in result.output
     assert not (tmp_path / "bad").exists()
+
+
+def test_the_session_project_has_the_chosen_storage(project: Project) -> None:
+    """``PIPL_TEST_STORAGE=postgresql`` runs the tests using the session's project (the
+    index tests, ``.ci/run``) against an index on PostgreSQL."""
+    assert project.config.storage == os.environ.get("PIPL_TEST_STORAGE", "sqlite")
