@@ -16,7 +16,7 @@ from pipl.index.session import connect
 from pipl.index.stages import create_default
 from pipl.index.status import server_status
 from pipl.project import server
-from pipl.project.project import Project
+from pipl.project.project import Project, ProjectFiles
 from pipl.service import status as runner_status
 
 
@@ -92,7 +92,7 @@ def test_a_replica_follows_the_primary(tmp_path: Path, hermetic: Path) -> None:
         server.stop(mirror)
 
 
-def test_replica_needs_a_primary_that_answers(tmp_path: Path, hermetic: Path) -> None:
+def test_replica_needs_a_primary_serving_replicas(tmp_path: Path, hermetic: Path) -> None:
     port = free_port()
     secret = tmp_path / "secret"
     secret.write_text("x" * 44)
@@ -107,3 +107,13 @@ def test_replica_needs_a_primary_that_answers(tmp_path: Path, hermetic: Path) ->
     result = run(["proj", "replica", str(tmp_path / "r"), "--primary-url", "http://x:1"],
                  project=None)  # fmt: skip
     fails(result, 2, "--secret-file")
+    # a server started in devpi's standalone role (as pipl before replicas did)
+    standalone = new_project(tmp_path / "alone", server_args=[*FAST_ARGON2, "--role", "standalone"])
+    with server.running(standalone):
+        result = run(["proj", "replica", str(tmp_path / "r"), "--primary-url", standalone.url,
+                      "--port", str(free_port())], project=standalone.root)  # fmt: skip
+    made = (tmp_path / "r").exists()
+    if made:  # never leave a replica running, whatever the outcome
+        server.stop(ProjectFiles(tmp_path / "r"))
+    fails(result, 4, "does not serve replicas", "pipl proj start")
+    assert not made

@@ -38,6 +38,19 @@ def read_status(url: str, timeout: float = PRIMARY_TIMEOUT) -> dict[str, Any]:
     return result
 
 
+def serves_replicas(url: str) -> bool:
+    """False when the devpi-server at ``url`` refuses the replication protocol (devpi's
+    standalone role); an unauthenticated request tells, without changing anything."""
+    try:
+        with urllib.request.urlopen(f"{url}/+changelog/0", timeout=PRIMARY_TIMEOUT):  # noqa: S310 - http(s) URL checked by check_primary_url
+            return True
+    except urllib.error.HTTPError as exc:
+        body = exc.read().decode(errors="replace")
+        return not (exc.code == 403 and "Replication protocol disabled" in body)
+    except (urllib.error.URLError, OSError):
+        return True  # read_status has just reached it: let the replica tell
+
+
 def read_secret(path: Path) -> bytes:
     """The primary's server secret from ``path`` (its ``.pipl/secrets/devpi-secret``)."""
     try:
@@ -68,6 +81,12 @@ def create_replica(
     status = read_status(primary_url)
     if status.get("role") == "REPLICA":
         raise UsageError(f"{primary_url} is itself a replica: give the URL of the primary's server")
+    if not serves_replicas(primary_url):
+        raise ServerError(
+            f"the server at {primary_url} does not serve replicas (devpi runs it in its "
+            "standalone role): restart it with 'pipl proj stop' then 'pipl proj start', "
+            "which run a project's server in devpi's primary role"
+        )
     return create_project(
         path,
         name=name,
