@@ -144,3 +144,23 @@ def test_the_session_project_has_the_chosen_storage(project: Project) -> None:
     """``PIPL_TEST_STORAGE=postgresql`` runs the tests using the session's project (the
     index tests, ``.ci/run``) against an index on PostgreSQL."""
     assert project.config.storage == os.environ.get("PIPL_TEST_STORAGE", "sqlite")
+
+
+def test_postgresql_storage_needs_devpi_postgresql(
+    tmp_path: Path, hermetic: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "devpi_postgresql" else real(name, *a),
+    )
+    result = run(
+        ["proj", "create", str(tmp_path / "p"), "--no-pypi", "--postgresql",
+         "postgresql://u@127.0.0.1:1/db", "--storage-password-stdin"],
+        input="pw\n",
+    )  # fmt: skip
+    fails(result, 3, "needs devpi-postgresql", "pipl[postgresql]")
+    assert not (tmp_path / "p").exists()

@@ -8,6 +8,7 @@ command line nor in ``pipl.toml``.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from urllib.parse import unquote, urlsplit
 
@@ -72,6 +73,11 @@ def devpi_args(config: ProjectConfig, secrets: SecretStore) -> list[str]:
     pg = config.postgresql
     if config.storage != "postgresql" or pg is None:
         return []
+    if importlib.util.find_spec("devpi_postgresql") is None:
+        raise ProjectError(
+            '[server] storage = "postgresql" needs devpi-postgresql beside devpi-server: '
+            "install it with pip install 'pipl[postgresql]'"
+        )
     pw_file = secrets.path / PASSWORD_FILE
     try:
         password = pw_file.read_text().strip()
