@@ -6,6 +6,9 @@ argon2 parameters, which only change login times); PostgreSQL is a local server 
 loopback started for the run (``tests/pgserver.py``, the one the tests use). The uploads
 are small wheels sent one after the other by pipl's client, the simple page is read by
 plain HTTP GETs, as pip and uv do.
+
+``replica_main`` (``bench/run.py replica``): how long after an upload's answer on the
+primary its file shows on the simple page of a replica (``pipl proj replica``).
 """
 
 from __future__ import annotations
@@ -106,3 +109,53 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def _replica_delays(tmp: Path, rounds: int) -> list[float]:
+    """Seconds from an upload's answer on the primary to its file on the replica's
+    simple page, for ``rounds`` uploads one after the other."""
+    from pipl.index.session import connect
+    from pipl.index.stages import create_default
+    from pipl.index.wheelpack import write_wheel
+    from pipl.project import server
+    from pipl.project.create import create_project
+    from pipl.project.replica import create_replica
+
+    primary = create_project(
+        tmp / "primary", port=free_port(), pypi_mirror=False, server_args=FAST_ARGON2
+    )
+    delays = []
+    with server.running(primary):
+        with connect(primary, "admin") as admin:
+            create_default(primary, admin)
+        mirror = create_replica(
+            tmp / "mirror",
+            primary_url=primary.url,
+            server_secret=primary.secrets.server_secret_file.read_bytes(),
+            name=primary.name,
+            port=free_port(),
+            server_args=FAST_ARGON2,
+        )
+        with server.running(mirror), connect(primary, "owner") as owner, httpx.Client() as http:
+            page = mirror.simple_url() + "bench-rep/"
+            for i in range(rounds):
+                name = f"bench_rep-1.{i}-py3-none-any.whl"
+                meta = f"Metadata-Version: 2.1\nName: bench-rep\nVersion: 1.{i}\n".encode()
+                wheel = write_wheel(tmp / "w", "bench-rep", f"1.{i}", {}, {"METADATA": meta})
+                owner.upload(primary.stage_index(), wheel)
+                began = time.perf_counter()
+                while name not in http.get(page, timeout=30).text:
+                    time.sleep(0.01)
+                delays.append(time.perf_counter() - began)
+    return delays
+
+
+def replica_main(rounds: int = 20) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        delays = _replica_delays(Path(tmp), rounds)
+    rows = [
+        ("median (ms)", f"{statistics.median(delays) * 1000:.0f}"),
+        ("max (ms)", f"{max(delays) * 1000:.0f}"),
+        ("uploads", str(len(delays))),
+    ]
+    print_table("replica: from an upload's answer on the primary to the replica's page", rows)
