@@ -1,4 +1,4 @@
-"""``pipl proj replica`` and ``pipl proj nginx-config``: a read-only copy of the index on
+"""``pipl proj replica`` and ``pipl proj nginx-config``: a copy of the index on
 another port or host, and the web server configuration to put in front of either."""
 
 from __future__ import annotations
@@ -51,10 +51,10 @@ def replica(
     """Create a replica of a project's server in PATH and start it.
 
     The replica (devpi-server --primary-url) follows every change of the primary and
-    serves the same indexes read-only: point installers at it from another site or host.
-    Uploads and promotions go to the primary. It signs its requests with the primary's
-    server secret, which it needs: run this in the primary project, or pass a copy of its
-    secret with --secret-file. 'pipl proj status' in PATH shows how many serials it is
+    serves the same indexes: point installers at it from another site or host. An
+    upload sent to it is passed on to the primary, where CI runs. It signs its requests
+    with the primary's server secret, which it needs: run this in the primary project, or
+    pass a copy of its secret with --secret-file. 'pipl proj status' in PATH shows how many serials it is
     behind (its lag); in the primary, the replicas following it.
 
     \b

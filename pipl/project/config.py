@@ -176,7 +176,7 @@ class ProjectConfig:
     # where devpi keeps the index: its default SQLite file, or PostgreSQL
     storage: str = "sqlite"
     postgresql: PostgresConfig | None = None
-    # set when this project's server is a read-only replica of another one
+    # set when this project's server is a replica of another one (writes go to that one)
     primary_url: str | None = None
     # what pipl noticed while reading pipl.toml (unknown keys); the CLI shows them
     warnings: tuple[str, ...] = field(default=(), compare=False)
@@ -264,7 +264,7 @@ class ProjectConfig:
         server.add(tomlkit.comment('extra devpi-server arguments, e.g. ["--outside-url", URL]'))
         server.add("args", list(self.server_args))
         if self.primary_url is not None:
-            server.add(tomlkit.comment("this server is a read-only replica of that one"))
+            server.add(tomlkit.comment("this server is a replica of that one"))
             server.add("primary_url", self.primary_url)
         server.add(tomlkit.comment('where devpi keeps the index: "sqlite" or "postgresql"'))
         server.add("storage", self.storage)

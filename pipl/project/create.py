@@ -58,7 +58,7 @@ def create_project(
     """Create a project at ``path`` (absent or empty) and return it.
 
     With ``postgresql``, devpi keeps the index in that database (``storage_password`` is
-    kept in a 0600 file). With ``replica_of``, the project's server is a read-only replica
+    kept in a 0600 file). With ``replica_of``, the project's server is a replica
     of another project's server. The project folder is built in a temporary sibling folder
     and moved into place at the end, so a failure leaves nothing behind (tables devpi made
     in a PostgreSQL database stay there).

@@ -1,9 +1,10 @@
 """Replicas: a project folder whose devpi-server follows another project's server.
 
 A devpi replica (``devpi-server --primary-url``) streams the primary's changelog and
-serves the same users, indexes and files read-only; writes go to the primary. It signs its
-requests with the primary's server secret, so making one needs that secret: from the
-primary project's folder on this machine, or a copy of its ``.pipl/secrets/devpi-secret``.
+serves the same users, indexes and files; writes sent to it are passed on to the primary.
+It signs its requests with the primary's server secret, so making one needs that secret:
+from the primary project's folder on this machine, or a copy of its
+``.pipl/secrets/devpi-secret``.
 How far it is behind is the difference of the two servers' serials (its lag).
 """
 
