@@ -54,8 +54,8 @@ def replica(
     serves the same indexes: point installers at it from another site or host. An
     upload sent to it is passed on to the primary, where CI runs. It signs its requests
     with the primary's server secret, which it needs: run this in the primary project, or
-    pass a copy of its secret with --secret-file. 'pipl proj status' in PATH shows how many serials it is
-    behind (its lag); in the primary, the replicas following it.
+    pass a copy of its secret with --secret-file. 'pipl proj status' in PATH shows how
+    many serials it is behind (its lag); in the primary, the replicas following it.
 
     \b
     Examples:
