@@ -92,6 +92,7 @@ def test_an_index_on_postgresql_keeps_its_releases(
         assert (tmp_path / "site2" / "pg_probe" / "__init__.py").exists()
         _pip_install(proj, "pg-task", tmp_path / "site3")
         assert (tmp_path / "site3" / "pg_task").is_dir()
+        assert "storage:      postgresql" in run(["proj", "status"], project=proj.root).output
 
 
 def test_a_wrong_password_is_an_error_naming_the_log(
