@@ -21,6 +21,8 @@ BENCHES = {
     "pipe-inputs": "bench.bench_inputs",
     "sandbox": "bench.bench_sandbox",
     "mirror": "bench.bench_mirror",
+    "storage": "bench.bench_storage",
+    "replica": "bench.bench_storage:replica_main",
     "pipe": "bench.bench_pipe",
     "web-pipelines": "bench.bench_web_pipelines",
     "web-jobs": "bench.bench_web_jobs",

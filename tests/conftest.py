@@ -16,7 +16,8 @@ from pipl.project import server
 from pipl.project.create import create_project
 from pipl.project.project import Project
 
-pytest_plugins = ["browser"]  # the browser tests' fixtures (tests/browser.py)
+# the browser tests' fixtures (tests/browser.py); PostgreSQL (tests/pgserver.py)
+pytest_plugins = ["browser", "pgserver"]
 
 # Test-only: devpi derives its token secret with argon2 at start; these parameters make
 # that take milliseconds instead of seconds. Production projects keep devpi's defaults.
@@ -75,9 +76,16 @@ def new_project(path: Path, *, default_gates: bool = False, **kwargs: object) ->
 
 
 @pytest.fixture(scope="session")
-def project(tmp_path_factory: pytest.TempPathFactory, hermetic: Path) -> Iterator[Project]:
-    """The session's project: its server running, default indexes created."""
-    proj = new_project(tmp_path_factory.mktemp("projects") / "studio")
+def project(
+    tmp_path_factory: pytest.TempPathFactory, hermetic: Path, request: pytest.FixtureRequest
+) -> Iterator[Project]:
+    """The session's project: its server running, default indexes created. With
+    ``PIPL_TEST_STORAGE=postgresql`` its index lives in the session's PostgreSQL."""
+    storage: dict[str, object] = {}
+    if os.environ.get("PIPL_TEST_STORAGE") == "postgresql":
+        settings, password = request.getfixturevalue("pg_server").new_database("studio")
+        storage = {"postgresql": settings, "storage_password": password}
+    proj = new_project(tmp_path_factory.mktemp("projects") / "studio", **storage)
     with server.running(proj):
         with connect(proj, "admin") as admin:
             create_default(proj, admin)

@@ -77,6 +77,9 @@ SHAPES: dict[str, Any] = {
         "log": S,
         "plugin": B,
         "indexes": [{"name": S, "bases": [S], "volatile": B, "projects": INT}],
+        "storage": S,
+        "replica": N,  # the session's project is a primary
+        "replicas": [{"url": S, "serial": OPT_I, "lag": OPT_I, "last_seen": OPT_F}],
         "ci": {
             "running": B,
             "pid": OPT_I,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,6 +12,7 @@ from pipl.cli.output import emit_json, read_password, table
 from pipl.cli.state import AppState, pass_state
 
 if TYPE_CHECKING:
+    from pipl.index.status import ServerStatus
     from pipl.project.project import Project
     from pipl.project.server import AlreadyRunning
 
@@ -26,6 +28,7 @@ def proj() -> None:
 
 def _register_subgroups() -> None:
     from pipl.cli.proj_index import index
+    from pipl.cli.proj_replica import nginx_config, replica
     from pipl.cli.proj_review import review, reviews
     from pipl.cli.proj_user import user
 
@@ -34,6 +37,8 @@ def _register_subgroups() -> None:
 
     proj.add_command(user)
     proj.add_command(index)
+    proj.add_command(replica)
+    proj.add_command(nginx_config)
 
 
 @proj.command()
@@ -58,6 +63,19 @@ def _register_subgroups() -> None:
     metavar="ARG",
     help="Extra devpi-server argument, stored in pipl.toml (repeatable).",
 )
+@click.option(
+    "--postgresql",
+    "pg_url",
+    metavar="URL",
+    help="Keep the index in PostgreSQL (devpi-postgresql) instead of SQLite: "
+    "postgresql://USER@HOST:PORT/DATABASE, an existing database USER owns. "
+    "The password is typed or read from stdin, never part of the URL.",
+)
+@click.option(
+    "--storage-password-stdin",
+    is_flag=True,
+    help="Read the PostgreSQL password from stdin (with --postgresql).",
+)
 def create(
     path: Path,
     name: str | None,
@@ -65,6 +83,8 @@ def create(
     stages: str,
     no_pypi: bool,
     server_args: tuple[str, ...],
+    pg_url: str | None,
+    storage_password_stdin: bool,
 ) -> None:
     """Create a project in PATH (a new or empty folder).
 
@@ -72,12 +92,26 @@ def create(
     project-owner passwords into 0600 files under .pipl/secrets (there is no default
     password). Nothing is left behind if any step fails.
 
+    With --postgresql, devpi keeps users, indexes and files in that database; the
+    password goes to .pipl/secrets/postgresql-password (0600) and reaches devpi-server
+    through a 0600 config file, never a command line.
+
     \b
-    Example:
+    Examples:
       pipl proj create ~/projects/demo --stages dev,qa,prod
+      echo "$PGPASSWORD" | pipl proj create ~/projects/big \\
+          --postgresql postgresql://devpi@db.example:5432/big --storage-password-stdin
     """
     from pipl.project.create import create_project
 
+    pg, pg_password = None, None
+    if pg_url:
+        from pipl.project.storage import parse_url
+
+        pg = parse_url(pg_url, name or Path(path).name)
+        pg_password = read_password(storage_password_stdin, prompt="PostgreSQL password")
+    elif storage_password_stdin:
+        raise click.UsageError("--storage-password-stdin goes with --postgresql URL")
     project = create_project(
         path,
         name=name,
@@ -85,6 +119,8 @@ def create(
         stages=_split(stages),
         pypi_mirror=not no_pypi,
         server_args=list(server_args),
+        postgresql=pg,
+        storage_password=pg_password,
     )
     click.echo(f"Created project {project.name!r} at {project.root}")
     click.echo(f"  server url:  {project.url}  (start it: pipl proj start --detach)")
@@ -130,6 +166,8 @@ def start(state: AppState, detach: bool, timeout: float, no_ci: bool, no_supervi
     from pipl.project import server
 
     project = state.project()
+    # a replica records no upload: CI runs beside the primary
+    no_ci = no_ci or project.config.is_replica
 
     def start_ci(*, quiet: bool = False) -> bool:
         """Start what is missing of the CI runner; True if something was."""
@@ -164,6 +202,22 @@ def start(state: AppState, detach: bool, timeout: float, no_ci: bool, no_supervi
     finally:
         ci_service.stop(project)
     click.echo(f"Server stopped (exit {code}).")
+
+
+def _echo_replication(st: ServerStatus) -> None:
+    """The replica's lag behind its primary, or the replicas following this server."""
+    rep = st.replica
+    if rep is not None:
+        lag = "unknown" if rep.lag is None else f"{rep.lag} serial{'s' * (rep.lag != 1)} behind"
+        seen = "" if rep.primary_reachable else " (primary not answering: its last known serial)"
+        errors = f", {rep.errors} replication errors" if rep.errors else ""
+        click.echo(f"replica of:   {rep.primary_url}  lag: {lag}{seen}{errors}")
+    for follower in st.replicas:
+        lag = "unknown" if follower.lag is None else str(follower.lag)
+        seen = ""
+        if follower.last_seen is not None:
+            seen = f", last asked {max(0.0, time.time() - follower.last_seen):.0f}s ago"
+        click.echo(f"replica:      {follower.url}  at serial {follower.serial}, lag {lag}{seen}")
 
 
 def _all_running(project: Project, running: AlreadyRunning) -> AlreadyRunning:
@@ -276,6 +330,8 @@ def status(state: AppState, as_json: bool) -> None:
         return
     click.echo(f"server:       running, pid {st.pid or 'unknown (not started by pipl)'}")
     click.echo(f"serial:       {st.serial}  (events processed up to {st.event_serial})")
+    click.echo(f"storage:      {st.storage}")
+    _echo_replication(st)
     click.echo(f"pipl plugin:  {'loaded' if st.plugin else 'NOT loaded'}")
     click.echo(f"log:          {st.log}")
     jobs = ", ".join(f"{n} {s}" for s, n in ci_st.counts.items() if n) or "no jobs"

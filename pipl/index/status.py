@@ -9,6 +9,7 @@ from pipl.errors import ServerNotRunning
 from pipl.index.client import IndexClient
 from pipl.index.session import check_server
 from pipl.project.project import Project
+from pipl.project.replica import FollowingReplica, ReplicaState, following_replicas, replica_state
 from pipl.project.server import read_pid
 
 
@@ -32,6 +33,11 @@ class ServerStatus:
     plugin: bool | None = None
     indexes: list[IndexSummary] = field(default_factory=list)
     log: str = ""
+    storage: str = "sqlite"
+    # set on a replica: its primary and how many serials it is behind
+    replica: ReplicaState | None = None
+    # on a primary: the replicas that follow it
+    replicas: list[FollowingReplica] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -48,6 +54,7 @@ def server_status(project: Project) -> ServerStatus:
         running=False,
         pid=pid,
         log=str(project.logfile),
+        storage=project.config.storage,
     )
     with IndexClient(project.url, timeout=10) as client:
         try:
@@ -72,4 +79,6 @@ def server_status(project: Project) -> ServerStatus:
         event_serial=status.get("event-serial"),
         plugin="pipl" in features,
         indexes=indexes,
+        replica=replica_state(status) if status.get("role") == "REPLICA" else None,
+        replicas=following_replicas(status),
     )

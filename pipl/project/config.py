@@ -17,6 +17,7 @@ guards something (``STRICT_TABLES``) it is an error, elsewhere a warning the CLI
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ DEFAULT_STAGES = ("dev", "qa", "prod")
 # likely a typo.
 KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     "project": ("name",),
-    "server": ("host", "port", "pypi_mirror", "args"),
+    "server": ("host", "port", "pypi_mirror", "args", "storage", "postgresql", "primary_url"),
     "stages": ("order",),
     "ci": ("workers", "timeout", "retries", "handlers", "webhook", "sandbox"),
     "ci.webhook": ("urls",),
@@ -69,7 +70,79 @@ RESERVED_FLAGS = (
     "--passwd",
     "--root-passwd",
     "--root-passwd-hash",
+    "--storage",
+    "--primary-url",
 )
+_FLAG_HINTS = {
+    "--storage": 'set [server] storage = "postgresql" and [server.postgresql]',
+    "--primary-url": "make a replica with 'pipl proj replica PATH --primary-url URL'",
+}
+STORAGES = ("sqlite", "postgresql")
+_PG_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}")
+_HOST = re.compile(r"[A-Za-z0-9_.:-]{1,253}")
+_URL = re.compile(r"https?://[A-Za-z0-9_.:\[\]-]+(/[A-Za-z0-9_./~-]*)?")
+
+
+@dataclass(frozen=True)
+class PostgresConfig:
+    """Where devpi keeps the project's index when ``[server] storage = "postgresql"``
+    (``[server.postgresql]``). The password is not here: it lives in a 0600 file under
+    ``.pipl/secrets``."""
+
+    host: str = "127.0.0.1"
+    port: int = 5432
+    database: str = "devpi"
+    user: str = "devpi"
+
+    def __post_init__(self) -> None:
+        if not _HOST.fullmatch(self.host):
+            raise UsageError(f"invalid PostgreSQL host {self.host!r}: use a host name or address")
+        if isinstance(self.port, bool) or not isinstance(self.port, int):
+            raise SettingError("server.postgresql", "port", "must be an integer")
+        if not (1 <= self.port <= 65535):
+            raise UsageError(f"invalid PostgreSQL port {self.port}: use a number from 1 to 65535")
+        for what, value in (("database", self.database), ("user", self.user)):
+            if not isinstance(value, str) or not _PG_NAME.fullmatch(value):
+                raise UsageError(
+                    f"invalid PostgreSQL {what} name {value!r}: use letters, digits, '_', "
+                    "'.' or '-'"
+                )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], project: str) -> PostgresConfig:
+        """The table's values; database and user default to the project's name."""
+        if not isinstance(data, dict):
+            raise SettingError("server", "postgresql", "must be a table ([server.postgresql])")
+        if "password" in data:
+            raise SettingError(
+                "server.postgresql",
+                "",
+                "may not hold the password: remove it from pipl.toml; it belongs in "
+                ".pipl/secrets/postgresql-password, a 0600 file",
+            )
+        unknown = sorted(set(data) - {"host", "port", "database", "user"})
+        if unknown:
+            raise SettingError(
+                "server.postgresql",
+                unknown[0],
+                "is not a setting (known: host, port, database, user)",
+            )
+        return cls(
+            host=str(data.get("host", cls.host)),
+            port=data.get("port", cls.port),
+            database=str(data.get("database", project)),
+            user=str(data.get("user", project)),
+        )
+
+
+def check_primary_url(url: str) -> str:
+    """A replica's primary: an http(s) URL without credentials, query or spaces."""
+    if not isinstance(url, str) or not _URL.fullmatch(url):
+        raise UsageError(
+            f"invalid primary URL {url!r}: use http(s)://HOST:PORT of the primary's server"
+        )
+    return url.rstrip("/")
+
 
 T = TypeVar("T")
 
@@ -101,9 +174,12 @@ def check_server_args(args: tuple[str, ...] | list[str]) -> None:
     for arg in args:
         flag = reserved_flag(arg)
         if flag is not None:
+            hint = _FLAG_HINTS.get(
+                flag,
+                "set host and port in [server]; the server folder and secrets stay under .pipl",
+            )
             raise UsageError(
-                f"[server] args may not contain {arg!r}: pipl sets {flag} itself "
-                "(set host and port in [server]; the server folder and secrets stay under .pipl)"
+                f"[server] args may not contain {arg!r}: pipl sets {flag} itself ({hint})"
             )
 
 
@@ -238,6 +314,11 @@ class ProjectConfig:
     pypi_mirror: bool = True
     stages: tuple[str, ...] = DEFAULT_STAGES
     server_args: tuple[str, ...] = field(default=())
+    # where devpi keeps the index: its default SQLite file, or PostgreSQL
+    storage: str = "sqlite"
+    postgresql: PostgresConfig | None = None
+    # set when this project's server is a replica of another one (writes go to that one)
+    primary_url: str | None = None
     # what pipl noticed while reading pipl.toml (unknown keys); the CLI shows them
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
@@ -247,6 +328,19 @@ class ProjectConfig:
         if not (1 <= self.port <= 65535):
             raise UsageError(f"invalid port {self.port}: use a number from 1 to 65535")
         check_server_args(self.server_args)
+        if self.storage not in STORAGES:
+            raise UsageError(
+                f"unknown [server] storage {self.storage!r}: use one of {', '.join(STORAGES)}"
+            )
+        if self.storage == "postgresql" and self.postgresql is None:
+            pg = PostgresConfig(database=self.name, user=self.name)
+            object.__setattr__(self, "postgresql", pg)
+        if self.primary_url is not None:
+            object.__setattr__(self, "primary_url", check_primary_url(self.primary_url))
+
+    @property
+    def is_replica(self) -> bool:
+        return self.primary_url is not None
 
     @classmethod
     def load(cls, path: Path) -> ProjectConfig:
@@ -265,6 +359,13 @@ class ProjectConfig:
         port = server.get("port", DEFAULT_PORT)
         if not isinstance(port, int) or isinstance(port, bool):
             raise SettingError("server", "port", "must be an integer")
+        storage = server.get("storage", "sqlite")
+        if not isinstance(storage, str):
+            raise SettingError("server", "storage", 'must be "sqlite" or "postgresql"')
+        pg = server.get("postgresql")
+        primary = server.get("primary_url")
+        if primary is not None and not isinstance(primary, str):
+            raise SettingError("server", "primary_url", "must be a URL (a string)")
         return cls(
             name=project["name"],
             host=str(server.get("host", "127.0.0.1")),
@@ -272,6 +373,9 @@ class ProjectConfig:
             pypi_mirror=bool(server.get("pypi_mirror", True)),
             stages=tuple(order),
             server_args=tuple(text_list(server, "server", "args", "strings")),
+            storage=storage,
+            postgresql=None if pg is None else PostgresConfig.from_dict(pg, project["name"]),
+            primary_url=primary,
             warnings=tuple(unknown_keys(data)),
         )
 
@@ -288,6 +392,19 @@ class ProjectConfig:
         server.add("pypi_mirror", self.pypi_mirror)
         server.add(tomlkit.comment('extra devpi-server arguments, e.g. ["--outside-url", URL]'))
         server.add("args", list(self.server_args))
+        if self.primary_url is not None:
+            server.add(tomlkit.comment("this server is a replica of that one"))
+            server.add("primary_url", self.primary_url)
+        server.add(tomlkit.comment('where devpi keeps the index: "sqlite" or "postgresql"'))
+        server.add("storage", self.storage)
+        if self.postgresql is not None:
+            pg = tomlkit.table()
+            pg.add(tomlkit.comment("the password is in .pipl/secrets/postgresql-password"))
+            pg.add("host", self.postgresql.host)
+            pg.add("port", self.postgresql.port)
+            pg.add("database", self.postgresql.database)
+            pg.add("user", self.postgresql.user)
+            server.add("postgresql", pg)
         doc.add("server", server)
         stages = tomlkit.table()
         stages.add(tomlkit.comment("first stage first; each stage inherits the ones after it"))

@@ -26,6 +26,7 @@ from pathlib import Path
 from pipl.errors import AlreadyRunning as AlreadyRunning  # importable from here too
 from pipl.errors import PortBusy, ProjectError, ServerError, ServerNotRunning
 from pipl.fsutil import atomic_write, locked
+from pipl.project import storage
 from pipl.project.project import Project, ProjectFiles
 from pipl.project.serverid import record_server_uuid
 from pipl.runner import Runner
@@ -36,8 +37,11 @@ POLL = 0.05
 
 
 def devpi_argv(project: Project) -> list[str]:
-    """The devpi-server command line for ``project`` (holds no secret)."""
+    """The devpi-server command line for ``project`` (holds no secret: a PostgreSQL
+    storage's password goes through the 0600 config file it names)."""
     cfg = project.config
+    # a project's server serves replicas (replication is authenticated with its secret)
+    role = ["--primary-url", cfg.primary_url] if cfg.primary_url else ["--role", "primary"]
     return [
         sys.executable,
         "-m",
@@ -53,6 +57,8 @@ def devpi_argv(project: Project) -> list[str]:
         # only root creates and modifies users and indexes (devpi lets anyone by default)
         "--restrict-modify",
         "root",
+        *storage.devpi_args(cfg, project.secrets),
+        *role,
         *cfg.server_args,
     ]
 
@@ -118,7 +124,8 @@ def _clear_stale_pidfile(project: ProjectFiles) -> int | None:
     return pid
 
 
-def _check_port_free(host: str, port: int) -> None:
+def check_port_free(host: str, port: int) -> None:
+    """Raise ``PortBusy`` when something listens on ``host``:``port`` already."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -226,7 +233,7 @@ def _prepare_start(project: Project) -> int | None:
     except FileNotFoundError:
         raise ProjectError(f"{secret} is missing: the project folder is incomplete") from None
     stale = _clear_stale_pidfile(project)
-    _check_port_free(project.config.host, project.config.port)
+    check_port_free(project.config.host, project.config.port)
     # devpi's database holds the users' password hashes: the folder stays the owner's
     with contextlib.suppress(OSError):
         project.serverdir.chmod(0o700)
