@@ -6,6 +6,10 @@
     workers = 2                 # jobs run at once
     timeout = 600               # seconds a job may run
     retries = 3                 # attempts after an infrastructure error
+    executor = "local"          # "dask": handlers with a worker part build on a Dask cluster
+    scheduler = "tcp://farm:8786"   # the Dask scheduler (needed with executor = "dask")
+    [ci.resources]              # Dask worker resources a handler's jobs ask for
+    wheel = {abi-cp312 = 1}     # (dask worker --resources "abi-cp312=1")
     [ci.handlers]               # per stage (defaults shown)
     dev = ["qa", "wheel", "promote"]
     qa = ["process", "promote"]
@@ -49,6 +53,9 @@ class CiConfig:
     handlers: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_HANDLERS))
     webhook_urls: tuple[str, ...] = ()
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
+    executor: str = "local"
+    scheduler: str = ""
+    resources: dict[str, dict[str, float]] = field(default_factory=dict)  # handler -> ask
 
     def stage_handlers(self, stage: str) -> list[str]:
         return list(self.handlers.get(stage, ()))
@@ -91,6 +98,7 @@ def _parse(data: dict[str, Any]) -> CiConfig:
         raise ValueError("timeout must be a positive number of seconds")
     if not isinstance(retries, int) or retries < 0:
         raise ValueError("retries must be a non-negative integer")
+    executor, scheduler = _executor(data)
     return CiConfig(
         workers=workers,
         timeout=float(timeout),
@@ -98,7 +106,43 @@ def _parse(data: dict[str, Any]) -> CiConfig:
         handlers=handlers,
         webhook_urls=tuple(urls),
         sandbox=parse_config(data.get("sandbox")),
+        executor=executor,
+        scheduler=scheduler,
+        resources=_resources(data.get("resources") or {}),
     )
+
+
+EXECUTORS = ("local", "dask")
+
+
+def _executor(data: dict[str, Any]) -> tuple[str, str]:
+    """``executor`` and ``scheduler``: a Dask executor needs a scheduler's address."""
+    executor = data.get("executor", "local")
+    scheduler = data.get("scheduler", "")
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, not {executor!r}")
+    if not isinstance(scheduler, str) or (
+        scheduler and not scheduler.startswith(("tcp://", "tls://", "inproc://"))
+    ):
+        raise ValueError("scheduler must be a Dask address such as tcp://HOST:8786")
+    if executor == "dask" and not scheduler:
+        raise ValueError('executor = "dask" needs scheduler = "tcp://HOST:PORT"')
+    return executor, scheduler
+
+
+def _resources(data: Any) -> dict[str, dict[str, float]]:
+    """``[ci.resources]``: handler -> {resource: amount} (Dask worker resources)."""
+    if not isinstance(data, dict):
+        raise TypeError("resources must be a table of handler = {resource = amount}")
+    found: dict[str, dict[str, float]] = {}
+    for handler, ask in data.items():
+        names.check_simple(handler, "handler")
+        if not isinstance(ask, dict) or not all(
+            isinstance(v, (int, float)) and v > 0 for v in ask.values()
+        ):
+            raise TypeError(f"resources.{handler} must be a table of resource = positive amount")
+        found[handler] = {names.check_simple(k, "resource"): float(v) for k, v in ask.items()}
+    return found
 
 
 def ci_user(project: Project) -> str:

@@ -12,6 +12,18 @@ packl's would. A handler is an object (or a class, instantiated without argument
   one-line summary; raises ``HandlerFailed`` (the job fails) or ``InfraError`` (the
   runner retries later) or anything else (the job fails, with the traceback in its log).
 
+A handler whose untrusted work can run on another host splits ``run`` in two:
+
+- ``build(ctx) -> Handback``: the sandboxed work (a wheel build), run on a Dask worker
+  with ``[ci] executor = "dask"``: there it has no token (its client reads the index
+  anonymously) and no project folder; it hands back files of its work folder;
+- ``deliver(ctx, handback) -> str``: the trusted part, always in the runner's host with
+  the CI user's token: it checks what came back and uploads it;
+- ``resources``: the Dask worker resources its jobs ask for (``{"render": 1}``), which
+  ``[ci.resources]`` in ``pipl.toml`` overrides per handler.
+
+With the local executor ``run`` calls both in the job's process, the same code.
+
 ``BaseHandler`` gives the defaults (rank 0, one job per release, the runner's timeout,
 every file accepted); pipl's handlers subclass it.
 
@@ -87,6 +99,16 @@ class BaseHandler:
 
     def run(self, ctx: JobContext) -> str:
         raise NotImplementedError(f"{type(self).__name__} has no run()")
+
+
+@dataclass(frozen=True)
+class Handback:
+    """What a handler's ``build`` hands to its ``deliver``: files of its work folder and a
+    few JSON values; ``summary`` set: nothing to deliver, the job's summary."""
+
+    files: tuple[Path, ...] = ()
+    data: dict[str, Any] = field(default_factory=dict)
+    summary: str = ""
 
 
 @dataclass

@@ -1,0 +1,179 @@
+"""CI jobs on a Dask cluster: a scheduler and two workers as separate processes over TCP on
+127.0.0.1. The wheel of an sdist is built on a worker that has the resource its handler
+asks for, in that worker's sandbox, without the CI user's token; the runner uploads it.
+A worker killed with kill -9 mid-build: the build runs again on the other, and the wheel
+is uploaded once."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from ci_support import run_until_idle
+from conftest import new_project
+from dask_support import Cluster, cluster
+
+from pipl.ci.config import load_ci_config
+from pipl.ci.sandbox import unavailable_reason
+from pipl.errors import ProjectError
+from pipl.index.session import connect
+from pipl.index.stages import create_default
+from pipl.project import server
+from pipl.project.project import Project
+
+pytestmark = pytest.mark.skipif(
+    unavailable_reason() is not None, reason=f"no sandbox here: {unavailable_reason()}"
+)
+
+SETUP = """\
+import os, sys, time
+print("SETUP-RAN with", sorted(os.environ), file=sys.stderr)
+time.sleep({sleep})
+from setuptools import setup
+setup()
+"""
+
+PYPROJECT = """\
+[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "{name}"
+version = "1.0"
+
+[tool.setuptools]
+py-modules = []
+"""
+
+
+def setuptools_sdist(folder: Path, name: str, sleep: float = 0) -> Path:
+    """An sdist whose build runs its setup.py (which prints its environment's names)."""
+    top = f"{name}-1.0"
+    files = {
+        "PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n",
+        "setup.py": SETUP.format(sleep=sleep),
+        "pyproject.toml": PYPROJECT.format(name=name),
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{top}.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        for name_, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"{top}/{name_}")
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+@pytest.fixture(scope="module")
+def farm(tmp_path_factory: pytest.TempPathFactory, hermetic: Path):
+    folder = tmp_path_factory.mktemp("dask")
+    with cluster(folder, {"plain": "", "render-a": "render=1"}) as found:
+        yield found
+
+
+@pytest.fixture(scope="module")
+def farmproj(tmp_path_factory: pytest.TempPathFactory, hermetic: Path, farm: Cluster):
+    from pipl.ci import service
+
+    proj = new_project(tmp_path_factory.mktemp("farmci") / "farmed")
+    with (proj.root / "pipl.toml").open("a") as toml:
+        toml.write(
+            f'\n[ci]\nexecutor = "dask"\nscheduler = "{farm.address}"\ntimeout = 120\n'
+            '[ci.handlers]\ndev = ["wheel"]\nqa = []\n'
+            "[ci.resources]\nwheel = {render = 1}\n"
+        )
+    with server.running(proj):
+        with connect(proj, "admin") as admin:
+            create_default(proj, admin)
+        yield proj
+        service.stop(proj)
+
+
+def _log(project: Project, job_id: int) -> str:
+    return (project.root / ".pipl" / "ci" / "logs" / f"{job_id}.log").read_text()
+
+
+def _wheels(project: Project, name: str) -> list[str]:
+    with connect(project, "anonymous") as anon:
+        links = anon.links(project.stage_index(), name, "1.0")
+    return [lk.basename for lk in links if lk.basename.endswith(".whl")]
+
+
+def test_the_wheel_is_built_on_the_worker_with_the_resource_and_uploaded_here(
+    farm, farmproj, tmp_path
+):
+    with connect(farmproj, "owner") as owner:
+        owner.upload(farmproj.stage_index(), setuptools_sdist(tmp_path, "farmed"))
+    jobs = [j for j in run_until_idle(farmproj) if j.project == "farmed"]
+    assert [(j.handler, j.state) for j in jobs] == [("wheel", "passed")], jobs[0].message
+    log = _log(farmproj, jobs[0].id)
+    render = farm.workers()["render-a"]["address"]
+    # the build ran on the worker that has the resource [ci.resources] asks for...
+    assert f"build part on Dask worker {render} " in log
+    # ...its setup.py saw no variable of pipl's (no token), and the upload was the runner's
+    setup = [line for line in log.splitlines() if "SETUP-RAN" in line]
+    assert setup and "PIPL" not in setup[0], setup
+    assert "farmed-1.0-py3-none-any.whl -> " in log
+    assert _wheels(farmproj, "farmed") == ["farmed-1.0-py3-none-any.whl"]
+
+
+def test_a_worker_killed_mid_build_loses_nothing(farm, farmproj, tmp_path):
+    farm.start_worker("render-b", "render=1")
+    farm.wait_for_workers({"plain", "render-a", "render-b"})
+    with connect(farmproj, "owner") as owner:
+        owner.upload(farmproj.stage_index(), setuptools_sdist(tmp_path, "killed", sleep=4))
+    found: list = []
+    runner = threading.Thread(target=lambda: found.extend(run_until_idle(farmproj)))
+    runner.start()
+    victim = None
+    deadline = time.monotonic() + 60
+    while victim is None and time.monotonic() < deadline:
+        for address, keys in farm.client.processing().items():
+            if any("pipl-ci-wheel" in str(k) for k in keys):
+                victim = next(n for n, w in farm.workers().items() if w["address"] == address)
+        time.sleep(0.05)
+    assert victim in ("render-a", "render-b")
+    time.sleep(1.0)  # mid-build: its setup.py sleeps
+    farm.kill(victim)
+    runner.join(timeout=180)
+    assert not runner.is_alive()
+    jobs = [j for j in found if j.project == "killed"]
+    assert [(j.handler, j.state) for j in jobs] == [("wheel", "passed")], jobs[0].message
+    survivor = {"render-a": "render-b", "render-b": "render-a"}[victim]
+    survivor_address = farm.workers()[survivor]["address"]
+    assert f"build part on Dask worker {survivor_address} " in _log(farmproj, jobs[0].id)
+    assert _wheels(farmproj, "killed") == ["killed-1.0-py3-none-any.whl"]
+    # the job ran once in the runner's eyes: Dask gave the task to the other worker
+    assert jobs[0].attempts == 1
+
+
+@pytest.mark.parametrize(
+    ("table", "said"),
+    [
+        ('executor = "dask"', 'executor = "dask" needs scheduler = "tcp://HOST:PORT"'),
+        ('executor = "slurm"', "executor must be one of local, dask, not 'slurm'"),
+        ('scheduler = "farm:8786"', "scheduler must be a Dask address such as tcp://HOST:8786"),
+        ("resources = {wheel = {gpu = 0}}", "resources.wheel must be a table of resource"),
+    ],
+)
+def test_a_wrong_executor_setting_says_what_to_fix(tmp_path, table, said):
+    (tmp_path / "pipl.toml").write_text(f"[ci]\n{table}\n")
+    project = Project.__new__(Project)
+    object.__setattr__(project, "root", tmp_path)
+    with pytest.raises(ProjectError, match="fix the file") as caught:
+        load_ci_config(project)
+    assert said in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_the_embedded_default_is_the_local_executor(tmp_path):
+    (tmp_path / "pipl.toml").write_text("[ci]\nworkers = 2\n")
+    project = Project.__new__(Project)
+    object.__setattr__(project, "root", tmp_path)
+    config = load_ci_config(project)
+    assert (config.executor, config.scheduler, config.resources) == ("local", "", {})
