@@ -46,7 +46,8 @@ class Cluster:
         work = self.folder / f"work-{name}"
         work.mkdir(exist_ok=True)
         argv += ["--local-directory", str(work)]
-        self._spawn(name, argv, {"PIPL_CI_WORKER_DIR": str(work / "jobs")})
+        env = {"PIPL_CI_WORKER_DIR": str(work / "jobs"), "PIPL_PIPE_ENVS": str(work / "envs")}
+        self._spawn(name, argv, env)
 
     @property
     def client(self) -> Any:
