@@ -15,6 +15,7 @@ BENCHES = {
     "lookup": "bench.bench_lookup",
     "ci": "bench.bench_ci",
     "ci-loop": "bench.bench_ci:loop_main",
+    "ci-dask": "bench.bench_ci_dask",
     "flow": "bench.bench_flow",
     "pipe-inputs": "bench.bench_inputs",
     "sandbox": "bench.bench_sandbox",

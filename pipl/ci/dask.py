@@ -31,6 +31,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,6 @@ def build_on_worker(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
     The job runs in a process of its own, as on the runner's host, in a temporary folder
     removed afterwards. Returns the log, the result, the handback and its files' bytes."""
     from pipl.ci.sandbox import check_file
-    from pipl.runner import Runner
 
     base = Path(os.environ.get(WORKER_DIR_ENV) or tempfile.gettempdir())
     base.mkdir(parents=True, exist_ok=True)
@@ -89,14 +89,7 @@ def build_on_worker(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
         JobSpec(**fields).write(folder / "spec.json")
         env = {k: v for k, v in os.environ.items() if not k.startswith("PIPL_CI_")}
         log = folder / "job.log"
-        with log.open("ab") as out:
-            proc = Runner().spawn(
-                [sys.executable, "-m", "pipl.ci.job", folder / "spec.json"],
-                stdout=out,
-                env=env,
-                detach=True,
-                cwd=folder,
-            )
+        proc = _start_job(folder, log, env, base)
         try:
             answer["code"] = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -115,6 +108,41 @@ def build_on_worker(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
         return answer
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+# One prefork process per worker process (``pipl.ci.prefork``), started by its first job:
+# a Dask task function has no other place to keep it across tasks.
+_PREFORK: dict[str, Any] = {}
+_PREFORK_LOCK = threading.Lock()
+
+
+def _start_job(folder: Path, log: Path, env: dict[str, str], base: Path) -> Any:
+    """Start ``python -m pipl.ci.job`` on the folder's spec: forked by this worker's
+    prefork process (pipl imported once per worker, as in the runner), else a new
+    interpreter. A process in a session of its own, with ``wait(timeout)``."""
+    from pipl.ci.prefork import Prefork
+    from pipl.runner import Runner
+
+    with _PREFORK_LOCK:
+        prefork = _PREFORK.get("process")
+        if prefork is None or prefork.dead:
+            try:
+                prefork = _PREFORK["process"] = Prefork(env, base)
+            except (CiError, OSError):
+                prefork = None
+    if prefork is not None and prefork.compatible(env):
+        try:
+            return prefork.start(folder / "spec.json", log, folder, env)
+        except CiError:
+            pass  # a new interpreter, below
+    with log.open("ab") as out:
+        return Runner().spawn(
+            [sys.executable, "-m", "pipl.ci.job", folder / "spec.json"],
+            stdout=out,
+            env=env,
+            detach=True,
+            cwd=folder,
+        )
 
 
 def _worker_address() -> str:
