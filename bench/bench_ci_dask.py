@@ -6,8 +6,9 @@ projects started by ``pipl proj start``, one per executor (``[ci] executor = "lo
 
 - per-job time of a light wheel job (an sdist flit_core builds in process), one upload
   at a time after a first that warms everything: the Dask job's build part runs on a worker
-  (spec sent, sdist read, wheel built and sent back) and its deliver part here, so the
-  difference is the dispatch overhead;
+  (spec sent, a job process forked there, sdist read, wheel built and sent back) and its
+  deliver part in a second job process here, so the difference is the dispatch overhead;
+  beside it, the round trip of an empty Dask task, the scheduler's own share;
 - a burst of ``BURST_N`` such uploads: jobs per minute and lost jobs, local (2 runner
   workers) beside Dask (2 runner workers, 2 Dask workers).
 
@@ -126,6 +127,12 @@ def main() -> None:
         local = measure(tmp / "local", "[ci]\nworkers = 2\n")
         (tmp / "farm").mkdir()
         with cluster(tmp / "farm", {"one": "", "two": ""}) as farm:
+            trips = []
+            for _ in range(SEQ_N + 1):
+                start = time.perf_counter()
+                farm.client.submit(len, "x", pure=False).result()
+                trips.append(time.perf_counter() - start)
+            trip = statistics.median(trips[1:])
             toml = f'[ci]\nworkers = 2\nexecutor = "dask"\nscheduler = "{farm.address}"\n'
             dask = measure(tmp / "dask", toml)
     print_table(
@@ -134,6 +141,7 @@ def main() -> None:
             ("local executor", f"{local['p50'] * 1000:.0f} ms (min {local['min'] * 1000:.0f})"),
             ("dask, 2 workers", f"{dask['p50'] * 1000:.0f} ms (min {dask['min'] * 1000:.0f})"),
             ("added by Dask (p50)", f"{(dask['p50'] - local['p50']) * 1000:.0f} ms"),
+            ("of which a Dask task's round trip (p50)", f"{trip * 1000:.0f} ms"),
         ],
     )
     print_table(

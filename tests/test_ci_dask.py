@@ -7,6 +7,7 @@ is uploaded once."""
 from __future__ import annotations
 
 import io
+import re
 import tarfile
 import threading
 import time
@@ -177,3 +178,36 @@ def test_the_embedded_default_is_the_local_executor(tmp_path):
     object.__setattr__(project, "root", tmp_path)
     config = load_ci_config(project)
     assert (config.executor, config.scheduler, config.resources) == ("local", "", {})
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/dask.md"])
+def test_the_documented_dask_settings_are_what_the_runner_reads(tmp_path, doc):
+    text = (Path(__file__).resolve().parent.parent / doc).read_text()
+    blocks = re.findall(r"```toml\n(.*?)```", text, re.S)
+    [block] = [b for b in blocks if re.search(r'^executor = "dask"', b, re.M)]
+    (tmp_path / "pipl.toml").write_text(block)
+    project = Project.__new__(Project)
+    object.__setattr__(project, "root", tmp_path)
+    config = load_ci_config(project)
+    assert (config.executor, config.scheduler) == ("dask", "tcp://HEAD:8786")
+    assert config.resources == {"wheel": {"abi-cp312": 1.0}}
+
+
+def test_an_unreachable_scheduler_stops_the_runner_with_one_line(farmproj):
+    from conftest import free_port
+
+    from pipl.ci.handlers import CiError
+
+    toml = farmproj.root / "pipl.toml"
+    before = toml.read_text()
+    nowhere = f"tcp://127.0.0.1:{free_port()}"
+    toml.write_text(re.sub(r'scheduler = "[^"]*"', f'scheduler = "{nowhere}"', before))
+    try:
+        assert load_ci_config(farmproj).scheduler == nowhere
+        with pytest.raises(CiError) as caught:
+            run_until_idle(farmproj)
+    finally:
+        toml.write_text(before)
+    message = str(caught.value)
+    assert f"cannot reach the Dask scheduler at {nowhere}" in message
+    assert "fix [ci] scheduler in pipl.toml" in message and "\n" not in message

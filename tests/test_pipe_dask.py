@@ -4,6 +4,8 @@ environment, made there from the project index and cached by its lock."""
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,7 @@ SEGMENT = """\
 import sys, time
 MULTIPLEX = 'cross_prod'
 def run(seg):
-    time.sleep(0.3)
+    time.sleep(seg.params.get("sleep", 0.3))
     with open(seg.get_data_fn('where.txt'), 'w') as f:
         f.write(sys.prefix)
     return [seg.get_input('source') * 10]
@@ -40,12 +42,21 @@ def ws(project):
     remove_workspace(space)
 
 
-def test_a_segment_runs_in_its_own_environment_made_on_each_worker(
-    project, ws, owner, farm, tmp_path
-):
+@pytest.fixture(scope="module")
+def farm_seg(project, ws):
+    """The segment packl ``farm-seg``, published on the project index."""
+    from pipl.index.session import connect
+
     seg = create_packl(project, ws, "farm-seg", "segment")
     (seg.path / "farm_seg" / "__init__.py").write_text(SEGMENT)
-    publish(project, ws, seg, owner)
+    with connect(project, "owner") as owner:
+        publish(project, ws, seg, owner)
+    return seg
+
+
+def test_a_segment_runs_in_its_own_environment_made_on_each_worker(
+    project, ws, farm_seg, farm, tmp_path
+):
     pipe = create_packl(project, ws, "farm-pipe", "pipeline")
     init = pipe.path / "farm_pipe" / "__init__.py"
     init.write_text(
@@ -84,6 +95,53 @@ def test_a_segment_runs_in_its_own_environment_made_on_each_worker(
     assert report.ok and report.segment("tens").ran == 3
     again = {Path(f.read_text()) for f in report.segment("tens").root.glob("data/*/where.txt")}
     assert again <= set(before) and all(p.stat().st_mtime_ns == before[p] for p in before)
+
+
+def test_a_worker_killed_mid_segment_loses_no_instance(project, ws, farm_seg, farm, tmp_path):
+    """The segment packl of the test above, slower: kill -9 of a worker running one of its
+    batches; Dask runs the batch again on another worker and every instance is there."""
+    farm.start_worker("three")
+    farm.wait_for_workers({"one", "two", "three"})
+    pipe = create_packl(project, ws, "slow-pipe", "pipeline")
+    init = pipe.path / "slow_pipe" / "__init__.py"
+    init.write_text(
+        init.read_text()
+        .replace(
+            '"double": {"params": {"factor": 2}},',
+            '"double": {"params": {"factor": 2}},\n'
+            '    "tens": {"packl": "farm-seg", "env": ["farm-seg"], "params": {"sleep": 3}},',
+        )
+        .replace("source -> double;", "source -> double;\nsource -> tens;")
+    )
+    reports: list = []
+    runner = threading.Thread(
+        target=lambda: reports.append(
+            run(
+                load_pipeline(pipe.path, tmp_path / "data"),
+                executor="dask",
+                scheduler=farm.address,
+                jobs=2,
+            )
+        )
+    )
+    runner.start()
+    victim = None
+    deadline = time.monotonic() + 120
+    while victim is None and time.monotonic() < deadline:
+        for address, keys in farm.client.processing().items():
+            if any("run_batch_in_env" in str(k) for k in keys):
+                victim = next(n for n, w in farm.workers().items() if w["address"] == address)
+        time.sleep(0.05)
+    assert victim is not None
+    time.sleep(1.0)  # mid-instance: each sleeps 3 s
+    farm.kill(victim)
+    runner.join(timeout=300)
+    assert not runner.is_alive()
+    [report] = reports
+    assert report.ok, report
+    tens = report.segment("tens")
+    assert tens.ran == 3 and tens.failed == 0
+    assert sorted(int(v) for v in _outputs(tens.root)) == [10, 20, 30]
 
 
 def _outputs(root: Path) -> list[str]:
