@@ -33,9 +33,9 @@ class Cluster:
             argv, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
         )
 
-    def start_scheduler(self) -> None:
+    def start_scheduler(self, env: dict[str, str] | None = None) -> None:
         argv = [str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(self.port)]
-        self._spawn("scheduler", [*argv, "--no-dashboard", "--no-show"])
+        self._spawn("scheduler", [*argv, "--no-dashboard", "--no-show"], env)
 
     def start_worker(self, name: str, resources: str = "") -> None:
         """A worker process named ``name`` (its Dask name too), with ``resources``."""
@@ -89,11 +89,14 @@ class Cluster:
 
 
 @contextmanager
-def cluster(folder: Path, workers: dict[str, str]) -> Iterator[Cluster]:
-    """A scheduler and one worker per ``workers`` entry (name -> resources)."""
+def cluster(
+    folder: Path, workers: dict[str, str], scheduler_env: dict[str, str] | None = None
+) -> Iterator[Cluster]:
+    """A scheduler (its environment plus ``scheduler_env``: Dask settings) and one worker
+    per ``workers`` entry (name -> resources)."""
     found = Cluster(folder)
     try:
-        found.start_scheduler()
+        found.start_scheduler(scheduler_env)
         for name, resources in workers.items():
             found.start_worker(name, resources)
         found.wait_for_workers(set(workers))

@@ -211,3 +211,64 @@ def test_an_unreachable_scheduler_stops_the_runner_with_one_line(farmproj):
     message = str(caught.value)
     assert f"cannot reach the Dask scheduler at {nowhere}" in message
     assert "fix [ci] scheduler in pipl.toml" in message and "\n" not in message
+
+
+def test_a_job_asking_for_a_resource_no_worker_has_waits_until_its_timeout(farmproj, tmp_path):
+    toml = farmproj.root / "pipl.toml"
+    before = toml.read_text()
+    changed = before.replace("timeout = 120", "timeout = 3").replace("{render = 1}", "{gpu = 1}")
+    toml.write_text(changed)
+    try:
+        with connect(farmproj, "owner") as owner:
+            owner.upload(farmproj.stage_index(), setuptools_sdist(tmp_path, "nogpu"))
+        jobs = [j for j in run_until_idle(farmproj) if j.project == "nogpu"]
+    finally:
+        toml.write_text(before)
+    assert [(j.handler, j.state) for j in jobs] == [("wheel", "failed")]
+    assert jobs[0].message == "timed out after 3s: see its log"
+    assert _wheels(farmproj, "nogpu") == []
+
+
+def test_a_job_the_cluster_gives_up_on_is_retried_by_the_runner(
+    tmp_path_factory, hermetic, farmproj, tmp_path
+):
+    """With Dask's allowed-failures at 0, a worker killed mid-build makes the task fail
+    (KilledWorker): the runner queues the job again and its next attempt passes."""
+    strict = {"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
+    folder = tmp_path_factory.mktemp("strictdask")
+    toml = farmproj.root / "pipl.toml"
+    before = toml.read_text()
+    with cluster(folder, {"s1": "render=1", "s2": "render=1"}, strict) as strict_farm:
+        toml.write_text(
+            re.sub(r'scheduler = "[^"]*"', f'scheduler = "{strict_farm.address}"', before)
+        )
+        try:
+            with connect(farmproj, "owner") as owner:
+                path = setuptools_sdist(tmp_path, "gaveup", sleep=4)
+                owner.upload(farmproj.stage_index(), path)
+            found: list = []
+            runner = threading.Thread(target=lambda: found.extend(run_until_idle(farmproj)))
+            runner.start()
+            victim = _running_on(strict_farm)
+            time.sleep(1.0)
+            strict_farm.kill(victim)
+            runner.join(timeout=180)
+        finally:
+            toml.write_text(before)
+    assert not runner.is_alive()
+    [job] = [j for j in found if j.project == "gaveup"]
+    assert (job.handler, job.state, job.attempts) == ("wheel", "passed", 2), job.message
+    log = _log(farmproj, job.id)
+    assert "the Dask cluster failed: KilledWorker" in log
+    assert _wheels(farmproj, "gaveup") == ["gaveup-1.0-py3-none-any.whl"]
+
+
+def _running_on(farm: Cluster, timeout: float = 60) -> str:
+    """The name of the worker running a CI job's build part."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for address, keys in farm.client.processing().items():
+            if any("pipl-ci-wheel" in str(k) for k in keys):
+                return next(n for n, w in farm.workers().items() if w["address"] == address)
+        time.sleep(0.05)
+    raise AssertionError("no CI job ran on the cluster")
