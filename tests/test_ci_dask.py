@@ -272,3 +272,27 @@ def _running_on(farm: Cluster, timeout: float = 60) -> str:
                 return next(n for n, w in farm.workers().items() if w["address"] == address)
         time.sleep(0.05)
     raise AssertionError("no CI job ran on the cluster")
+
+
+def test_a_handler_asks_for_worker_resources_with_an_attribute(
+    farm, farmproj, tmp_path, monkeypatch
+):
+    from pipl.ci.builtin.wheel import WheelHandler
+
+    toml = farmproj.root / "pipl.toml"
+    before = toml.read_text()
+    toml.write_text(before.replace("[ci.resources]\nwheel = {render = 1}\n", ""))
+    assert "[ci.resources]" not in toml.read_text()
+    monkeypatch.setattr(WheelHandler, "resources", {"render": 1}, raising=False)
+    try:
+        with connect(farmproj, "owner") as owner:
+            for n in range(4):
+                owner.upload(farmproj.stage_index(), setuptools_sdist(tmp_path, f"asks{n}"))
+        jobs = [j for j in run_until_idle(farmproj) if j.project.startswith("asks")]
+    finally:
+        toml.write_text(before)
+    assert [j.state for j in jobs] == ["passed"] * 4, [j.message for j in jobs]
+    plain = farm.workers()["plain"]["address"]
+    for job in jobs:
+        log = _log(farmproj, job.id)
+        assert "build part on Dask worker " in log and plain not in log
