@@ -52,13 +52,13 @@ py-modules = []
 """
 
 
-def setuptools_sdist(folder: Path, name: str, sleep: float = 0) -> Path:
+def setuptools_sdist(folder: Path, name: str, sleep: float = 0, extra: str = "") -> Path:
     """An sdist whose build runs its setup.py (which prints its environment's names)."""
     top = f"{name}-1.0"
     files = {
         "PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n",
         "setup.py": SETUP.format(sleep=sleep),
-        "pyproject.toml": PYPROJECT.format(name=name),
+        "pyproject.toml": PYPROJECT.format(name=name) + extra,
     }
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{top}.tar.gz"
@@ -296,3 +296,39 @@ def test_a_handler_asks_for_worker_resources_with_an_attribute(
     for job in jobs:
         log = _log(farmproj, job.id)
         assert "build part on Dask worker " in log and plain not in log
+
+
+def test_a_packl_asks_for_a_worker_resource_in_its_pyproject(farm, farmproj, tmp_path):
+    """Like piwheels' builders per ABI: the packl's ``[tool.pipl] resources`` sends its
+    build to the one worker that has them, beside the handler's own ask."""
+    farm.start_worker("abi", "render=1,abi-x=1")
+    farm.wait_for_workers({"plain", "abi"})
+    asks = "\n[tool.pipl]\nresources = {abi-x = 1}\n"
+    bad = "\n[tool.pipl]\nresources = {abi-x = 0}\n"
+    with connect(farmproj, "owner") as owner:
+        owner.upload(farmproj.stage_index(), setuptools_sdist(tmp_path, "abix", extra=asks))
+        owner.upload(farmproj.stage_index(), setuptools_sdist(tmp_path, "abibad", extra=bad))
+    jobs = {j.project: j for j in run_until_idle(farmproj) if j.project.startswith("abi")}
+    assert jobs["abix"].state == "passed", jobs["abix"].message
+    log = _log(farmproj, jobs["abix"].id)
+    assert "sent again, asking for {'render': 1.0, 'abi-x': 1.0}" in log
+    abi = farm.workers()["abi"]["address"]
+    assert log.rsplit("build part on Dask worker ", 1)[1].startswith(f"{abi} ")
+    assert _wheels(farmproj, "abix") == ["abix-1.0-py3-none-any.whl"]
+    assert jobs["abibad"].state == "failed"
+    assert jobs["abibad"].message == (
+        "[tool.pipl] resources must be a table of resource = positive amount"
+    )
+
+
+def test_the_packls_ask_counts_only_on_a_dask_worker():
+    from types import SimpleNamespace
+
+    from pipl.ci.handlers import NeedsResources, check_resources
+
+    asked = {"abi-x": 1.0}
+    check_resources(SimpleNamespace(worker_resources=None), asked)  # type: ignore[arg-type]
+    check_resources(SimpleNamespace(worker_resources={"abi-x": 2.0}), asked)  # type: ignore[arg-type]
+    with pytest.raises(NeedsResources) as caught:
+        check_resources(SimpleNamespace(worker_resources={"render": 1.0}), asked)  # type: ignore[arg-type]
+    assert caught.value.resources == {"render": 1.0, "abi-x": 1.0}

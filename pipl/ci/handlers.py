@@ -20,7 +20,8 @@ A handler whose untrusted work can run on another host splits ``run`` in two:
 - ``deliver(ctx, handback) -> str``: the trusted part, always in the runner's host with
   the CI user's token: it checks what came back and uploads it;
 - ``resources``: the Dask worker resources its jobs ask for (``{"render": 1}``), which
-  ``[ci.resources]`` in ``pipl.toml`` overrides per handler.
+  ``[ci.resources]`` in ``pipl.toml`` overrides per handler; a build part that finds
+  the release asks for more (``release_resources``) raises ``NeedsResources``.
 
 With the local executor ``run`` calls both in the job's process, the same code.
 
@@ -68,6 +69,16 @@ class HandlerFailed(CiError):
 
 class InfraError(CiError):
     """Something around the handler failed (the server, the network): retried later."""
+
+
+class NeedsResources(CiError):
+    """The build part found that the release asks for Dask worker resources this worker
+    was not chosen for (``[tool.pipl] resources`` of a packl): the runner sends it again,
+    asking for them."""
+
+    def __init__(self, resources: dict[str, float]) -> None:
+        super().__init__(f"the release asks for worker resources {resources}")
+        self.resources = resources
 
 
 class NotYet(CiError):
@@ -131,6 +142,8 @@ class JobContext:
     gates: dict[str, str] = field(default_factory=dict)  # handler -> state, this release
     created: float = 0.0  # when the job was queued (time.time())
     sandbox: SandboxConfig | None = None  # [ci.sandbox]; None: the defaults
+    # on a Dask worker (a build part): the resources it was chosen for; None elsewhere
+    worker_resources: dict[str, float] | None = None
 
     @classmethod
     def from_spec(
@@ -156,6 +169,7 @@ class JobContext:
             gates=spec.gates,
             created=spec.created,
             sandbox=parse_config(spec.sandbox or None),
+            worker_resources=dict(spec.resources) if spec.part == "build" else None,
         )
 
     def log(self, message: str) -> None:
@@ -223,6 +237,16 @@ class JobContext:
         )
         index = {"PIP_INDEX_URL": self.simple_url, "UV_DEFAULT_INDEX": self.simple_url}
         return SandboxRunner(box, index)
+
+
+def check_resources(ctx: JobContext, asked: dict[str, float]) -> None:
+    """On a Dask worker, raise ``NeedsResources`` when the release asks for resources
+    (``asked``) beyond those the worker was chosen for; elsewhere nothing to check."""
+    have = ctx.worker_resources
+    if have is None or not asked:
+        return
+    if any(have.get(name, 0.0) < amount for name, amount in asked.items()):
+        raise NeedsResources({**have, **asked})
 
 
 @cache

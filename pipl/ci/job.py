@@ -27,18 +27,25 @@ if TYPE_CHECKING:
     from pipl.project.project import Project
     from pipl.runner import Runner
 
-EXIT_PASSED, EXIT_FAILED, EXIT_RETRY, EXIT_WAIT = 0, 1, 75, 76
+EXIT_PASSED, EXIT_FAILED, EXIT_RETRY, EXIT_WAIT, EXIT_RESOURCES = 0, 1, 75, 76, 77
 TOKEN_ENV = "PIPL_CI_TOKEN"  # noqa: S105 - the variable's name, not a token
 
 
-def _write_result(path: Path, state: str, message: str) -> None:
+def _write_result(path: Path, state: str, message: str, **extra: Any) -> None:
     from pipl.fsutil import atomic_write
 
-    atomic_write(path, json.dumps({"state": state, "message": message}))
+    atomic_write(path, json.dumps({"state": state, "message": message, **extra}))
 
 
 def run(spec_path: Path, runner: Runner | None = None) -> int:
-    from pipl.ci.handlers import HandlerFailed, InfraError, JobContext, NotYet, load
+    from pipl.ci.handlers import (
+        HandlerFailed,
+        InfraError,
+        JobContext,
+        NeedsResources,
+        NotYet,
+        load,
+    )
     from pipl.ci.spec import JobSpec
     from pipl.errors import (
         AuthError,
@@ -74,6 +81,10 @@ def run(spec_path: Path, runner: Runner | None = None) -> int:
                 # imports, loading the handler and the project
                 ctx.log(f"phase start-up took {time.time() - spec.spawned:.2f} s")
             summary = _run_part(spec, handler, ctx, spec_path.parent)
+    except NeedsResources as exc:  # a build part on a Dask worker: sent again
+        print(f"== {exc}: the runner sends it to a worker that has them", flush=True)
+        _write_result(result, "resources", str(exc), resources=exc.resources)
+        return EXIT_RESOURCES
     except NotYet as exc:
         print(f"== waiting: {exc}", flush=True)
         _write_result(result, "wait", str(exc))

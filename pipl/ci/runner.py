@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -266,26 +266,15 @@ class CiRunner:
         resources = self.config.resources.get(job.handler)
         if resources is None:
             resources = dict(getattr(handler, "resources", None) or {})
-        log = log_path(self.project, job.id)
-        log.parent.mkdir(parents=True, exist_ok=True)
-        future = self.dask.submit(spec, timeout, resources)
         deadline = time.monotonic() + timeout
-        while True:
-            try:
-                answer = future.result(timeout=0.05)
-                break
-            except TimeoutError:  # still running
-                stop = self._should_stop(job, deadline, timeout)
-                if stop is not None:
-                    future.cancel()
-                    return stop
-            except Exception as exc:  # the cluster lost the task (KilledWorker), or us
-                future.cancel()
-                message = f"the Dask cluster failed: {type(exc).__name__}: {exc}"
-                return self._end(job, Outcome("retry", message), budget=timeout)
-        with log.open("a") as out:
-            out.write(f"== pipl ci runner: build part on Dask worker {answer['worker']} ")
-            out.write(f"({answer['host']})\n{answer.get('log', '')}")
+        answer = self._on_dask(job, replace(spec, resources=resources), deadline, timeout)
+        result = answer.get("result") if isinstance(answer, dict) else None
+        if result and result.get("state") == "resources":  # the packl asks for more
+            asked = {str(k): float(v) for k, v in (result.get("resources") or {}).items()}
+            _note(log_path(self.project, job.id), f"sent again, asking for {asked}")
+            answer = self._on_dask(job, replace(spec, resources=asked), deadline, timeout)
+        if isinstance(answer, Outcome):
+            return answer
         code, result = answer.get("code"), answer.get("result")
         if code is None:
             outcome = Outcome(db.FAILED, f"timed out after {timeout:.0f}s on a Dask worker")
@@ -298,6 +287,34 @@ class CiRunner:
         except CiError as exc:
             return self._end(job, Outcome(db.FAILED, str(exc)), budget=timeout)
         return None
+
+    def _on_dask(
+        self, job: db.Job, spec: JobSpec, deadline: float, timeout: float
+    ) -> dict[str, Any] | Outcome:
+        """Send the build part of ``spec`` to a worker with ``spec.resources`` and wait
+        for its answer (its log goes to the job's log), or how the job ended (recorded)."""
+        assert self.dask is not None
+        left = max(1.0, deadline - time.monotonic())
+        future = self.dask.submit(spec, left, spec.resources)
+        while True:
+            try:
+                answer: dict[str, Any] = future.result(timeout=0.05)
+                break
+            except TimeoutError:  # still running
+                stop = self._should_stop(job, deadline, timeout)
+                if stop is not None:
+                    future.cancel()
+                    return stop
+            except Exception as exc:  # the cluster lost the task (KilledWorker), or us
+                future.cancel()
+                message = f"the Dask cluster failed: {type(exc).__name__}: {exc}"
+                return self._end(job, Outcome("retry", message), budget=timeout)
+        log = log_path(self.project, job.id)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a") as out:
+            out.write(f"== pipl ci runner: build part on Dask worker {answer['worker']} ")
+            out.write(f"({answer['host']})\n{answer.get('log', '')}")
+        return answer
 
     def _should_stop(self, job: db.Job, deadline: float, timeout: float) -> Outcome | None:
         """Why a job on Dask must stop now (timed out, runner stopping, cancelled)."""

@@ -39,6 +39,7 @@ class JobSpec:
     # index at ``server_url``); "deliver" in the runner's host with what the build sent
     part: str = ""
     server_url: str = ""
+    resources: dict[str, float] = field(default_factory=dict)  # what a build part's worker has
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(dataclasses.asdict(self), indent=1))

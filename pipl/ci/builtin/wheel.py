@@ -12,7 +12,9 @@ the job uploads it.
 
 The build (``build``) and the upload (``deliver``) are two parts: with ``[ci] executor =
 "dask"`` the build runs on a Dask worker, which sends the wheel back, and the upload stays
-with the runner, which checks the wheel again before sending it with its token.
+with the runner, which checks the wheel again before sending it with its token. A packl
+whose ``[tool.pipl] resources`` asks for more than that worker was chosen for (an ABI, a
+GPU) is sent again to a worker that has them.
 """
 
 from __future__ import annotations
@@ -24,11 +26,19 @@ from pipl.ci.builtin.files import (
     download,
     existing_toxresult,
     release_files,
+    release_resources,
     the_file,
     toxresult,
     unpack,
 )
-from pipl.ci.handlers import BaseHandler, Handback, HandlerFailed, JobContext, is_sdist
+from pipl.ci.handlers import (
+    BaseHandler,
+    Handback,
+    HandlerFailed,
+    JobContext,
+    check_resources,
+    is_sdist,
+)
 from pipl.ci.sandbox import check_file
 from pipl.index.distfile import read_distfile
 from pipl.names import normalize_dist
@@ -69,6 +79,7 @@ class WheelHandler(BaseHandler):
             path = download(ctx, sdist)
         out = ctx.workdir / "wheel"
         source = unpack(path, ctx.workdir / "src")
+        check_resources(ctx, release_resources(source))  # a packl may ask for a worker
         if flit.applies(source):
             with ctx.phase("build"):
                 argv = ["flit_core", str(flit.version()), "wheel", ctx.filename]
