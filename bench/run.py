@@ -17,6 +17,7 @@ BENCHES = {
     "ci": "bench.bench_ci",
     "ci-start": "bench.bench_ci:start_main",
     "ci-loop": "bench.bench_ci:loop_main",
+    "ci-dask": "bench.bench_ci_dask",
     "flow": "bench.bench_flow",
     "pipe-inputs": "bench.bench_inputs",
     "sandbox": "bench.bench_sandbox",

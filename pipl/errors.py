@@ -28,7 +28,7 @@ exit  family            HTTP  classes
 8     PacklError        409   PacklError
 9     FrameworkError    409   FrameworkError, GcRefused
 10    PipelineError     409   PipelineError, PipelineBusy
-11    CiError           409   CiError, HandlerFailed, NotYet, Rejected
+11    CiError           409   CiError, HandlerFailed, NeedsResources, NotYet, Rejected
 11    CiError           503   InfraError, SandboxUnavailable
 12    WaitTimeout       504   WaitTimeout
 ====  ================  ====  ===============================================================
@@ -217,6 +217,21 @@ class InfraError(CiError):
     """Something around the handler failed (the server, the network): retried later."""
 
     http_status = 503
+
+
+class NeedsResources(CiError):
+    """The build part found that the release asks for Dask worker resources this worker
+    was not chosen for (``[tool.pipl] resources`` of a packl): the runner sends it again,
+    asking for them."""
+
+    def __init__(self, resources: dict[str, float] | str) -> None:
+        # a message (from an HTTP answer) or the resources asked for
+        if isinstance(resources, str):
+            super().__init__(resources)
+            self.resources: dict[str, float] = {}
+        else:
+            super().__init__(f"the release asks for worker resources {resources}")
+            self.resources = resources
 
 
 class NotYet(CiError):

@@ -6,6 +6,10 @@
     workers = 2                 # jobs run at once
     timeout = 600               # seconds a job may run
     retries = 3                 # attempts after an infrastructure error
+    executor = "local"          # "dask": handlers with a worker part build on a Dask cluster
+    scheduler = "tcp://farm:8786"   # the Dask scheduler (needed with executor = "dask")
+    [ci.resources]              # Dask worker resources a handler's jobs ask for
+    wheel = {abi-cp312 = 1}     # (dask worker --resources "abi-cp312=1")
     [ci.handlers]               # per stage (defaults shown)
     dev = ["qa", "wheel", "promote"]
     qa = ["process", "promote"]

@@ -12,6 +12,19 @@ packl's would. A handler is an object (or a class, instantiated without argument
   one-line summary; raises ``HandlerFailed`` (the job fails) or ``InfraError`` (the
   runner retries later) or anything else (the job fails, with the traceback in its log).
 
+A handler whose untrusted work can run on another host splits ``run`` in two:
+
+- ``build(ctx) -> Handback``: the sandboxed work (a wheel build), run on a Dask worker
+  with ``[ci] executor = "dask"``: there it has no token (its client reads the index
+  anonymously) and no project folder; it hands back files of its work folder;
+- ``deliver(ctx, handback) -> str``: the trusted part, always in the runner's host with
+  the CI user's token: it checks what came back and uploads it;
+- ``resources``: the Dask worker resources its jobs ask for (``{"render": 1}``), which
+  ``[ci.resources]`` in ``pipl.toml`` overrides per handler; a build part that finds
+  the release asks for more (``release_resources``) raises ``NeedsResources``.
+
+With the local executor ``run`` calls both in the job's process, the same code.
+
 ``BaseHandler`` gives the defaults (rank 0, one job per release, the runner's timeout,
 every file accepted); pipl's handlers subclass it.
 
@@ -35,6 +48,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pipl.errors import CiError as CiError
 from pipl.errors import HandlerFailed as HandlerFailed
 from pipl.errors import InfraError as InfraError
+from pipl.errors import NeedsResources as NeedsResources
 from pipl.errors import NotYet as NotYet
 
 if TYPE_CHECKING:
@@ -74,6 +88,16 @@ class BaseHandler:
         raise NotImplementedError(f"{type(self).__name__} has no run()")
 
 
+@dataclass(frozen=True)
+class Handback:
+    """What a handler's ``build`` hands to its ``deliver``: files of its work folder and a
+    few JSON values; ``summary`` set: nothing to deliver, the job's summary."""
+
+    files: tuple[Path, ...] = ()
+    data: dict[str, Any] = field(default_factory=dict)
+    summary: str = ""
+
+
 @dataclass
 class JobContext:
     """What a handler gets: the release, the index and its options, a logged-in client
@@ -94,6 +118,8 @@ class JobContext:
     gates: dict[str, str] = field(default_factory=dict)  # handler -> state, this release
     created: float = 0.0  # when the job was queued (time.time())
     sandbox: SandboxConfig | None = None  # [ci.sandbox]; None: the defaults
+    # on a Dask worker (a build part): the resources it was chosen for; None elsewhere
+    worker_resources: dict[str, float] | None = None
 
     @classmethod
     def from_spec(
@@ -119,6 +145,7 @@ class JobContext:
             gates=spec.gates,
             created=spec.created,
             sandbox=parse_sandbox(spec.sandbox or None),
+            worker_resources=dict(spec.resources) if spec.part == "build" else None,
         )
 
     def log(self, message: str) -> None:
@@ -186,6 +213,16 @@ class JobContext:
         )
         index = {"PIP_INDEX_URL": self.simple_url, "UV_DEFAULT_INDEX": self.simple_url}
         return SandboxRunner(box, index)
+
+
+def check_resources(ctx: JobContext, asked: dict[str, float]) -> None:
+    """On a Dask worker, raise ``NeedsResources`` when the release asks for resources
+    (``asked``) beyond those the worker was chosen for; elsewhere nothing to check."""
+    have = ctx.worker_resources
+    if have is None or not asked:
+        return
+    if any(have.get(name, 0.0) < amount for name, amount in asked.items()):
+        raise NeedsResources({**have, **asked})
 
 
 @cache

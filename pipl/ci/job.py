@@ -4,6 +4,11 @@ The runner writes the job's spec (JSON) and starts this module with the job's lo
 stdout and stderr, and the CI user's token in ``PIPL_CI_TOKEN`` (its only secret). The
 outcome goes to ``result.json`` beside the spec, a channel handler code does not print
 to; the exit code says the same: 0 passed, 1 failed, 75 retry later (infrastructure).
+
+The spec's ``part`` says which part of a handler with a worker part runs (``pipl.ci.dask``):
+``build`` on a Dask worker (no token, no project folder: the index at the spec's
+``server_url`` is read anonymously; the handback goes to ``handback.json``), ``deliver``
+on the runner's host with what the worker sent back; empty: the whole handler.
 """
 
 from __future__ import annotations
@@ -14,23 +19,33 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
+    from pipl.ci.handlers import Handler, JobContext
+    from pipl.ci.spec import JobSpec
+    from pipl.project.project import Project
     from pipl.runner import Runner
 
-EXIT_PASSED, EXIT_FAILED, EXIT_RETRY, EXIT_WAIT = 0, 1, 75, 76
+EXIT_PASSED, EXIT_FAILED, EXIT_RETRY, EXIT_WAIT, EXIT_RESOURCES = 0, 1, 75, 76, 77
 TOKEN_ENV = "PIPL_CI_TOKEN"  # noqa: S105 - the variable's name, not a token
 
 
-def _write_result(path: Path, state: str, message: str) -> None:
+def _write_result(path: Path, state: str, message: str, **extra: Any) -> None:
     from pipl.fsutil import atomic_write
 
-    atomic_write(path, json.dumps({"state": state, "message": message}))
+    atomic_write(path, json.dumps({"state": state, "message": message, **extra}))
 
 
 def run(spec_path: Path, runner: Runner | None = None) -> int:
-    from pipl.ci.handlers import HandlerFailed, InfraError, JobContext, NotYet, load
+    from pipl.ci.handlers import (
+        HandlerFailed,
+        InfraError,
+        JobContext,
+        NeedsResources,
+        NotYet,
+        load,
+    )
     from pipl.ci.spec import JobSpec
     from pipl.errors import (
         AuthError,
@@ -41,7 +56,6 @@ def run(spec_path: Path, runner: Runner | None = None) -> int:
         ServerNotRunning,
     )
     from pipl.index.client import IndexClient
-    from pipl.project.project import Project
     from pipl.project.secrets import Token
     from pipl.runner import Runner
 
@@ -55,10 +69,10 @@ def run(spec_path: Path, runner: Runner | None = None) -> int:
     url: str | None = None  # the index server's, once the project is read
     try:
         handler = load(spec.handler)
-        project = Project.load(Path(spec.project_root))
+        project = _project(spec, spec_path.parent)
         url = project.url
         with IndexClient(project.url) as client:
-            if user and token:
+            if user and token and spec.part != "build":
                 client.use_token(Token(user, token, float(expires or 0)))
             ctx = JobContext.from_spec(spec, project, client, runner)
             ctx.workdir.mkdir(parents=True, exist_ok=True)
@@ -66,7 +80,11 @@ def run(spec_path: Path, runner: Runner | None = None) -> int:
                 # from the runner starting this job to its handler starting: process start,
                 # imports, loading the handler and the project
                 ctx.log(f"phase start-up took {time.time() - spec.spawned:.2f} s")
-            summary = handler.run(ctx)
+            summary = _run_part(spec, handler, ctx, spec_path.parent)
+    except NeedsResources as exc:  # a build part on a Dask worker: sent again
+        print(f"== {exc}: the runner sends it to a worker that has them", flush=True)
+        _write_result(result, "resources", str(exc), resources=exc.resources)
+        return EXIT_RESOURCES
     except NotYet as exc:
         print(f"== waiting: {exc}", flush=True)
         _write_result(result, "wait", str(exc))
@@ -107,6 +125,50 @@ def run(spec_path: Path, runner: Runner | None = None) -> int:
     print(f"== passed in {seconds:.2f}s: {summary}", flush=True)
     _write_result(result, "passed", str(summary))
     return EXIT_PASSED
+
+
+def _project(spec: JobSpec, folder: Path) -> Project:
+    """The project folder's ``Project``; on a Dask worker (the build part) a stand-in that
+    knows only the index's URL and has no folder (``WorkerProject``)."""
+    from pipl.project.project import Project
+
+    if spec.part != "build":
+        return Project.load(Path(spec.project_root))
+    empty = folder / "no-project"  # what the sandbox hides: nothing here
+    empty.mkdir(exist_ok=True)
+    return cast(Project, WorkerProject(spec.server_url, empty))
+
+
+class WorkerProject:
+    """What a handler's build part sees of the project on a Dask worker: the index's URL.
+    Anything else names itself in the job's error: the project folder is not there."""
+
+    def __init__(self, url: str, root: Path) -> None:
+        self.url, self.root = url, root
+
+    def __getattr__(self, name: str) -> Any:
+        from pipl.ci.handlers import CiError
+
+        raise CiError(
+            f"a handler's build part read project.{name}, which a Dask worker does not "
+            "have (only the index URL): move that step to its deliver part"
+        )
+
+
+def _run_part(spec: JobSpec, handler: Handler, ctx: JobContext, folder: Path) -> str:
+    """Run the spec's part of ``handler``: all of it, its build, or its deliver."""
+    from pipl.ci import dask
+
+    if spec.part == "build":
+        handback = handler.build(ctx)  # type: ignore[attr-defined]  # has_worker_part
+        dask.write_handback(folder, ctx.workdir, handback)
+        return handback.summary or f"handed back {len(handback.files)} file(s)"
+    if spec.part == "deliver":
+        summary: str = handler.deliver(  # type: ignore[attr-defined]  # has_worker_part
+            ctx, dask.read_handback(folder, ctx.workdir)
+        )
+        return summary
+    return handler.run(ctx)
 
 
 def _retry_later(result: Path, message: str) -> int:

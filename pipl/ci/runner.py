@@ -25,11 +25,11 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from pipl.ci import db, intake, outbox, retry
+from pipl.ci import dask, db, intake, outbox, retry
 from pipl.ci.config import CiConfig
 from pipl.ci.handlers import CiError, load
 from pipl.ci.intake import IndexCache
@@ -99,6 +99,7 @@ class CiRunner:
         self.stopping = threading.Event()
         self.wake = threading.Event()  # set when a job ends: the main loop looks again
         self.prefork: Prefork | None = None
+        self.dask: dask.DaskDispatch | None = None  # [ci] executor = "dask"
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -198,7 +199,7 @@ class CiRunner:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "result.json").unlink(missing_ok=True)
         shutil.rmtree(folder / "work", ignore_errors=True)  # every attempt starts afresh
-        JobSpec(
+        spec = JobSpec(
             job_id=job.id,
             handler=job.handler,
             project_root=str(self.project.root),
@@ -214,7 +215,14 @@ class CiRunner:
             created=job.created,
             spawned=time.time(),
             sandbox=dataclasses.asdict(self.config.sandbox),
-        ).write(folder / "spec.json")
+            server_url=self.project.url,
+        )
+        if self.dask is not None and dask.has_worker_part(handler):
+            built = self._build_on_dask(job, handler, spec, folder, timeout)
+            if built is not None:
+                return built
+            spec = dataclasses.replace(spec, part="deliver", spawned=time.time())
+        spec.write(folder / "spec.json")
         try:
             token = ci_login(self.project, self.client)
         except PiplError as exc:
@@ -249,6 +257,77 @@ class CiRunner:
         _kill_group(proc.pid)  # anything the handler left behind in its session
         return self._end(job, self._read_outcome(folder, code, log), budget=timeout)
 
+    def _build_on_dask(
+        self, job: db.Job, handler: object, spec: JobSpec, folder: Path, timeout: float
+    ) -> Outcome | None:
+        """Run the job's build part on a Dask worker; ``None`` when it passed and its files
+        are in the job's folder for the deliver part, else how the job ended (recorded)."""
+        assert self.dask is not None
+        resources = self.config.resources.get(job.handler)
+        if resources is None:
+            resources = dict(getattr(handler, "resources", None) or {})
+        deadline = time.monotonic() + timeout
+        answer = self._on_dask(job, replace(spec, resources=resources), deadline, timeout)
+        result = answer.get("result") if isinstance(answer, dict) else None
+        if result and result.get("state") == "resources":  # the packl asks for more
+            asked = {str(k): float(v) for k, v in (result.get("resources") or {}).items()}
+            _note(log_path(self.project, job.id), f"sent again, asking for {asked}")
+            answer = self._on_dask(job, replace(spec, resources=asked), deadline, timeout)
+        if isinstance(answer, Outcome):
+            return answer
+        code, result = answer.get("code"), answer.get("result")
+        if code is None:
+            outcome = Outcome(db.FAILED, f"timed out after {timeout:.0f}s on a Dask worker")
+            return self._end(job, outcome, budget=timeout)
+        if code != EXIT_PASSED or not result or result.get("state") != db.PASSED:
+            outcome = _outcome(code, result, "the build part on a Dask worker")
+            return self._end(job, outcome, budget=timeout)
+        try:
+            dask.store_answer(answer, folder, folder / "work")
+        except CiError as exc:
+            return self._end(job, Outcome(db.FAILED, str(exc)), budget=timeout)
+        return None
+
+    def _on_dask(
+        self, job: db.Job, spec: JobSpec, deadline: float, timeout: float
+    ) -> dict[str, Any] | Outcome:
+        """Send the build part of ``spec`` to a worker with ``spec.resources`` and wait
+        for its answer (its log goes to the job's log), or how the job ended (recorded)."""
+        assert self.dask is not None
+        left = max(1.0, deadline - time.monotonic())
+        future = self.dask.submit(spec, left, spec.resources)
+        while True:
+            try:
+                answer: dict[str, Any] = future.result(timeout=0.05)
+                break
+            except TimeoutError:  # still running
+                stop = self._should_stop(job, deadline, timeout)
+                if stop is not None:
+                    future.cancel()
+                    return stop
+            except Exception as exc:  # the cluster lost the task (KilledWorker), or us
+                future.cancel()
+                message = f"the Dask cluster failed: {type(exc).__name__}: {exc}"
+                return self._end(job, Outcome("retry", message), budget=timeout)
+        log = log_path(self.project, job.id)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a") as out:
+            out.write(f"== pipl ci runner: build part on Dask worker {answer['worker']} ")
+            out.write(f"({answer['host']})\n{answer.get('log', '')}")
+        return answer
+
+    def _should_stop(self, job: db.Job, deadline: float, timeout: float) -> Outcome | None:
+        """Why a job on Dask must stop now (timed out, runner stopping, cancelled)."""
+        if time.monotonic() > deadline:
+            outcome = Outcome(db.FAILED, f"timed out after {timeout:.0f}s: see its log")
+            return self._end(job, outcome, budget=timeout)
+        if self.stopping.is_set():
+            db.requeue(self.conn, job.id, 0, "the runner stopped while this job ran")
+            return Outcome("retry", "the runner stopped")
+        if db.get_job(self.conn, job.id).state == db.CANCELLED:
+            return Outcome(db.CANCELLED, "cancelled")
+        return None
+
     def _start(self, folder: Path, log: Path, env: dict[str, str]) -> Any:
         """Start the job's process: forked by the prefork process when it runs (and the
         job's imports would be the same), else a new interpreter."""
@@ -271,18 +350,13 @@ class CiRunner:
             return Outcome("killed", retry.signal_name(code), code)
         try:
             data = json.loads((folder / "result.json").read_text())
-            state, message = str(data["state"]), str(data["message"])
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError):
+            data = None
+        if not isinstance(data, dict) or "state" not in data or "message" not in data:
             tail = [line for line in _tail(log) if line.strip()]
             last = tail[-1].strip() if tail else "no output"
             return Outcome(db.FAILED, f"the job process exited {code} without a result: {last}")
-        if code == EXIT_PASSED and state == db.PASSED:
-            return Outcome(db.PASSED, message)
-        if code == EXIT_WAIT or state == "wait":
-            return Outcome("wait", message)
-        if code == EXIT_RETRY or state == "retry":
-            return Outcome("retry", message)
-        return Outcome(db.FAILED, message)
+        return _outcome(code, data, "the job process")
 
     def _end(self, job: db.Job, outcome: Outcome, *, budget: float | None = None) -> Outcome:
         if outcome.state == "wait":
@@ -330,6 +404,9 @@ class CiRunner:
         if recovered:
             self.say(f"queued again {recovered} job(s) left running by a stopped runner")
         self.prefork = self._start_prefork()
+        if self.config.executor == "dask" and self.dask is None:
+            self.dask = dask.DaskDispatch(self.config.scheduler)
+            self.say(f"jobs with a build part run on the Dask cluster at {self.config.scheduler}")
         workers = self.config.workers
         running: dict[int, Future[Outcome]] = {}
         first = True
@@ -396,10 +473,27 @@ class CiRunner:
         return counts[db.QUEUED] > 0 or counts[db.RUNNING] > 0
 
     def close(self) -> None:
+        if self.dask is not None:
+            self.dask.close()
+            self.dask = None
         if self.prefork is not None:
             self.prefork.close()
             self.prefork = None
         self._close_thread()
+
+
+def _outcome(code: int, result: dict[str, Any] | None, what: str) -> Outcome:
+    """The outcome a job process's exit code and ``result.json`` say."""
+    if not result:
+        return Outcome(db.FAILED, f"{what} exited {code} without a result: see its log")
+    state, message = str(result.get("state")), str(result.get("message"))
+    if code == EXIT_PASSED and state == db.PASSED:
+        return Outcome(db.PASSED, message)
+    if code == EXIT_WAIT or state == "wait":
+        return Outcome("wait", message)
+    if code == EXIT_RETRY or state == "retry":
+        return Outcome("retry", message)
+    return Outcome(db.FAILED, message)
 
 
 def _note(log: Path, message: str) -> None:

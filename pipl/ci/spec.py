@@ -4,7 +4,8 @@ A release's upload becomes an outbox event, the event a job row (``pipl.ci.db``)
 row, when the runner starts the job, a ``JobSpec``: written to the job's ``spec.json``,
 read back by ``python -m pipl.ci.job``, which builds the handler's ``JobContext`` from it
 (``JobContext.from_spec``). One type, so the fields cannot drift between the writer and
-the reader.
+the reader. With ``[ci] executor = "dask"`` the same spec, as a dict, is what the runner
+sends to a Dask worker (``pipl.ci.remote``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,12 @@ class JobSpec:
     created: float = 0.0  # when the job was queued (time.time())
     spawned: float = 0.0  # when the runner started its process
     sandbox: dict[str, Any] = field(default_factory=dict)  # [ci.sandbox] as a table
+    # which part of a handler with a worker part (``build``/``deliver``) runs: "" the
+    # whole handler; "build" on a Dask worker (no token, no project folder: it reads the
+    # index at ``server_url``); "deliver" in the runner's host with what the build sent
+    part: str = ""
+    server_url: str = ""
+    resources: dict[str, float] = field(default_factory=dict)  # what a build part's worker has
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(dataclasses.asdict(self), indent=1))

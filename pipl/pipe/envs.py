@@ -6,7 +6,9 @@ and the pipeline packl's ``uv.lock`` (or the pipeline's ``env_lock``). A segment
 ``"env": ["some-segment-packl", "numpy<2"]`` gets its own uv environment: the
 requirements (and pipl-pipe) are resolved on the project index into a lock, and the
 environment is made once per lock under ``PREFIX/.envs/<lock hash>/``. The lock is part of
-the segment's key, so a new upstream release on the index makes a new key.
+the segment's key, so a new upstream release on the index makes a new key. With the Dask
+executor each worker makes the same environment on its own host from the lock
+(``pipl_pipe.segment.uvenv``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pipl.pipe.sources import local_path, pipeline_folder, resolve_local
 from pipl.uv import Uv
 
 ENVS = ".envs"
+INDEX_FILE = "pipl-index.txt"  # beside pipl-lock.txt: the index the lock was resolved on
 
 
 def segment_environment(
@@ -99,6 +102,7 @@ def _make(uv: Uv, target: Path, lock: str, index_url: str, name: str) -> None:
             what=f"create the environment of segment {name}",
         )
         atomic_write(tmp / "pipl-lock.txt", lock + "\n")
+        atomic_write(tmp / INDEX_FILE, index_url + "\n")  # what a Dask worker syncs from
         uv.run(
             [
                 "pip",

@@ -37,7 +37,17 @@ KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     "project": ("name",),
     "server": ("host", "port", "pypi_mirror", "args", "storage", "postgresql", "primary_url"),
     "stages": ("order",),
-    "ci": ("workers", "timeout", "retries", "handlers", "webhook", "sandbox"),
+    "ci": (
+        "workers",
+        "timeout",
+        "retries",
+        "handlers",
+        "webhook",
+        "sandbox",
+        "executor",
+        "scheduler",
+        "resources",
+    ),
     "ci.webhook": ("urls",),
     "ci.sandbox": ("enabled", "network", "memory_mb", "processes", "file_size_mb", "landlock"),
     "web": ("host", "port", "enabled"),
@@ -457,6 +467,9 @@ class CiConfig:
     handlers: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_HANDLERS))
     webhook_urls: tuple[str, ...] = ()
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
+    executor: str = "local"  # where jobs run: here, or on a Dask cluster ("dask")
+    scheduler: str = ""  # the Dask scheduler's address
+    resources: dict[str, dict[str, float]] = field(default_factory=dict)  # handler -> ask
 
     def stage_handlers(self, stage: str) -> list[str]:
         return list(self.handlers.get(stage, ()))
@@ -478,6 +491,7 @@ def parse_ci(data: Any) -> CiConfig:
     timeout = data.get("timeout", 600)
     if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0:
         raise SettingError("ci", "timeout", "must be a positive number of seconds")
+    executor, scheduler = _executor(data)
     return CiConfig(
         workers=integer(data, "ci", "workers", 2, 1, 64),
         timeout=float(timeout),
@@ -485,7 +499,43 @@ def parse_ci(data: Any) -> CiConfig:
         handlers=handlers,
         webhook_urls=tuple(urls),
         sandbox=parse_sandbox(data.get("sandbox")),
+        executor=executor,
+        scheduler=scheduler,
+        resources=_resources(data.get("resources")),
     )
+
+
+CI_EXECUTORS = ("local", "dask")
+
+
+def _executor(data: dict[str, Any]) -> tuple[str, str]:
+    """``executor`` and ``scheduler``: a Dask executor needs a scheduler's address."""
+    executor = data.get("executor", "local")
+    scheduler = data.get("scheduler", "")
+    if executor not in CI_EXECUTORS:
+        raise SettingError(
+            "ci", "executor", f"must be one of {', '.join(CI_EXECUTORS)}, not {executor!r}"
+        )
+    if not isinstance(scheduler, str) or (
+        scheduler and not scheduler.startswith(("tcp://", "tls://", "inproc://"))
+    ):
+        raise SettingError("ci", "scheduler", "must be a Dask address such as tcp://HOST:8786")
+    if executor == "dask" and not scheduler:
+        raise SettingError("ci", "executor", '"dask" needs scheduler = "tcp://HOST:PORT"')
+    return executor, scheduler
+
+
+def _resources(data: Any) -> dict[str, dict[str, float]]:
+    """``[ci.resources]``: handler -> {resource: amount} (Dask worker resources)."""
+    found: dict[str, dict[str, float]] = {}
+    for handler, ask in table_of(data, "ci.resources").items():
+        names.check_simple(handler, "handler")
+        if not isinstance(ask, dict) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in ask.values()
+        ):
+            raise SettingError("ci.resources", handler, "must be a table of resource = amount > 0")
+        found[handler] = {names.check_simple(k, "resource"): float(v) for k, v in ask.items()}
+    return found
 
 
 # -- [web] --------------------------------------------------------------------------------

@@ -111,6 +111,34 @@ def announce(ctx: JobContext, index: str, name: str, version: str) -> int:
         return new
 
 
+def release_resources(source: Path) -> dict[str, float]:
+    """``[tool.pipl] resources`` of an unpacked sdist: the Dask worker resources its CI
+    jobs ask for (``{abi-cp312 = 1}``), checked; none when absent or not a packl."""
+    import tomllib
+
+    from pipl import names
+    from pipl.errors import UsageError
+
+    try:
+        data = tomllib.loads((source / "pyproject.toml").read_text())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}
+    asked = (data.get("tool") or {}).get("pipl", {}).get("resources") or {}
+    problem = "must be a table of resource = positive amount"
+    if not isinstance(asked, dict):
+        raise HandlerFailed(f"[tool.pipl] resources {problem}")
+    try:
+        return {names.check_simple(k, "resource"): _amount(v, problem) for k, v in asked.items()}
+    except UsageError as exc:
+        raise HandlerFailed(f"[tool.pipl] resources: {exc}") from None
+
+
+def _amount(value: Any, problem: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise HandlerFailed(f"[tool.pipl] resources {problem}")
+    return float(value)
+
+
 def unpack(archive: Path, dest: Path) -> Path:
     """Unpack an sdist safely (no member outside ``dest``); return its top folder."""
     dest.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,12 @@ build requirements come from the index (the base index carries flit_core and, fo
 setuptools sdists, setuptools and wheel), so it works offline. The wheel it hands back
 is checked (a regular file of bounded size, of the sdist's project and version) before
 the job uploads it.
+
+The build (``build``) and the upload (``deliver``) are two parts: with ``[ci] executor =
+"dask"`` the build runs on a Dask worker, which sends the wheel back, and the upload stays
+with the runner, which checks the wheel again before sending it with its token. A packl
+whose ``[tool.pipl] resources`` asks for more than that worker was chosen for (an ABI, a
+GPU) is sent again to a worker that has them.
 """
 
 from __future__ import annotations
@@ -20,11 +26,19 @@ from pipl.ci.builtin.files import (
     download,
     existing_toxresult,
     release_files,
+    release_resources,
     the_file,
     toxresult,
     unpack,
 )
-from pipl.ci.handlers import BaseHandler, HandlerFailed, JobContext, is_sdist
+from pipl.ci.handlers import (
+    BaseHandler,
+    Handback,
+    HandlerFailed,
+    JobContext,
+    check_resources,
+    is_sdist,
+)
 from pipl.ci.sandbox import check_file
 from pipl.index.distfile import read_distfile
 from pipl.names import normalize_dist
@@ -43,22 +57,36 @@ class WheelHandler(BaseHandler):
         return is_sdist(filename)
 
     def run(self, ctx: JobContext) -> str:
+        return self.deliver(ctx, self.build(ctx))
+
+    def deliver(self, ctx: JobContext, handback: Handback) -> str:
+        """Check the wheel built and upload it with its build log (trusted: the token)."""
+        if handback.summary:
+            return handback.summary
+        argv, build_log = list(handback.data["argv"]), str(handback.data["build_log"])
+        return _upload(ctx, list(handback.files), argv, build_log)
+
+    def build(self, ctx: JobContext) -> Handback:
+        """Build the wheel (the sdist's backend in the sandbox); reads the index only."""
         with ctx.phase("read the release's files"):
             sdist = the_file(ctx)
             wheels = [lk for lk in release_files(ctx) if lk.basename.endswith(".whl")]
         if wheels:
-            return f"{ctx.name} {ctx.version} has a wheel already ({wheels[0].basename})"
+            return Handback(
+                summary=f"{ctx.name} {ctx.version} has a wheel already ({wheels[0].basename})"
+            )
         with ctx.phase("download"):
             path = download(ctx, sdist)
         out = ctx.workdir / "wheel"
         source = unpack(path, ctx.workdir / "src")
+        check_resources(ctx, release_resources(source))  # a packl may ask for a worker
         if flit.applies(source):
             with ctx.phase("build"):
                 argv = ["flit_core", str(flit.version()), "wheel", ctx.filename]
                 built = flit.build(source, out, sdist=False)
                 build_log = f"built {built[0].name} with flit_core {flit.version()} in process"
                 ctx.log(build_log)
-            return _upload(ctx, built, argv, build_log)
+            return Handback(tuple(built), {"argv": argv, "build_log": build_log})
         argv = [
             uv_bin(),
             "build",
@@ -87,7 +115,7 @@ class WheelHandler(BaseHandler):
                 f"building a wheel of {ctx.filename} failed (uv exit {done.returncode}): "
                 f"{lines[-1] if lines else 'no output'}"
             )
-        return _upload(ctx, sorted(out.glob("*.whl")), argv, build_log)
+        return Handback(tuple(sorted(out.glob("*.whl"))), {"argv": argv, "build_log": build_log})
 
 
 def _upload(ctx: JobContext, built: list[Path], argv: list[str], build_log: str) -> str:

@@ -2,20 +2,26 @@
 
 ``scheduler`` is an address (``tcp://host:8786``, e.g. a dask-jobqueue cluster on PBS or
 SLURM); without one, a LocalCluster of ``jobs`` worker processes is started for the run.
-Workers use their own environment: it must have pipl-pipe and the segments' packls.
+
+A segment with its own environment (``"env": [...]``, made here under ``.envs/<hash>/``
+with its lock) runs on each worker in the same environment, made there from the project
+index and cached by its lock (``pipl_pipe.segment.uvenv``). Other segments run in the
+workers' own environment: it must have pipl-pipe and the segments' packls.
 A stop cancels the batches not started; Dask cannot stop a batch that runs, nor an
 instance past a timeout (``supports_timeout`` is False: the engine refuses timeouts).
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from pipl_pipe.segment.worker import Result, SegmentJob, Task, run_batch
 
-from pipl.errors import UsageError
+from pipl.errors import PipelineError, UsageError
 from pipl.pipe.executors import batches
 
 
@@ -58,7 +64,20 @@ class DaskExecutor:
         if not work:
             return
         scattered = self.client.scatter(job, broadcast=True)
-        futures = [self.client.submit(run_batch, scattered, b, pure=False) for b in work]
+        own = own_environment(python, job.name)
+        if own is None:
+            futures = [self.client.submit(run_batch, scattered, b, pure=False) for b in work]
+        else:
+            from pipl_pipe.segment.uvenv import run_batch_in_env
+
+            lock, index_url = own
+            version = f"{sys.version_info.major}.{sys.version_info.minor}"
+            futures = [
+                self.client.submit(
+                    run_batch_in_env, lock, index_url, version, scattered, b, pure=False
+                )
+                for b in work
+            ]
         self.futures = futures
         for future in as_completed(futures):
             if stop is not None and stop.is_set():
@@ -74,3 +93,21 @@ class DaskExecutor:
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+
+
+def own_environment(python: str, segment: str) -> tuple[str, str] | None:
+    """(lock, index URL) when ``python`` is a segment environment made from a lock
+    (``pipl.pipe.envs``), else None: the segment runs in the workers' environment."""
+    from pipl.pipe.envs import INDEX_FILE
+
+    folder = Path(python).parent.parent
+    lock = folder / "pipl-lock.txt"
+    if not lock.is_file():
+        return None
+    index = folder / INDEX_FILE
+    if not index.is_file():
+        raise PipelineError(
+            f"segment {segment}: its environment {folder} does not say which index it "
+            "comes from (made by an older pipl): remove that folder and run again"
+        )
+    return lock.read_text().strip(), index.read_text().strip()

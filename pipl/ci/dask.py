@@ -1,0 +1,223 @@
+"""CI jobs on a Dask cluster: ``[ci] executor = "dask"`` with ``scheduler = "tcp://HOST:PORT"``.
+
+What runs where, for a handler with a worker part (``build``/``deliver``, the ``wheel``
+handler's build and upload):
+
+- the runner sends the job's ``JobSpec`` (as a dict) to the cluster, asking for the Dask
+  worker resources of the handler (``[ci.resources]`` or the handler's ``resources``);
+- a Dask worker runs ``build_on_worker``: ``python -m pipl.ci.job`` with the spec's
+  ``part = "build"``, in a temporary folder of its own host, with no token and no project
+  folder (the job's client reads the index anonymously at ``server_url``); the untrusted
+  code runs in that host's sandbox as it would here. The worker sends back the job's
+  log, its result and the files the build handed back (regular files, bounded);
+- the runner writes those files into the job's work folder and starts the job's usual
+  local process with ``part = "deliver"``: it checks them again and uploads them with the
+  CI user's token, which never leaves the runner's host.
+
+A worker killed mid-job: the scheduler gives the task to another worker (Dask's
+``allowed-failures``), and the upload happens once, after the one answer the runner
+reads. A cluster that cannot be reached, or that lost the task, is an infrastructure
+error: the runner retries the job later. Handlers without a worker part run locally.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+from pipl.ci.handlers import CiError, Handback
+from pipl.ci.spec import JobSpec
+
+HANDBACK = "handback.json"  # beside spec.json: what the build part handed back
+HANDBACK_DIR = "handback"  # under the job's work folder: the files sent back by a worker
+MAX_HANDBACK = 1024**3  # bytes, all files together
+WORKER_DIR_ENV = "PIPL_CI_WORKER_DIR"  # where a worker makes its jobs' folders
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,254}")
+
+
+# -- the handback: what ``build`` gives ``deliver`` ------------------------------------
+def write_handback(folder: Path, workdir: Path, handback: Handback) -> None:
+    """``handback.json`` in the job folder: files relative to the work folder."""
+    from pipl.fsutil import atomic_write
+
+    files = [str(Path(p).resolve().relative_to(workdir.resolve())) for p in handback.files]
+    data = {"files": files, "data": handback.data, "summary": handback.summary}
+    atomic_write(folder / HANDBACK, json.dumps(data))
+
+
+def read_handback(folder: Path, workdir: Path) -> Handback:
+    """The handback a build part left, its files checked to lie in the work folder."""
+    from pipl.ci.sandbox import check_file
+
+    data = json.loads((folder / HANDBACK).read_text())
+    files = tuple(
+        check_file(workdir / rel, workdir, max_bytes=MAX_HANDBACK) for rel in data["files"]
+    )
+    return Handback(files, dict(data.get("data") or {}), str(data.get("summary") or ""))
+
+
+def has_worker_part(handler: object) -> bool:
+    return callable(getattr(handler, "build", None)) and callable(getattr(handler, "deliver", None))
+
+
+# -- on a Dask worker ------------------------------------------------------------------
+def build_on_worker(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """Run the build part of the job ``spec`` on this worker's host (a Dask task).
+
+    The job runs in a process of its own, as on the runner's host, in a temporary folder
+    removed afterwards. Returns the log, the result, the handback and its files' bytes."""
+    from pipl.ci.sandbox import check_file
+
+    base = Path(os.environ.get(WORKER_DIR_ENV) or tempfile.gettempdir())
+    base.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=f"pipl-ci-{int(spec['job_id'])}-", dir=base))
+    work = folder / "work"
+    answer: dict[str, Any] = {"worker": _worker_address(), "host": socket.gethostname()}
+    try:
+        fields = {**spec, "workdir": str(work), "project_root": "", "part": "build"}
+        JobSpec(**fields).write(folder / "spec.json")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PIPL_CI_")}
+        log = folder / "job.log"
+        proc = _start_job(folder, log, env, base)
+        try:
+            answer["code"] = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.wait()
+            answer["code"] = None
+        answer["log"] = log.read_text(errors="replace")
+        answer["result"] = _json_or_none(folder / "result.json")
+        answer["handback"] = _json_or_none(folder / HANDBACK)
+        files: dict[str, bytes] = {}
+        if answer["code"] == 0 and answer["handback"]:
+            for rel in answer["handback"]["files"]:
+                path = check_file(work / rel, work, max_bytes=MAX_HANDBACK)
+                files[path.name] = path.read_bytes()
+        answer["files"] = files
+        return answer
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+# One prefork process per worker process (``pipl.ci.prefork``), started by its first job:
+# a Dask task function has no other place to keep it across tasks.
+_PREFORK: dict[str, Any] = {}
+_PREFORK_LOCK = threading.Lock()
+
+
+def _start_job(folder: Path, log: Path, env: dict[str, str], base: Path) -> Any:
+    """Start ``python -m pipl.ci.job`` on the folder's spec: forked by this worker's
+    prefork process (pipl imported once per worker, as in the runner), else a new
+    interpreter. A process in a session of its own, with ``wait(timeout)``."""
+    from pipl.ci.prefork import Prefork
+    from pipl.runner import Runner
+
+    with _PREFORK_LOCK:
+        prefork = _PREFORK.get("process")
+        if prefork is None or prefork.dead:
+            try:
+                prefork = _PREFORK["process"] = Prefork(env, base)
+            except (CiError, OSError):
+                prefork = None
+    if prefork is not None and prefork.compatible(env):
+        try:
+            return prefork.start(folder / "spec.json", log, folder, env)
+        except CiError:
+            pass  # a new interpreter, below
+    with log.open("ab") as out:
+        return Runner().spawn(
+            [sys.executable, "-m", "pipl.ci.job", folder / "spec.json"],
+            stdout=out,
+            env=env,
+            detach=True,
+            cwd=folder,
+        )
+
+
+def _worker_address() -> str:
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().address)
+    except (ImportError, ValueError):  # not in a Dask worker (called directly)
+        return ""
+
+
+def _json_or_none(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+# -- in the runner ---------------------------------------------------------------------
+class DaskDispatch:
+    """The runner's one client of the Dask scheduler (thread-safe: every job thread
+    submits through it)."""
+
+    def __init__(self, scheduler: str, *, connect_timeout: float = 10.0) -> None:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise CiError(
+                '[ci] executor = "dask" needs dask distributed: pip install "pipl[dask]"'
+            ) from None
+        try:
+            self.client = Client(scheduler, timeout=connect_timeout, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise CiError(
+                f"cannot reach the Dask scheduler at {scheduler} ({exc}): start it "
+                "(dask scheduler) or fix [ci] scheduler in pipl.toml"
+            ) from None
+
+    def submit(self, spec: JobSpec, timeout: float, resources: dict[str, float]) -> Any:
+        """Send the job's build part to a worker with ``resources``; a Dask future."""
+        key = f"pipl-ci-{spec.handler}-{spec.job_id}-{spec.attempt}-{uuid.uuid4().hex[:8]}"
+        return self.client.submit(
+            build_on_worker,
+            dataclasses.asdict(spec),
+            timeout,
+            key=key,
+            pure=False,
+            resources=resources or None,
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def store_answer(answer: dict[str, Any], folder: Path, workdir: Path) -> None:
+    """Write the files a worker sent back into ``workdir/handback/`` (names checked) and
+    the job's ``handback.json`` pointing at them."""
+    from pipl.fsutil import atomic_write
+
+    handback = answer.get("handback") or {}
+    files: dict[str, bytes] = answer.get("files") or {}
+    if sum(len(data) for data in files.values()) > MAX_HANDBACK:
+        raise CiError(f"the worker sent back more than {MAX_HANDBACK} bytes: refused")
+    target = workdir / HANDBACK_DIR
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    names = []
+    for name, data in files.items():
+        if not _SAFE_NAME.fullmatch(name) or ".." in name:
+            raise CiError(f"the worker sent back a file named {name!r}: refused")
+        (target / name).write_bytes(data)
+        names.append(f"{HANDBACK_DIR}/{name}")
+    record = {
+        "files": names,
+        "data": handback.get("data") or {},
+        "summary": str(handback.get("summary") or ""),
+    }
+    atomic_write(folder / HANDBACK, json.dumps(record))
