@@ -156,16 +156,17 @@ def test_an_upload_shows_on_the_runners_metrics(ciproj: Project, live: str, tmp_
     before, _ = scrape(live)
     recorded = before.get(("pipl_ci_events_recorded_total", ()), 0)
     started = before.get(("pipl_ci_upload_to_start_seconds_count", (("handler", "slowlog"),)), 0)
+    passed = ("pipl_ci_job_duration_seconds_count", (("handler", "slowlog"), ("state", "passed")))
+    took_before = before.get(
+        ("pipl_ci_job_duration_seconds_sum", (("handler", "slowlog"), ("state", "passed"))), 0
+    )
     with connect(ciproj, "owner") as owner:
         owner.upload(index, make_wheel(tmp_path, "metered-pkg", "1.0"))
 
     def ran() -> dict | None:
+        # this upload's job ended: one more than before (earlier tests' slowlog jobs count)
         samples, _ = scrape(live)
-        done = samples.get(
-            ("pipl_ci_job_duration_seconds_count", (("handler", "slowlog"), ("state", "passed"))),
-            0,
-        )
-        return samples if done >= 1 else None
+        return samples if samples.get(passed, 0) >= before.get(passed, 0) + 1 else None
 
     samples = wait_for(ran, 120, every=0.5)
     assert samples is not None, scrape(live)[1]
@@ -173,9 +174,10 @@ def test_an_upload_shows_on_the_runners_metrics(ciproj: Project, live: str, tmp_
     assert samples["pipl_ci_upload_to_start_seconds_count", (("handler", "slowlog"),)] == (
         started + 1
     )
-    took = samples[
-        "pipl_ci_job_duration_seconds_sum", (("handler", "slowlog"), ("state", "passed"))
-    ]
+    took = (
+        samples["pipl_ci_job_duration_seconds_sum", (("handler", "slowlog"), ("state", "passed"))]
+        - took_before
+    )
     assert 4 < took < 60  # slowlog takes 12 steps of 0.4 s
 
     status = json.loads(run(["proj", "status", "--json"], project=ciproj.root).output)["data"]
