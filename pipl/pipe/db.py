@@ -5,7 +5,9 @@ follows).
 It makes re-runs fast (one query tells which instances of a key are done and gives their
 outputs) and answers ``pipl pipe status`` and the dashboard. The folders are the truth:
 ``rebuild`` makes the database again from them (keeping the tags, which only it holds).
-Writes are batched: one transaction per result batch.
+Writes are batched: one transaction per result batch. The schema has a version
+(``PRAGMA user_version``): a database at ``VERSION`` opens without any schema statement,
+an older one is migrated once, a newer one is refused.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from typing import Any
 
 from pipl_pipe.segment.worker import Result
 
+from pipl.errors import PipelineError
+from pipl.fsutil import locked
 from pipl.pipe.store import instance_records, walk_segments
 
 DB_NAME = "pipe.sqlite"
@@ -54,6 +58,17 @@ ADDED = (
 LATE_SCHEMA = """
 CREATE INDEX IF NOT EXISTS instances_status ON instances (key, ok, name);
 """
+# the schema's version (PRAGMA user_version): a database at it opens without any schema
+# statement; an older one (0: from before versions) is migrated once. Raise it with every
+# change of SCHEMA, ADDED or LATE_SCHEMA.
+VERSION = 1
+CURRENT_COLUMNS: dict[str, set[str]] = {
+    "runs": {"id", "started", "finished", "executor", "status", "ran", "reused", "failed"},
+    "segments": {"key", "name", "path", "parents", "created"},
+    "instances": {"key", "name", "ok", "output", "started", "seconds", "run_id", "error"},
+}
+for _table, _column, _ in ADDED:
+    CURRENT_COLUMNS[_table].add(_column)
 INPUT_CHARS = 300  # an instance's input is kept as JSON text cut to this length
 
 
@@ -81,13 +96,34 @@ class TrackingDb:
         self.conn = sqlite3.connect(path, isolation_level=None, timeout=30)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.executescript(SCHEMA)
-        for table, column, declaration in ADDED:
-            have = {row[1] for row in self.conn.execute(f"PRAGMA table_info({table})")}
-            if column not in have:
-                self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
-        self.conn.executescript(LATE_SCHEMA)
-        self.columns = self._columns()
+        if self._version() != VERSION:
+            self._migrate()
+        self.columns = CURRENT_COLUMNS
+
+    def _version(self) -> int:
+        version = int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+        if version > VERSION:
+            self.conn.close()
+            raise PipelineError(
+                f"{self.path} was written by a newer pipl (schema version {version}, this "
+                f"pipl knows {VERSION}): upgrade pipl to use it"
+            )
+        return version
+
+    def _migrate(self) -> None:
+        """Bring the schema to ``VERSION``, once (under a lock: runs and the dashboard may
+        open it at once): the tables, the columns added since, the late indexes. A
+        database from before versions (0) keeps every row."""
+        with locked(Path(f"{self.path}.migrate")):
+            if self._version() == VERSION:
+                return
+            self.conn.executescript(SCHEMA)
+            for table, column, declaration in ADDED:
+                have = {row[1] for row in self.conn.execute(f"PRAGMA table_info({table})")}
+                if column not in have:
+                    self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+            self.conn.executescript(LATE_SCHEMA)
+            self.conn.execute(f"PRAGMA user_version = {VERSION}")
 
     def _columns(self) -> dict[str, set[str]]:
         return {
