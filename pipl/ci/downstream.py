@@ -1,5 +1,5 @@
 """Data flows downstream: a release landing on a stage where processing runs (its handlers
-include ``process``) re-processes the task packls there that depend on it.
+include ``process``) re-processes the task and pipeline packls there that depend on it.
 
 A dependent is a packl whose ``process`` jobs on that stage made products (a task or a
 pipeline) and whose latest release there requires the new release's name with a

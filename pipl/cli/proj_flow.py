@@ -20,9 +20,9 @@ if TYPE_CHECKING:
 def flow_group() -> None:
     """Data flowing downstream: re-processing what depends on a new release.
 
-    A release landing on a stage where processing runs re-processes the task packls there
-    that depend on it. Paused, the stage notes such releases instead (their products show
-    as stale); resuming queues the re-processings for the latest of them.
+    A release landing on a stage where processing runs re-processes the task and pipeline
+    packls there that depend on it. Paused, the stage notes such releases instead (their
+    products show as stale); resuming queues the re-processings for the latest of them.
     """
 
 
