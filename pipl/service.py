@@ -84,23 +84,6 @@ def serve(
         lock.release()
 
 
-def _start_web(project: Project, say: Callable[[str], None] | None) -> WebServer | None:
-    """The dashboard and HTTP API, served by this process while it runs (unless
-    ``[web] enabled = false``). A web server that cannot start does not stop the CI."""
-    from pipl.web.server import WebServer
-
-    web = WebServer(project)
-    if not web.config.enabled:
-        return None
-    try:
-        url = web.start()
-    except PiplError as exc:
-        (say or print)(f"pipl: {exc}")
-        return None
-    (say or print)(f"Dashboard and API at {url}")
-    return web
-
-
 def _migrate(project: ProjectFiles, say: Callable[[str], None] | None) -> None:
     """Bring the CI database up to date once, as the runner starts: its requests and jobs
     then open it without changing its schema."""
