@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.pipl-installed
 DEMO_VENV  := .venv-demo
 DEMO_STAMP := $(DEMO_VENV)/.pipl-installed
 
-.PHONY: help install install-demo lock demo test lint bench clean
+.PHONY: help install install-demo lock demo test lint docs bench clean
 
 help:
 	@echo "make demo   set up, then run the demo: a real project, server, packages, installs"
@@ -57,6 +57,9 @@ lint: install
 	$(BIN)/ruff format --check pipl pipl_pipe tests bench examples
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
+
+docs: install
+	$(BIN)/python -m pipl.api.openapi docs/api.md
 
 bench: install
 	$(BIN)/python bench/run.py

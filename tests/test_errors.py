@@ -5,6 +5,7 @@ class it was raised as, with the status the table gives it."""
 from __future__ import annotations
 
 import ast
+import dataclasses
 from pathlib import Path
 
 import httpx
@@ -13,7 +14,7 @@ from helpers import fails, run
 from jobs_support import insert_job, live_runner
 
 from pipl import Client, errors
-from pipl.api import service
+from pipl.api import ops, service
 from pipl.project.project import Project
 
 PIPL = Path(errors.__file__).parent
@@ -139,13 +140,13 @@ def test_ci_wait_tells_a_timeout_from_a_failed_job(
 @pytest.fixture
 def raising(monkeypatch: pytest.MonkeyPatch):
     """Make the server's ``health`` operation raise the error it is given."""
-    service._load_domains()
 
     def use(error: Exception) -> None:
         def health(ctx: service.Context) -> None:
             raise error
 
-        monkeypatch.setitem(service.HANDLERS, "health", health)
+        op = dataclasses.replace(ops.table()["health"], func=health)
+        monkeypatch.setitem(ops.table(), "health", op)
 
     return use
 

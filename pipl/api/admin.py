@@ -4,12 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pipl.api.ops import declare
-
-declare("health", "GET", "/health", summary="the server's and runner's health")
-declare("whoami", "GET", "/whoami", summary="who the caller is")
-declare("login", "POST", "/login", summary="log in")
-
 
 @dataclass(frozen=True)
 class Health:

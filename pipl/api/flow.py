@@ -3,18 +3,7 @@ paused and resumed by the owner or root; and why a product is stale."""
 
 from __future__ import annotations
 
-import builtins
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
-from pipl.api.models import build, build_list
-from pipl.api.ops import declare
-
-if TYPE_CHECKING:
-    from pipl.api.client import Client
-
-declare("flow.status", "GET", "/flow", summary="whether data flows downstream on each stage")
-declare("flow.change", "POST", "/flow", "owner", "pausing or resuming the flow on a stage")
 
 
 @dataclass(frozen=True)
@@ -46,24 +35,3 @@ class Stale:
 
     def __str__(self) -> str:
         return f"{self.source} {self.newer} did not flow"
-
-
-class FlowApi:
-    """``client.flow``: pause and resume data flowing downstream on a stage."""
-
-    def __init__(self, client: Client) -> None:
-        self._client = client
-
-    def status(self) -> builtins.list[FlowStage]:
-        """Every stage, in order, and whether its flow is paused."""
-        return build_list(FlowStage, self._client._call("flow.status"))
-
-    def pause(self, stage: str) -> FlowStage:
-        """Pause the flow on ``stage`` (the owner or root): releases landing there
-        re-process nothing until it is resumed."""
-        return build(FlowStage, self._client._call("flow.change", stage=stage, paused=True))
-
-    def resume(self, stage: str) -> FlowStage:
-        """Resume the flow on ``stage`` (the owner or root), queueing the re-processings
-        for the latest releases that landed there while it was paused."""
-        return build(FlowStage, self._client._call("flow.change", stage=stage, paused=False))

@@ -21,7 +21,7 @@ def build(cls: type[T], data: Any) -> T:
         raise TypeError(f"{cls.__name__} expects a JSON object, not {type(data).__name__}")
     hints = typing.get_type_hints(cls)
     known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    kwargs = {key: _value(hints[key], value) for key, value in data.items() if key in known}
+    kwargs = {key: value_of(hints[key], value) for key, value in data.items() if key in known}
     return cls(**kwargs)
 
 
@@ -29,14 +29,16 @@ def build_list(cls: type[T], data: Any) -> list[T]:
     return [build(cls, item) for item in data or []]
 
 
-def _value(hint: Any, value: Any) -> Any:
+def value_of(hint: Any, value: Any) -> Any:
+    """The JSON ``value`` as the annotated type ``hint`` (dataclasses built, lists and
+    tuples of them too; other values as they are)."""
     if value is None:
         return None
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
         inner = [a for a in args if a is not type(None)]
-        return _value(inner[0], value) if len(inner) == 1 else value
+        return value_of(inner[0], value) if len(inner) == 1 else value
     if dataclasses.is_dataclass(hint) and isinstance(hint, type):
         return build(hint, value)
     if origin in (list, tuple) and args and isinstance(args[0], type):

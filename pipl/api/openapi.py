@@ -1,6 +1,6 @@
 """The API's OpenAPI document (3.1), made from what the server routes with: each
-operation of ``pipl.api.ops`` and the signature of the function carrying it out
-(``pipl.api.service``). The runner serves it at ``/api/v1/openapi.json``.
+operation of ``pipl.api.ops`` and the signature of the function carrying it out.
+The runner serves it at ``/api/v1/openapi.json``.
 
 Parameters follow ``service.coerce``: path parameters from the operation's path, the
 others in the query string (GET; a list is comma-separated) or as the properties of a
@@ -13,9 +13,12 @@ from __future__ import annotations
 import inspect
 import types
 import typing
+from pathlib import Path
 from typing import Any
 
-from pipl.api import ops, service
+from pipl.api import ops
+from pipl.errors import UsageError
+from pipl.fsutil import atomic_write
 
 AUTH = "devpiAuth"
 ERROR_STATUSES = {
@@ -34,14 +37,10 @@ ERROR_STATUSES = {
 
 def document(version: str) -> dict[str, Any]:
     """The OpenAPI document of pipl ``version``'s API."""
-    service._load_domains()
     paths: dict[str, dict[str, Any]] = {}
-    for op in ops.OPS.values():
-        handler = service.HANDLERS.get(op.name)
-        if handler is None:
-            continue
+    for op in ops.table().values():
         path = op.path.replace("*}", "}")
-        paths.setdefault(path, {})[op.method.lower()] = _operation(op, handler)
+        paths.setdefault(path, {})[op.method.lower()] = _operation(op)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -79,7 +78,8 @@ def document(version: str) -> dict[str, Any]:
     }
 
 
-def _operation(op: ops.Op, handler: service.Handler) -> dict[str, Any]:
+def _operation(op: ops.Op) -> dict[str, Any]:
+    handler = op.func
     hints = typing.get_type_hints(handler)
     in_path = set(op.path_params)
     parameters: list[dict[str, Any]] = []
@@ -104,7 +104,8 @@ def _operation(op: ops.Op, handler: service.Handler) -> dict[str, Any]:
                 required.append(param.name)
     answer: dict[str, Any] = {
         "operationId": op.name,
-        "summary": op.summary or op.name,
+        "summary": op.summary,
+        "description": inspect.getdoc(handler) or "",
         "tags": [op.name.partition(".")[0]],
         "parameters": parameters,
         "security": [{}, {AUTH: []}] if op.access == "read" else [{AUTH: []}],
@@ -167,3 +168,27 @@ def _schema(hint: Any, *, nullable: bool = True) -> dict[str, Any]:
     if origin is dict:
         return {"type": "object"}
     return {}
+
+
+def write_docs(path: Path) -> bool:
+    """Put the table of operations (``ops.markdown()``) in the page at ``path`` between its
+    markers; whether the page changed."""
+    text = path.read_text()
+    start, end = "<!-- the operations:", "<!-- end of the operations -->"
+    head, found, rest = text.partition(start)
+    if not found or end not in rest:
+        raise UsageError(f"{path} has no '{start} ... {end}' markers for the table")
+    marker_line, _, after = rest.partition("\n")
+    tail = after.partition(end)[2]
+    new = f"{head}{start}{marker_line}\n{ops.markdown()}{end}{tail}"
+    if new == text:
+        return False
+    atomic_write(path, new)
+    return True
+
+
+if __name__ == "__main__":
+    import sys
+
+    page = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/api.md")
+    print(f"{page}: {'written' if write_docs(page) else 'up to date'}")

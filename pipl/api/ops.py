@@ -1,25 +1,51 @@
-"""The operations of pipl's API: one table shared by the client and the HTTP server.
+"""The operations of pipl's API, each declared once, on the function that carries it out.
 
-An operation has a name (``jobs.list``), an HTTP method and path (``GET /api/v1/jobs``)
-and the access it needs: ``read`` (anyone who may read the project's indexes, anonymous
-visitors included when devpi lets them read), ``user`` (a logged-in devpi user) or
-``owner`` (the project's owner or root). The client builds requests from this table and
-the server routes them with it, so the two cannot drift apart.
+A function of a ``pipl.api.service`` domain module becomes an operation with
+``@operation``: a name (``jobs.list``), an HTTP method and path (``GET /api/v1/jobs``),
+the access it needs and a few words saying what it does. Its typed signature
+``(ctx, **params) -> result`` gives the rest. Everything else is made from this one
+table (``table()``):
 
-Path parameters are written ``{name}`` (one path segment) or ``{name*}`` (the rest of the
-path, for data files). Other parameters travel as the query string (GET) or as a JSON
-body (POST).
+- the HTTP server routes requests with it (``find``) and ``dispatch`` checks the access;
+- ``pipl.Client``'s methods are the functions themselves, seen from the other side
+  (``pipl.api.client.remote``): same parameters, same typed result;
+- the OpenAPI document (``pipl.api.openapi``) and the table of ``docs/api.md``
+  (``markdown()``, checked by a test).
+
+Access: ``read`` (anyone who may read the project's indexes, anonymous visitors included
+when devpi lets them read), ``user`` (a logged-in devpi user) or ``owner`` (the project's
+owner or root). Path parameters are written ``{name}`` (one path segment) or ``{name*}``
+(the rest of the path, for data files). Other parameters travel as the query string
+(GET) or as a JSON body (POST).
 """
 
 from __future__ import annotations
 
+import importlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
 Access = Literal["read", "user", "owner"]
 PREFIX = "/api/v1"
+# the modules of pipl.api.service whose functions are operations, in the docs' order
+DOMAINS = (
+    "admin",
+    "jobs",
+    "pipelines",
+    "releases",
+    "products",
+    "promotion",
+    "reviews",
+    "lifecycle",
+    "names",
+    "users",
+    "flow",
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
@@ -27,8 +53,9 @@ class Op:
     name: str
     method: Literal["GET", "POST"]
     path: str
-    access: Access = "read"
-    summary: str = ""
+    access: Access
+    summary: str
+    func: Callable[..., Any] = field(repr=False, compare=False)
     _pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -69,30 +96,89 @@ def _part_regex(part: str) -> str:
 OPS: dict[str, Op] = {}
 
 
-def declare(
+def operation(
     name: str,
     method: Literal["GET", "POST"],
     path: str,
     access: Access = "read",
     summary: str = "",
-) -> Op:
-    """Add an operation to the table (each domain module of the client declares its own)."""
-    if name in OPS:
-        raise ValueError(f"operation {name!r} declared twice")
-    op = Op(name, method, PREFIX + path, access, summary)
-    OPS[name] = op
-    return op
+) -> Callable[[F], F]:
+    """Make the decorated function ``(ctx, **params) -> result`` operation ``name``, at
+    ``method PREFIX+path``; ``summary`` names what it does (in the docs, and in the message
+    refusing a caller without the access)."""
+
+    def register(func: F) -> F:
+        if name in OPS:
+            raise ValueError(f"operation {name!r} declared twice")
+        OPS[name] = Op(name, method, PREFIX + path, access, summary or name, func)
+        func.__pipl_op__ = name  # type: ignore[attr-defined]
+        return func
+
+    return register
+
+
+def op_of(func: Callable[..., Any]) -> Op:
+    """The operation ``func`` carries out."""
+    name = getattr(func, "__pipl_op__", None)
+    if name is None:
+        raise ValueError(f"{func.__qualname__} is not an operation of pipl's API")
+    return OPS[name]
+
+
+_ordered: dict[str, Op] = {}
+
+
+def table() -> dict[str, Op]:
+    """Every operation, domain by domain in the order of ``DOMAINS`` and in each as its
+    module declares them (the service's domain modules declare theirs when imported)."""
+    if len(_ordered) != len(OPS) or not _ordered:
+        modules = [importlib.import_module(f"pipl.api.service.{d}") for d in DOMAINS]
+        rank = {module.__name__: n for n, module in enumerate(modules)}
+        found = sorted(
+            OPS.values(),
+            key=lambda op: (
+                rank.get(op.func.__module__, len(rank)),
+                op.func.__code__.co_firstlineno,
+            ),
+        )
+        _ordered.clear()
+        _ordered.update((op.name, op) for op in found)
+    return _ordered
+
+
+def get(name: str) -> Op | None:
+    return table().get(name)
 
 
 def find(method: str, path: str) -> tuple[Op, dict[str, str]] | None:
-    """The operation answering ``method path``, and its path parameters."""
-    for op in OPS.values():
+    """The operation answering ``method path``, and its path parameters. The most specific
+    path wins: ``/jobs/triggered`` before ``/jobs/{id}``, whatever their order."""
+    for op in _by_specificity():
         params = op.match(method, path)
         if params is not None:
             return op, params
     return None
 
 
+def _by_specificity() -> list[Op]:
+    """The operations, those whose paths have the most fixed characters first."""
+    ops = table()
+    if len(_routes) != len(ops):
+        _routes[:] = sorted(ops.values(), key=lambda op: -len(re.sub(r"\{[^}]*\}", "", op.path)))
+    return _routes
+
+
+_routes: list[Op] = []
+
+
 def known_path(path: str) -> bool:
     """Whether some operation (of any method) answers ``path``."""
-    return any(op._pattern.match(path) for op in OPS.values())
+    return any(op._pattern.match(path) for op in table().values())
+
+
+def markdown() -> str:
+    """The table of operations in ``docs/api.md``."""
+    rows = ["| operation | request | access | what |", "|---|---|---|---|"]
+    for op in table().values():
+        rows.append(f"| `{op.name}` | `{op.method} {op.path}` | {op.access} | {op.summary} |")
+    return "\n".join(rows) + "\n"

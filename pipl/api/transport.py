@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pipl import errors
-from pipl.api.ops import OPS
+from pipl.api import ops
 
 if TYPE_CHECKING:
     from pipl.api.service import Context
@@ -57,7 +57,7 @@ class HttpTransport:
     def call(self, op: str, params: dict[str, Any]) -> Any:
         import httpx
 
-        spec = OPS.get(op)
+        spec = ops.get(op)
         if spec is None:
             raise errors.NotFound(f"pipl's API has no operation {op!r}")
         path, rest = spec.url(params)

@@ -1,7 +1,8 @@
-"""The project side of pipl's API: each operation of ``pipl.api.ops``, carried out.
+"""The project side of pipl's API: the operations, carried out for one caller.
 
-An operation is a function ``(ctx, **params) -> value`` registered with ``@operation``
-in one of this package's domain modules. ``dispatch`` checks the caller's access first:
+An operation is a function ``(ctx, **params) -> value`` of one of this package's domain
+modules, declared with ``pipl.api.ops.operation``. ``dispatch`` checks the caller's access
+first:
 ``read`` operations go to devpi as the caller (so devpi's own read rules apply),
 ``user`` needs a logged-in user and ``owner`` the project's owner or root. The HTTP API
 and the local client both call ``dispatch``; the CLI calls the same functions.
@@ -22,26 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipl.api.ops import OPS
+from pipl.api import ops
 from pipl.errors import AuthError, Forbidden, NotFound, PiplError, UsageError
 from pipl.index.client import IndexClient
 from pipl.project.project import Project
 from pipl.project.secrets import Token
 
 Handler = Callable[..., Any]
-HANDLERS: dict[str, Handler] = {}
-
-
-def operation(name: str) -> Callable[[Handler], Handler]:
-    """Register the function carrying out operation ``name`` (declared in ``pipl.api.ops``)."""
-
-    def register(func: Handler) -> Handler:
-        if name not in OPS:
-            raise ValueError(f"operation {name!r} is not declared in pipl.api.ops")
-        HANDLERS[name] = func
-        return func
-
-    return register
 
 
 @dataclass
@@ -147,13 +135,11 @@ class Context:
 
 def dispatch(ctx: Context, name: str, params: dict[str, Any]) -> Any:
     """Carry out operation ``name`` for ``ctx``'s caller."""
-    _load_domains()
-    op = OPS.get(name)
-    handler = HANDLERS.get(name)
-    if op is None or handler is None:
+    op = ops.get(name)
+    if op is None:
         raise NotFound(f"pipl's API has no operation {name!r}")
-    ctx.require(op.access, op.summary or name)
-    return handler(ctx, **coerce(name, handler, params))
+    ctx.require(op.access, op.summary)
+    return op.func(ctx, **coerce(name, op.func, params))
 
 
 def coerce(name: str, handler: Handler, params: dict[str, Any]) -> dict[str, Any]:
@@ -216,23 +202,6 @@ def _is_a(value: Any, hint: Any) -> bool:
         return isinstance(value, list) and all(_is_a(item, items[0]) for item in value)
     plain: dict[Any, tuple[type, ...]] = {int: (int,), float: (int, float), str: (str,)}
     return kind not in plain or isinstance(value, plain[kind])
-
-
-def _load_domains() -> None:
-    # each domain module registers its operations when imported
-    from pipl.api.service import (
-        admin,  # noqa: F401
-        flow,  # noqa: F401
-        jobs,  # noqa: F401
-        lifecycle,  # noqa: F401
-        names,  # noqa: F401
-        pipelines,  # noqa: F401
-        products,  # noqa: F401
-        promotion,  # noqa: F401
-        releases,  # noqa: F401
-        reviews,  # noqa: F401
-        users,  # noqa: F401
-    )
 
 
 class TokenChecker:

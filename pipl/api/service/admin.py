@@ -5,7 +5,8 @@ from __future__ import annotations
 from importlib import metadata
 
 from pipl.api.admin import Health, Identity, Login
-from pipl.api.service import Caller, Context, operation
+from pipl.api.ops import operation
+from pipl.api.service import Caller, Context
 
 
 def _version(dist: str) -> str:
@@ -15,8 +16,9 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
-@operation("health")
+@operation("health", "GET", "/health", summary="the server's and runner's health")
 def health(ctx: Context) -> Health:
+    """The server's and CI runner's state, serials, job counts and versions."""
     from pipl.ci import db, service
     from pipl.errors import ServerError
 
@@ -39,12 +41,13 @@ def health(ctx: Context) -> Health:
     )
 
 
-@operation("whoami")
+@operation("whoami", "GET", "/whoami", summary="who the caller is")
 def whoami(ctx: Context) -> Identity:
+    """Who this client is to the project (``user`` None: anonymous)."""
     return Identity(ctx.caller.user, ctx.project.name, ctx.project.owner, ctx.is_owner)
 
 
-@operation("login")
+@operation("login", "POST", "/login", summary="log in")
 def login(ctx: Context, user: str, password: str) -> Login:
     """Log in to the project's devpi-server; the answer's token authenticates later calls."""
     from pipl.index.client import IndexClient

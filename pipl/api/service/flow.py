@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from pipl.api.flow import FlowStage
-from pipl.api.service import Context, operation
+from pipl.api.ops import operation
+from pipl.api.service import Context
 from pipl.api.service.releases import index_config, short_stage, stage_index
 from pipl.ci import downstream
 
@@ -24,12 +25,13 @@ def _stage(ctx: Context, index: str, queued: list[int] | None = None) -> FlowSta
     )
 
 
-@operation("flow.status")
+@operation("flow.status", "GET", "/flow", summary="whether data flows downstream on each stage")
 def status(ctx: Context) -> list[FlowStage]:
+    """Every stage, in order, and whether its flow is paused."""
     return [_stage(ctx, index) for index in ctx.project.stage_indexes]
 
 
-@operation("flow.change")
+@operation("flow.change", "POST", "/flow", "owner", "pausing or resuming the flow on a stage")
 def change(ctx: Context, stage: str, paused: bool = True) -> FlowStage:
     """Pause the flow on ``stage``, or resume it and queue what it skipped meanwhile."""
     index = stage_index(ctx, stage)

@@ -8,7 +8,8 @@ from packaging.version import InvalidVersion, Version
 
 from pipl import names
 from pipl.api.jobs import Job, LogChunk, Reached, Triggered
-from pipl.api.service import Context, operation
+from pipl.api.ops import operation
+from pipl.api.service import Context
 from pipl.ci import db, follow
 from pipl.errors import AuthError, NotFound, UsageError
 
@@ -71,7 +72,7 @@ def _filters(
     return result
 
 
-@operation("jobs.list")
+@operation("jobs.list", "GET", "/jobs", summary="list CI jobs")
 def list_jobs(
     ctx: Context,
     state: list[str] | None = None,
@@ -98,11 +99,12 @@ def list_jobs(
     return [to_api(j) for j in jobs]
 
 
-@operation("jobs.counts")
+@operation("jobs.counts", "GET", "/jobs/counts", summary="count CI jobs by state")
 def counts(
     ctx: Context, packl: str | None = None, index: str | None = None, handler: str | None = None
 ) -> dict[str, int]:
-    """How many jobs the caller may see are in each state."""
+    """How many jobs the caller may see are in each state (among those matching the
+    filters)."""
     return db.counts(ctx.ci, **_filters(ctx, packl, index, handler), indexes=readable_indexes(ctx))
 
 
@@ -115,14 +117,15 @@ def _job(ctx: Context, job_id: int) -> db.Job:
     return job
 
 
-@operation("jobs.get")
+@operation("jobs.get", "GET", "/jobs/{id}", summary="show a CI job")
 def get(ctx: Context, id: int) -> Job:
+    """One CI job, with its release, state, times and message."""
     return to_api(_job(ctx, id))
 
 
-@operation("jobs.log")
+@operation("jobs.log", "GET", "/jobs/{id}/log", summary="read a CI job's log")
 def log(ctx: Context, id: int, offset: int = 0, limit: int = follow.LOG_CHUNK) -> LogChunk:
-    """The job's log from byte ``offset``, at most ``limit`` bytes (64 KiB)."""
+    """One read of a job's log from byte ``offset``: at most ``limit`` bytes (64 KiB)."""
     from pipl.ci.runner import log_path
 
     _job(ctx, id)
@@ -130,21 +133,21 @@ def log(ctx: Context, id: int, offset: int = 0, limit: int = follow.LOG_CHUNK) -
     return LogChunk(part.text, part.offset, part.done, part.state, part.size)
 
 
-@operation("jobs.retry")
+@operation("jobs.retry", "POST", "/jobs/{id}/retry", "owner", summary="retry a CI job")
 def retry(ctx: Context, id: int) -> Job:
     """Queue a failed or cancelled job again."""
     _job(ctx, id)
     return to_api(db.retry(ctx.ci, id))
 
 
-@operation("jobs.cancel")
+@operation("jobs.cancel", "POST", "/jobs/{id}/cancel", "owner", summary="cancel a CI job")
 def cancel(ctx: Context, id: int) -> Job:
     """Cancel a queued or running job (the runner stops a running one)."""
     _job(ctx, id)
     return to_api(db.cancel(ctx.ci, id))
 
 
-@operation("jobs.triggered")
+@operation("jobs.triggered", "GET", "/jobs/triggered", summary="what an upload set going")
 def triggered(ctx: Context, project: str, version: str) -> Triggered:
     """The jobs the upload of ``project version`` set going, following promotions to later
     stages and the products its processing published; ``finished`` once all ended."""

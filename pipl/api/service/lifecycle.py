@@ -6,7 +6,8 @@ request reads anyway."""
 from __future__ import annotations
 
 from pipl.api.lifecycle import Derived, Yank
-from pipl.api.service import Context, operation
+from pipl.api.ops import operation
+from pipl.api.service import Context
 from pipl.api.service.releases import (
     fresh_catalog,
     index_config,
@@ -49,11 +50,13 @@ def from_yanked(ctx: Context, project: str, version: str) -> list[str]:
     return [f"{p}=={v}" for p, v in lineage.made_of(ctx.ci, project, version) if (p, v) in yanked]
 
 
-@operation("releases.yank")
+@operation("releases.yank", "POST", "/yank", "user", "yanking or restoring a release")
 def yank(
     ctx: Context, stage: str, project: str, version: str, yanked: bool = True, reason: str = ""
 ) -> Yank:
-    """The caller's own devpi login yanks: the server allows the project's maintainers."""
+    """Yank ``project version`` on ``stage`` (``yanked=False``: restore it), as one of its
+    maintainers there: pip and uv skip it unless it is pinned with ``==``.
+    The caller's own devpi login yanks: the server allows the project's maintainers."""
     from pipl.index.yank import set_yanked
 
     index = stage_index(ctx, stage)
@@ -64,8 +67,14 @@ def yank(
     return Yank(short_stage(ctx, index), index, key, version, found.yanked, found.reason)
 
 
-@operation("releases.derived")
+@operation(
+    "releases.derived",
+    "GET",
+    "/derived/{project}/{version}",
+    summary="what was made from a release, transitively",
+)
 def derived(ctx: Context, project: str, version: str) -> list[Derived]:
+    """Every release made from ``project version``, transitively, nearest first."""
     key, version = release_name(project, version)
     fresh_catalog(ctx)
     catalog.fill_manifests(ctx.ci, ctx.index)

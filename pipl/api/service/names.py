@@ -7,15 +7,17 @@ from __future__ import annotations
 import sqlite3
 
 from pipl import names
+from pipl.api.ops import operation
 from pipl.api.releases import AllowedNames
-from pipl.api.service import Context, operation
+from pipl.api.service import Context
 from pipl.api.service.releases import short_stage
 
 HELD_BY_NAME = "was not first published here"  # in the message of a promote job it held
 
 
-@operation("releases.names")
+@operation("releases.names", "GET", "/names", summary="public names allowed past the first stage")
 def list_names(ctx: Context) -> AllowedNames:
+    """The public names (on PyPI or the base index) the owner let past the first stage."""
     from pipl.index.allowed_names import get_allowed
 
     index = ctx.project.stage_index()
@@ -23,7 +25,7 @@ def list_names(ctx: Context) -> AllowedNames:
     return AllowedNames(short_stage(ctx, index), index, found.names)
 
 
-@operation("releases.names_change")
+@operation("releases.names_change", "POST", "/names", "owner", "allowing or disallowing a name")
 def change_names(ctx: Context, project: str, allowed: bool = True) -> AllowedNames:
     """The caller's own devpi login changes the list (the server allows the first stage's
     owner and root only); allowing queues again the promote jobs the name held."""

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pipl.api.models import build, to_json
+from pipl.api.ops import operation
 from pipl.api.pipelines import (
     Comparison,
     DataFile,
@@ -35,12 +36,14 @@ from pipl.api.pipelines import (
     SegmentKey,
     Status,
 )
-from pipl.api.service import Context, operation
+from pipl.api.service import Context
 from pipl.errors import NotFound, PipelineError, UsageError
 from pipl.names import check_simple, normalize_dist
 from pipl.pipe import browse
 from pipl.pipe.db import TrackingDb
 from pipl.pipe.recipe import SegmentEntry, load_recipe
+
+INSTANCE = "/pipelines/{pipeline}/instances/{segment}/{instance}"  # an instance's path
 
 MAX_DOWNLOAD = 64 * 1024 * 1024  # larger files: the dashboard's download link
 
@@ -111,8 +114,9 @@ def _instance(row: browse.InstanceRow) -> Instance:
     return Instance(**row.__dict__)
 
 
-@operation("pipelines.list")
+@operation("pipelines.list", "GET", "/pipelines", summary="the project's pipelines")
 def list_pipelines(ctx: Context) -> list[PipelineSummary]:
+    """The project's pipelines: those CI processed and those tracked from a workspace."""
     ctx.require_read(ctx.project.stage_index())
     found = []
     listed = [(p.name, p, "ci") for p in browse.pipeline_prefixes(data_root(ctx))]
@@ -211,13 +215,16 @@ def _svg(dot: str) -> str | None:
     return svg
 
 
-@operation("pipelines.graph")
+@operation("pipelines.graph", "GET", "/pipelines/{pipeline}", summary="a pipeline's graph")
 def graph(ctx: Context, pipeline: str, svg: bool = False) -> Graph:
+    """The pipeline's segments and their edges (with ``svg``: drawn by graphviz when it is
+    installed)."""
     return graph_of(ctx, pipeline, svg)
 
 
-@operation("pipelines.status")
+@operation("pipelines.status", "GET", "/pipelines/{pipeline}/status", summary="a pipeline's status")
 def status(ctx: Context, pipeline: str, runs: int = 5) -> Status:
+    """The pipeline's instance counts by segment and state, and its last ``runs`` runs."""
     prefix = prefix_of(ctx, pipeline)
     source = "ci" if prefix.is_relative_to(data_root(ctx)) else "workspace"
     with browse.open_tracking(prefix) as db:
@@ -225,8 +232,10 @@ def status(ctx: Context, pipeline: str, runs: int = 5) -> Status:
         return Status(pipeline, _segments(prefix, db), found, source)
 
 
-@operation("pipelines.run")
+@operation("pipelines.run", "POST", "/pipelines/{pipeline}/run", "owner", "running a pipeline")
 def run(ctx: Context, pipeline: str) -> Run:
+    """Start the pipeline again (only what is not computed yet is computed); returns at once
+    with the queued run: ``status(pipeline).runs`` follows it."""
     from pipl.pipe.background import start_run
 
     prefix = prefix_of(ctx, pipeline)
@@ -242,14 +251,17 @@ def run(ctx: Context, pipeline: str) -> Run:
     return _run(row)
 
 
-@operation("pipelines.cancel")
+@operation("pipelines.cancel", "POST", "/pipelines/{pipeline}/cancel", "owner", "cancelling a run")
 def cancel(ctx: Context, pipeline: str, run: int | None = None) -> Run:
+    """Ask the pipeline's running run (or ``run``) to stop; returns at once with it: a queued
+    run is ``cancelled`` already, a running one ``cancelling`` until its workers are stopped
+    (``status(pipeline).runs`` follows it). What finished stays."""
     from pipl.pipe.control import request_cancel
 
     return _run(request_cancel(prefix_of(ctx, pipeline), run))
 
 
-@operation("pipelines.instances")
+@operation("pipelines.instances", "GET", "/pipelines/{pipeline}/instances", summary="instances")
 def instances(
     ctx: Context,
     pipeline: str,
@@ -261,6 +273,8 @@ def instances(
     offset: int = 0,
     limit: int = 50,
 ) -> InstancePage:
+    """One page of instances; ``since``/``until`` keep those started from ``since`` and before
+    ``until`` (epoch seconds, or dates and datetimes; a date is UTC midnight)."""
     prefix = prefix_of(ctx, pipeline)
     with browse.open_tracking(prefix) as db:
         chosen = browse.current_segments(prefix, db)
@@ -303,10 +317,12 @@ def _located(
         yield _Located(prefix, entry, browse.get_instance(db, entry, instance), db)
 
 
-@operation("pipelines.instance")
+@operation("pipelines.instance", "GET", INSTANCE, summary="an instance")
 def instance(
     ctx: Context, pipeline: str, segment: str, instance: str, key: str | None = None
 ) -> InstanceDetail:
+    """One instance: its parameters, inputs, outputs, log and tags (its current key, or
+    ``key``)."""
     from pipl.pipe.codeview import segment_params
 
     with _located(ctx, pipeline, segment, instance, key) as found:
@@ -337,10 +353,11 @@ def file_path(
         return browse.data_file(found.folder, path)
 
 
-@operation("pipelines.file")
+@operation("pipelines.file", "GET", INSTANCE + "/files/{path*}", summary="an instance's data file")
 def data_file(
     ctx: Context, pipeline: str, segment: str, instance: str, path: str, key: str | None = None
 ) -> FileContent:
+    """The content of the instance's data file ``path``."""
     found = file_path(ctx, pipeline, segment, instance, path, key)
     size = found.stat().st_size
     if size > MAX_DOWNLOAD:
@@ -351,27 +368,29 @@ def data_file(
     return FileContent(path, size, base64.b64encode(found.read_bytes()).decode())
 
 
-@operation("pipelines.tag")
+@operation("pipelines.tag", "POST", INSTANCE + "/tag", "owner", "tagging an instance")
 def tag(
     ctx: Context, pipeline: str, segment: str, instance: str, tag: str, key: str | None = None
 ) -> list[str]:
+    """Add ``tag`` to the instance; its tags afterwards."""
     browse.check_tag(tag)
     with _located(ctx, pipeline, segment, instance, key) as found:
         found.db.tag(found.entry.key, found.row.name, tag)
         return found.db.tags(found.entry.key, [found.row.name]).get(found.row.name, [])
 
 
-@operation("pipelines.untag")
+@operation("pipelines.untag", "POST", INSTANCE + "/untag", "owner", "untagging an instance")
 def untag(
     ctx: Context, pipeline: str, segment: str, instance: str, tag: str, key: str | None = None
 ) -> list[str]:
+    """Take ``tag`` off the instance; its tags afterwards."""
     browse.check_tag(tag)
     with _located(ctx, pipeline, segment, instance, key) as found:
         found.db.untag(found.entry.key, found.row.name, tag)
         return found.db.tags(found.entry.key, [found.row.name]).get(found.row.name, [])
 
 
-@operation("pipelines.delete")
+@operation("pipelines.delete", "POST", INSTANCE + "/delete", "owner", "deleting an instance's data")
 def delete(
     ctx: Context,
     pipeline: str,
@@ -380,16 +399,19 @@ def delete(
     key: str | None = None,
     dependents: bool = False,
 ) -> Instance:
+    """Delete the instance's data (the next run computes it again), and the data of every
+    instance downstream of it when ``dependents`` (see ``dependents()``)."""
     with _located(ctx, pipeline, segment, instance, key) as found:
         chosen = [(found.entry, found.row.name)]
         browse.delete_instances(found.prefix, found.db, chosen, with_dependents=dependents)
         return _instance(found.row)
 
 
-@operation("pipelines.dependents")
+@operation("pipelines.dependents", "GET", INSTANCE + "/dependents", summary="downstream instances")
 def dependents(
     ctx: Context, pipeline: str, segment: str, instance: str, key: str | None = None
 ) -> list[Instance]:
+    """The instances downstream of this one (those that used it, and so on)."""
     with _located(ctx, pipeline, segment, instance, key) as found:
         return [_instance(r) for r in browse.dependents(found.db, found.entry, found.row.name)]
 
@@ -414,10 +436,14 @@ def _selected(
     return chosen
 
 
-@operation("pipelines.delete_selected")
+@operation(
+    "pipelines.delete_selected", "POST", "/pipelines/{pipeline}/delete", "owner", "deleting data"
+)
 def delete_selected(
     ctx: Context, pipeline: str, instances: list[str] | None = None, dependents: bool = False
 ) -> list[Instance]:
+    """Delete the data of ``instances`` (``"SEGMENT/INSTANCE"``, current keys), with every
+    instance downstream of them when ``dependents``; what was deleted."""
     prefix = prefix_of(ctx, pipeline)
     with browse.open_tracking(prefix) as db:
         chosen = _selected(prefix, db, instances)
@@ -425,10 +451,12 @@ def delete_selected(
     return [_instance(r) for r in rows]
 
 
-@operation("pipelines.tag_selected")
+@operation("pipelines.tag_selected", "POST", "/pipelines/{pipeline}/tag", "owner", "tagging")
 def tag_selected(
     ctx: Context, pipeline: str, tag: str, instances: list[str] | None = None, remove: bool = False
 ) -> list[Instance]:
+    """Put ``tag`` on each of ``instances`` (``"SEGMENT/INSTANCE"``), or take it off
+    (``remove``); the instances afterwards."""
     browse.check_tag(tag)
     prefix = prefix_of(ctx, pipeline)
     with browse.open_tracking(prefix) as db:
@@ -436,8 +464,9 @@ def tag_selected(
     return [_instance(r) for r in rows]
 
 
-@operation("pipelines.code")
+@operation("pipelines.code", "GET", "/pipelines/{pipeline}/code/{segment}", summary="segment code")
 def code(ctx: Context, pipeline: str, segment: str, key: str | None = None) -> SegmentCode:
+    """What entered the segment's key (its current one, or ``key``)."""
     from pipl.pipe.codeview import segment_code
 
     prefix = prefix_of(ctx, pipeline)
@@ -458,14 +487,17 @@ def _keys(prefix: Path, db: TrackingDb, segment: str) -> list[SegmentKey]:
     return keys
 
 
-@operation("pipelines.keys")
+@operation("pipelines.keys", "GET", "/pipelines/{pipeline}/keys/{segment}", summary="segment keys")
 def keys(ctx: Context, pipeline: str, segment: str) -> list[SegmentKey]:
+    """The keys the segment has had, newest first, with their instance counts."""
     prefix = prefix_of(ctx, pipeline)
     with browse.open_tracking(prefix) as db:
         return _keys(prefix, db, segment)
 
 
-@operation("pipelines.compare")
+@operation(
+    "pipelines.compare", "GET", "/pipelines/{pipeline}/compare/{segment}", summary="two keys"
+)
 def compare(
     ctx: Context,
     pipeline: str,
@@ -475,6 +507,8 @@ def compare(
     offset: int = 0,
     limit: int = 50,
 ) -> Comparison:
+    """Keys ``a`` and ``b`` of the segment side by side (default: the key before the current
+    one, and the current one)."""
     from pipl.pipe import codeview
 
     if offset < 0 or not 1 <= limit <= 500:

@@ -14,13 +14,14 @@ from pipl_pipe.products import ASSET_NAME
 
 from pipl import names
 from pipl.api.flow import Stale
+from pipl.api.ops import operation
 from pipl.api.releases import (
     Asset,
     AssetCheck,
     Product,
     Upstream,
 )
-from pipl.api.service import Context, operation
+from pipl.api.service import Context
 from pipl.api.service.releases import (
     MAX_PAGE,
     fresh_catalog,
@@ -128,8 +129,9 @@ def _stale(ctx: Context, product: str, version: str) -> list[Stale]:
     return [Stale(s.source, s.pinned, s.newer, short_stage(ctx, s.index)) for s in found]
 
 
-@operation("products.list")
+@operation("products.list", "GET", "/products", summary="the products")
 def list_products(ctx: Context, offset: int = 0, limit: int = 50) -> list[Product]:
+    """Products (releases made by processing), newest first, one page of them."""
     if offset < 0 or not 0 < limit <= MAX_PAGE:
         raise UsageError(f"offset must be >= 0 and limit from 1 to {MAX_PAGE}")
     fresh_catalog(ctx)
@@ -148,8 +150,9 @@ def list_products(ctx: Context, offset: int = 0, limit: int = 50) -> list[Produc
     return result
 
 
-@operation("products.get")
+@operation("products.get", "GET", "/products/{product}/{version}", summary="a product")
 def get_product(ctx: Context, product: str, version: str) -> Product:
+    """A product with its provenance (the releases it was made from) and its assets."""
     key, version = release_name(product, version)
     fresh_catalog(ctx)
     found = _product(ctx, key, version)
@@ -173,8 +176,14 @@ def _asset(ctx: Context, product: str, version: str, asset: str) -> Asset:
     return match
 
 
-@operation("products.verify")
+@operation(
+    "products.verify",
+    "GET",
+    "/products/{product}/{version}/assets/{asset}/verify",
+    summary="verify a stored asset",
+)
 def verify_asset(ctx: Context, product: str, version: str, asset: str) -> AssetCheck:
+    """Re-hash the stored object of an asset on the project's side."""
     from pipl_pipe.errors import AssetCorrupted, AssetMissing
 
     from pipl.assets.project_store import project_store

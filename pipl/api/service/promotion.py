@@ -11,22 +11,25 @@ from pathlib import Path
 from typing import Any
 
 from pipl import names
+from pipl.api.ops import operation
 from pipl.api.releases import (
     MAX_UPLOAD,
     Moved,
     Promotion,
     Uploaded,
 )
-from pipl.api.service import Context, operation
+from pipl.api.service import Context
 from pipl.api.service.releases import index_config, release_name, stage_index, stage_projects
 from pipl.ci import catalog
 from pipl.errors import NotFound, PromotionRefused, UsageError
 
 
-@operation("releases.upload")
+@operation("releases.upload", "POST", "/upload", "user", "upload release files")
 def upload(
     ctx: Context, files: list[Any], stage: str | None = None, replace: bool = False
 ) -> list[Uploaded]:
+    """Upload wheels and sdists to ``stage`` (default: the first), checked as ``pipl proj index
+    upload`` checks them: all files before any is sent."""
     from pipl.index.distfile import read_distfile
     from pipl.index.stages import check_replace_allowed
 
@@ -167,7 +170,7 @@ def _promote(ctx: Context, asked: list[Any], with_deps: bool, dry_run: bool) -> 
     return answers
 
 
-@operation("releases.promote")
+@operation("releases.promote", "POST", "/promote", "owner", "promoting a release")
 def promote(
     ctx: Context,
     project: str,
@@ -177,12 +180,17 @@ def promote(
     with_deps: bool = False,
     dry_run: bool = False,
 ) -> Promotion:
+    """Push a release to stage ``to`` (default: the stage after the furthest one holding it)
+    once its requirements are there; ``with_deps`` pushes the missing ones with it, all or
+    nothing. The owner's (or root's) right."""
     asked = _promotions(ctx, [{"project": project, "version": version, "to": to, "source": source}])
     return _promote(ctx, asked, with_deps, dry_run)[0]
 
 
-@operation("releases.promote_set")
+@operation("releases.promote_set", "POST", "/promote-set", "owner", "promoting releases")
 def promote_set(ctx: Context, releases: list[Any], with_deps: bool = False) -> list[Promotion]:
+    """Promote several releases (``{project, version, to, source}`` each) as one: all of
+    them, or none when one cannot be (``Client.transaction``)."""
     if not isinstance(releases, list) or not releases:
         raise UsageError("give the releases to promote: a list of {project, version, to}")
     return _promote(ctx, _promotions(ctx, releases), with_deps, False)

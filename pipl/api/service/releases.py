@@ -18,6 +18,7 @@ from packaging.requirements import Requirement as Req
 from pipl_pipe.products import VERSION
 
 from pipl import names
+from pipl.api.ops import operation
 from pipl.api.releases import (
     Consumer,
     FileInfo,
@@ -31,7 +32,7 @@ from pipl.api.releases import (
     Requirement,
     Stage,
 )
-from pipl.api.service import Context, operation
+from pipl.api.service import Context
 from pipl.ci import catalog
 from pipl.errors import NotFound, PiplError, UsageError
 
@@ -155,8 +156,10 @@ def qa_state(jobs: list[tuple[str, str]]) -> str:
 # -- stages and releases -----------------------------------------------------------------
 
 
-@operation("releases.stages")
+@operation("releases.stages", "GET", "/stages", summary="the project's stages")
 def stages(ctx: Context) -> list[Stage]:
+    """The project's stages in promotion order, with their indexes, bases, handlers and how
+    many releases each holds."""
     fresh_catalog(ctx)
     result = []
     for name, index in zip(ctx.project.config.stages, ctx.project.stage_indexes, strict=True):
@@ -175,8 +178,9 @@ def stages(ctx: Context) -> list[Stage]:
     return result
 
 
-@operation("releases.packls")
+@operation("releases.packls", "GET", "/packls", summary="the packls on the stages")
 def packls(ctx: Context) -> list[Packl]:
+    """Every packl on the stages, with its newest version on each stage that has it."""
     from packaging.version import InvalidVersion, Version
 
     fresh_catalog(ctx)
@@ -214,8 +218,9 @@ def _on(ctx: Context, index: str, project: str, version: str) -> bool:
     return row is not None
 
 
-@operation("releases.list")
+@operation("releases.list", "GET", "/stages/{stage}/releases", summary="a stage's releases")
 def list_releases(ctx: Context, stage: str, offset: int = 0, limit: int = 50) -> ReleaseList:
+    """A stage's releases, newest first, ``limit`` from ``offset``."""
     index = stage_index(ctx, stage)
     if offset < 0 or not 0 < limit <= MAX_PAGE:
         raise UsageError(f"offset must be >= 0 and limit from 1 to {MAX_PAGE}")
@@ -249,8 +254,9 @@ def list_releases(ctx: Context, stage: str, offset: int = 0, limit: int = 50) ->
     )
 
 
-@operation("releases.get")
+@operation("releases.get", "GET", "/releases/{stage}/{project}/{version}", summary="a release")
 def get_release(ctx: Context, stage: str, project: str, version: str) -> Release:
+    """One release on ``stage``: files, QA results, CI jobs, requirements, provenance."""
     from pipl.api.service import lifecycle, products
 
     index = stage_index(ctx, stage)
@@ -391,15 +397,27 @@ def _best_catalogued(ctx: Context, index: str, req: Req) -> str | None:
     return available[max(matching)] if matching else None
 
 
-@operation("releases.maintainers")
+@operation(
+    "releases.maintainers",
+    "GET",
+    "/maintainers/{stage}/{project}",
+    summary="a project's maintainers on a stage",
+)
 def maintainers(ctx: Context, stage: str, project: str) -> Maintainers:
+    """Who maintains ``project`` on ``stage``."""
     from pipl.index.maintainers import get_maintainers
 
     index = stage_index(ctx, stage)
     return _maintainers(ctx, get_maintainers(ctx.index, index, project).to_dict())
 
 
-@operation("releases.maintainers_change")
+@operation(
+    "releases.maintainers_change",
+    "POST",
+    "/maintainers/{stage}/{project}",
+    "user",
+    "changing a project's maintainers",
+)
 def change_maintainers(
     ctx: Context,
     stage: str,
@@ -407,7 +425,8 @@ def change_maintainers(
     add: list[str] | None = None,
     remove: list[str] | None = None,
 ) -> Maintainers:
-    """The caller's own devpi login changes the list: the server allows maintainers only."""
+    """Add and remove maintainers of ``project`` on ``stage``, as one of them: the
+    caller's own devpi login changes the list, and the server allows maintainers only."""
     from pipl.index.maintainers import change_maintainers as change
 
     index = stage_index(ctx, stage)

@@ -16,8 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pipl.api.ops import operation
 from pipl.api.reviews import ReleaseReview, ReleaseReviews
-from pipl.api.service import Context, operation
+from pipl.api.service import Context
 from pipl.api.service.releases import _own, release_name, short_stage, stage_index
 from pipl.ci import reviews as store
 from pipl.errors import AuthError, Forbidden, NotFound
@@ -95,10 +96,18 @@ def refusal(ctx: Context, release: Subject, decision: str) -> str:
     return ""
 
 
-@operation("releases.review")
+@operation(
+    "releases.review",
+    "POST",
+    "/reviews/{stage}/{project}/{version}",
+    "user",
+    "approving or rejecting a release",
+)
 def review(
     ctx: Context, stage: str, project: str, version: str, decision: str, comment: str = ""
 ) -> ReleaseReview:
+    """Approve or reject (``decision``, a reject with a ``comment``) ``project version`` on
+    ``stage``, for the files it has there now."""
     decision, comment = store.check_decision(decision, comment)
     release = subject(ctx, stage, project, version)
     refused = refusal(ctx, release, decision)
@@ -122,8 +131,15 @@ def review(
     return _entry(ctx, done, {done.id})
 
 
-@operation("releases.reviews")
+@operation(
+    "releases.reviews",
+    "GET",
+    "/reviews/{stage}/{project}/{version}",
+    summary="the approvals and rejects of a release",
+)
 def list_reviews(ctx: Context, stage: str, project: str, version: str) -> ReleaseReviews:
+    """The approvals and rejects of ``project version`` on ``stage``, each marked ``valid``
+    while it counts for the release's current files."""
     release = subject(ctx, stage, project, version)
     found = store.decisions(ctx.ci, release.index, release.project, release.version)
     approvals = store.standing(found, release.files, store.APPROVE)

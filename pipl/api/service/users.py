@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from pipl import names
-from pipl.api.service import Context, operation
+from pipl.api.ops import operation
+from pipl.api.service import Context
 from pipl.api.users import User
 from pipl.index import users as rules
 from pipl.index.client import IndexClient
@@ -33,21 +34,24 @@ def _users(client: IndexClient) -> list[User]:
     return [User(u.name, u.email, u.indexes) for u in rules.list_users(client)]
 
 
-@operation("users.list")
+@operation("users.list", "GET", "/users", "owner", summary="list the server's users")
 def list_users(ctx: Context) -> list[User]:
+    """The project's devpi users and the indexes each owns."""
     return _users(ctx.index)
 
 
-@operation("users.add")
+@operation("users.add", "POST", "/users", "owner", summary="add a user")
 def add(ctx: Context, name: str, password: str, email: str | None = None) -> list[User]:
+    """Add user ``name``; answers the users afterwards."""
     names.check_user(name)
     with _admin(ctx) as client:
         rules.add_user(client, name, password, email=email or None)
         return _users(client)
 
 
-@operation("users.delete")
+@operation("users.delete", "POST", "/users/{name}/delete", "owner", summary="remove a user")
 def delete(ctx: Context, name: str) -> list[User]:
+    """Remove user ``name`` and the indexes they own (root and the owner stay)."""
     rules.check_removable(ctx.project, name)
     with _admin(ctx) as client:
         rules.remove_user(ctx.project, client, name)

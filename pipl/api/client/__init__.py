@@ -16,25 +16,40 @@ Operations are grouped like the project: ``client.jobs``, ``client.releases``,
 ``login``, ``promote``, ``wait``, ``transaction``) are on the client itself. Every failure
 is a ``pipl.PiplError`` with a one-line message, of the class of ``pipl.errors`` the
 project raised (over HTTP too: a ``CiError`` is a ``CiError``).
+
+Each method is an operation of ``pipl.api.service`` seen from here (``remote``), or
+calls one with ``Client.call``: parameters and results are those of the function that
+carries the operation out, in this process (``from_project``) or behind the HTTP API.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
-from pipl.api.admin import Health, Identity, Login
-from pipl.api.flow import FlowApi
-from pipl.api.jobs import JobsApi, Triggered
-from pipl.api.models import build
-from pipl.api.pipelines import PipelinesApi
-from pipl.api.releases import Promotion, ReleasesApi, Transaction
+from pipl.api import ops
+from pipl.api.admin import Login
+from pipl.api.client.flow import FlowApi
+from pipl.api.client.jobs import JobsApi
+from pipl.api.client.pipelines import PipelinesApi
+from pipl.api.client.releases import ReleasesApi, Transaction
+from pipl.api.client.remote import Domain, arguments, remote, result
+from pipl.api.client.users import UsersApi
+from pipl.api.jobs import Triggered
+from pipl.api.releases import Promotion
+from pipl.api.service import admin, promotion
 from pipl.api.transport import HttpTransport, LocalTransport, Transport
-from pipl.api.users import UsersApi
+
+if TYPE_CHECKING:
+    from pipl.api.service import Context
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-class Client:
+class Client(Domain):
     """A pipl project, reached over its HTTP API at ``url`` (see ``from_project`` for a
     project on this machine). ``token`` is a login's token (``Client.login`` or
     ``pipl proj token``); without one the client is an anonymous visitor."""
@@ -54,27 +69,35 @@ class Client:
         return client
 
     def _setup(self) -> None:
+        self._client = self
         self.jobs = JobsApi(self)
         self.flow = FlowApi(self)
         self.releases = ReleasesApi(self)
         self.pipelines = PipelinesApi(self)
         self.users = UsersApi(self)
 
-    def _call(self, op: str, **params: Any) -> Any:
-        return self._transport.call(op, params)
+    def call(
+        self, func: Callable[Concatenate[Context, P], R], /, *args: P.args, **kwargs: P.kwargs
+    ) -> R:
+        """Carry out the operation of ``func`` (a function of ``pipl.api.service``) with
+        these parameters, as this client's user; its result as ``func`` returns it."""
+        name = ops.op_of(func).name
+        params = arguments(func, args, kwargs)  # a call that does not fit fails here
+        answer = self._transport.call(name, params)
+        value: R = result(func, answer)
+        return value
+
+    def download(self, url: str) -> Iterator[bytes]:
+        """The bytes at ``url`` (a path of the project's web server), in chunks."""
+        return self._transport.download(url)
 
     # -- admin and auth -------------------------------------------------------------------
-    def health(self) -> Health:
-        """The server's and CI runner's state, serials, job counts and versions."""
-        return build(Health, self._call("health"))
-
-    def whoami(self) -> Identity:
-        """Who this client is to the project (``user`` None: anonymous)."""
-        return build(Identity, self._call("whoami"))
+    health = remote(admin.health)
+    whoami = remote(admin.whoami)
 
     def login(self, user: str, password: str) -> Login:
         """Log in as ``user``; later calls carry the token (``.token`` of the answer)."""
-        answer = build(Login, self._call("login", user=user, password=password))
+        answer = self.call(admin.login, user=user, password=password)
         self._transport.set_token(answer.token)
         return answer
 
@@ -106,8 +129,8 @@ class Client:
         """Push a release to stage ``to`` (default: the stage after the furthest one
         holding it) once its requirements are there; ``with_deps`` pushes the missing ones
         with it, all or nothing. The owner's (or root's) right."""
-        answer = self._call(
-            "releases.promote",
+        return self.call(
+            promotion.promote,
             project=project,
             version=version,
             to=to,
@@ -115,7 +138,6 @@ class Client:
             with_deps=with_deps,
             dry_run=dry_run,
         )
-        return build(Promotion, answer)
 
     def transaction(self, *, with_deps: bool = False) -> Transaction:
         """Promotions as one: ``with client.transaction() as tx: tx.promote(...)`` sends
