@@ -9,12 +9,13 @@ STAMP  := $(VENV)/.pipl-installed
 DEMO_VENV  := .venv-demo
 DEMO_STAMP := $(DEMO_VENV)/.pipl-installed
 
-.PHONY: help install install-demo lock demo test lint docs bench clean
+.PHONY: help install install-demo lock demo test lint api bench clean
 
 help:
 	@echo "make demo   set up, then run the demo: a real project, server, packages, installs"
 	@echo "make test   set up, then run the test suite"
 	@echo "make lint   ruff and mypy"
+	@echo "make api    write what is made from the API's operations (client functions, docs table)"
 	@echo "make bench  benchmarks (bench/)"
 	@echo "make lock   refresh uv.lock after changing dependencies"
 	@echo "make clean  remove the virtualenv and caches"
@@ -58,7 +59,8 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
-docs: install
+api: install
+	$(BIN)/python -m pipl.api.codegen
 	$(BIN)/python -m pipl.api.openapi docs/api.md
 
 bench: install

@@ -73,9 +73,14 @@ def test_http_errors_name_their_kind(web: str) -> None:
     assert answer.status_code == 400 and "takes no parameter 'bogus'" in answer.text
 
 
-def test_unknown_operation_is_not_found_through_the_client(web: str) -> None:
+def test_unknown_operation_is_not_found_through_the_client(web: str, project: Project) -> None:
+    from pipl.api.ops import PREFIX, Route
+
+    nope = Route("health.nope", "GET", f"{PREFIX}/health/nope")
     with Client(web) as client, pytest.raises(NotFound):
-        client._call("health.nope")  # not declared: refused before any request
+        client.send(nope, {})  # over HTTP: the server routes nothing there
+    with Client.from_project(project.root) as client, pytest.raises(NotFound):
+        client.send(nope, {})  # in this process: no such operation
 
 
 def test_a_client_without_server_says_what_to_do() -> None:

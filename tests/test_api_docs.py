@@ -1,21 +1,29 @@
-"""docs/api.md lists exactly the operations of pipl's API, as their functions declare them,
-and every operation says what it does; the client's methods are those functions."""
+"""What is made from the operations' declarations is current (docs/api.md's table, the
+client's functions), every operation says what it does, and the client's methods are the
+functions that carry the operations out, seen from the client."""
 
 from __future__ import annotations
 
 import inspect
+import typing
 from pathlib import Path
 
 import pytest
 
-from pipl.api import Client, ops
+from pipl.api import Client, codegen, ops
+from pipl.api.client import operations
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "api.md"
 
 
 def test_the_api_page_has_the_table_made_from_the_operations() -> None:
-    text = DOC.read_text()
-    assert ops.markdown() in text, "docs/api.md is out of date: run 'make docs'"
+    assert ops.markdown() in DOC.read_text(), "docs/api.md is out of date: run 'make api'"
+
+
+def test_the_client_functions_are_made_from_the_operations() -> None:
+    assert codegen.TARGET.read_text() == codegen.client_module(), (
+        "pipl/api/client/operations.py is out of date: run 'make api'"
+    )
 
 
 def test_every_operation_is_a_documented_function_of_the_service() -> None:
@@ -25,13 +33,23 @@ def test_every_operation_is_a_documented_function_of_the_service() -> None:
         assert ops.op_of(op.func) is op
 
 
+def test_each_client_function_has_the_service_function_s_parameters_and_result() -> None:
+    for op in ops.table().values():
+        made = getattr(operations, codegen.function_name(op))
+        theirs = list(inspect.signature(op.func).parameters.values())[1:]
+        ours = list(inspect.signature(made).parameters.values())[1:]
+        assert [(p.name, p.default) for p in ours] == [(p.name, p.default) for p in theirs]
+        made_return = typing.get_type_hints(made, {**vars(operations), "Sender": object})["return"]
+        assert made_return == typing.get_type_hints(op.func)["return"]
+        route = getattr(operations, codegen.function_name(op).upper())
+        assert (route.name, route.method, route.path) == (op.name, op.method, op.path)
+
+
 def test_a_client_method_is_the_operation_seen_from_the_client() -> None:
     client = Client.__new__(Client)
-    client._client = client
     client._setup()
     method = client.jobs.get
-    service_func = ops.table()["jobs.get"].func
-    assert method.__doc__ == service_func.__doc__
+    assert method.__doc__ == ops.table()["jobs.get"].func.__doc__
     assert list(inspect.signature(method).parameters) == ["id"]
     # a call that does not fit the function's signature fails before anything is sent
     with pytest.raises(TypeError):

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from pipl import Client
+from pipl.api.client import operations
 from pipl.errors import (
     AuthError,
     Conflict,
@@ -243,7 +244,7 @@ def test_upload_is_checked_like_the_cli(project: Project, owner_client, tmp_path
     assert ("rel-up", "1.0") in {(r.project, r.version) for r in listed}
     for name in ("../evil-1.0-py3-none-any.whl", "a/b.whl", ".hidden"):
         with pytest.raises(UsageError, match="invalid file name"):
-            owner_client._call("releases.upload", files=[{"filename": name, "content": ""}])
+            operations.releases_upload(owner_client, files=[{"filename": name, "content": ""}])
 
 
 def test_upload_needs_a_login(web: str, tmp_path) -> None:

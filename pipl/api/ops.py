@@ -49,13 +49,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
-class Op:
+class Route:
+    """Where an operation is asked for: what ``pipl.Client`` needs to send it (without the
+    function behind it, so a remote client imports nothing of the project's side)."""
+
     name: str
     method: Literal["GET", "POST"]
     path: str
-    access: Access
-    summary: str
-    func: Callable[..., Any] = field(repr=False, compare=False)
     _pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -85,6 +85,16 @@ class Op:
         return found.groupdict() if found else None
 
 
+@dataclass(frozen=True)
+class Op(Route):
+    """An operation: its route, the access it needs, what it does, and the function
+    ``(ctx, **params) -> result`` that carries it out."""
+
+    func: Callable[..., Any] = field(repr=False, compare=False)
+    access: Access = "read"
+    summary: str = ""
+
+
 def _part_regex(part: str) -> str:
     """``{name}`` matches one path segment, ``{name*}`` the rest; anything else itself."""
     found = re.fullmatch(r"\{(\w+)(\*?)\}", part)
@@ -110,7 +120,7 @@ def operation(
     def register(func: F) -> F:
         if name in OPS:
             raise ValueError(f"operation {name!r} declared twice")
-        OPS[name] = Op(name, method, PREFIX + path, access, summary or name, func)
+        OPS[name] = Op(name, method, PREFIX + path, func, access, summary or name)
         func.__pipl_op__ = name  # type: ignore[attr-defined]
         return func
 

@@ -1,7 +1,7 @@
 """How a ``Client`` reaches its project: over HTTP, or in this process.
 
-Both transports take an operation name and its parameters and give back JSON values, so
-the client's methods are written once. Errors come back as ``PiplError``s of the same
+Both transports take an operation's route and its parameters and give back JSON values,
+so the client's methods are written once. Errors come back as ``PiplError``s of the same
 class either way (the HTTP API names the class in its error answers).
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pipl import errors
-from pipl.api import ops
+from pipl.api.ops import Route
 
 if TYPE_CHECKING:
     from pipl.api.service import Context
@@ -22,7 +22,7 @@ AUTH_HEADER = "X-Devpi-Auth"  # the same header, and value, as devpi's own API
 
 
 class Transport(Protocol):
-    def call(self, op: str, params: dict[str, Any]) -> Any: ...
+    def call(self, route: Route, params: dict[str, Any]) -> Any: ...
 
     def download(self, path: str) -> Iterator[bytes]: ...
 
@@ -54,16 +54,13 @@ class HttpTransport:
         else:
             self._http.headers.pop(AUTH_HEADER, None)
 
-    def call(self, op: str, params: dict[str, Any]) -> Any:
+    def call(self, route: Route, params: dict[str, Any]) -> Any:
         import httpx
 
-        spec = ops.get(op)
-        if spec is None:
-            raise errors.NotFound(f"pipl's API has no operation {op!r}")
-        path, rest = spec.url(params)
+        path, rest = route.url(params)
         rest = {k: v for k, v in rest.items() if v is not None}
         try:
-            if spec.method == "GET":
+            if route.method == "GET":
                 query = {
                     k: json.dumps(v) if isinstance(v, (list, dict, bool)) else v
                     for k, v in rest.items()
@@ -125,13 +122,13 @@ class LocalTransport:
 
         self.context: Context = Context.local(root)
 
-    def call(self, op: str, params: dict[str, Any]) -> Any:
+    def call(self, route: Route, params: dict[str, Any]) -> Any:
         from pipl.api import service
         from pipl.api.models import to_json
 
         self.context.memo.clear()  # each call reads afresh, as each HTTP request does
         # through JSON, as over HTTP: both transports hand the client the same values
-        return json.loads(json.dumps(to_json(service.dispatch(self.context, op, params))))
+        return json.loads(json.dumps(to_json(service.dispatch(self.context, route.name, params))))
 
     def download(self, path: str) -> Iterator[bytes]:
         from pipl.api.service.products import download

@@ -17,36 +17,31 @@ Operations are grouped like the project: ``client.jobs``, ``client.releases``,
 is a ``pipl.PiplError`` with a one-line message, of the class of ``pipl.errors`` the
 project raised (over HTTP too: a ``CiError`` is a ``CiError``).
 
-Each method is an operation of ``pipl.api.service`` seen from here (``remote``), or
-calls one with ``Client.call``: parameters and results are those of the function that
-carries the operation out, in this process (``from_project``) or behind the HTTP API.
+Each method is an operation's function of ``pipl.api.client.operations`` (``remote``),
+or calls one: parameters, results and docstrings are those of the function of
+``pipl.api.service`` that carries the operation out, in this process (``from_project``)
+or behind the HTTP API.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
+from typing import Any
 
-from pipl.api import ops
 from pipl.api.admin import Login
+from pipl.api.client import operations as op
 from pipl.api.client.flow import FlowApi
 from pipl.api.client.jobs import JobsApi
 from pipl.api.client.pipelines import PipelinesApi
 from pipl.api.client.releases import ReleasesApi, Transaction
-from pipl.api.client.remote import Domain, arguments, remote, result
+from pipl.api.client.remote import Domain, remote
 from pipl.api.client.users import UsersApi
 from pipl.api.jobs import Triggered
+from pipl.api.ops import Route
 from pipl.api.releases import Promotion
-from pipl.api.service import admin, promotion
 from pipl.api.transport import HttpTransport, LocalTransport, Transport
-
-if TYPE_CHECKING:
-    from pipl.api.service import Context
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 
 class Client(Domain):
@@ -76,28 +71,22 @@ class Client(Domain):
         self.pipelines = PipelinesApi(self)
         self.users = UsersApi(self)
 
-    def call(
-        self, func: Callable[Concatenate[Context, P], R], /, *args: P.args, **kwargs: P.kwargs
-    ) -> R:
-        """Carry out the operation of ``func`` (a function of ``pipl.api.service``) with
-        these parameters, as this client's user; its result as ``func`` returns it."""
-        name = ops.op_of(func).name
-        params = arguments(func, args, kwargs)  # a call that does not fit fails here
-        answer = self._transport.call(name, params)
-        value: R = result(func, answer)
-        return value
+    def send(self, route: Route, params: dict[str, Any]) -> Any:
+        """Send operation ``route`` with ``params``; its JSON answer (the functions of
+        ``pipl.api.client.operations`` type it)."""
+        return self._transport.call(route, params)
 
     def download(self, url: str) -> Iterator[bytes]:
         """The bytes at ``url`` (a path of the project's web server), in chunks."""
         return self._transport.download(url)
 
     # -- admin and auth -------------------------------------------------------------------
-    health = remote(admin.health)
-    whoami = remote(admin.whoami)
+    health = remote(op.health)
+    whoami = remote(op.whoami)
 
     def login(self, user: str, password: str) -> Login:
         """Log in as ``user``; later calls carry the token (``.token`` of the answer)."""
-        answer = self.call(admin.login, user=user, password=password)
+        answer = op.login(self, user=user, password=password)
         self._transport.set_token(answer.token)
         return answer
 
@@ -129,8 +118,8 @@ class Client(Domain):
         """Push a release to stage ``to`` (default: the stage after the furthest one
         holding it) once its requirements are there; ``with_deps`` pushes the missing ones
         with it, all or nothing. The owner's (or root's) right."""
-        return self.call(
-            promotion.promote,
+        return op.releases_promote(
+            self,
             project=project,
             version=version,
             to=to,

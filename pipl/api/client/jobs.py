@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
+from pipl.api.client import operations as op
 from pipl.api.client.remote import Domain, remote
 from pipl.api.jobs import Job, Triggered
-from pipl.api.service import jobs
 from pipl.errors import WaitTimeout
 
 QUIET = 1.5  # seconds all must stay finished: files in flight become jobs within this
@@ -16,12 +16,12 @@ QUIET = 1.5  # seconds all must stay finished: files in flight become jobs withi
 class JobsApi(Domain):
     """``client.jobs``: the CI jobs of the project."""
 
-    counts = remote(jobs.counts)
-    get = remote(jobs.get)
-    log = remote(jobs.log)
-    retry = remote(jobs.retry)
-    cancel = remote(jobs.cancel)
-    triggered = remote(jobs.triggered)
+    counts = remote(op.jobs_counts)
+    get = remote(op.jobs_get)
+    log = remote(op.jobs_log)
+    retry = remote(op.jobs_retry)
+    cancel = remote(op.jobs_cancel)
+    triggered = remote(op.jobs_triggered)
 
     def list(
         self,
@@ -38,8 +38,8 @@ class JobsApi(Domain):
         older/newer page. ``state`` may be several states; ``index`` is ``user/name`` or a
         stage's name."""
         states = [state] if isinstance(state, str) else state
-        return self._client.call(
-            jobs.list_jobs,
+        return op.jobs_list(
+            self._client,
             state=states,
             packl=packl,
             index=index,

@@ -5,27 +5,27 @@ from __future__ import annotations
 import builtins
 import datetime
 
+from pipl.api.client import operations as op
 from pipl.api.client.remote import Domain, remote
 from pipl.api.pipelines import Instance, InstancePage
-from pipl.api.service import pipelines
 
 
 class PipelinesApi(Domain):
     """``client.pipelines``: the project's segment pipelines and their instances."""
 
-    list = remote(pipelines.list_pipelines)
-    graph = remote(pipelines.graph)
-    status = remote(pipelines.status)
-    run = remote(pipelines.run)
-    cancel = remote(pipelines.cancel)
-    instance = remote(pipelines.instance)
-    tag = remote(pipelines.tag)
-    untag = remote(pipelines.untag)
-    delete = remote(pipelines.delete)
-    dependents = remote(pipelines.dependents)
-    code = remote(pipelines.code)
-    keys = remote(pipelines.keys)
-    compare = remote(pipelines.compare)
+    list = remote(op.pipelines_list)
+    graph = remote(op.pipelines_graph)
+    status = remote(op.pipelines_status)
+    run = remote(op.pipelines_run)
+    cancel = remote(op.pipelines_cancel)
+    instance = remote(op.pipelines_instance)
+    tag = remote(op.pipelines_tag)
+    untag = remote(op.pipelines_untag)
+    delete = remote(op.pipelines_delete)
+    dependents = remote(op.pipelines_dependents)
+    code = remote(op.pipelines_code)
+    keys = remote(op.pipelines_keys)
+    compare = remote(op.pipelines_compare)
 
     def instances(
         self,
@@ -42,8 +42,8 @@ class PipelinesApi(Domain):
         """One page of instances; ``since``/``until`` keep those started from ``since``
         and before ``until`` (epoch seconds, or dates and datetimes; a date is UTC
         midnight)."""
-        return self._client.call(
-            pipelines.instances,
+        return op.pipelines_instances(
+            self._client,
             pipeline=pipeline,
             segment=segment,
             status=status,
@@ -58,8 +58,8 @@ class PipelinesApi(Domain):
         self, pipeline: str, segment: str, instance: str, path: str, *, key: str | None = None
     ) -> bytes:
         """The content of the instance's data file ``path``."""
-        found = self._client.call(
-            pipelines.data_file,
+        found = op.pipelines_file(
+            self._client,
             pipeline=pipeline,
             segment=segment,
             instance=instance,
@@ -73,8 +73,8 @@ class PipelinesApi(Domain):
     ) -> builtins.list[Instance]:
         """Delete the data of ``instances`` (``"SEGMENT/INSTANCE"``, current keys), with
         every instance downstream of them when ``dependents``; what was deleted."""
-        return self._client.call(
-            pipelines.delete_selected,
+        return op.pipelines_delete_selected(
+            self._client,
             pipeline=pipeline,
             instances=builtins.list(instances),
             dependents=dependents,
@@ -85,8 +85,8 @@ class PipelinesApi(Domain):
     ) -> builtins.list[Instance]:
         """Put ``tag`` on each of ``instances`` (``"SEGMENT/INSTANCE"``), or take it off
         (``remove``); the instances afterwards."""
-        return self._client.call(
-            pipelines.tag_selected,
+        return op.pipelines_tag_selected(
+            self._client,
             pipeline=pipeline,
             instances=builtins.list(instances),
             tag=tag,

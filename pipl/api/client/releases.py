@@ -11,31 +11,28 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pipl.api.client.remote import Caller, Domain, remote
+from pipl.api.client import operations as op
+from pipl.api.client.remote import Domain, Sender, remote
 from pipl.api.releases import MAX_UPLOAD, AllowedNames, Maintainers, Promotion, Uploaded
-from pipl.api.service import lifecycle, promotion, releases
-from pipl.api.service import names as name_ops
-from pipl.api.service import products as product_ops
-from pipl.api.service import reviews as review_ops
 from pipl.errors import FrameworkError, UsageError
 
 
 class ReleasesApi(Domain):
     """``client.releases``: what the project's stages hold, and changing it."""
 
-    stages = remote(releases.stages)
-    packls = remote(releases.packls)
-    list = remote(releases.list_releases)
-    get = remote(releases.get_release)
-    maintainers = remote(releases.maintainers)
-    review = remote(review_ops.review)
-    reviews = remote(review_ops.list_reviews)
-    yank = remote(lifecycle.yank)
-    names = remote(name_ops.list_names)
-    derived = remote(lifecycle.derived)
-    products = remote(product_ops.list_products)
-    product = remote(product_ops.get_product)
-    verify_asset = remote(product_ops.verify_asset)
+    stages = remote(op.releases_stages)
+    packls = remote(op.releases_packls)
+    list = remote(op.releases_list)
+    get = remote(op.releases_get)
+    maintainers = remote(op.releases_maintainers)
+    review = remote(op.releases_review)
+    reviews = remote(op.releases_reviews)
+    yank = remote(op.releases_yank)
+    names = remote(op.releases_names)
+    derived = remote(op.releases_derived)
+    products = remote(op.products_list)
+    product = remote(op.products_get)
+    verify_asset = remote(op.products_verify)
 
     def upload(
         self,
@@ -57,7 +54,7 @@ class ReleasesApi(Domain):
                     "upload the files in smaller groups"
                 )
             files.append({"filename": path.name, "content": base64.b64encode(data).decode()})
-        return self._client.call(promotion.upload, files=files, stage=stage, replace=replace)
+        return op.releases_upload(self._client, files=files, stage=stage, replace=replace)
 
     def change_maintainers(
         self,
@@ -68,8 +65,8 @@ class ReleasesApi(Domain):
         remove: Iterable[str] = (),
     ) -> Maintainers:
         """Add and remove maintainers of ``project`` on ``stage`` (as one of them)."""
-        return self._client.call(
-            releases.change_maintainers,
+        return op.releases_maintainers_change(
+            self._client,
             stage=stage,
             project=project,
             add=builtins.list(add),
@@ -79,7 +76,7 @@ class ReleasesApi(Domain):
     def change_names(self, name: str, *, allowed: bool = True) -> AllowedNames:
         """Allow ``name`` past the first stage (``allowed=False``: disallow it), as the owner
         or root; allowing queues again the promote jobs the name held."""
-        return self._client.call(name_ops.change_names, project=name, allowed=allowed)
+        return op.releases_names_change(self._client, project=name, allowed=allowed)
 
     def fetch_asset(
         self, product: str, version: str, asset: str, dest: str | os.PathLike[str]
@@ -113,7 +110,7 @@ class Transaction:
     """Promotions gathered by ``with client.transaction() as tx: tx.promote(...)`` and
     sent as one operation when the block ends: all of them happen, or none."""
 
-    def __init__(self, client: Caller, *, with_deps: bool = False) -> None:
+    def __init__(self, client: Sender, *, with_deps: bool = False) -> None:
         self._client = client
         self.with_deps = with_deps
         self.releases: list[dict[str, Any]] = []
@@ -127,8 +124,8 @@ class Transaction:
     def commit(self) -> list[Promotion]:
         if not self.releases:
             return []
-        self.result = self._client.call(
-            promotion.promote_set, releases=self.releases, with_deps=self.with_deps
+        self.result = op.releases_promote_set(
+            self._client, releases=self.releases, with_deps=self.with_deps
         )
         return self.result
 

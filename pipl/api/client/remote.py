@@ -1,36 +1,28 @@
-"""Client methods made from the functions that carry out the operations.
+"""Client methods made from the operations' functions (``pipl.api.client.operations``).
 
-``remote(func)`` in a domain class of the client is ``func`` (an operation of
-``pipl.api.service``) seen from the client's side: the same parameters without ``ctx``,
-the same docstring, the same typed result built from the JSON answer. A method that adds
-something of its own (reading local files, a loop) calls ``self._client.call(func, ...)``:
-either way the operation is written once, where it is carried out.
+``name = remote(operations.jobs_get)`` in a domain class of the client is that function
+with the client bound: the same parameters, docstring and typed result, all of them those
+of the function of ``pipl.api.service`` that carries the operation out. A method that adds
+something of its own (reading local files, a loop) calls the function itself.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-import typing
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
+from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
-from pipl.api import ops
-from pipl.api.models import value_of
-
-if TYPE_CHECKING:
-    from pipl.api.service import Context
+from pipl.api.ops import Route
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
-class Caller(Protocol):
-    """What sends operations: the ``Client``."""
+class Sender(Protocol):
+    """What sends operations: the ``Client`` (over HTTP, or in this process)."""
 
-    def call(
-        self, func: Callable[Concatenate[Context, P], R], /, *args: P.args, **kwargs: P.kwargs
-    ) -> R: ...
+    def send(self, route: Route, params: dict[str, Any]) -> Any: ...
 
     def download(self, url: str) -> Iterator[bytes]: ...
 
@@ -38,16 +30,15 @@ class Caller(Protocol):
 class Domain:
     """A group of the client's methods (``client.jobs``, ``client.releases``...)."""
 
-    def __init__(self, client: Caller) -> None:
+    def __init__(self, client: Sender) -> None:
         self._client = client
 
 
 class remote(Generic[P, R]):
-    """``name = remote(service_function)`` in a ``Domain``: a method calling it."""
+    """``name = remote(operations.FUNC)`` in a ``Domain``: a method calling it."""
 
-    def __init__(self, func: Callable[Concatenate[Context, P], R]) -> None:
+    def __init__(self, func: Callable[Concatenate[Sender, P], R]) -> None:
         self.func = func
-        self.op = ops.op_of(func)
         self.name = func.__name__
         self.__doc__ = func.__doc__
 
@@ -63,37 +54,13 @@ class remote(Generic[P, R]):
     def __get__(self, obj: Domain | None, owner: type) -> remote[P, R] | Callable[P, R]:
         if obj is None:
             return self
-        client, func = obj._client, self.func
-
-        def method(*args: P.args, **kwargs: P.kwargs) -> R:
-            return client.call(func, *args, **kwargs)
-
-        method.__name__ = self.name
-        method.__doc__ = func.__doc__
-        method.__signature__ = client_signature(func)  # type: ignore[attr-defined]
+        method = functools.partial(self.func, obj._client)
+        functools.update_wrapper(method, self.func)
+        method.__signature__ = _without_client(self.func)  # type: ignore[attr-defined]
         return method
 
 
 @functools.cache
-def client_signature(func: Callable[..., Any]) -> inspect.Signature:
-    """``func``'s signature without its first parameter (``ctx``)."""
+def _without_client(func: Callable[..., Any]) -> inspect.Signature:
     signature = inspect.signature(func)
     return signature.replace(parameters=list(signature.parameters.values())[1:])
-
-
-def arguments(
-    func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> dict[str, Any]:
-    """The parameters of a call of ``func`` without ``ctx``, by name (a wrong call is the
-    ``TypeError`` Python gives)."""
-    return dict(client_signature(func).bind(*args, **kwargs).arguments)
-
-
-@functools.cache
-def result_type(func: Callable[..., Any]) -> Any:
-    return typing.get_type_hints(func)["return"]
-
-
-def result(func: Callable[..., Any], answer: Any) -> Any:
-    """The JSON ``answer`` of ``func``'s operation as the type ``func`` returns."""
-    return value_of(result_type(func), answer)
