@@ -35,6 +35,7 @@ DOMAINS = (
     "admin",
     "jobs",
     "pipelines",
+    "instances",
     "releases",
     "products",
     "promotion",

@@ -227,6 +227,65 @@ def pipelines_cancel(client: Sender, pipeline: str, run: int | None = None) -> R
     return answer
 
 
+PIPELINES_CODE = Route("pipelines.code", "GET", "/api/v1/pipelines/{pipeline}/code/{segment}")
+
+
+def pipelines_code(
+    client: Sender, pipeline: str, segment: str, key: str | None = None
+) -> SegmentCode:
+    """What entered the segment's key (its current one, or ``key``)."""
+    answer: SegmentCode = value_of(
+        SegmentCode,
+        client.send(PIPELINES_CODE, {"pipeline": pipeline, "segment": segment, "key": key}),
+    )
+    return answer
+
+
+PIPELINES_KEYS = Route("pipelines.keys", "GET", "/api/v1/pipelines/{pipeline}/keys/{segment}")
+
+
+def pipelines_keys(client: Sender, pipeline: str, segment: str) -> builtins.list[SegmentKey]:
+    """The keys the segment has had, newest first, with their instance counts."""
+    answer: builtins.list[SegmentKey] = value_of(
+        builtins.list[SegmentKey],
+        client.send(PIPELINES_KEYS, {"pipeline": pipeline, "segment": segment}),
+    )
+    return answer
+
+
+PIPELINES_COMPARE = Route(
+    "pipelines.compare", "GET", "/api/v1/pipelines/{pipeline}/compare/{segment}"
+)
+
+
+def pipelines_compare(
+    client: Sender,
+    pipeline: str,
+    segment: str,
+    a: str | None = None,
+    b: str | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> Comparison:
+    """Keys ``a`` and ``b`` of the segment side by side (default: the key before the current
+    one, and the current one)."""
+    answer: Comparison = value_of(
+        Comparison,
+        client.send(
+            PIPELINES_COMPARE,
+            {
+                "pipeline": pipeline,
+                "segment": segment,
+                "a": a,
+                "b": b,
+                "offset": offset,
+                "limit": limit,
+            },
+        ),
+    )
+    return answer
+
+
 PIPELINES_INSTANCES = Route("pipelines.instances", "GET", "/api/v1/pipelines/{pipeline}/instances")
 
 
@@ -451,65 +510,6 @@ def pipelines_tag_selected(
         client.send(
             PIPELINES_TAG_SELECTED,
             {"pipeline": pipeline, "tag": tag, "instances": instances, "remove": remove},
-        ),
-    )
-    return answer
-
-
-PIPELINES_CODE = Route("pipelines.code", "GET", "/api/v1/pipelines/{pipeline}/code/{segment}")
-
-
-def pipelines_code(
-    client: Sender, pipeline: str, segment: str, key: str | None = None
-) -> SegmentCode:
-    """What entered the segment's key (its current one, or ``key``)."""
-    answer: SegmentCode = value_of(
-        SegmentCode,
-        client.send(PIPELINES_CODE, {"pipeline": pipeline, "segment": segment, "key": key}),
-    )
-    return answer
-
-
-PIPELINES_KEYS = Route("pipelines.keys", "GET", "/api/v1/pipelines/{pipeline}/keys/{segment}")
-
-
-def pipelines_keys(client: Sender, pipeline: str, segment: str) -> builtins.list[SegmentKey]:
-    """The keys the segment has had, newest first, with their instance counts."""
-    answer: builtins.list[SegmentKey] = value_of(
-        builtins.list[SegmentKey],
-        client.send(PIPELINES_KEYS, {"pipeline": pipeline, "segment": segment}),
-    )
-    return answer
-
-
-PIPELINES_COMPARE = Route(
-    "pipelines.compare", "GET", "/api/v1/pipelines/{pipeline}/compare/{segment}"
-)
-
-
-def pipelines_compare(
-    client: Sender,
-    pipeline: str,
-    segment: str,
-    a: str | None = None,
-    b: str | None = None,
-    offset: int = 0,
-    limit: int = 50,
-) -> Comparison:
-    """Keys ``a`` and ``b`` of the segment side by side (default: the key before the current
-    one, and the current one)."""
-    answer: Comparison = value_of(
-        Comparison,
-        client.send(
-            PIPELINES_COMPARE,
-            {
-                "pipeline": pipeline,
-                "segment": segment,
-                "a": a,
-                "b": b,
-                "offset": offset,
-                "limit": limit,
-            },
         ),
     )
     return answer

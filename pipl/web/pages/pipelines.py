@@ -11,6 +11,7 @@ from urllib.parse import quote, urlencode
 from webob import Response
 from webob.static import FileIter
 
+from pipl.api.service import instances
 from pipl.api.service import pipelines as service
 from pipl.errors import UsageError
 from pipl.web.auth import check_csrf
@@ -221,7 +222,7 @@ def instance(p: Page, name: str, segment: str, instance: str) -> Response:
 @page("GET", "/pipelines/{name}/instances/{segment}/{instance}/files/{path*}")
 def data_file(p: Page, name: str, segment: str, instance: str, path: str) -> Response:
     key = p.request.GET.get("key") or None
-    found = service.file_path(p.ctx, name, segment, instance, path, key)
+    found = instances.file_path(p.ctx, name, segment, instance, path, key)
     kind = IMAGES.get(_suffix(found.name))
     response = Response(
         app_iter=FileIter(found.open("rb")),
