@@ -19,8 +19,8 @@ from pipl.api.releases import (
 )
 from pipl.api.service import Context, operation
 from pipl.api.service.releases import index_config, release_name, stage_index, stage_projects
-from pipl.ci import catalog
 from pipl.errors import NotFound, PromotionRefused, UsageError
+from pipl.index import catalog
 
 
 @operation("releases.upload")
