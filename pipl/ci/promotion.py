@@ -29,10 +29,17 @@ from dataclasses import dataclass
 from pipl_pipe.products import VERSION
 
 from pipl import names
+from pipl.ci.gates import check_promotion
 from pipl.errors import NotFound, ProjectError, PromotionRefused, UsageError
 from pipl.index import catalog
 from pipl.index.client import IndexClient
-from pipl.index.promote import PromoteResult, Promotion, plan_promotion, promote_set
+from pipl.index.promote import (
+    PromoteResult,
+    Promotion,
+    PromotionPlan,
+    plan_promotion,
+    promote_set,
+)
 from pipl.project.project import Project
 
 
@@ -141,29 +148,31 @@ def promote(
     ``plan.refusal`` says what a real one would refuse)."""
     moves = resolve(project, client, asked)
     if dry_run:
-        return [
-            PromoteResult(
-                plan_promotion(
-                    client,
-                    project.name,
-                    m.name,
-                    m.version,
-                    source=m.source,
-                    target=m.target,
-                    skip_stage=skip_stage,
-                ),
-                [],
+        return [PromoteResult(_plan(project, client, m, skip_stage), []) for m in moves]
+    with _connection(project, conn) as ci_db:
+        for m in moves:
+            check_promotion(
+                project, client, m.name, m.version, source=m.source, target=m.target, conn=ci_db
             )
-            for m in moves
-        ]
-    from pipl.ci.gates import check_promotion
-
-    for m in moves:
-        check_promotion(project, client, m.name, m.version, source=m.source, target=m.target)
-    results = promote_set(client, project.name, moves, with_deps=with_deps, skip_stage=skip_stage)
-    with _connection(project, conn) as db_conn:
-        record(db_conn, client, results)
+        results = promote_set(
+            client, project.name, moves, with_deps=with_deps, skip_stage=skip_stage
+        )
+        record(ci_db, client, results)
     return results
+
+
+def _plan(
+    project: Project, client: IndexClient, move: Promotion, skip_stage: bool
+) -> PromotionPlan:
+    return plan_promotion(
+        client,
+        project.name,
+        move.name,
+        move.version,
+        source=move.source,
+        target=move.target,
+        skip_stage=skip_stage,
+    )
 
 
 def record(conn: sqlite3.Connection, client: IndexClient, results: list[PromoteResult]) -> None:
