@@ -94,7 +94,8 @@ def _record_jobs(project) -> None:  # type: ignore[no-untyped-def]
 
 
 def _wait_catalog(project, timeout: float = 120.0) -> float:  # type: ignore[no-untyped-def]
-    from pipl.ci import catalog, db
+    from pipl.ci import db
+    from pipl.index import catalog
     from pipl.index.client import IndexClient
 
     start = time.perf_counter()
@@ -132,7 +133,8 @@ def _render(app, path: str, headers: dict[str, str] | None = None) -> float:  # 
 def main() -> None:
     from helpers import make_wheel
 
-    from pipl.ci import catalog, db, intake
+    from pipl.ci import db, intake
+    from pipl.index import catalog
     from pipl.index.client import IndexClient
     from pipl.index.promote import promote
     from pipl.index.session import connect

@@ -334,7 +334,8 @@ def test_a_failed_push_in_a_set_undoes_the_set(project: Project, tmp_path) -> No
 
 
 def test_the_catalog_follows_removed_and_replaced_releases(project: Project, tmp_path) -> None:
-    from pipl.ci import catalog, db, intake
+    from pipl.ci import db, intake
+    from pipl.index import catalog
 
     dev = project.stage_index()
     first = make_wheel(tmp_path / "a", "rel-vol", "1.0")

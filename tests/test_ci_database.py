@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from pipl.ci import catalog, database, db, downstream, outbox, reviews
+from pipl.ci import database, db, downstream, outbox, reviews
 from pipl.errors import ProjectError
+from pipl.index import catalog
 from pipl.project.project import Project, ProjectFiles
 
 # The tables as pipl made them before the schema had a version (each module made its own

@@ -252,3 +252,102 @@ def test_requirements_from_pypi_are_met_through_the_mirror(tmp_path):
             owner.upload(dev, ghost)
             with pytest.raises(PromotionRefused, match="no-such-dist-pipl-test>=1"):
                 promote(owner, online.name, "uses-ghost", "1.0", source=dev, target=qa)
+
+
+# -- one promotion for the CLI and the API ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def api(project, web):
+    """The project's owner on the HTTP API."""
+    from pipl import Client
+
+    with Client(web) as client:
+        client.login(project.owner, project.secrets.password(project.owner) or "")
+        yield client
+
+
+def test_a_cli_push_is_in_the_catalog_at_once(project, owner, stages, publish, api):
+    """No runner keeps this project's catalog: only the push itself can have told it."""
+    from pipl.ci import db
+    from pipl.index import catalog
+
+    _, qa, _ = stages
+    publish("cat-push", "1.0")
+    listed = {(r.project, r.version) for r in api.releases.list("qa", limit=500).releases}
+    assert ("cat-push", "1.0") not in listed  # the catalog is in step with devpi here
+    assert cli(project, "cat-push", "1.0", "--to", qa).exit_code == 0  # an index in full
+    with db.open_db(project.root) as conn:
+        entry = catalog.get(conn, qa, "cat-push", "1.0")
+    assert entry is not None and [f["name"] for f in entry.files] == [
+        "cat_push-1.0-py3-none-any.whl"
+    ]
+    listed = {(r.project, r.version) for r in api.releases.list("qa", limit=500).releases}
+    assert ("cat-push", "1.0") in listed
+    # without --to, the release goes one stage further than the furthest one holding it
+    result = cli(project, "cat-push", "1.0", "--dry-run", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["data"]["target"] == project.stage_index("prod")
+
+
+@pytest.fixture(scope="module")
+def alike(project, tmp_path_factory):
+    """Release alike 1.0 on the first stage."""
+    wheel = make_wheel(tmp_path_factory.mktemp("alike"), "alike", "1.0")
+    with connect(project, "owner") as owner:
+        owner.upload(project.stage_index(), wheel)
+
+
+# (CLI arguments, API parameters, the error's class name, words of its message)
+BAD = [
+    (["--to", "qx"], {"to": "qx"}, "ProjectError", "unknown stage 'qx'"),
+    (["--from", "dev", "--to", "nope"], {"source": "dev", "to": "nope"}, "ProjectError", "nope"),
+    (["--to", "../qa"], {"to": "../qa"}, "UsageError", "invalid user name '..'"),
+    (
+        ["--from", "dev", "--to", "prod"],
+        {"source": "dev", "to": "prod"},
+        "PromotionRefused",
+        "--skip-stage",
+    ),
+    (["--from", "prod"], {"source": "prod"}, "PromotionRefused", "the last stage"),
+]
+
+
+@pytest.mark.parametrize(("args", "params", "kind", "words"), BAD)
+def test_bad_promotions_fail_alike_on_the_cli_and_the_api(
+    project, alike, api, args, params, kind, words
+):
+    from pipl import Client
+    from pipl.errors import PiplError
+
+    result = cli(project, "alike", "1.0", *args)
+    [line] = [line for line in result.stderr.splitlines() if line.strip()]
+    assert line.startswith("Error: ") and words in line, line
+    with Client.from_project(project.root) as local:
+        for client in (api, local):
+            with pytest.raises(PiplError) as caught:
+                client.promote("alike", "1.0", **params)
+            assert type(caught.value).__name__ == kind
+            assert f"Error: {caught.value}" == line
+            assert result.exit_code == caught.value.exit_code
+
+
+@pytest.mark.parametrize(
+    ("name", "version", "words"),
+    [
+        ("../evil", "1.0", "invalid package name '../evil'"),
+        ("alike", "1.0;rm", "invalid version '1.0;rm'"),
+        ("never-published", "1.0", "no release never-published 1.0 on the stages"),
+    ],
+)
+def test_a_bad_release_fails_alike_on_the_cli_and_the_api(
+    project, alike, api, name, version, words
+):
+    from pipl.errors import PiplError
+
+    result = cli(project, name, version)
+    [line] = [line for line in result.stderr.splitlines() if line.strip()]
+    assert words in line, line
+    with pytest.raises(PiplError) as caught:
+        api.promote(name, version)
+    assert f"Error: {caught.value}" == line and result.exit_code == caught.value.exit_code

@@ -10,23 +10,19 @@ or is of a format this pipl does not know, stops it before anything is removed.
 
 from __future__ import annotations
 
-import json
-import tarfile
 import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pipl_pipe.assets.objects import AssetStore
-from pipl_pipe.errors import ManifestError
-from pipl_pipe.products import FORMATS, MANIFEST, Product
+from pipl_pipe.products import Product
 
+from pipl.errors import FrameworkError
 from pipl.errors import GcRefused as GcRefused  # importable from here too
 from pipl.index.client import IndexClient
-
-PRODUCT_KEYWORD = "pipl-product"
-MANIFEST_MAX = 16 << 20
+from pipl.index.manifest import is_product, read_manifest
+from pipl.index.manifest import manifest_bytes as manifest_bytes  # importable from here too
 
 
 @dataclass
@@ -42,64 +38,13 @@ class GcReport:
         return sum(size for _, size in self.removed)
 
 
-def _is_product(versiondata: dict[str, object]) -> bool:
-    keywords = versiondata.get("keywords") or ""
-    if isinstance(keywords, list):
-        keywords = " ".join(map(str, keywords))
-    return PRODUCT_KEYWORD in str(keywords).replace(",", " ").split()
-
-
-def manifest_bytes(path: Path) -> bytes | None:
-    """The manifest shipped at package level in a wheel (``module/``) or an sdist
-    (``name-version/module/`` or ``name-version/src/module/``)."""
-    if path.name.endswith(".whl"):
-        with zipfile.ZipFile(path) as zf:
-            for info in zf.infolist():
-                if info.filename.count("/") == 1 and info.filename.endswith("/" + MANIFEST):
-                    return zf.read(info) if info.file_size <= MANIFEST_MAX else b""
-        return None
-    with tarfile.open(path) as tf:
-        for member in tf.getmembers():
-            parts = member.name.split("/")
-            if parts[-1] == MANIFEST and member.isfile() and len(parts) in (3, 4):
-                if len(parts) == 4 and parts[1] != "src":
-                    continue
-                handle = tf.extractfile(member)
-                if handle is None or member.size > MANIFEST_MAX:
-                    return b""
-                return handle.read()
-    return None
-
-
 def manifest_from_dist(path: Path, where: str) -> Product:
     """The product a wheel or sdist describes; ``GcRefused`` naming ``where`` if its
     manifest is missing, unreadable, or of a format this pipl does not know."""
     try:
-        raw = manifest_bytes(path)
-    except (OSError, zipfile.BadZipFile, tarfile.TarError) as exc:
-        raise GcRefused(
-            f"{where}: {path.name} cannot be read ({exc}); nothing was removed"
-        ) from None
-    if raw is None:
-        raise GcRefused(
-            f"{where} is marked {PRODUCT_KEYWORD} but {path.name} has no {MANIFEST}: its "
-            "assets are unknown, so nothing was removed"
-        )
-    try:
-        data: Any = json.loads(raw)
-    except ValueError:
-        data = None
-    fmt = data.get("format") if isinstance(data, dict) else None
-    if isinstance(data, dict) and fmt not in FORMATS:
-        raise GcRefused(
-            f"{where} has a product manifest of format {fmt!r}, which this pipl does not "
-            f"know (it reads {', '.join(FORMATS)}); upgrade pipl before collecting garbage. "
-            "Nothing was removed"
-        )
-    try:
-        return Product.from_manifest(data, where)
-    except ManifestError as exc:
-        raise GcRefused(f"{exc}; nothing was removed") from None
+        return read_manifest(path, where)
+    except FrameworkError as exc:
+        raise GcRefused(f"{exc}. Nothing was removed") from None
 
 
 def _product_file(links: list[Any], where: str) -> Any | None:
@@ -126,7 +71,7 @@ def published_references(client: IndexClient, store: AssetStore) -> tuple[set[st
                 continue
             for project in client.projects(index):
                 for version, data in client.versions(index, project, inherited=False).items():
-                    if not _is_product(data):
+                    if not is_product(data):
                         continue
                     where = f"product {project} {version} on {index}"
                     link = _product_file(client.links(index, project, version), where)

@@ -7,6 +7,8 @@
 - ``runner``: ``pipl ci run``, bounded concurrency, timeouts, retries, recovery;
 - ``retry``: when a job that did not finish runs again (infrastructure errors, kills);
 - ``handlers``: the ``pipl.ci_handlers`` plugins and what a job gives them;
+- ``gates``: what a release needs to enter a stage;
+- ``promotion``: a person's promotion (``pipl proj index push``, the API), carried out once;
 - ``service``: the runner started and stopped beside the server;
 - ``supervisor``: the process that starts the runner again when it dies.
 """

@@ -3,7 +3,7 @@ its schema.
 
 Its tables, by the module that reads and writes them: ``events``, ``complete`` and
 ``hints`` (``pipl.ci.outbox``); ``jobs`` and ``made`` (``pipl.ci.db``); ``releases``,
-``catalog_indexes``, ``manifests`` and ``provenance`` (``pipl.ci.catalog``); ``reviews``
+``catalog_indexes``, ``manifests`` and ``provenance`` (``pipl.index.catalog``); ``reviews``
 (``pipl.ci.reviews``); ``remakes``, ``flow_paused`` and ``flow_skipped``
 (``pipl.ci.downstream``).
 

@@ -34,9 +34,10 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from pipl import names
-from pipl.ci import catalog, db, outbox
+from pipl.ci import db, outbox
 from pipl.ci.handlers import is_sdist
 from pipl.errors import PiplError
+from pipl.index import catalog
 from pipl.index.client import IndexClient
 from pipl.text import shorten
 

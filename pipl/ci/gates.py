@@ -187,14 +187,25 @@ def wake_held(conn: sqlite3.Connection, index: str, name: str, version: str) -> 
 
 
 def check_promotion(
-    project: Project, client: Any, name: str, version: str, *, source: str, target: str
+    project: Project,
+    client: Any,
+    name: str,
+    version: str,
+    *,
+    source: str,
+    target: str,
+    conn: sqlite3.Connection | None = None,
 ) -> None:
-    """The manual promotion's gate (CLI and API): ``PromotionRefused`` naming what is
-    missing, before anything moves."""
+    """The manual promotion's gate (``pipl.ci.promotion``): ``PromotionRefused`` naming
+    what is missing, before anything moves. ``conn``: the CI database the caller has open
+    (else it is opened here)."""
     from pipl.ci import db
     from pipl.errors import PromotionRefused
 
-    with db.open_db(project.root) as conn:
+    if conn is None:
+        with db.open_db(project.root) as opened:
+            verdict = unmet(project, opened, client, name, version, source=source, target=target)
+    else:
         verdict = unmet(project, conn, client, name, version, source=source, target=target)
     if verdict:
         raise PromotionRefused(f"{name} {version} cannot enter {target} yet: {verdict.line()}")

@@ -23,9 +23,10 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from pipl import names
-from pipl.ci import catalog, db, downstream, outbox
+from pipl.ci import db, downstream, outbox
 from pipl.ci.handlers import CiError, is_sdist, load
 from pipl.errors import NotFound, UsageError
+from pipl.index import catalog
 from pipl.index.client import IndexClient
 from pipl.index.links import links_of
 

@@ -3,7 +3,7 @@
 Two records say a release was made from another, both in the CI database:
 
 - a product's manifest pins the releases it was made from (the catalog's ``provenance``,
-  read from the manifests of the products on the stages, ``pipl.ci.catalog``);
+  read from the manifests of the products on the stages, ``pipl.index.catalog``);
 - a CI job on a release notes the releases it put on an index (``db.record_made``); those
   of another name than the job's release were made from it (a promotion puts the release
   itself elsewhere, which is not something made from it).
@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from packaging.version import InvalidVersion, Version
 
 from pipl import names
-from pipl.ci import catalog, downstream
+from pipl.ci import downstream
+from pipl.index import catalog
 
 
 @dataclass(frozen=True)

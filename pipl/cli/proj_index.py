@@ -253,9 +253,17 @@ def upload(state: AppState, files: tuple[Path, ...], target: str | None, replace
 @click.argument("project_name", metavar="PROJECT")
 @click.argument("version")
 @click.option(
-    "--to", "target", required=True, help="Stage (dev, qa...) or index (USER/NAME) to promote to."
+    "--to",
+    "target",
+    help="Stage (dev, qa...) or index (USER/NAME) to promote to "
+    "(default: the stage after the furthest one holding the release).",
 )
-@click.option("--from", "source", help="Source index (default: the stage just before --to).")
+@click.option(
+    "--from",
+    "source",
+    help="Stage or index (USER/NAME) to take it from (default: the stage just before --to; "
+    "without --to, the furthest stage holding it).",
+)
 @click.option(
     "--with-deps",
     is_flag=True,
@@ -271,7 +279,7 @@ def push(
     state: AppState,
     project_name: str,
     version: str,
-    target: str,
+    target: str | None,
     source: str | None,
     with_deps: bool,
     skip_stage: bool,
@@ -285,32 +293,27 @@ def push(
     too, and removes what it pushed again if one push fails. A release reaches a stage
     from the stage just before it; --skip-stage allows jumping. The target stage's gate
     ([gates.STAGE] in pipl.toml: QA, wheel, processing, approvals) is checked first.
+    Without --to, the release goes one stage further than the furthest stage holding it.
+    The dashboard and the API list what moved at once. The API's promotion
+    (pipl.Client.promote) does the same, with the same errors.
 
     \b
     Examples:
+      pipl proj index push shot-010 0.2.0
       pipl proj index push shot-010 0.2.0 --to qa
       pipl proj index push shot-010 0.2.0 --to qa --with-deps --dry-run
       pipl proj index push shot-010 0.2.0 --from dev --to prod --skip-stage
     """
-    from pipl.index.promote import plan_promotion, promote
+    from pipl.ci.promotion import Asked, promote
 
     project = state.project()
-    # a name without a slash is a stage: an unknown one is named with the stages there are
-    dst = _full_name(state, target) if "/" in target else project.stage_index(target)
-    src = _full_name(state, source) if source else _previous_stage(project.stage_indexes, dst)
-    kwargs: dict[str, Any] = {"source": src, "target": dst, "skip_stage": skip_stage}
+    asked = [Asked(project_name, version, target, source)]
     with state.client() as client:
-        if dry_run:
-            plan = plan_promotion(client, project.name, project_name, version, **kwargs)
-            pushed = []
-        else:
-            from pipl.ci.gates import check_promotion
-
-            check_promotion(project, client, project_name, version, source=src, target=dst)
-            result = promote(
-                client, project.name, project_name, version, with_deps=with_deps, **kwargs
-            )
-            plan, pushed = result.plan, result.pushed
+        [result] = promote(
+            project, client, asked, with_deps=with_deps, skip_stage=skip_stage, dry_run=dry_run
+        )
+    plan, pushed = result.plan, result.pushed
+    src, dst = plan.source, plan.target
     moves = plan.moves if with_deps else [plan.release]
     if as_json:
         emit_json(
@@ -346,13 +349,6 @@ def push(
         refused = plan.refusal(with_deps=with_deps)
         if refused is not None:
             raise refused
-
-
-def _previous_stage(stages: list[str], target: str) -> str:
-    """The stage just before ``target`` (the first stage when there is none)."""
-    if target in stages and stages.index(target) > 0:
-        return stages[stages.index(target) - 1]
-    return stages[0]
 
 
 @index.command()

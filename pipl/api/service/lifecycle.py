@@ -15,8 +15,9 @@ from pipl.api.service.releases import (
     short_stage,
     stage_index,
 )
-from pipl.ci import catalog, lineage
+from pipl.ci import lineage
 from pipl.devpi_yank import YANKED_KEY
+from pipl.index import catalog
 
 
 def yanked_releases(ctx: Context) -> dict[tuple[str, str], list[str]]:

@@ -29,8 +29,9 @@ from pipl.api.service.releases import (
     release_name,
     short_stage,
 )
-from pipl.ci import catalog, lineage
+from pipl.ci import lineage
 from pipl.errors import FrameworkError, NotFound, PiplError, UsageError
+from pipl.index import catalog
 
 
 def _upstream(ctx: Context, product: Product) -> list[Upstream]:

@@ -1,6 +1,6 @@
 """Checked uploads and promotion through the API: the library's own checks
-(``IndexClient.upload_checked``, ``pipl.index.promote``), and the catalog told at once
-what moved."""
+(``IndexClient.upload_checked``; a promotion is carried out by ``pipl.ci.promotion``, as
+for ``pipl proj index push``), and the catalog told at once what moved."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import base64
 import binascii
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipl import names
 from pipl.api.ops import operation
@@ -19,9 +19,14 @@ from pipl.api.releases import (
     Uploaded,
 )
 from pipl.api.service import Context
-from pipl.api.service.releases import index_config, release_name, stage_index, stage_projects
-from pipl.ci import catalog
-from pipl.errors import NotFound, PromotionRefused, UsageError
+from pipl.api.service.releases import stage_index
+from pipl.ci import promotion
+from pipl.ci.promotion import Asked
+from pipl.errors import UsageError
+from pipl.index import catalog
+
+if TYPE_CHECKING:
+    from pipl.index.promote import PromoteResult
 
 
 @operation("releases.upload", "POST", "/upload", "user", "upload release files")
@@ -79,95 +84,36 @@ def _record(ctx: Context, index: str, project: str, version: str, serial: int) -
     )
 
 
-def _endpoints(
-    ctx: Context, project: str, version: str, to: str | None, source: str | None
-) -> tuple[str, str]:
-    stages_ = ctx.project.stage_indexes
-    if to:
-        target = stage_index(ctx, to)
-        if source:
-            return stage_index(ctx, source), target
-        at = stages_.index(target)
-        return stages_[at - 1] if at > 0 else stages_[0], target
-    if source:
-        src = stage_index(ctx, source)
-    else:
-        holders = [
-            i
-            for i in stages_
-            if project in stage_projects(ctx, i) and version in ctx.index.stage_versions(i, project)
-        ]
-        if not holders:
-            raise NotFound(
-                f"no release {project} {version} on the stages of {ctx.project.name}: "
-                "publish it first",
-            )
-        src = holders[-1]
-    target = str(index_config(ctx, src).get("pipl_promote_to") or "")
-    if not target:
-        raise PromotionRefused(
-            f"{project} {version} is on {src}, the last stage: there is no stage to promote it to"
+def _asked(item: Any) -> Asked:
+    if not isinstance(item, dict):
+        raise UsageError("each release to promote is {project, version, to, source}")
+    fields = {key: item.get(key) for key in ("project", "version", "to", "source")}
+    return Asked(fields["project"] or "", fields["version"] or "", fields["to"], fields["source"])
+
+
+def _promote(ctx: Context, asked: list[Asked], with_deps: bool, dry_run: bool) -> list[Promotion]:
+    results = promotion.promote(
+        ctx.project, ctx.index, asked, with_deps=with_deps, dry_run=dry_run, conn=ctx.ci
+    )
+    return [_answer(r, with_deps, dry_run) for r in results]
+
+
+def _answer(result: PromoteResult, with_deps: bool, dry_run: bool) -> Promotion:
+    plan = result.plan
+    copied = {(p.project, p.version): p.copied for p in result.pushed}
+    moves = [
+        Moved(
+            m.project,
+            m.version,
+            m.holder,
+            plan.target,
+            sorted(m.files) if dry_run else copied.get((m.project, m.version), []),
+            m.required_by or None,
         )
-    return src, target
-
-
-def _promotions(ctx: Context, asked: list[Any]) -> list[Any]:
-    from pipl.index.promote import Promotion as Asked
-
-    result = []
-    for item in asked:
-        if not isinstance(item, dict):
-            raise UsageError("each release to promote is {project, version, to, source}")
-        key, version = release_name(str(item.get("project")), str(item.get("version")))
-        source, target = _endpoints(ctx, key, version, item.get("to"), item.get("source"))
-        result.append(Asked(key, version, source, target))
-    return result
-
-
-def _promote(ctx: Context, asked: list[Any], with_deps: bool, dry_run: bool) -> list[Promotion]:
-    from pipl.index.promote import plan_promotion, promote_set
-
-    if dry_run:
-        plans = [
-            plan_promotion(
-                ctx.index, ctx.project.name, a.name, a.version, source=a.source, target=a.target
-            )
-            for a in asked
-        ]
-        pushed: list[list[Any]] = [[] for _ in plans]
-    else:
-        from pipl.ci.gates import check_promotion
-
-        for a in asked:
-            check_promotion(
-                ctx.project, ctx.index, a.name, a.version, source=a.source, target=a.target
-            )
-        results = promote_set(ctx.index, ctx.project.name, asked, with_deps=with_deps)
-        plans = [r.plan for r in results]
-        pushed = [r.pushed for r in results]
-        serial = int(ctx.index.status().get("serial", -1))
-        for plan in plans:
-            for move in plan.moves:
-                _record(ctx, plan.target, move.project, move.version, serial)
-    answers = []
-    for plan, moved in zip(plans, pushed, strict=True):
-        copied = {(p.project, p.version): p.copied for p in moved}
-        moves = [
-            Moved(
-                m.project,
-                m.version,
-                m.holder,
-                plan.target,
-                sorted(m.files) if dry_run else copied.get((m.project, m.version), []),
-                m.required_by or None,
-            )
-            for m in (plan.moves if with_deps else [plan.release])
-        ]
-        missing = [str(m) for m in plan.missing if not (with_deps and m.available)]
-        answers.append(
-            Promotion(plan.project, plan.version, plan.source, plan.target, dry_run, moves, missing)
-        )
-    return answers
+        for m in (plan.moves if with_deps else [plan.release])
+    ]
+    missing = [str(m) for m in plan.missing if not (with_deps and m.available)]
+    return Promotion(plan.project, plan.version, plan.source, plan.target, dry_run, moves, missing)
 
 
 @operation("releases.promote", "POST", "/promote", "owner", "promoting a release")
@@ -183,8 +129,8 @@ def promote(
     """Push a release to stage ``to`` (default: the stage after the furthest one holding it)
     once its requirements are there; ``with_deps`` pushes the missing ones with it, all or
     nothing. The owner's (or root's) right."""
-    asked = _promotions(ctx, [{"project": project, "version": version, "to": to, "source": source}])
-    return _promote(ctx, asked, with_deps, dry_run)[0]
+    asked = Asked(project, version, to, source)
+    return _promote(ctx, [asked], with_deps, dry_run)[0]
 
 
 @operation("releases.promote_set", "POST", "/promote-set", "owner", "promoting releases")
@@ -193,4 +139,4 @@ def promote_set(ctx: Context, releases: list[Any], with_deps: bool = False) -> l
     them, or none when one cannot be (``Client.transaction``)."""
     if not isinstance(releases, list) or not releases:
         raise UsageError("give the releases to promote: a list of {project, version, to}")
-    return _promote(ctx, _promotions(ctx, releases), with_deps, False)
+    return _promote(ctx, [_asked(item) for item in releases], with_deps, False)

@@ -1,6 +1,6 @@
 """Operations on stages and releases (products and promotion have modules of their own).
 
-Listings read the releases catalog (``pipl.ci.catalog``), which the runner keeps equal to
+Listings read the releases catalog (``pipl.index.catalog``), which the runner keeps equal to
 devpi; when no runner keeps it, the first request after a change brings it up to date.
 One release's details are read from devpi itself (a few requests).
 """
@@ -33,8 +33,8 @@ from pipl.api.releases import (
     Stage,
 )
 from pipl.api.service import Context
-from pipl.ci import catalog
 from pipl.errors import NotFound, PiplError, UsageError
+from pipl.index import catalog
 
 _SYNC = threading.Lock()  # one catalog refresh at a time in this process
 MAX_PAGE = 500

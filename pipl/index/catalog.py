@@ -1,5 +1,9 @@
 """The releases catalog: what each stage index holds, kept in the CI database.
 
+It sits with the index client, below the CI runner and the API that both keep and read
+it; it works on a connection to ``ci.sqlite`` its caller opened (the tables are made by
+``pipl.ci.database``).
+
 Listing a stage from devpi means one request per project on it (and one per release for
 its details), too slow for a page with a thousand releases. The runner keeps a copy in
 its database instead, with the reads it makes anyway:
@@ -27,11 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from pipl import names
-from pipl.errors import PiplError
+from pipl.errors import FrameworkError, PiplError
 from pipl.index.client import IndexClient
 from pipl.index.links import Link, links_of
-
-PRODUCT_KEYWORD = "pipl-product"
+from pipl.index.manifest import is_product as is_product  # importable from here too
+from pipl.index.manifest import read_manifest
 
 
 @dataclass(frozen=True)
@@ -85,13 +89,6 @@ def version_key(version: str) -> str:
         phase = "2"
     post = f"{v.post:09d}" if v.post is not None else ""
     return f"{v.epoch:04d}!{release}{phase}{post}"
-
-
-def is_product(data: dict[str, Any]) -> bool:
-    keywords = data.get("keywords") or ""
-    if isinstance(keywords, list):
-        keywords = " ".join(map(str, keywords))
-    return PRODUCT_KEYWORD in str(keywords).replace(",", " ").split()
 
 
 def _files(data: dict[str, Any]) -> list[dict[str, str]]:
@@ -328,8 +325,6 @@ def fill_manifests(conn: sqlite3.Connection, client: IndexClient, limit: int = 2
 
     from packaging.requirements import InvalidRequirement, Requirement
 
-    from pipl.assets.gc import GcRefused, manifest_from_dist
-
     rows = conn.execute(
         "SELECT r.ix, r.project, r.version, r.files FROM releases AS r "
         "LEFT JOIN manifests AS m ON m.ix = r.ix AND m.project = r.project "
@@ -347,9 +342,9 @@ def fill_manifests(conn: sqlite3.Connection, client: IndexClient, limit: int = 2
             try:
                 link = Link(pick["name"], pick["href"], "releasefile", pick["sha256"])
                 local = client.download(link.href, Path(tmp) / link.basename)
-                data = manifest_from_dist(local, where)
+                data = read_manifest(local, where)
                 local.unlink()
-            except (GcRefused, OSError) as exc:
+            except (FrameworkError, OSError) as exc:
                 error = str(exc)
             except PiplError:  # the server answered an error: try again next time
                 continue
