@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from pipl import Client
 from pipl.errors import IndexServerError, NotFound, PromotionRefused
 from pipl.index.client import IndexClient
 from pipl.index.promote import plan_promotion, promote
@@ -116,6 +117,14 @@ def test_a_release_reaches_a_stage_only_from_the_one_before(project, owner, stag
     assert on(owner, prod, "leaper") == ["1.0"] and on(owner, qa, "leaper") == []
     with pytest.raises(PromotionRefused, match="promotes to no index"):
         promote(owner, project.name, "leaper", "1.0", source=prod, target=dev)
+
+    # the API and pipl.Client skip a stage only when asked to, as the CLI does
+    publish("hopper", "1.0")
+    with Client.from_project(project.root) as client:
+        with pytest.raises(PromotionRefused, match=f"{dev} promotes to {qa}, not {prod}"):
+            client.promote("hopper", "1.0", "prod", source="dev")
+        client.promote("hopper", "1.0", "prod", source="dev", skip_stage=True)
+    assert on(owner, prod, "hopper") == ["1.0"] and on(owner, qa, "hopper") == []
 
 
 def test_with_deps_pushes_the_missing_closure_dependencies_first(project, owner, stages, publish):

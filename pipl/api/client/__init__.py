@@ -114,10 +114,12 @@ class Client(Domain):
         source: str | None = None,
         with_deps: bool = False,
         dry_run: bool = False,
+        skip_stage: bool = False,
     ) -> Promotion:
         """Push a release to stage ``to`` (default: the stage after the furthest one
         holding it) once its requirements are there; ``with_deps`` pushes the missing ones
-        with it, all or nothing. The owner's (or root's) right."""
+        with it, all or nothing; ``skip_stage`` lets ``to`` be past the next stage. The
+        owner's (or root's) right."""
         return op.releases_promote(
             self,
             project=project,
@@ -126,6 +128,7 @@ class Client(Domain):
             source=source,
             with_deps=with_deps,
             dry_run=dry_run,
+            skip_stage=skip_stage,
         )
 
     def transaction(self, *, with_deps: bool = False) -> Transaction:

@@ -653,10 +653,12 @@ def releases_promote(
     source: str | None = None,
     with_deps: bool = False,
     dry_run: bool = False,
+    skip_stage: bool = False,
 ) -> Promotion:
     """Push a release to stage ``to`` (default: the stage after the furthest one holding it)
     once its requirements are there; ``with_deps`` pushes the missing ones with it, all or
-    nothing. The owner's (or root's) right."""
+    nothing; ``skip_stage`` lets ``to`` be past the stage after the one holding it. The
+    owner's (or root's) right."""
     answer: Promotion = value_of(
         Promotion,
         client.send(
@@ -668,6 +670,7 @@ def releases_promote(
                 "source": source,
                 "with_deps": with_deps,
                 "dry_run": dry_run,
+                "skip_stage": skip_stage,
             },
         ),
     )

@@ -91,9 +91,17 @@ def _asked(item: Any) -> Asked:
     return Asked(fields["project"] or "", fields["version"] or "", fields["to"], fields["source"])
 
 
-def _promote(ctx: Context, asked: list[Asked], with_deps: bool, dry_run: bool) -> list[Promotion]:
+def _promote(
+    ctx: Context, asked: list[Asked], with_deps: bool, dry_run: bool, skip_stage: bool = False
+) -> list[Promotion]:
     results = promotion.promote(
-        ctx.project, ctx.index, asked, with_deps=with_deps, dry_run=dry_run, conn=ctx.ci
+        ctx.project,
+        ctx.index,
+        asked,
+        with_deps=with_deps,
+        dry_run=dry_run,
+        skip_stage=skip_stage,
+        conn=ctx.ci,
     )
     return [_answer(r, with_deps, dry_run) for r in results]
 
@@ -125,12 +133,14 @@ def promote(
     source: str | None = None,
     with_deps: bool = False,
     dry_run: bool = False,
+    skip_stage: bool = False,
 ) -> Promotion:
     """Push a release to stage ``to`` (default: the stage after the furthest one holding it)
     once its requirements are there; ``with_deps`` pushes the missing ones with it, all or
-    nothing. The owner's (or root's) right."""
+    nothing; ``skip_stage`` lets ``to`` be past the stage after the one holding it. The
+    owner's (or root's) right."""
     asked = Asked(project, version, to, source)
-    return _promote(ctx, [asked], with_deps, dry_run)[0]
+    return _promote(ctx, [asked], with_deps, dry_run, skip_stage)[0]
 
 
 @operation("releases.promote_set", "POST", "/promote-set", "owner", "promoting releases")
