@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 def status(project: Project) -> RunnerStatus:
     """The runner's state, with the dashboard's URL while it runs."""
-    from pipl.web.config import web_url
+    from pipl.web.address import web_url
 
     return runner_status(project, web_url(project))
 

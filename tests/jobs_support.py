@@ -14,7 +14,7 @@ from fakedists import make_dist
 
 from pipl.ci import db, outbox, service
 from pipl.project.project import Project
-from pipl.web.config import web_url
+from pipl.web.address import web_url
 
 SLOW_MODULE = '''\
 """A CI handler that takes its time and says so, line by line."""

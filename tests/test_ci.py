@@ -257,7 +257,7 @@ def test_ci_cli_list_show_logs_retry_cancel(ciproj, tmp_path):
 
 
 def test_ci_user_uploads_only_where_it_must(ciproj, tmp_path):
-    from pipl.ci.users import ci_login
+    from pipl.ci.login import ci_login
     from pipl.errors import AuthError
     from pipl.index.client import IndexClient
 

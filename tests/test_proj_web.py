@@ -11,7 +11,7 @@ from conftest import new_project
 from helpers import fails, run
 
 from pipl import Client
-from pipl.web.config import web_url
+from pipl.web.address import web_url
 
 
 def test_start_serves_the_dashboard_and_the_commands_say_where(tmp_path) -> None:

@@ -13,7 +13,7 @@ from pipl.ci.reviews import load_config as load_review_config
 from pipl.errors import ProjectError
 from pipl.project.config import Gate, PiplToml, QaSettings, SandboxConfig
 from pipl.project.project import Project
-from pipl.web.config import load_web_config
+from pipl.web.address import load_web_config
 
 EVERY_TABLE = """
 [project]

@@ -8,7 +8,7 @@ import pytest
 
 from pipl.errors import ProjectError
 from pipl.project.project import Project
-from pipl.web.config import load_web_config
+from pipl.web.address import load_web_config
 
 
 def _with_web(tmp_path: Path, table: str) -> Project:

@@ -34,9 +34,9 @@ from pipl.ci.config import CiConfig
 from pipl.ci.handlers import CiError, load
 from pipl.ci.intake import IndexCache
 from pipl.ci.job import EXIT_PASSED, EXIT_RETRY, EXIT_WAIT, TOKEN_ENV
+from pipl.ci.login import ci_login
 from pipl.ci.prefork import Prefork
 from pipl.ci.spec import JobSpec
-from pipl.ci.users import ci_login
 from pipl.errors import PiplError
 from pipl.index.client import IndexClient
 from pipl.project.project import Project, ProjectFiles

@@ -420,7 +420,7 @@ def web(state: AppState, no_browser: bool) -> None:
     import webbrowser
 
     from pipl.errors import ServerNotRunning
-    from pipl.web.config import web_url
+    from pipl.web.address import web_url
 
     project = state.project()
     url = web_url(project)

@@ -22,8 +22,8 @@ from pipl.api.limits import LARGEST_BODY
 from pipl.errors import ServerError
 from pipl.fsutil import atomic_write
 from pipl.project.project import Project
+from pipl.web.address import load_web_config, url_file
 from pipl.web.channel import CheckedChannel
-from pipl.web.config import load_web_config, url_file
 
 log = logging.getLogger("pipl.web")
 

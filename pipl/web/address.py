@@ -1,4 +1,5 @@
-"""The ``[web]`` table of ``pipl.toml``: where the dashboard and HTTP API listen.
+"""The dashboard's address: the ``[web]`` table of ``pipl.toml`` (where the dashboard and
+HTTP API listen) and the URL file the running server writes.
 
 ::
 
