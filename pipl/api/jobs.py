@@ -1,4 +1,5 @@
-"""CI jobs: list, get, logs (following a running job), retry, cancel, wait."""
+"""What the API answers about CI jobs (``client.jobs``; carried out by
+``pipl.api.service.jobs``)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """What the API answers about a release's lifecycle (``client.releases.yank`` and
-``derived``; the operations are declared with the other release operations)."""
+``derived``; carried out by ``pipl.api.service.lifecycle``)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """What the API answers about reviews of a release (``client.releases.review`` and
-``reviews``; the operations are declared with the other release operations)."""
+``reviews``; carried out by ``pipl.api.service.reviews``)."""
 
 from __future__ import annotations
 
