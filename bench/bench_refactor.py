@@ -363,13 +363,18 @@ def row(label: str, values: list[float], unit: str, digits: int) -> tuple[str, .
     return (label, *cells, change)
 
 
-def print_rows(title: str, header: list[str], rows: Sequence[tuple[str, ...]]) -> None:
+def print_rows(
+    title: str, header: list[str], rows: Sequence[tuple[str, ...]], *, numbers: bool = True
+) -> None:
+    """A titled table; cells after the first right-aligned when they are ``numbers``."""
     widths = [max(len(r[c]) for r in [tuple(header), *rows]) for c in range(len(header))]
     print(f"\n## {title}")
     for r in [tuple(header), *rows]:
-        first = r[0].ljust(widths[0])
-        rest = "  ".join(cell.rjust(w) for cell, w in zip(r[1:], widths[1:], strict=True))
-        print(f"  {first}  {rest}")
+        cells = [
+            cell.rjust(w) if numbers else cell.ljust(w)
+            for cell, w in zip(r[1:], widths[1:], strict=True)
+        ]
+        print(f"  {r[0].ljust(widths[0])}  {'  '.join(cells)}".rstrip())
 
 
 def commit(tree: Path) -> str:
@@ -387,7 +392,7 @@ def trees_asked() -> dict[str, Path]:
     if not before:
         sys.exit(
             "PIPL_BENCH_BEFORE is not set: give the checkout to compare with, for example "
-            "'git worktree add ../before COMMIT && make -C ../before install', then "
+            "'git worktree add ../before COMMIT && (cd ../before && make install)', then "
             "PIPL_BENCH_BEFORE=../before python bench/run.py refactor"
         )
     trees = {
@@ -483,6 +488,7 @@ def main() -> None:
         "the samples behind the headline figures",
         ["", "sorted"],
         samples(list(trees), starts, loops),
+        numbers=False,
     )
 
 
