@@ -221,14 +221,18 @@ class TreeProject:
         self.tmp.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
         self.run("proj", "create", self.root, "--no-pypi", "--port", str(free_port()), *FAST_ARGON2)
-        self.run("proj", "start", "--detach")
-        self.run("proj", "index", "create-default")
-        self.setup_seconds = time.perf_counter() - t0
-        self.url = str(self.json("proj", "status")["url"]).rstrip("/")
-        self.run(
-            "proj", "index", "create", f"{self.name}/lat", "--bases", f"{self.name}/base",
-            "--handlers", "webhook", "--non-volatile",
-        )  # fmt: skip
+        try:
+            self.run("proj", "start", "--detach")
+            self.run("proj", "index", "create-default")
+            self.setup_seconds = time.perf_counter() - t0
+            self.url = str(self.json("proj", "status")["url"]).rstrip("/")
+            self.run(
+                "proj", "index", "create", f"{self.name}/lat", "--bases", f"{self.name}/base",
+                "--handlers", "webhook", "--non-volatile",
+            )  # fmt: skip
+        except BaseException:  # a server started (the runner may not have): stop it
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
