@@ -7,7 +7,7 @@ and plain HTTP, never by importing pipl, so the same code measures trees whose i
 differ. Figures, for each tree:
 
 - modules and lines (every line, and the non-blank ones) of the ``.py`` files under
-  ``pipl/api``, ``pipl/web`` and ``pipl/ci`` (recursive);
+  ``pipl/api``, ``pipl/web`` and ``pipl/ci`` (recursive), together and floor by floor;
 - CI job start-up: one offline project per tree (``pipl proj create --no-pypi``, its server
   and runner started by ``pipl proj start --detach``, 2 workers) with an index running the
   ``webhook`` handler with no URL (a job that does no work). ``START_N`` wheels are uploaded
@@ -70,10 +70,10 @@ class BenchError(Exception):
 
 
 # -- counting code -------------------------------------------------------------------------
-def count_code(tree: Path) -> tuple[int, int, int]:
-    """Modules, lines and non-blank lines of the ``.py`` files under ``FLOORS``."""
+def count_code(tree: Path, floors: Sequence[str] = FLOORS) -> tuple[int, int, int]:
+    """Modules, lines and non-blank lines of the ``.py`` files under ``floors``."""
     modules = lines = nonblank = 0
-    for floor in FLOORS:
+    for floor in floors:
         for path in sorted((tree / floor).rglob("*.py")):
             text = path.read_text(encoding="utf-8").splitlines()
             modules += 1
@@ -432,6 +432,7 @@ def table(
     starts: dict[str, dict[str, list[float]]],
     loops: dict[str, dict[str, list[float]]],
 ) -> list[tuple[str, ...]]:
+    """The rows of the headline table: code size, job start-up, the CI loop and its jobs."""
     labels = list(trees)
     code = [count_code(trees[label]) for label in labels]
 
@@ -444,6 +445,12 @@ def table(
         row(f"modules in {', '.join(FLOORS)}", [float(c[0]) for c in code], "", 0),
         row("lines (all)", [float(c[1]) for c in code], "", 0),
         row("lines (non-blank)", [float(c[2]) for c in code], "", 0),
+    ]
+    for floor in FLOORS:
+        each = [count_code(trees[label], [floor]) for label in labels]
+        rows.append(row(f"  {floor}: modules", [float(c[0]) for c in each], "", 0))
+        rows.append(row(f"  {floor}: lines", [float(c[1]) for c in each], "", 0))
+    rows += [
         row(
             "job start-up p50: claimed -> exit recorded", p50s(starts, "claim_exit", 1e3), " ms", 0
         ),
