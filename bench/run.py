@@ -30,6 +30,7 @@ BENCHES = {
     "web": "bench.bench_web",
     "web-releases": "bench.bench_web_releases",
     "workers": "bench.bench_workers",
+    "refactor": "bench.bench_refactor",
 }
 
 
