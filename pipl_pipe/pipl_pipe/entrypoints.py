@@ -5,9 +5,10 @@ Every lookup of services, asset types, products, task types and envsets goes thr
 first use and never again in the process, unless ``refresh()`` is called after installing
 something. Entry points are read with importlib.metadata's own parsing
 (``dist.entry_points``). A hand-written ``entry_points.txt`` parser was measured against it
-(``python bench/run.py lookup``, the same index built both ways, 203 distributions): it
-saved 5 to 8 ms of a 54 to 64 ms first scan (8 to 12%), about 0.03 ms per distribution,
-too little to keep a second parser of the format.
+(``python bench/run.py lookup``, the same index built both ways in one run, 203
+distributions): it saved 4.5 ms of a 57 ms first scan (8%; 8 to 12% over four runs),
+about 0.02 ms per distribution, while the first lookups stay near 70 ms (target: under
+100 ms). Too little to keep a second parser of the format.
 """
 
 from __future__ import annotations
