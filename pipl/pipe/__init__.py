@@ -7,6 +7,7 @@ environment itself lives in ``pipl_pipe.segment``.
 
 from __future__ import annotations
 
+from pipl.pipe.execute import SegmentReport
 from pipl.pipe.pipeline import (
     Pipeline,
     installed_pipeline,
@@ -15,7 +16,8 @@ from pipl.pipe.pipeline import (
     store_push,
 )
 from pipl.pipe.plan import DryRun, SegmentPlan, dry_run
-from pipl.pipe.run import RunReport, SegmentReport, prepare, run
+from pipl.pipe.prepared import prepare
+from pipl.pipe.run import RunReport, run
 
 __all__ = [
     "DryRun",

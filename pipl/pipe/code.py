@@ -165,9 +165,9 @@ def _entry_point(
 def _entry_point_elsewhere(
     name: str, candidates: list[str], spec: dict[str, Any], python: str
 ) -> SegmentCode | None:
-    from pipl.pipe.envs import probe_entry_point
+    from pipl.pipe.probe import entry_point
 
-    found = probe_entry_point(python, candidates)
+    found = entry_point(python, candidates)
     if found is None:
         return None
     meta = dict(spec)

@@ -121,35 +121,3 @@ def _make(uv: Uv, target: Path, lock: str, index_url: str, name: str) -> None:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-
-
-PROBE = """
-import importlib.metadata as md, importlib.util, json, sys
-names = sys.argv[1:]
-eps = {ep.name: ep for ep in md.entry_points(group="pipl_pipe.segment")}
-for name in names:
-    ep = eps.get(name)
-    if ep is None:
-        continue
-    module = ep.value.partition(":")[0].strip()
-    spec = importlib.util.find_spec(module)
-    origin = spec.origin if spec else ""
-    source = open(origin).read() if origin and origin.endswith(".py") else ""
-    mod = __import__(module, fromlist=["_"])
-    print(json.dumps({"name": name, "value": ep.value, "dist": ep.dist.name,
-                      "version": ep.dist.version, "origin": origin or "", "source": source,
-                      "multiplex": getattr(mod, "MULTIPLEX", None)}))
-    break
-"""
-
-
-def probe_entry_point(python: str, candidates: list[str]) -> dict[str, Any] | None:
-    """The first ``pipl_pipe.segment`` entry point among ``candidates`` in the
-    environment of ``python``, with its module's source."""
-    import json
-
-    from pipl.runner import Runner
-
-    done = Runner().run([python, "-c", PROBE, *candidates])
-    lines = done.stdout.strip().splitlines()
-    return json.loads(lines[-1]) if lines else None

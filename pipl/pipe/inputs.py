@@ -19,19 +19,15 @@ lock in the keys leaves the input packls out (``input_names``).
 from __future__ import annotations
 
 import fnmatch
-import importlib.metadata as md
-import json
 import os
-import subprocess
 import sys
-from pathlib import Path
 from typing import Any
+
+from pipl_pipe.segment.probe import installed as listed
 
 from pipl.errors import PipelineError
 from pipl.names import normalize_dist
-
-MANIFEST = "pipl_manifest.json"  # a product's manifest, beside its module
-PRODUCT_GROUP = "pipl_pipe.product"
+from pipl.pipe import probe
 
 
 def declared(segments: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
@@ -63,70 +59,12 @@ def installed(python: str) -> list[dict[str, str]]:
     # not resolved: a virtualenv's python links to the interpreter it was made from
     if not python or os.path.abspath(python) == os.path.abspath(sys.executable):
         return installed_at([])
-    done = subprocess.run(
-        [python, "-c", _PROBE],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise PipelineError(f"cannot list the packls installed for the pipeline: {last}")
-    dists: list[dict[str, str]] = json.loads(done.stdout)
-    return dists
+    return probe.installed(python)  # another environment's interpreter answers
 
 
 def installed_at(path: list[str]) -> list[dict[str, str]]:
     """``installed`` for the distributions in the folders ``path`` (empty: ``sys.path``)."""
-    found = []
-    for dist in md.distributions(path=path) if path else md.distributions():
-        name = dist.metadata["Name"] or ""
-        if not name:
-            continue
-        kind = ""
-        for ep in dist.entry_points:
-            if ep.group == PRODUCT_GROUP:
-                module = ep.value.partition(":")[0].strip().replace(".", "/")
-                kind = _product_type(Path(str(dist.locate_file(module))) / MANIFEST)
-                break
-        found.append({"packl": normalize_dist(name), "version": dist.version, "type": kind})
-    return found
-
-
-def _product_type(manifest: Path) -> str:
-    try:
-        data = json.loads(manifest.read_text())
-    except (OSError, ValueError):
-        return ""
-    kind = data.get("type") if isinstance(data, dict) else None
-    return kind if isinstance(kind, str) else ""
-
-
-# the same listing, run by another environment's interpreter (it has no pipl)
-_PROBE = f"""
-import importlib.metadata as md, json, re
-from pathlib import Path
-out = []
-for dist in md.distributions():
-    name = dist.metadata["Name"] or ""
-    if not name:
-        continue
-    kind = ""
-    for ep in dist.entry_points:
-        if ep.group == {PRODUCT_GROUP!r}:
-            module = ep.value.partition(":")[0].strip().replace(".", "/")
-            try:
-                kind = json.loads(
-                    (Path(str(dist.locate_file(module))) / {MANIFEST!r}).read_text()
-                ).get("type") or ""
-            except (OSError, ValueError, AttributeError):
-                kind = ""
-            break
-    out.append({{"packl": re.sub(r"[-_.]+", "-", name).lower(), "version": dist.version,
-                "type": kind if isinstance(kind, str) else ""}})
-print(json.dumps(out))
-"""
+    return listed(path)
 
 
 def matching(spec: dict[str, str], dists: list[dict[str, str]]) -> list[dict[str, str]]:

@@ -13,7 +13,7 @@ from pipl.pipe.graph import Dag, to_dot, topological
 from pipl.pipe.multiplex import parse_multiplex
 from pipl.pipe.parse import parse
 from pipl.pipe.pipeline import Pipeline
-from pipl.pipe.run import prepare
+from pipl.pipe.prepared import prepare
 from pipl.pipe.store import walk_segments
 from pipl.runner import Runner
 

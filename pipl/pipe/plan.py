@@ -31,7 +31,7 @@ from pipl.pipe.store import finished_on_disk
 
 if TYPE_CHECKING:
     from pipl.pipe.pipeline import Pipeline
-    from pipl.pipe.run import Prepared
+    from pipl.pipe.prepared import Prepared
 
 
 @dataclass(frozen=True)
@@ -269,7 +269,7 @@ def dry_run(
 ) -> DryRun:
     """What ``run`` with the same options would do, without computing or writing
     anything: instances per segment, reused, to run, and why."""
-    from pipl.pipe.run import prepare
+    from pipl.pipe.prepared import prepare
 
     segments = prepare(pipeline, make_envs=False)
     selection = select(

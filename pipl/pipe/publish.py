@@ -32,7 +32,7 @@ from pipl.errors import PipelineError
 from pipl.pipe.db import open_db
 from pipl.pipe.inputs import packl_inputs
 from pipl.pipe.pipeline import Pipeline
-from pipl.pipe.run import Prepared, prepare
+from pipl.pipe.prepared import Prepared, prepare
 
 if TYPE_CHECKING:
     from pipl_pipe.assets.objects import AssetStore
