@@ -67,15 +67,22 @@ class Context:
     @classmethod
     def local(cls, root: Path) -> Context:
         """The project at ``root`` as this machine's user sees it: the user of 'pipl proj
-        login', else the owner when the project's secrets are readable, else anonymous."""
-        from pipl.index.session import connect
+        login', else the owner when the project's secrets are readable, else anonymous.
+        While its server is not running, the same user is found from the files alone, so
+        what needs only the project's files (its CI jobs and their logs) still works."""
+        from pipl.errors import ServerNotRunning
+        from pipl.index.session import connect, offline_user
         from pipl.project.project import find_project
 
         project = find_project(root)
         try:
-            client = connect(project, "user")
-        except AuthError:
-            client = connect(project, "anonymous")
+            try:
+                client = connect(project, "user")
+            except AuthError:
+                client = connect(project, "anonymous")
+        except ServerNotRunning:
+            user, token = offline_user(project)
+            return cls(project, Caller(user, token))
         return cls(project, Caller(client.user, client.token), client)
 
     @property
