@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -22,7 +21,6 @@ from pipl.cli.state import AppState, pass_state
 from pipl.text import shorten
 
 if TYPE_CHECKING:
-    from pipl.api import Client
     from pipl.api.jobs import Job
 
 T = TypeVar("T")
@@ -39,15 +37,6 @@ def _when(ts: float | None) -> str | None:
 
 def _secs(value: float | None) -> str | None:
     return f"{value:.1f}s" if value is not None else None
-
-
-@contextmanager
-def _client(state: AppState) -> Iterator[Client]:
-    """The project's API, in this process, as this machine's user."""
-    from pipl.api import Client
-
-    with Client.from_project(state.project().root) as client:
-        yield client
 
 
 def _on_job(job_id: int, call: Callable[[int], T]) -> T:
@@ -114,7 +103,7 @@ def list_jobs(
     Example:
       pipl ci list --state failed
     """
-    with _client(state) as client:
+    with state.api() as client:
         newest = client.jobs.list(job_state, packl=name, index=index, handler=handler, limit=limit)
     jobs = newest[::-1]
     if as_json:
@@ -158,7 +147,7 @@ def show(state: AppState, job_id: int, as_json: bool) -> None:
     from pipl.ci.runner import log_path
 
     project = state.project()
-    with _client(state) as client:
+    with state.api() as client:
         job = _on_job(job_id, client.jobs.get)
     if as_json:
         emit_json("ci-job", {**_job_json(job), "log": str(log_path(project, job.id))})
@@ -190,7 +179,7 @@ def logs(state: AppState, job_id: int, follow: bool) -> None:
     """
     status_shown = False  # a status line on stderr, to clear before more of the log
     tail = ""  # the end of what was printed: the final line does not repeat it
-    with _client(state) as client:
+    with state.api() as client:
         job = _on_job(job_id, client.jobs.get)
         offset = 0
         while True:
@@ -243,7 +232,7 @@ def retry(state: AppState, job_id: int) -> None:
     Example:
       pipl ci retry 12
     """
-    with _client(state) as client:
+    with state.api() as client:
         job = _on_job(job_id, client.jobs.retry)
     click.echo(f"Job {job.id} ({job.handler} {job.project} {job.version}) queued again.")
 
@@ -258,7 +247,7 @@ def cancel(state: AppState, job_id: int) -> None:
     Example:
       pipl ci cancel 12
     """
-    with _client(state) as client:
+    with state.api() as client:
         job = _on_job(job_id, client.jobs.cancel)
     click.echo(f"Job {job.id} ({job.handler} {job.project} {job.version}) cancelled.")
 
@@ -337,7 +326,7 @@ def wait(state: AppState, packl: str | None, version: str | None, timeout: float
 
 
 def _wait_release(state: AppState, packl: str, version: str, timeout: float) -> None:
-    with _client(state) as client:
+    with state.api() as client:
         seen = client.wait(packl, version, timeout=timeout)
     if seen.jobs:
         table(

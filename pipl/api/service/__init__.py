@@ -81,8 +81,7 @@ class Context:
             except AuthError:
                 client = connect(project, "anonymous")
         except ServerNotRunning:
-            user, token = offline_user(project)
-            return cls(project, Caller(user, token))
+            return cls(project, Caller(offline_user(project)))
         return cls(project, Caller(client.user, client.token), client)
 
     @property
