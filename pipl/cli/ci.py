@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
@@ -48,10 +48,6 @@ def _on_job(job_id: int, call: Callable[[int], T]) -> T:
         return call(job_id)
     except NotFound as exc:
         raise UsageError(exc.message) from None
-
-
-def _job_json(job: Job) -> dict[str, Any]:
-    return asdict(job)
 
 
 @ci.command()
@@ -107,7 +103,7 @@ def list_jobs(
         newest = client.jobs.list(job_state, packl=name, index=index, handler=handler, limit=limit)
     jobs = newest[::-1]
     if as_json:
-        emit_json("ci-jobs", [_job_json(j) for j in jobs])
+        emit_json("ci-jobs", [asdict(j) for j in jobs])
         return
     if not jobs:
         if job_state or name or index or handler:
@@ -150,7 +146,7 @@ def show(state: AppState, job_id: int, as_json: bool) -> None:
     with state.api() as client:
         job = _on_job(job_id, client.jobs.get)
     if as_json:
-        emit_json("ci-job", {**_job_json(job), "log": str(log_path(project, job.id))})
+        emit_json("ci-job", {**asdict(job), "log": str(log_path(project, job.id))})
         return
     click.echo(f"job:      {job.id} ({job.handler})")
     click.echo(f"release:  {job.project} {job.version} on {job.index}")

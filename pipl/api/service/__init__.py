@@ -5,7 +5,8 @@ modules, declared with ``pipl.api.ops.operation``. ``dispatch`` checks the calle
 first:
 ``read`` operations go to devpi as the caller (so devpi's own read rules apply),
 ``user`` needs a logged-in user and ``owner`` the project's owner or root. The HTTP API
-and the local client both call ``dispatch``; the CLI calls the same functions.
+and the local client both call ``dispatch``; the CLI's commands that overlap an operation
+go through the local client (``pipl.cli.state.AppState.api``).
 """
 
 from __future__ import annotations
