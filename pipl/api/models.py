@@ -27,8 +27,8 @@ def build(cls: type[T], data: Any) -> T:
 
 @functools.cache
 def _fields(cls: type) -> dict[str, Any]:
-    """The fields of dataclass ``cls`` and their types, worked out once per class (the
-    annotations are text to evaluate: the most of the time a long list would take)."""
+    """The fields of dataclass ``cls`` and their types, worked out once per class:
+    evaluating the annotations (text) took most of the time of building a long list."""
     hints = typing.get_type_hints(cls)
     return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
 
