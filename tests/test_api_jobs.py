@@ -15,9 +15,10 @@ from helpers import fails, make_wheel, run
 from jobs_support import insert_job, live_runner, wait_for
 
 from pipl import Client, PiplError
-from pipl.errors import AuthError, NotFound, UsageError
+from pipl.errors import AuthError, NotFound, ServerNotRunning, UsageError
 from pipl.index.session import connect
 from pipl.project.project import Project
+from tests.conftest import new_project
 
 VISITOR = ("jobs-visitor", "visitor-pw-2")
 
@@ -174,6 +175,45 @@ def test_retry_and_cancel_are_for_the_owner(
         "forever-pkg 1.0: 1 CI job(s) did not pass",
         f"pipl ci logs {job.id}",
     )
+
+
+def test_the_cli_refuses_retry_to_others_as_the_api_does(
+    ciproj: Project, live: str, visitor_token: str
+) -> None:
+    """``pipl ci`` carries out the API's operations as this machine's user: logged in as
+    the visitor, a retry is refused as over HTTP; the owner's cancel of an ended job says
+    why it cannot be done."""
+    job_id = insert_job(ciproj, ciproj.stage_index(), "cli-refused", "1.0", "qa", "failed")
+    login = ["proj", "login", VISITOR[0], "--password-stdin"]
+    assert run(login, input=VISITOR[1] + "\n", project=ciproj.root).exit_code == 0
+    try:
+        fails(
+            run(["ci", "retry", str(job_id)], project=ciproj.root),
+            5,  # Forbidden
+            "retry a CI job is for the owner of project 'cip'",
+            f"not {VISITOR[0]!r}",
+        )
+        shown = run(["ci", "show", str(job_id)], project=ciproj.root)
+        assert shown.exit_code == 0 and "state:    failed (attempt" in shown.output
+    finally:
+        assert run(["proj", "logout"], project=ciproj.root).exit_code == 0
+    fails(run(["ci", "cancel", str(job_id)], project=ciproj.root), 2, "failed already")
+    fails(run(["ci", "logs", "99999999"], project=ciproj.root), 2, "no CI job 99999999")
+
+
+def test_the_owner_reaches_the_jobs_while_the_server_is_stopped(tmp_path) -> None:
+    """On this machine the owner (the project's secrets are readable) sees the CI jobs
+    without the server; what needs the server says to start it."""
+    project = new_project(tmp_path / "stopped")
+    insert_job(project, project.stage_index(), "offline-pkg", "1.0", "qa", "passed")
+    with Client.from_project(project.root) as client:
+        assert client.whoami().user == project.owner
+        assert [j.project for j in client.jobs.list()] == ["offline-pkg"]
+        assert client.health().server_running is False
+        with pytest.raises(ServerNotRunning, match="pipl proj start"):
+            client.releases.stages()
+    listed = run(["ci", "list"], project=project.root)
+    assert listed.exit_code == 0 and "offline-pkg" in listed.output
 
 
 def test_wait_follows_promotions_and_products(ciproj: Project, live: str, tmp_path) -> None:

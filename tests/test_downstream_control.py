@@ -5,6 +5,7 @@ server, the project's runner in the background)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from pipl.api.jobs import Job, Triggered
 from pipl.errors import AuthError
 from pipl.index.session import connect
 from pipl.project.project import Project
+from tests.helpers import fails, run
 
 WAIT = 300.0
 
@@ -104,6 +106,26 @@ def test_pausing_is_for_the_owner(ciproj: Project, web: str, uploader: str) -> N
         anonymous.login(uploader, PASSWORD)
         with pytest.raises(AuthError, match="is for the owner"):
             anonymous.flow.pause("qa")
+
+
+def test_the_owner_pauses_and_resumes_the_flow_from_the_cli(ciproj: Project) -> None:
+    """``pipl proj index flow`` goes through the same operations as ``client.flow``."""
+    qa = ciproj.stage_index("qa")
+    paused = run(["proj", "index", "flow", "pause", "qa"], project=ciproj.root)
+    try:
+        assert paused.exit_code == 0, paused.output
+        assert paused.output.startswith(f"qa ({qa}): paused since "), paused.output
+        assert paused.output.rstrip().endswith(f"by {ciproj.owner}"), paused.output
+        shown = run(["proj", "index", "flow", "status", "--json"], project=ciproj.root)
+        stages = {s["stage"]: s for s in json.loads(shown.output)["data"]}
+        assert stages["qa"]["paused"] and stages["qa"]["by"] == ciproj.owner
+        with Client.from_project(ciproj.root) as client:
+            assert [f.paused for f in client.flow.status() if f.stage == "qa"] == [True]
+    finally:
+        resumed = run(["proj", "index", "flow", "resume", "qa"], project=ciproj.root)
+    assert resumed.exit_code == 0, resumed.output
+    assert resumed.output.startswith(f"qa ({qa}): flows"), resumed.output
+    fails(run(["proj", "index", "flow", "pause", "nowhere"], project=ciproj.root), 5, "no stage")
 
 
 def test_wait_follows_the_reprocessings_to_the_last_product(

@@ -48,3 +48,22 @@ def test_imports_point_down_the_layers():
         [lint, "--no-cache"], cwd=root, capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stdout[-3000:]
+
+
+def test_a_jobs_command_imports_the_jobs_operations_alone(tmp_path):
+    """``pipl ci list`` goes through the API's ``jobs.list`` without importing the other
+    domains of the API (the pipelines' bring the pipeline engine)."""
+    from tests.conftest import new_project
+
+    project = new_project(tmp_path / "light")
+    code = (
+        "from pipl.cli import cli\n"
+        f"try:\n    cli(['--project', {str(project.root)!r}, 'ci', 'list'])\n"
+        "except SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "import sys\nprint(' '.join(sorted(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    loaded = set(done.stdout.split())
+    assert "pipl.api.service.jobs" in loaded
+    assert not {"pipl.pipe", "pipl.api.service.pipelines"} & loaded

@@ -8,6 +8,7 @@ keeps working against a newer server. ``to_json`` is the other way, used by the 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from typing import Any, TypeVar
@@ -19,10 +20,17 @@ def build(cls: type[T], data: Any) -> T:
     """``cls`` (a dataclass) from the JSON object ``data``."""
     if not isinstance(data, dict):
         raise TypeError(f"{cls.__name__} expects a JSON object, not {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    kwargs = {key: value_of(hints[key], value) for key, value in data.items() if key in known}
+    hints = _fields(cls)  # type: ignore[arg-type]  # a class is hashable, type[T] too
+    kwargs = {key: value_of(hints[key], value) for key, value in data.items() if key in hints}
     return cls(**kwargs)
+
+
+@functools.cache
+def _fields(cls: type) -> dict[str, Any]:
+    """The fields of dataclass ``cls`` and their types, worked out once per class:
+    evaluating the annotations (text) took most of the time of building a long list."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
 
 
 def build_list(cls: type[T], data: Any) -> list[T]:

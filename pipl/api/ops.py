@@ -158,6 +158,15 @@ def table() -> dict[str, Op]:
 
 
 def get(name: str) -> Op | None:
+    """Operation ``name``. Until the table is built, ``DOMAIN.x`` is looked for in
+    ``pipl.api.service.DOMAIN`` alone: a command of the CLI then imports the domain it
+    uses, not all of them (those of the pipelines bring the pipeline engine)."""
+    if not _ordered:
+        domain = name.split(".", 1)[0]
+        if domain in DOMAINS:
+            importlib.import_module(f"pipl.api.service.{domain}")
+        if name in OPS:
+            return OPS[name]
     return table().get(name)
 
 

@@ -1,11 +1,18 @@
-"""``pipl ci``: the CI runner and its jobs."""
+"""``pipl ci``: the CI runner and its jobs.
+
+The jobs' commands (list, show, logs, retry, cancel) call the API's operations
+(``jobs.*``) in this process, as this machine's user (``Client.from_project``): the same
+checks and answers as over HTTP. The runner itself and ``ci wait``'s progress over all
+jobs work on the CI database."""
 
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import asdict
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
@@ -14,7 +21,9 @@ from pipl.cli.state import AppState, pass_state
 from pipl.text import shorten
 
 if TYPE_CHECKING:
-    from pipl.ci.db import Job
+    from pipl.api.jobs import Job
+
+T = TypeVar("T")
 
 
 @click.group()
@@ -28,6 +37,17 @@ def _when(ts: float | None) -> str | None:
 
 def _secs(value: float | None) -> str | None:
     return f"{value:.1f}s" if value is not None else None
+
+
+def _on_job(job_id: int, call: Callable[[int], T]) -> T:
+    """``call(job_id)``; a job id the API does not find (or does not show this user) is a
+    usage error here, as a mistyped argument is."""
+    from pipl.errors import NotFound, UsageError
+
+    try:
+        return call(job_id)
+    except NotFound as exc:
+        raise UsageError(exc.message) from None
 
 
 @ci.command()
@@ -58,7 +78,9 @@ def run(state: AppState, until_idle: bool) -> None:
 @click.option("--packl", "name", help="Only jobs of this project (distribution) name.")
 @click.option("--index", help="Only jobs on this index (USER/NAME, or a stage's name).")
 @click.option("--handler", help="Only jobs of this handler (qa, wheel, promote...).")
-@click.option("--limit", type=int, default=50, show_default=True, help="Newest jobs shown.")
+@click.option(
+    "--limit", type=int, default=50, show_default=True, help="Newest jobs shown (1 to 500)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
 def list_jobs(
@@ -70,32 +92,18 @@ def list_jobs(
     limit: int,
     as_json: bool,
 ) -> None:
-    """List CI jobs, oldest first.
+    """List the newest CI jobs, oldest first: those of the indexes you may read (the
+    owner sees all, also while the server is stopped).
 
     \b
     Example:
       pipl ci list --state failed
     """
-    from pipl.ci import db
-    from pipl.names import check_index, check_simple, normalize_dist
-
-    project = state.project()
-    if index and "/" not in index:
-        index = f"{project.owner}/{check_simple(index, 'stage')}"
-    conn = db.open_db(project.root)
-    try:
-        jobs = db.list_jobs(
-            conn,
-            state=job_state,
-            project=normalize_dist(name) if name else None,
-            index=check_index(index) if index else None,
-            handler=check_simple(handler, "handler") if handler else None,
-            limit=limit,
-        )
-    finally:
-        conn.close()
+    with state.api() as client:
+        newest = client.jobs.list(job_state, packl=name, index=index, handler=handler, limit=limit)
+    jobs = newest[::-1]
     if as_json:
-        emit_json("ci-jobs", [j.to_dict() for j in jobs])
+        emit_json("ci-jobs", [asdict(j) for j in jobs])
         return
     if not jobs:
         if job_state or name or index or handler:
@@ -132,17 +140,13 @@ def show(state: AppState, job_id: int, as_json: bool) -> None:
     Example:
       pipl ci show 12
     """
-    from pipl.ci import db
     from pipl.ci.runner import log_path
 
     project = state.project()
-    conn = db.open_db(project.root)
-    try:
-        job = db.get_job(conn, job_id)
-    finally:
-        conn.close()
+    with state.api() as client:
+        job = _on_job(job_id, client.jobs.get)
     if as_json:
-        emit_json("ci-job", {**job.to_dict(), "log": str(log_path(project, job.id))})
+        emit_json("ci-job", {**asdict(job), "log": str(log_path(project, job.id))})
         return
     click.echo(f"job:      {job.id} ({job.handler})")
     click.echo(f"release:  {job.project} {job.version} on {job.index}")
@@ -169,20 +173,13 @@ def logs(state: AppState, job_id: int, follow: bool) -> None:
     Example:
       pipl ci logs 12 -f
     """
-    from pipl.ci import db
-    from pipl.ci.follow import read_log
-    from pipl.ci.runner import log_path
-
-    project = state.project()
-    conn = db.open_db(project.root)
-    path = log_path(project, job_id)
     status_shown = False  # a status line on stderr, to clear before more of the log
     tail = ""  # the end of what was printed: the final line does not repeat it
-    try:
-        job = db.get_job(conn, job_id)
+    with state.api() as client:
+        job = _on_job(job_id, client.jobs.get)
         offset = 0
         while True:
-            part = read_log(conn, path, job_id, offset)
+            part = client.jobs.log(job_id, offset)
             if part.text:
                 if status_shown:
                     click.echo("\r\x1b[K", nl=False, err=True)
@@ -197,16 +194,15 @@ def logs(state: AppState, job_id: int, follow: bool) -> None:
             if not follow:
                 break
             if sys.stderr.isatty():
-                job = db.get_job(conn, job_id)
+                job = client.jobs.get(job_id)
                 status = (
                     f"[job {job.id} {job.handler}: {job.state}, {_secs(job.seconds) or '0.0s'}]"
                 )
                 click.echo(f"\r\x1b[K{status}", nl=False, err=True)
                 status_shown = True
             time.sleep(0.3)
-        job = db.get_job(conn, job_id)
-    finally:
-        conn.close()
+        if follow:
+            job = client.jobs.get(job_id)
     if follow:
         if status_shown:
             click.echo("\r\x1b[K", nl=False, err=True)
@@ -232,13 +228,8 @@ def retry(state: AppState, job_id: int) -> None:
     Example:
       pipl ci retry 12
     """
-    from pipl.ci import db
-
-    conn = db.open_db(state.project().root)
-    try:
-        job = db.retry(conn, job_id)
-    finally:
-        conn.close()
+    with state.api() as client:
+        job = _on_job(job_id, client.jobs.retry)
     click.echo(f"Job {job.id} ({job.handler} {job.project} {job.version}) queued again.")
 
 
@@ -252,13 +243,8 @@ def cancel(state: AppState, job_id: int) -> None:
     Example:
       pipl ci cancel 12
     """
-    from pipl.ci import db
-
-    conn = db.open_db(state.project().root)
-    try:
-        job = db.cancel(conn, job_id)
-    finally:
-        conn.close()
+    with state.api() as client:
+        job = _on_job(job_id, client.jobs.cancel)
     click.echo(f"Job {job.id} ({job.handler} {job.project} {job.version}) cancelled.")
 
 
@@ -295,6 +281,9 @@ def wait(state: AppState, packl: str | None, version: str | None, timeout: float
             raise CiError("the CI runner is not running: start it with 'pipl proj start'")
         _wait_release(state, packl, version, timeout)
         return
+    # Waiting for all jobs stays on the CI database: its progress lines need the jobs as
+    # they end, in the order they end (no operation answers that), and no access check is
+    # lost: it shows what the runner does, which 'pipl proj status' shows too.
     conn = db.open_db(project.root)
     deadline = time.monotonic() + timeout
     quiet_since: float | None = None
@@ -333,9 +322,7 @@ def wait(state: AppState, packl: str | None, version: str | None, timeout: float
 
 
 def _wait_release(state: AppState, packl: str, version: str, timeout: float) -> None:
-    from pipl.api import Client
-
-    with Client.from_project(state.project().root) as client:
+    with state.api() as client:
         seen = client.wait(packl, version, timeout=timeout)
     if seen.jobs:
         table(

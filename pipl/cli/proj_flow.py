@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 import click
 
 from pipl.cli.output import emit_json, table
-from pipl.cli.proj_lifecycle import _call
 from pipl.cli.state import AppState, pass_state
 
 if TYPE_CHECKING:
@@ -46,7 +45,8 @@ def flow_status(state: AppState, as_json: bool) -> None:
       pipl proj index flow status
       pipl proj index flow status --json
     """
-    found = _call(state, "flow.status")
+    with state.api() as api:
+        found = api.flow.status()
     if as_json:
         emit_json("flow", [f.__dict__ for f in found])
         return
@@ -78,7 +78,9 @@ def flow_pause(state: AppState, stage: str) -> None:
     Example:
       pipl proj index flow pause qa
     """
-    click.echo(_line(_call(state, "flow.change", stage=stage, paused=True)))
+    with state.api() as api:
+        found = api.flow.pause(stage)
+    click.echo(_line(found))
 
 
 @flow_group.command("resume")
@@ -94,7 +96,8 @@ def flow_resume(state: AppState, stage: str) -> None:
     Example:
       pipl proj index flow resume qa
     """
-    found = _call(state, "flow.change", stage=stage, paused=False)
+    with state.api() as api:
+        found = api.flow.resume(stage)
     click.echo(_line(found))
     if found.queued:
         click.echo(f"queued: re-processing job(s) {', '.join(str(j) for j in found.queued)}")

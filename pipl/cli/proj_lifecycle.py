@@ -1,23 +1,13 @@
-"""``pipl proj index yank`` and ``derived``: a release's lifecycle on the stages, through
-the API's own operations (``releases.yank``, ``releases.derived``) carried out as this
-machine's user."""
+"""``pipl proj index yank``, ``derived`` and ``names``: a release's lifecycle on the
+stages, through the API's own operations (``releases.yank``, ``releases.derived``,
+``releases.names``, ``releases.names_change``) carried out as this machine's user."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import click
 
 from pipl.cli.output import emit_json, table
 from pipl.cli.state import AppState, pass_state
-
-
-def _call(state: AppState, name: str, **params: Any) -> Any:
-    from pipl.api import service
-    from pipl.cli.proj_review import _context
-
-    with _context(state) as ctx:
-        return service.dispatch(ctx, name, params)
 
 
 @click.command()
@@ -48,15 +38,8 @@ def yank(
       pipl proj index yank shot-010 0.2.0 --stage qa --reason "wrong frame range"
       pipl proj index yank shot-010 0.2.0 --stage qa --undo
     """
-    found = _call(
-        state,
-        "releases.yank",
-        stage=stage,
-        project=project_name,
-        version=version,
-        yanked=not undo,
-        reason=reason,
-    )
+    with state.api() as api:
+        found = api.releases.yank(stage, project_name, version, yanked=not undo, reason=reason)
     if as_json:
         emit_json("yank", found.__dict__)
         return
@@ -81,7 +64,8 @@ def derived(state: AppState, project_name: str, version: str, as_json: bool) -> 
       pipl proj index derived shot-010 0.2.0
       pipl proj index derived shot-010 0.2.0 --json
     """
-    found = _call(state, "releases.derived", project=project_name, version=version)
+    with state.api() as api:
+        found = api.releases.derived(project_name, version)
     if as_json:
         emit_json("derived", [d.__dict__ for d in found])
         return
@@ -133,7 +117,8 @@ def names_list(state: AppState, as_json: bool) -> None:
       pipl proj index names list
       pipl proj index names list --json
     """
-    found = _call(state, "releases.names")
+    with state.api() as api:
+        found = api.releases.names()
     if as_json:
         emit_json("allowed-names", found.__dict__)
         return
@@ -142,7 +127,8 @@ def names_list(state: AppState, as_json: bool) -> None:
 
 
 def _change_name(state: AppState, name: str, *, allowed: bool) -> None:
-    found = _call(state, "releases.names_change", project=name, allowed=allowed)
+    with state.api() as api:
+        found = api.releases.change_names(name, allowed=allowed)
     word = "allowed" if allowed else "no longer allowed"
     click.echo(f"{name} is {word} past {found.index}")
     if found.retried:

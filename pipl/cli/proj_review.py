@@ -4,41 +4,12 @@ carried out as this machine's user."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
 
 import click
 
 from pipl.cli.output import emit_json, table
 from pipl.cli.state import AppState, pass_state
-
-
-@contextmanager
-def _context(state: AppState) -> Iterator[Any]:
-    """The API's context for the user of 'pipl proj login' (else the owner, when the
-    project's secrets are readable; else anonymous)."""
-    from pipl.api.service import Caller, Context
-    from pipl.errors import AuthError
-
-    project = state.project()
-    try:
-        client = state.client("user")
-    except AuthError:
-        client = state.client("anonymous")
-    ctx = Context(project, Caller(client.user, client.token), client)
-    try:
-        yield ctx
-    finally:
-        ctx.close()
-
-
-def _call(state: AppState, name: str, **params: Any) -> Any:
-    from pipl.api import service
-
-    with _context(state) as ctx:
-        return service.dispatch(ctx, name, params)
 
 
 def _when(at: float) -> str:
@@ -77,15 +48,8 @@ def review(
     """
     from pipl.api.models import to_json
 
-    done = _call(
-        state,
-        "releases.review",
-        stage=stage,
-        project=project_name,
-        version=version,
-        decision=decision,
-        comment=comment,
-    )
+    with state.api() as api:
+        done = api.releases.review(stage, project_name, version, decision, comment=comment)
     if as_json:
         emit_json("review", to_json(done))
         return
@@ -112,7 +76,8 @@ def reviews(state: AppState, project_name: str, version: str, stage: str, as_jso
     """
     from pipl.api.models import to_json
 
-    found = _call(state, "releases.reviews", stage=stage, project=project_name, version=version)
+    with state.api() as api:
+        found = api.releases.reviews(stage, project_name, version)
     if as_json:
         emit_json("reviews", to_json(found))
         return

@@ -1,4 +1,11 @@
-"""``pipl proj user``: the project server's users (an administrator's task)."""
+"""``pipl proj user``: the project server's users (an administrator's task).
+
+These commands apply the rules of ``pipl.index.users`` with devpi's root login, as the
+API's ``users.*`` operations do, but not through them: ``list`` is for anyone (devpi
+shows its users to anyone; the API's ``users.list`` is the owner's), ``set`` has no
+operation (a new password of root or the owner is written to the project's secrets on
+this machine), and ``add`` and ``remove`` tell a user without root's login how to act
+as root ('pipl proj login root'), where the API's owner check can only refuse."""
 
 from __future__ import annotations
 

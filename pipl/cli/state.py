@@ -13,6 +13,7 @@ from pipl_pipe.errors import PipeError
 from pipl.errors import FrameworkError, PiplError
 
 if TYPE_CHECKING:
+    from pipl.api import Client
     from pipl.index.client import IndexClient
     from pipl.index.session import Identity
     from pipl.project.project import Project, ProjectFiles
@@ -100,6 +101,14 @@ class AppState:
         from pipl.index.session import connect
 
         return connect(self.project(), identity)
+
+    def api(self) -> Client:
+        """The project's API operations, carried out in this process as this machine's
+        user ('pipl proj login', else the owner when the project's secrets are readable,
+        else anonymous): the same checks and answers as over HTTP. Close it (``with``)."""
+        from pipl.api import Client
+
+        return Client.from_project(self.project().root)
 
 
 pass_state = click.make_pass_decorator(AppState)

@@ -148,6 +148,18 @@ def logout(project: Project) -> None:
     user_token_cache().drop(_user_key(project))
 
 
+def offline_user(project: Project) -> str | None:
+    """Who this machine's user is while the project's server does not answer, from files
+    alone: the user of 'pipl proj login', else the owner when the project's secrets are
+    readable, else nobody. Acting as them then reaches only what the project's files
+    allow this user anyway (its CI database, its logs); no token goes with the name, as
+    no server was checked to be the project's."""
+    token = _logged_in(project, user_token_cache())
+    if token is not None:
+        return token.user
+    return project.owner if project.secrets.password(project.owner) is not None else None
+
+
 def logged_in_user(project: Project) -> str | None:
     token = _logged_in(project, user_token_cache())
     return token.user if token is not None else None

@@ -5,7 +5,8 @@ modules, declared with ``pipl.api.ops.operation``. ``dispatch`` checks the calle
 first:
 ``read`` operations go to devpi as the caller (so devpi's own read rules apply),
 ``user`` needs a logged-in user and ``owner`` the project's owner or root. The HTTP API
-and the local client both call ``dispatch``; the CLI calls the same functions.
+and the local client both call ``dispatch``; the CLI's commands that overlap an operation
+go through the local client (``pipl.cli.state.AppState.api``).
 """
 
 from __future__ import annotations
@@ -67,15 +68,21 @@ class Context:
     @classmethod
     def local(cls, root: Path) -> Context:
         """The project at ``root`` as this machine's user sees it: the user of 'pipl proj
-        login', else the owner when the project's secrets are readable, else anonymous."""
-        from pipl.index.session import connect
+        login', else the owner when the project's secrets are readable, else anonymous.
+        While its server is not running, the same user is found from the files alone, so
+        what needs only the project's files (its CI jobs and their logs) still works."""
+        from pipl.errors import ServerNotRunning
+        from pipl.index.session import connect, offline_user
         from pipl.project.project import find_project
 
         project = find_project(root)
         try:
-            client = connect(project, "user")
-        except AuthError:
-            client = connect(project, "anonymous")
+            try:
+                client = connect(project, "user")
+            except AuthError:
+                client = connect(project, "anonymous")
+        except ServerNotRunning:
+            return cls(project, Caller(offline_user(project)))
         return cls(project, Caller(client.user, client.token), client)
 
     @property
