@@ -79,17 +79,15 @@ def build_on_worker(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
     removed afterwards. Returns the log, the result, the handback and its files' bytes."""
     from pipl.ci.sandbox import check_file
 
-    base = Path(os.environ.get(WORKER_DIR_ENV) or tempfile.gettempdir())
-    base.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix=f"pipl-ci-{int(spec['job_id'])}-", dir=base))
+    folder = Path(tempfile.mkdtemp(prefix=f"pipl-ci-{int(spec['job_id'])}-", dir=_worker_base()))
     work = folder / "work"
     answer: dict[str, Any] = {"worker": _worker_address(), "host": socket.gethostname()}
     try:
         fields = {**spec, "workdir": str(work), "project_root": "", "part": "build"}
+        fields["handback_wait"] = 0.0
         JobSpec(**fields).write(folder / "spec.json")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PIPL_CI_")}
         log = folder / "job.log"
-        proc = _start_job(folder, log, env, base)
+        proc = _start_job(folder, log, _worker_env())
         try:
             answer["code"] = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -110,26 +108,45 @@ def build_on_worker(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-# One prefork process per worker process (``pipl.ci.prefork``), started by its first job:
-# a Dask task function has no other place to keep it across tasks.
-_PREFORK: dict[str, Any] = {}
-_PREFORK_LOCK = threading.Lock()
+# One prefork process per worker process (``pipl.ci.prefork``), started when the runner
+# connects (``pipl.ci.dask_plugin``) or else by the worker's first job, kept across tasks.
+PREFORK: dict[str, Any] = {}
+PREFORK_LOCK = threading.Lock()
 
 
-def _start_job(folder: Path, log: Path, env: dict[str, str], base: Path) -> Any:
+def _worker_env() -> dict[str, str]:
+    """A job's environment on a worker: the worker's, without pipl's CI variables."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("PIPL_CI_")}
+
+
+def _worker_base() -> Path:
+    base = Path(os.environ.get(WORKER_DIR_ENV) or tempfile.gettempdir())
+    base.mkdir(parents=True, exist_ok=True)
+    return base
+
+
+def worker_prefork() -> Any:
+    """This worker process's prefork process, started if it is not running (None: it
+    cannot start here; jobs start in new interpreters)."""
+    from pipl.ci.prefork import Prefork
+
+    with PREFORK_LOCK:
+        prefork = PREFORK.get("process")
+        if prefork is None or prefork.dead:
+            try:
+                prefork = PREFORK["process"] = Prefork(_worker_env(), _worker_base())
+            except (CiError, OSError):
+                prefork = None
+        return prefork
+
+
+def _start_job(folder: Path, log: Path, env: dict[str, str]) -> Any:
     """Start ``python -m pipl.ci.job`` on the folder's spec: forked by this worker's
     prefork process (pipl imported once per worker, as in the runner), else a new
     interpreter. A process in a session of its own, with ``wait(timeout)``."""
-    from pipl.ci.prefork import Prefork
     from pipl.runner import Runner
 
-    with _PREFORK_LOCK:
-        prefork = _PREFORK.get("process")
-        if prefork is None or prefork.dead:
-            try:
-                prefork = _PREFORK["process"] = Prefork(env, base)
-            except (CiError, OSError):
-                prefork = None
+    prefork = worker_prefork()
     if prefork is not None and prefork.compatible(env):
         try:
             return prefork.start(folder / "spec.json", log, folder, env)
@@ -180,6 +197,10 @@ class DaskDispatch:
                 f"cannot reach the Dask scheduler at {scheduler} ({exc}): start it "
                 "(dask scheduler) or fix [ci] scheduler in pipl.toml"
             ) from None
+        # every worker (and each that joins later) keeps a prefork process for CI jobs
+        from pipl.ci.dask_plugin import PreforkPlugin
+
+        self.client.register_plugin(PreforkPlugin(), name=PreforkPlugin.name)
 
     def submit(self, spec: JobSpec, timeout: float, resources: dict[str, float]) -> Any:
         """Send the job's build part to a worker with ``resources``; a Dask future."""

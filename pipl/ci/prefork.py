@@ -427,10 +427,13 @@ def serve(requests: int, replies: int) -> None:
             __import__(name)
     with contextlib.suppress(Exception):
         from pipl.ci.handlers import available
-        from pipl.index.client import tls_context
+        from pipl.index.client import IndexClient, tls_context
 
         available()
         tls_context()
+        # httpx imports its transport (httpcore, h11, anyio: ~40 ms) when the first client
+        # is made: made here once, no job pays it (it connects to nothing)
+        IndexClient("http://127.0.0.1").close()
 
     def reply(message: dict[str, Any]) -> None:
         os.write(replies, json.dumps(message).encode() + b"\n")
