@@ -43,7 +43,8 @@ HANDBACK = "handback.json"  # beside spec.json: what the build part handed back
 HANDBACK_DIR = "handback"  # under the job's work folder: the files sent back by a worker
 MAX_HANDBACK = 1024**3  # bytes, all files together
 WORKER_DIR_ENV = "PIPL_CI_WORKER_DIR"  # where a worker makes its jobs' folders
-_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,254}")
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+ -]{0,254}")  # one name of a path
+MAX_DEPTH = 32  # folders deep, in what a worker sends back
 
 
 # -- the handback: what ``build`` gives ``deliver`` ------------------------------------
@@ -58,16 +59,52 @@ def write_handback(folder: Path, workdir: Path, handback: Handback) -> None:
 
 def read_handback(folder: Path, workdir: Path) -> Handback:
     """The handback a build part left, its files checked to lie in the work folder."""
-    from pipl.ci.sandbox import check_file
 
     data = json.loads((folder / HANDBACK).read_text())
-    files = tuple(
-        check_file(workdir / rel, workdir, max_bytes=MAX_HANDBACK) for rel in data["files"]
-    )
+    files = tuple(_checked(workdir / rel, workdir) for rel in data["files"])
     return Handback(files, dict(data.get("data") or {}), str(data.get("summary") or ""))
 
 
-def has_worker_part(handler: object) -> bool:
+def _checked(path: Path, workdir: Path) -> Path:
+    """A handed-back ``path``: a regular file, or a folder of them, inside ``workdir``."""
+    from pipl.ci.sandbox import check_file, check_tree
+
+    if path.is_dir() and not path.is_symlink():
+        check_tree(path, workdir, max_bytes=MAX_HANDBACK)
+        return path
+    return check_file(path, workdir, max_bytes=MAX_HANDBACK)
+
+
+def pack(rels: list[str], work: Path) -> dict[str, bytes]:
+    """The bytes of the handed-back files and folders ``rels`` (relative to ``work``), by
+    path relative to ``work``: regular files only (a link in a folder is refused), at most
+    ``MAX_HANDBACK`` bytes together. ``Rejected`` says what was wrong."""
+    from pipl.ci.sandbox import Rejected, check_file
+
+    files: dict[str, bytes] = {}
+    total = 0
+    for rel in rels:
+        top = _checked(work / rel, work)
+        members = sorted(p for p in top.rglob("*") if not p.is_dir()) if top.is_dir() else [top]
+        for member in members:
+            if member.is_symlink():
+                raise Rejected(
+                    f"{member.relative_to(work)} is a link: a worker sends regular files only"
+                )
+            data = check_file(member, work, max_bytes=MAX_HANDBACK).read_bytes()
+            total += len(data)
+            if total > MAX_HANDBACK:
+                raise Rejected(f"the build handed back more than {MAX_HANDBACK} bytes: refused")
+            files[member.relative_to(work).as_posix()] = data
+    return files
+
+
+def has_worker_part(handler: object, reason: str = "") -> bool:
+    """Whether a job of ``handler`` sends its build part to a worker: the handler has
+    ``build`` and ``deliver``; a job with a ``reason`` (a re-processing, not its release's
+    own upload) runs whole on the runner's host when ``remakes_on_worker`` is false."""
+    if reason and not getattr(handler, "remakes_on_worker", True):
+        return False
     return callable(getattr(handler, "build", None)) and callable(getattr(handler, "deliver", None))
 
 
@@ -77,7 +114,7 @@ def build_on_worker(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
 
     The job runs in a process of its own, as on the runner's host, in a temporary folder
     removed afterwards. Returns the log, the result, the handback and its files' bytes."""
-    from pipl.ci.sandbox import check_file
+    from pipl.ci.sandbox import Rejected
 
     folder = Path(tempfile.mkdtemp(prefix=f"pipl-ci-{int(spec['job_id'])}-", dir=_worker_base()))
     work = folder / "work"
@@ -99,9 +136,11 @@ def build_on_worker(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
         answer["handback"] = _json_or_none(folder / HANDBACK)
         files: dict[str, bytes] = {}
         if answer["code"] == 0 and answer["handback"]:
-            for rel in answer["handback"]["files"]:
-                path = check_file(work / rel, work, max_bytes=MAX_HANDBACK)
-                files[path.name] = path.read_bytes()
+            try:
+                files = pack(list(answer["handback"]["files"]), work)
+            except Rejected as exc:  # the job fails: a retry would hand back the same
+                answer["code"] = 1
+                answer["result"] = {"state": "failed", "message": str(exc)}
         answer["files"] = files
         return answer
     finally:
@@ -219,8 +258,9 @@ class DaskDispatch:
 
 
 def store_answer(answer: dict[str, Any], folder: Path, workdir: Path) -> None:
-    """Write the files a worker sent back into ``workdir/handback/`` (names checked) and
-    the job's ``handback.json`` pointing at them."""
+    """Write the files a worker sent back under ``workdir/handback/`` (each path checked:
+    relative, plain names, nothing outside) and, last, the job's ``handback.json``
+    pointing at what the build handed back there."""
     from pipl.fsutil import atomic_write
 
     handback = answer.get("handback") or {}
@@ -230,15 +270,26 @@ def store_answer(answer: dict[str, Any], folder: Path, workdir: Path) -> None:
     target = workdir / HANDBACK_DIR
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
-    names = []
-    for name, data in files.items():
-        if not _SAFE_NAME.fullmatch(name) or ".." in name:
-            raise CiError(f"the worker sent back a file named {name!r}: refused")
-        (target / name).write_bytes(data)
-        names.append(f"{HANDBACK_DIR}/{name}")
+    for rel, data in files.items():
+        path = target / _safe_rel(rel)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    tops = [_safe_rel(str(rel)) for rel in handback.get("files") or []]
+    for rel in tops:
+        if not (target / rel).exists():  # an empty folder sends no file
+            (target / rel).mkdir(parents=True)
     record = {
-        "files": names,
+        "files": [f"{HANDBACK_DIR}/{rel}" for rel in tops],
         "data": handback.get("data") or {},
         "summary": str(handback.get("summary") or ""),
     }
     atomic_write(folder / HANDBACK, json.dumps(record))
+
+
+def _safe_rel(rel: str) -> str:
+    """``rel`` when it is a relative path of plain names (no ``..``, no absolute path,
+    at most ``MAX_DEPTH`` deep); a one-line ``CiError`` otherwise."""
+    parts = rel.split("/")
+    if len(parts) > MAX_DEPTH or not all(_SAFE_NAME.fullmatch(p) for p in parts):
+        raise CiError(f"the worker sent back a file named {rel!r}: refused")
+    return rel

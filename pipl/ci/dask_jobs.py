@@ -63,17 +63,24 @@ class DaskBuild:
         self.dispatch, self.job, self.conn, self.log = dispatch, job, conn, log
         self.stopping, self.timeout, self.end = stopping, timeout, end
 
-    def run(
-        self, spec: JobSpec, resources: dict[str, float], folder: Path, deadline: float
-    ) -> Outcome | None:
-        """Build on a worker with ``resources``; ``None`` when the build passed and its
-        files are in the job's folder for the deliver part, else how the job ended."""
-        answer = self.on_worker(replace(spec, resources=resources), deadline)
+    def send(self, spec: JobSpec, resources: dict[str, float], deadline: float) -> None:
+        """Send the build part to a worker with ``resources`` (before the runner starts
+        the deliver process: the worker starts meanwhile)."""
+        self.spec, self.deadline = replace(spec, resources=resources), deadline
+        self.future = self.dispatch.submit(
+            self.spec, max(1.0, deadline - time.monotonic()), resources
+        )
+
+    def run(self, folder: Path) -> Outcome | None:
+        """Wait for the build sent; ``None`` when it passed and its files are in the job's
+        folder for the deliver part, else how the job ended (recorded)."""
+        answer = self.answer()
         result = answer.get("result") if isinstance(answer, dict) else None
         if result and result.get("state") == "resources":  # the packl asks for more
             asked = {str(k): float(v) for k, v in (result.get("resources") or {}).items()}
             note(self.log, f"sent again, asking for {asked}")
-            answer = self.on_worker(replace(spec, resources=asked), deadline)
+            self.send(self.spec, asked, self.deadline)
+            answer = self.answer()
         if isinstance(answer, Outcome):
             return answer
         code, result = answer.get("code"), answer.get("result")
@@ -88,22 +95,20 @@ class DaskBuild:
             return self.end(Outcome(db.FAILED, str(exc)))
         return None
 
-    def on_worker(self, spec: JobSpec, deadline: float) -> dict[str, Any] | Outcome:
-        """Send the build part of ``spec`` to a worker with ``spec.resources`` and wait for
-        its answer (its log goes to the job's log), or how the job ended (recorded)."""
-        left = max(1.0, deadline - time.monotonic())
-        future = self.dispatch.submit(spec, left, spec.resources)
+    def answer(self) -> dict[str, Any] | Outcome:
+        """The worker's answer to the build sent (its log goes to the job's log), or how
+        the job ended (recorded)."""
         while True:
             try:
-                answer: dict[str, Any] = future.result(timeout=POLL)
+                answer: dict[str, Any] = self.future.result(timeout=POLL)
                 break
             except TimeoutError:  # still running
-                stop = self.should_stop(deadline)
+                stop = self.should_stop(self.deadline)
                 if stop is not None:
-                    future.cancel()
+                    self.future.cancel()
                     return stop
             except Exception as exc:  # the cluster lost the task (KilledWorker), or us
-                future.cancel()
+                self.future.cancel()
                 message = f"the Dask cluster failed: {type(exc).__name__}: {exc}"
                 return self.end(Outcome("retry", message))
         self.log.parent.mkdir(parents=True, exist_ok=True)

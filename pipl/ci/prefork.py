@@ -440,10 +440,15 @@ def serve(requests: int, replies: int) -> None:
 
     reply({"id": 0, "ready": True})
     children: set[int] = set()
+    # a pidfd per child (Linux): select wakes the moment one exits, no polling; a child
+    # without one (an older kernel) is looked for every REAP_EVERY seconds
+    pidfds: dict[int, int] = {}
     buffer = b""
     while True:
-        readable, _, _ = select.select([requests], [], [], REAP_EVERY if children else None)
-        if readable:
+        polled = any(pid not in pidfds for pid in children)
+        watched = [requests, *pidfds.values()]
+        readable, _, _ = select.select(watched, [], [], REAP_EVERY if polled else None)
+        if requests in readable:
             chunk = os.read(requests, 65536)
             if not chunk:
                 return  # the runner is gone: the jobs keep their sessions
@@ -452,11 +457,13 @@ def serve(requests: int, replies: int) -> None:
                 line, buffer = buffer.split(b"\n", 1)
                 request = json.loads(line)
                 try:
-                    pid = _fork(request, [requests, replies])
+                    pid = _fork(request, [requests, replies, *pidfds.values()])
                 except OSError as exc:
                     reply({"id": request["id"], "error": f"{type(exc).__name__}: {exc}"})
                     continue
                 children.add(pid)
+                with contextlib.suppress(AttributeError, OSError):
+                    pidfds[pid] = os.pidfd_open(pid)
                 reply({"id": request["id"], "pid": pid})
         while children:
             try:
@@ -467,6 +474,8 @@ def serve(requests: int, replies: int) -> None:
             if pid == 0:
                 break
             children.discard(pid)
+            if pid in pidfds:
+                os.close(pidfds.pop(pid))
             reply({"pid": pid, "code": os.waitstatus_to_exitcode(status)})
 
 

@@ -213,7 +213,7 @@ class CiRunner:
             sandbox=dataclasses.asdict(self.config.sandbox),
             server_url=self.project.url,
         )
-        on_dask = self.dask is not None and dask.has_worker_part(handler)
+        on_dask = self.dask is not None and dask.has_worker_part(handler, job.reason)
         if on_dask:  # the deliver part starts now and waits for the build's files
             spec = dataclasses.replace(spec, part="deliver", handback_wait=timeout)
         spec.write(folder / "spec.json")
@@ -225,15 +225,16 @@ class CiRunner:
         env[TOKEN_ENV] = f"{token.user}:{token.token}:{token.expires}"
         log = log_path(self.project, job.id)
         log.parent.mkdir(parents=True, exist_ok=True)
-        proc = self._start(folder, log, env)
-        db.set_child(self.conn, job.id, proc.pid)
         deadline = time.monotonic() + timeout
-        if on_dask:
+        if on_dask:  # the build part goes first; the deliver process starts meanwhile
             assert self.dask is not None
             end = lambda outcome: self._end(job, outcome, budget=timeout)  # noqa: E731
             build = DaskBuild(self.dask, job, self.conn, log, self.stopping, timeout, end)
-            asked = resources_for(job.handler, handler, self.config.resources)
-            built = build.run(spec, asked, folder, deadline)
+            build.send(spec, resources_for(job.handler, handler, self.config.resources), deadline)
+        proc = self._start(folder, log, env)
+        db.set_child(self.conn, job.id, proc.pid)
+        if on_dask:
+            built = build.run(folder)
             if built is not None:  # the deliver process has nothing to deliver
                 _kill_group(proc.pid)
                 proc.wait()
