@@ -1,18 +1,21 @@
 """CI jobs on a Dask cluster: ``[ci] executor = "dask"`` with ``scheduler = "tcp://HOST:PORT"``.
 
-What runs where, for a handler with a worker part (``build``/``deliver``, the ``wheel``
-handler's build and upload):
+What runs where, for a handler with a worker part (``build``/``deliver``: ``wheel``,
+``qa`` and ``process``):
 
 - the runner sends the job's ``JobSpec`` (as a dict) to the cluster, asking for the Dask
-  worker resources of the handler (``[ci.resources]`` or the handler's ``resources``);
+  worker resources of the handler (``[ci.resources]`` or the handler's ``resources``),
+  and starts the job's local process with ``part = "deliver"``, which waits for
+  ``handback.json`` (``pipl.ci.dask_jobs``);
 - a Dask worker runs ``build_on_worker``: ``python -m pipl.ci.job`` with the spec's
-  ``part = "build"``, in a temporary folder of its own host, with no token and no project
-  folder (the job's client reads the index anonymously at ``server_url``); the untrusted
-  code runs in that host's sandbox as it would here. The worker sends back the job's
-  log, its result and the files the build handed back (regular files, bounded);
-- the runner writes those files into the job's work folder and starts the job's usual
-  local process with ``part = "deliver"``: it checks them again and uploads them with the
-  CI user's token, which never leaves the runner's host.
+  ``part = "build"``, forked by the worker's prefork process (``pipl.ci.dask_plugin``),
+  in a temporary folder of its own host, with no token and no project folder (the job's
+  client reads the index anonymously at ``server_url``); the untrusted code runs in that
+  host's sandbox as it would here. The worker sends back the job's log, its result and
+  the files and folders the build handed back (regular files, bounded);
+- the runner writes those files into the job's work folder, ``handback.json`` last: the
+  deliver process checks them again and uploads them with the CI user's token, which
+  never leaves the runner's host.
 
 A worker killed mid-job: the scheduler gives the task to another worker (Dask's
 ``allowed-failures``), and the upload happens once, after the one answer the runner

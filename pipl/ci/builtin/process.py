@@ -16,6 +16,10 @@ A re-processing (an upstream release changed, ``pipl.ci.downstream``) installs t
 release with that upstream and publishes products ``X.postN`` when they differ from the
 last ones (``pipl.ci.remake``).
 A pipeline packl's DAG runs in pipl's engine instead (``pipl.ci.builtin.pipeline``).
+
+With ``[ci] executor = "dask"`` the install and the processing run on a Dask worker
+(``build``), which hands back the products' outputs; the runner checks them and publishes
+the products (``deliver``). A pipeline packl and a re-processing run on the runner's host.
 """
 
 from __future__ import annotations

@@ -11,6 +11,9 @@ with no tests passes with QA "none" (its summary starts with ``QA none``), which
 gate that needs QA accepts (``pipl.ci.gates``). The wheel
 is what gets installed when there is one, else the sdist. A rerun of the same job finds
 its earlier result and reports it.
+
+With ``[ci] executor = "dask"`` tox runs on a Dask worker (``build``), which hands back its
+result file; the runner checks it, attaches it and runs the owner's checks (``deliver``).
 """
 
 from __future__ import annotations
