@@ -463,3 +463,23 @@ def test_a_re_processing_runs_whole_on_the_runners_host():
     assert has_worker_part(ProcessHandler()) and has_worker_part(QaHandler())
     assert not has_worker_part(ProcessHandler(), "upstream lib 2.0 released")
     assert has_worker_part(WheelHandler(), "upstream lib 2.0 released")
+
+
+def test_a_worker_without_pipls_ci_plugin_leaves_the_runner_running(tmp_path, hermetic):
+    """A worker whose Python has no pipl.ci (one for pipeline segments) refuses the
+    workers' prefork plugin: the runner still connects, and says so."""
+    from pipl.ci.dask import DaskDispatch
+
+    stub = tmp_path / "segments-only"
+    (stub / "pipl").mkdir(parents=True)
+    (stub / "pipl" / "__init__.py").write_text("")  # a pipl without pipl.ci
+    with cluster(tmp_path, {}) as found:
+        found.start_worker("segments", env={"PYTHONPATH": str(stub)})
+        found.wait_for_workers({"segments"})
+        dispatch = DaskDispatch(found.address)
+        try:
+            assert dispatch.client.scheduler_info()["workers"]
+        finally:
+            dispatch.close()
+    assert "a Dask worker could not load pipl's CI worker plugin (" in dispatch.plugin_error
+    assert "\n" not in dispatch.plugin_error

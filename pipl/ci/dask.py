@@ -239,10 +239,21 @@ class DaskDispatch:
                 f"cannot reach the Dask scheduler at {scheduler} ({exc}): start it "
                 "(dask scheduler) or fix [ci] scheduler in pipl.toml"
             ) from None
-        # every worker (and each that joins later) keeps a prefork process for CI jobs
+        self.plugin_error = self._register_plugin()
+
+    def _register_plugin(self) -> str:
+        """Every worker (and each that joins later) starts its prefork process for CI jobs
+        now. A worker without this pipl (one for pipeline segments, with pipl-pipe only)
+        refuses it: that breaks nothing, each worker then starts it with its first job.
+        What went wrong, or an empty string."""
         from pipl.ci.dask_plugin import PreforkPlugin
 
-        self.client.register_plugin(PreforkPlugin(), name=PreforkPlugin.name)
+        try:
+            self.client.register_plugin(PreforkPlugin(), name=PreforkPlugin.name)
+        except Exception as exc:  # raised by a worker, relayed by the scheduler
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            return f"a Dask worker could not load pipl's CI worker plugin ({first})"
+        return ""
 
     def submit(self, spec: JobSpec, timeout: float, resources: dict[str, float]) -> Any:
         """Send the job's build part to a worker with ``resources``; a Dask future."""

@@ -341,6 +341,8 @@ class CiRunner:
         if self.config.executor == "dask" and self.dask is None:
             self.dask = dask.DaskDispatch(self.config.scheduler)
             self.say(f"jobs with a build part run on the Dask cluster at {self.config.scheduler}")
+            if self.dask.plugin_error:
+                self.say(f"{self.dask.plugin_error}: its jobs fork from its first job on")
         workers = self.config.workers
         running: dict[int, Future[Outcome]] = {}
         first = True
