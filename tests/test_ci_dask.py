@@ -483,3 +483,42 @@ def test_a_worker_without_pipls_ci_plugin_leaves_the_runner_running(tmp_path, he
             dispatch.close()
     assert "a Dask worker could not load pipl's CI worker plugin (" in dispatch.plugin_error
     assert "\n" not in dispatch.plugin_error
+
+
+def test_a_worker_sends_back_folders_of_regular_files_and_nothing_else(tmp_path):
+    """What a build hands back crosses to the runner as files by relative path: a
+    folder's files come back in the same place, a link in it is refused, and a path that
+    climbs out of the work folder is refused by the runner."""
+    import json
+
+    from pipl.ci.dask import HANDBACK, pack, read_handback, store_answer
+    from pipl.ci.handlers import CiError
+    from pipl.ci.sandbox import Rejected
+
+    work = tmp_path / "worker" / "work"
+    (work / "outputs" / "report" / "frames").mkdir(parents=True)
+    (work / "outputs" / "report" / "frames" / "f1.exr").write_bytes(b"pixels")
+    (work / "outputs" / "report" / "notes.txt").write_text("made")
+    files = pack(["outputs/report"], work)
+    assert files == {
+        "outputs/report/frames/f1.exr": b"pixels",
+        "outputs/report/notes.txt": b"made",
+    }
+    folder = tmp_path / "runner"
+    answer = {"handback": {"files": ["outputs/report"], "data": {"k": 1}}, "files": files}
+    store_answer(answer, folder, folder / "work")
+    assert json.loads((folder / HANDBACK).read_text())["files"] == ["handback/outputs/report"]
+    back = read_handback(folder, folder / "work")
+    assert (back.files[0] / "frames" / "f1.exr").read_bytes() == b"pixels"
+    assert back.data == {"k": 1}
+
+    (work / "outputs" / "report" / "frames" / "link").symlink_to("f1.exr")
+    with pytest.raises(Rejected, match="frames/link is a link: a worker sends regular files"):
+        pack(["outputs/report"], work)
+    (work / "outputs" / "report" / "frames" / "link").unlink()
+    (work / "outputs" / "report" / "frames" / "out").symlink_to("/etc")
+    with pytest.raises(Rejected, match="frames/out links outside its folder: refused"):
+        pack(["outputs/report"], work)
+    for bad in ("../escape", "/etc/passwd", "a//b", "a/../../b"):
+        with pytest.raises(CiError, match="the worker sent back a file named"):
+            store_answer({"handback": {"files": []}, "files": {bad: b"x"}}, folder, folder / "w")

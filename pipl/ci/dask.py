@@ -88,7 +88,10 @@ def pack(rels: list[str], work: Path) -> dict[str, bytes]:
     total = 0
     for rel in rels:
         top = _checked(work / rel, work)
-        members = sorted(p for p in top.rglob("*") if not p.is_dir()) if top.is_dir() else [top]
+        if top.is_dir():  # every entry but its folders: a link (to a folder too) is refused
+            members = sorted(p for p in top.rglob("*") if p.is_symlink() or not p.is_dir())
+        else:
+            members = [top]
         for member in members:
             if member.is_symlink():
                 raise Rejected(
