@@ -522,3 +522,17 @@ def test_a_worker_sends_back_folders_of_regular_files_and_nothing_else(tmp_path)
     for bad in ("../escape", "/etc/passwd", "a//b", "a/../../b"):
         with pytest.raises(CiError, match="the worker sent back a file named"):
             store_answer({"handback": {"files": []}, "files": {bad: b"x"}}, folder, folder / "w")
+
+
+def test_a_build_that_fails_on_a_worker_stops_the_waiting_deliver_part(farm, farmproj, tmp_path):
+    broken = "\n[build-system]\nrequires = []\n"  # a second table: no build backend runs
+    with connect(farmproj, "owner") as owner:
+        owner.upload(farmproj.stage_index(), setuptools_sdist(tmp_path, "broken", extra=broken))
+    [job] = [j for j in run_until_idle(farmproj) if j.project == "broken"]
+    assert job.state == "failed"
+    assert job.message.startswith("building a wheel of broken-1.0.tar.gz failed (uv exit ")
+    log = _log(farmproj, job.id)
+    # the deliver part started, waited, and was stopped without going on
+    assert "waiting for the build part on a Dask worker" in log
+    assert "phase wait for the build part took" not in log
+    assert _wheels(farmproj, "broken") == []
