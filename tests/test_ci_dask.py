@@ -536,3 +536,26 @@ def test_a_build_that_fails_on_a_worker_stops_the_waiting_deliver_part(farm, far
     assert "waiting for the build part on a Dask worker" in log
     assert "phase wait for the build part took" not in log
     assert _wheels(farmproj, "broken") == []
+
+
+def test_a_contract_run_on_a_worker_is_dropped_when_the_project_turns_contracts_off(
+    farm, farmproj, tmp_path
+):
+    """A worker does not know the project's ``[qa] contracts``: it runs a packl's kind
+    contract as its tox, and the runner, which knows, attaches nothing."""
+    toml = farmproj.root / "pipl.toml"
+    before = toml.read_text()
+    toml.write_text(before + "\n[qa]\ncontracts = false\n")
+    try:
+        with stage_handlers(farmproj, ["qa"]) as stage:
+            with connect(farmproj, "owner") as owner:
+                owner.upload(stage, task_sdist(tmp_path, "nocontract", "1.0"))
+            [job] = [j for j in run_until_idle(farmproj) if j.project == "nocontract"]
+    finally:
+        toml.write_text(before)
+    assert job.state == "passed", job.message
+    assert job.message == (
+        "QA none: nocontract-1.0.tar.gz has no tox configuration and [qa] contracts = false"
+    )
+    assert "contract" in _worker_part(_log(farmproj, job.id))  # tox ran it there
+    assert _toxresults(farmproj, "nocontract") == []
