@@ -37,8 +37,11 @@ class Cluster:
         argv = [str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(self.port)]
         self._spawn("scheduler", [*argv, "--no-dashboard", "--no-show"], env)
 
-    def start_worker(self, name: str, resources: str = "") -> None:
-        """A worker process named ``name`` (its Dask name too), with ``resources``."""
+    def start_worker(
+        self, name: str, resources: str = "", env: dict[str, str] | None = None
+    ) -> None:
+        """A worker process named ``name`` (its Dask name too), with ``resources`` (and
+        ``env`` added to its environment)."""
         argv = [str(BIN / "dask"), "worker", self.address, "--name", name, "--nthreads", "1"]
         argv += ["--no-nanny", "--no-dashboard", "--host", "127.0.0.1"]
         if resources:
@@ -46,8 +49,8 @@ class Cluster:
         work = self.folder / f"work-{name}"
         work.mkdir(exist_ok=True)
         argv += ["--local-directory", str(work)]
-        env = {"PIPL_CI_WORKER_DIR": str(work / "jobs"), "PIPL_PIPE_ENVS": str(work / "envs")}
-        self._spawn(name, argv, env)
+        places = {"PIPL_CI_WORKER_DIR": str(work / "jobs"), "PIPL_PIPE_ENVS": str(work / "envs")}
+        self._spawn(name, argv, {**places, **(env or {})})
 
     @property
     def client(self) -> Any:

@@ -405,3 +405,15 @@ def test_handlers_set_on_a_known_index_are_seen_without_a_restart(ciproj):
         admin.modify_index(ix, pipl_handlers=["webhook"])
         time.sleep(1.1)  # the cache reads devpi again at most once a second
         assert cache.handlers(ix) == ["webhook"]
+
+
+def test_an_index_made_just_after_a_read_of_the_indexes_is_seen_at_once(ciproj):
+    """An upload to an index created a moment after the runner read the indexes makes
+    its jobs: an unknown index is read again at once, not after the one-second pause."""
+    from pipl.ci.intake import IndexCache
+
+    with connect(ciproj, "admin") as admin:
+        cache = IndexCache(admin)
+        cache.refresh()
+        ix = handled_index(admin, ciproj, "fresh", ["webhook"])
+        assert cache.handlers(ix) == ["webhook"]

@@ -11,10 +11,12 @@ import re
 import tarfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from ci_support import run_until_idle
+from ci_support import run_until_idle, task_sdist
 from conftest import new_project
 from dask_support import Cluster, cluster
 
@@ -52,14 +54,19 @@ py-modules = []
 """
 
 
-def setuptools_sdist(folder: Path, name: str, sleep: float = 0, extra: str = "") -> Path:
-    """An sdist whose build runs its setup.py (which prints its environment's names)."""
+def setuptools_sdist(
+    folder: Path, name: str, sleep: float = 0, extra: str = "", tox: str = ""
+) -> Path:
+    """An sdist whose build runs its setup.py (which prints its environment's names),
+    with ``tox`` as its ``tox.ini`` when given."""
     top = f"{name}-1.0"
     files = {
         "PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n",
         "setup.py": SETUP.format(sleep=sleep),
         "pyproject.toml": PYPROJECT.format(name=name) + extra,
     }
+    if tox:
+        files["tox.ini"] = tox
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{top}.tar.gz"
     with tarfile.open(path, "w:gz") as tar:
@@ -263,12 +270,12 @@ def test_a_job_the_cluster_gives_up_on_is_retried_by_the_runner(
     assert _wheels(farmproj, "gaveup") == ["gaveup-1.0-py3-none-any.whl"]
 
 
-def _running_on(farm: Cluster, timeout: float = 60) -> str:
-    """The name of the worker running a CI job's build part."""
+def _running_on(farm: Cluster, prefix: str = "pipl-ci-wheel", timeout: float = 60) -> str:
+    """The name of the worker running a CI job's build part (its Dask key's ``prefix``)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for address, keys in farm.client.processing().items():
-            if any("pipl-ci-wheel" in str(k) for k in keys):
+            if any(prefix in str(k) for k in keys):
                 return next(n for n, w in farm.workers().items() if w["address"] == address)
         time.sleep(0.05)
     raise AssertionError("no CI job ran on the cluster")
@@ -332,3 +339,223 @@ def test_the_packls_ask_counts_only_on_a_dask_worker():
     with pytest.raises(NeedsResources) as caught:
         check_resources(SimpleNamespace(worker_resources={"render": 1.0}), asked)  # type: ignore[arg-type]
     assert caught.value.resources == {"render": 1.0, "abi-x": 1.0}
+
+
+TOX = """\
+[tox]
+envlist = py
+
+[testenv]
+commands = python -c "import os, time; print('TOX-RAN with', sorted(os.environ)); \
+    time.sleep({sleep})"
+"""
+
+
+@contextmanager
+def stage_handlers(project: Project, handlers: list[str]) -> Iterator[str]:
+    """The project's first stage with ``handlers`` (as they were, afterwards)."""
+    stage = project.stage_index()
+    with connect(project, "admin") as admin:
+        before = admin.get_index(stage, projects=False).get("pipl_handlers") or []
+        admin.modify_index(stage, pipl_handlers=handlers)
+    try:
+        yield stage
+    finally:
+        with connect(project, "admin") as admin:
+            admin.modify_index(stage, pipl_handlers=before)
+
+
+def _toxresults(project: Project, name: str) -> list[str]:
+    with connect(project, "anonymous") as anon:
+        links = anon.links(project.stage_index(), name, "1.0")
+    return [lk.basename for lk in links if lk.rel == "toxresult"]
+
+
+def _worker_part(log: str) -> str:
+    """What the worker ran, as the job's log shows it: between the runner's line naming
+    the worker and the deliver part going on."""
+    return log.split("build part on Dask worker ", 1)[1].split("phase wait for the build", 1)[0]
+
+
+def test_qa_runs_tox_on_a_worker_and_the_runner_attaches_the_result(farm, farmproj, tmp_path):
+    path = setuptools_sdist(tmp_path, "toxed", tox=TOX.format(sleep=0))
+    with stage_handlers(farmproj, ["qa"]) as stage:
+        with connect(farmproj, "owner") as owner:
+            owner.upload(stage, path)
+        jobs = [j for j in run_until_idle(farmproj) if j.project == "toxed"]
+    assert [(j.handler, j.state) for j in jobs] == [("qa", "passed")], jobs[0].message
+    assert jobs[0].message == "QA passed: tox on toxed-1.0.tar.gz: py"
+    log = _log(farmproj, jobs[0].id)
+    on_worker = _worker_part(log)
+    # tox ran on the worker, in its sandbox, with no variable of pipl's (no token)...
+    ran = [line for line in on_worker.splitlines() if "TOX-RAN" in line]
+    assert ran and "PIPL" not in ran[0], on_worker
+    assert "phase tox took" in on_worker
+    # ...and the runner attached its result: once, with the job's mark
+    assert "toxresult attached to toxed-1.0.tar.gz" in log.split(on_worker, 1)[1]
+    assert len(_toxresults(farmproj, "toxed")) == 1
+
+
+def test_a_worker_killed_mid_tox_loses_nothing(farm, farmproj, tmp_path):
+    farm.start_worker("render-c", "render=1")  # two workers at least, whatever ran before
+    farm.wait_for_workers({"plain", "render-c"})
+    path = setuptools_sdist(tmp_path, "toxkilled", tox=TOX.format(sleep=6))
+    with stage_handlers(farmproj, ["qa"]) as stage:
+        with connect(farmproj, "owner") as owner:
+            owner.upload(stage, path)
+        found: list = []
+        runner = threading.Thread(target=lambda: found.extend(run_until_idle(farmproj)))
+        runner.start()
+        victim = _running_on(farm, "pipl-ci-qa")
+        deadline = time.monotonic() + 120  # killed once tox runs its test (it sleeps)
+        while "TOX-RAN" not in _worker_logs(farm, victim) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        farm.kill(victim)
+        runner.join(timeout=300)
+    assert not runner.is_alive()
+    [job] = [j for j in found if j.project == "toxkilled"]
+    assert (job.handler, job.state, job.attempts) == ("qa", "passed", 1), job.message
+    survivors = {n: w["address"] for n, w in farm.workers().items()}
+    assert victim not in survivors
+    log = _log(farmproj, job.id)
+    assert log.count("build part on Dask worker ") == 1
+    assert any(f"build part on Dask worker {a} " in log for a in survivors.values())
+    assert len(_toxresults(farmproj, "toxkilled")) == 1
+
+
+def _worker_logs(farm: Cluster, name: str) -> str:
+    """The logs of the CI jobs running on worker ``name`` now (their temporary folders)."""
+    jobs = farm.folder / f"work-{name}" / "jobs"
+    return "".join(p.read_text(errors="replace") for p in jobs.glob("pipl-ci-*/job.log"))
+
+
+def test_processing_runs_on_a_worker_and_the_runner_publishes_the_products(
+    farm, farmproj, tmp_path
+):
+    path = task_sdist(tmp_path, "farm-task", "1.0")
+    with stage_handlers(farmproj, ["process"]) as stage:
+        with connect(farmproj, "owner") as owner:
+            owner.upload(stage, path)
+        jobs = [j for j in run_until_idle(farmproj) if j.project == "farm-task"]
+    assert [(j.handler, j.state) for j in jobs] == [("process", "passed")], jobs[0].message
+    assert f"published 2 file(s) to {stage}" in jobs[0].message
+    log = _log(farmproj, jobs[0].id)
+    on_worker = _worker_part(log)
+    # the release was installed and processed on the worker, in its sandbox...
+    assert "phase install and process took" in on_worker
+    assert "product build and upload" not in on_worker
+    # ...its outputs came back, and the runner built the product and published it
+    assert "phase product build and upload took" in log.split(on_worker, 1)[1]
+    with connect(farmproj, "anonymous") as anon:
+        files = [lk.basename for lk in anon.links(stage, "farm-task-report", "1.0")]
+    assert "farm_task_report-1.0-py3-none-any.whl" in files
+    with connect(farmproj, "anonymous") as anon:
+        report = anon.links(stage, "farm-task-report", "1.0")
+    assert report
+
+
+def test_a_re_processing_runs_whole_on_the_runners_host():
+    from pipl.ci.builtin.process import ProcessHandler
+    from pipl.ci.builtin.qa import QaHandler
+    from pipl.ci.builtin.wheel import WheelHandler
+    from pipl.ci.dask import has_worker_part
+
+    assert has_worker_part(ProcessHandler()) and has_worker_part(QaHandler())
+    assert not has_worker_part(ProcessHandler(), "upstream lib 2.0 released")
+    assert has_worker_part(WheelHandler(), "upstream lib 2.0 released")
+
+
+def test_a_worker_without_pipls_ci_plugin_leaves_the_runner_running(tmp_path, hermetic):
+    """A worker whose Python has no pipl.ci (one for pipeline segments) refuses the
+    workers' prefork plugin: the runner still connects, and says so."""
+    from pipl.ci.dask import DaskDispatch
+
+    stub = tmp_path / "segments-only"
+    (stub / "pipl").mkdir(parents=True)
+    (stub / "pipl" / "__init__.py").write_text("")  # a pipl without pipl.ci
+    with cluster(tmp_path, {}) as found:
+        found.start_worker("segments", env={"PYTHONPATH": str(stub)})
+        found.wait_for_workers({"segments"})
+        dispatch = DaskDispatch(found.address)
+        try:
+            assert dispatch.client.scheduler_info()["workers"]
+        finally:
+            dispatch.close()
+    assert "a Dask worker could not load pipl's CI worker plugin (" in dispatch.plugin_error
+    assert "\n" not in dispatch.plugin_error
+
+
+def test_a_worker_sends_back_folders_of_regular_files_and_nothing_else(tmp_path):
+    """What a build hands back crosses to the runner as files by relative path: a
+    folder's files come back in the same place, a link in it is refused, and a path that
+    climbs out of the work folder is refused by the runner."""
+    import json
+
+    from pipl.ci.dask import HANDBACK, pack, read_handback, store_answer
+    from pipl.ci.handlers import CiError
+    from pipl.ci.sandbox import Rejected
+
+    work = tmp_path / "worker" / "work"
+    (work / "outputs" / "report" / "frames").mkdir(parents=True)
+    (work / "outputs" / "report" / "frames" / "f1.exr").write_bytes(b"pixels")
+    (work / "outputs" / "report" / "notes.txt").write_text("made")
+    files = pack(["outputs/report"], work)
+    assert files == {
+        "outputs/report/frames/f1.exr": b"pixels",
+        "outputs/report/notes.txt": b"made",
+    }
+    folder = tmp_path / "runner"
+    answer = {"handback": {"files": ["outputs/report"], "data": {"k": 1}}, "files": files}
+    store_answer(answer, folder, folder / "work")
+    assert json.loads((folder / HANDBACK).read_text())["files"] == ["handback/outputs/report"]
+    back = read_handback(folder, folder / "work")
+    assert (back.files[0] / "frames" / "f1.exr").read_bytes() == b"pixels"
+    assert back.data == {"k": 1}
+
+    (work / "outputs" / "report" / "frames" / "link").symlink_to("f1.exr")
+    with pytest.raises(Rejected, match="frames/link is a link: a worker sends regular files"):
+        pack(["outputs/report"], work)
+    (work / "outputs" / "report" / "frames" / "link").unlink()
+    (work / "outputs" / "report" / "frames" / "out").symlink_to("/etc")
+    with pytest.raises(Rejected, match="frames/out links outside its folder: refused"):
+        pack(["outputs/report"], work)
+    for bad in ("../escape", "/etc/passwd", "a//b", "a/../../b"):
+        with pytest.raises(CiError, match="the worker sent back a file named"):
+            store_answer({"handback": {"files": []}, "files": {bad: b"x"}}, folder, folder / "w")
+
+
+def test_a_build_that_fails_on_a_worker_stops_the_waiting_deliver_part(farm, farmproj, tmp_path):
+    broken = "\n[build-system]\nrequires = []\n"  # a second table: no build backend runs
+    with connect(farmproj, "owner") as owner:
+        owner.upload(farmproj.stage_index(), setuptools_sdist(tmp_path, "broken", extra=broken))
+    [job] = [j for j in run_until_idle(farmproj) if j.project == "broken"]
+    assert job.state == "failed"
+    assert job.message.startswith("building a wheel of broken-1.0.tar.gz failed (uv exit ")
+    log = _log(farmproj, job.id)
+    # the deliver part started, waited, and was stopped without going on
+    assert "waiting for the build part on a Dask worker" in log
+    assert "phase wait for the build part took" not in log
+    assert _wheels(farmproj, "broken") == []
+
+
+def test_a_contract_run_on_a_worker_is_dropped_when_the_project_turns_contracts_off(
+    farm, farmproj, tmp_path
+):
+    """A worker does not know the project's ``[qa] contracts``: it runs a packl's kind
+    contract as its tox, and the runner, which knows, attaches nothing."""
+    toml = farmproj.root / "pipl.toml"
+    before = toml.read_text()
+    toml.write_text(before + "\n[qa]\ncontracts = false\n")
+    try:
+        with stage_handlers(farmproj, ["qa"]) as stage:
+            with connect(farmproj, "owner") as owner:
+                owner.upload(stage, task_sdist(tmp_path, "nocontract", "1.0"))
+            [job] = [j for j in run_until_idle(farmproj) if j.project == "nocontract"]
+    finally:
+        toml.write_text(before)
+    assert job.state == "passed", job.message
+    assert job.message == (
+        "QA none: nocontract-1.0.tar.gz has no tox configuration and [qa] contracts = false"
+    )
+    assert "contract" in _worker_part(_log(farmproj, job.id))  # tox ran it there
+    assert _toxresults(farmproj, "nocontract") == []

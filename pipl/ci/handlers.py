@@ -14,14 +14,17 @@ packl's would. A handler is an object (or a class, instantiated without argument
 
 A handler whose untrusted work can run on another host splits ``run`` in two:
 
-- ``build(ctx) -> Handback``: the sandboxed work (a wheel build), run on a Dask worker
+- ``build(ctx) -> Handback``: the sandboxed work (a wheel build, tox, a release's
+  processing), run on a Dask worker
   with ``[ci] executor = "dask"``: there it has no token (its client reads the index
   anonymously) and no project folder; it hands back files of its work folder;
 - ``deliver(ctx, handback) -> str``: the trusted part, always in the runner's host with
   the CI user's token: it checks what came back and uploads it;
 - ``resources``: the Dask worker resources its jobs ask for (``{"render": 1}``), which
   ``[ci.resources]`` in ``pipl.toml`` overrides per handler; a build part that finds
-  the release asks for more (``release_resources``) raises ``NeedsResources``.
+  the release asks for more (``release_resources``) raises ``NeedsResources``;
+- ``remakes_on_worker = False``: a re-processing (a job with a reason, ``pipl.ci.remake``)
+  runs whole on the runner's host.
 
 With the local executor ``run`` calls both in the job's process, the same code.
 

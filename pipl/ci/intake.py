@@ -45,8 +45,10 @@ class IndexCache:
 
     def handlers(self, index: str) -> list[str]:
         config = self.configs.get(index)
-        if not (config or {}).get("pipl_handlers") and time.monotonic() - self.refreshed > 1:
-            # an event there means the index had handlers at upload time: a new index, or
+        stale = time.monotonic() - self.refreshed > 1
+        if config is None or (not config.get("pipl_handlers") and stale):
+            # an event there means the index had handlers at upload time: a new index
+            # (read at once, even just after a read: it may have been made since), or
             # handlers set since the last read
             self.refresh()
             config = self.configs.get(index)

@@ -8,7 +8,8 @@ to; the exit code says the same: 0 passed, 1 failed, 75 retry later (infrastruct
 The spec's ``part`` says which part of a handler with a worker part runs (``pipl.ci.dask``):
 ``build`` on a Dask worker (no token, no project folder: the index at the spec's
 ``server_url`` is read anonymously; the handback goes to ``handback.json``), ``deliver``
-on the runner's host with what the worker sent back; empty: the whole handler.
+on the runner's host with what the worker sent back (started while the worker builds, it
+waits for ``handback.json``: ``pipl.ci.dask_jobs``); empty: the whole handler.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from pipl.runner import Runner
 
 EXIT_PASSED, EXIT_FAILED, EXIT_RETRY, EXIT_WAIT, EXIT_RESOURCES = 0, 1, 75, 76, 77
+HANDBACK_POLL = 0.002  # seconds between two looks for the build part's files
 TOKEN_ENV = "PIPL_CI_TOKEN"  # noqa: S105 - the variable's name, not a token
 
 
@@ -164,11 +166,29 @@ def _run_part(spec: JobSpec, handler: Handler, ctx: JobContext, folder: Path) ->
         dask.write_handback(folder, ctx.workdir, handback)
         return handback.summary or f"handed back {len(handback.files)} file(s)"
     if spec.part == "deliver":
+        if spec.handback_wait:
+            _await_handback(folder / dask.HANDBACK, spec.handback_wait, ctx)
         summary: str = handler.deliver(  # type: ignore[attr-defined]  # has_worker_part
             ctx, dask.read_handback(folder, ctx.workdir)
         )
         return summary
     return handler.run(ctx)
+
+
+def _await_handback(path: Path, seconds: float, ctx: JobContext) -> None:
+    """Wait for the build part's files (the runner writes ``handback.json`` last, once
+    they are checked and in place). The runner stops this process when the build does
+    not pass; the time limit is for a runner that went away meanwhile."""
+    from pipl.ci.handlers import InfraError
+
+    ctx.log("waiting for the build part on a Dask worker")
+    started = time.perf_counter()
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise InfraError(f"the build part sent nothing back in {seconds:.0f}s")
+        time.sleep(HANDBACK_POLL)
+    ctx.log(f"phase wait for the build part took {time.perf_counter() - started:.2f} s")
 
 
 def _retry_later(result: Path, message: str) -> int:

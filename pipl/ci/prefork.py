@@ -427,20 +427,28 @@ def serve(requests: int, replies: int) -> None:
             __import__(name)
     with contextlib.suppress(Exception):
         from pipl.ci.handlers import available
-        from pipl.index.client import tls_context
+        from pipl.index.client import IndexClient, tls_context
 
         available()
         tls_context()
+        # httpx imports its transport (httpcore, h11, anyio: ~40 ms) when the first client
+        # is made: made here once, no job pays it (it connects to nothing)
+        IndexClient("http://127.0.0.1").close()
 
     def reply(message: dict[str, Any]) -> None:
         os.write(replies, json.dumps(message).encode() + b"\n")
 
     reply({"id": 0, "ready": True})
     children: set[int] = set()
+    # a pidfd per child (Linux): select wakes the moment one exits, no polling; a child
+    # without one (an older kernel) is looked for every REAP_EVERY seconds
+    pidfds: dict[int, int] = {}
     buffer = b""
     while True:
-        readable, _, _ = select.select([requests], [], [], REAP_EVERY if children else None)
-        if readable:
+        polled = any(pid not in pidfds for pid in children)
+        watched = [requests, *pidfds.values()]
+        readable, _, _ = select.select(watched, [], [], REAP_EVERY if polled else None)
+        if requests in readable:
             chunk = os.read(requests, 65536)
             if not chunk:
                 return  # the runner is gone: the jobs keep their sessions
@@ -449,11 +457,13 @@ def serve(requests: int, replies: int) -> None:
                 line, buffer = buffer.split(b"\n", 1)
                 request = json.loads(line)
                 try:
-                    pid = _fork(request, [requests, replies])
+                    pid = _fork(request, [requests, replies, *pidfds.values()])
                 except OSError as exc:
                     reply({"id": request["id"], "error": f"{type(exc).__name__}: {exc}"})
                     continue
                 children.add(pid)
+                with contextlib.suppress(AttributeError, OSError):
+                    pidfds[pid] = os.pidfd_open(pid)
                 reply({"id": request["id"], "pid": pid})
         while children:
             try:
@@ -464,6 +474,8 @@ def serve(requests: int, replies: int) -> None:
             if pid == 0:
                 break
             children.discard(pid)
+            if pid in pidfds:
+                os.close(pidfds.pop(pid))
             reply({"pid": pid, "code": os.waitstatus_to_exitcode(status)})
 
 

@@ -25,16 +25,18 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from pipl.ci import dask, db, intake, outbox, retry
 from pipl.ci.config import CiConfig
+from pipl.ci.dask_jobs import DaskBuild, resources_for
 from pipl.ci.handlers import CiError, load
 from pipl.ci.intake import IndexCache
-from pipl.ci.job import EXIT_PASSED, EXIT_RETRY, EXIT_WAIT, TOKEN_ENV
+from pipl.ci.job import TOKEN_ENV
 from pipl.ci.login import ci_login
+from pipl.ci.outcome import Outcome, outcome_of
+from pipl.ci.outcome import note as _note
 from pipl.ci.prefork import Prefork
 from pipl.ci.spec import JobSpec
 from pipl.errors import PiplError
@@ -66,13 +68,6 @@ def pid_path(project: ProjectFiles) -> Path:
 def _kill_group(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    state: str  # passed | failed | retry | wait | killed
-    message: str
-    code: int = 0  # the job process's exit code (negative: the signal that killed it)
 
 
 class CiRunner:
@@ -197,7 +192,8 @@ class CiRunner:
         timeout = float(getattr(handler, "timeout", None) or self.config.timeout)
         folder = job_dir(self.project, job.id)
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "result.json").unlink(missing_ok=True)
+        for stale in ("result.json", dask.HANDBACK):  # an earlier attempt's
+            (folder / stale).unlink(missing_ok=True)
         shutil.rmtree(folder / "work", ignore_errors=True)  # every attempt starts afresh
         spec = JobSpec(
             job_id=job.id,
@@ -217,11 +213,9 @@ class CiRunner:
             sandbox=dataclasses.asdict(self.config.sandbox),
             server_url=self.project.url,
         )
-        if self.dask is not None and dask.has_worker_part(handler):
-            built = self._build_on_dask(job, handler, spec, folder, timeout)
-            if built is not None:
-                return built
-            spec = dataclasses.replace(spec, part="deliver", spawned=time.time())
+        on_dask = self.dask is not None and dask.has_worker_part(handler, job.reason)
+        if on_dask:  # the deliver part starts now and waits for the build's files
+            spec = dataclasses.replace(spec, part="deliver", handback_wait=timeout)
         spec.write(folder / "spec.json")
         try:
             token = ci_login(self.project, self.client)
@@ -231,9 +225,20 @@ class CiRunner:
         env[TOKEN_ENV] = f"{token.user}:{token.token}:{token.expires}"
         log = log_path(self.project, job.id)
         log.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + timeout
+        if on_dask:  # the build part goes first; the deliver process starts meanwhile
+            assert self.dask is not None
+            end = lambda outcome: self._end(job, outcome, budget=timeout)  # noqa: E731
+            build = DaskBuild(self.dask, job, self.conn, log, self.stopping, timeout, end)
+            build.send(spec, resources_for(job.handler, handler, self.config.resources), deadline)
         proc = self._start(folder, log, env)
         db.set_child(self.conn, job.id, proc.pid)
-        deadline = time.monotonic() + timeout
+        if on_dask:
+            built = build.run(folder)
+            if built is not None:  # the deliver process has nothing to deliver
+                _kill_group(proc.pid)
+                proc.wait()
+                return built
         code: int | None = None
         while code is None:
             try:
@@ -256,77 +261,6 @@ class CiRunner:
                     return Outcome(db.CANCELLED, "cancelled")
         _kill_group(proc.pid)  # anything the handler left behind in its session
         return self._end(job, self._read_outcome(folder, code, log), budget=timeout)
-
-    def _build_on_dask(
-        self, job: db.Job, handler: object, spec: JobSpec, folder: Path, timeout: float
-    ) -> Outcome | None:
-        """Run the job's build part on a Dask worker; ``None`` when it passed and its files
-        are in the job's folder for the deliver part, else how the job ended (recorded)."""
-        assert self.dask is not None
-        resources = self.config.resources.get(job.handler)
-        if resources is None:
-            resources = dict(getattr(handler, "resources", None) or {})
-        deadline = time.monotonic() + timeout
-        answer = self._on_dask(job, replace(spec, resources=resources), deadline, timeout)
-        result = answer.get("result") if isinstance(answer, dict) else None
-        if result and result.get("state") == "resources":  # the packl asks for more
-            asked = {str(k): float(v) for k, v in (result.get("resources") or {}).items()}
-            _note(log_path(self.project, job.id), f"sent again, asking for {asked}")
-            answer = self._on_dask(job, replace(spec, resources=asked), deadline, timeout)
-        if isinstance(answer, Outcome):
-            return answer
-        code, result = answer.get("code"), answer.get("result")
-        if code is None:
-            outcome = Outcome(db.FAILED, f"timed out after {timeout:.0f}s on a Dask worker")
-            return self._end(job, outcome, budget=timeout)
-        if code != EXIT_PASSED or not result or result.get("state") != db.PASSED:
-            outcome = _outcome(code, result, "the build part on a Dask worker")
-            return self._end(job, outcome, budget=timeout)
-        try:
-            dask.store_answer(answer, folder, folder / "work")
-        except CiError as exc:
-            return self._end(job, Outcome(db.FAILED, str(exc)), budget=timeout)
-        return None
-
-    def _on_dask(
-        self, job: db.Job, spec: JobSpec, deadline: float, timeout: float
-    ) -> dict[str, Any] | Outcome:
-        """Send the build part of ``spec`` to a worker with ``spec.resources`` and wait
-        for its answer (its log goes to the job's log), or how the job ended (recorded)."""
-        assert self.dask is not None
-        left = max(1.0, deadline - time.monotonic())
-        future = self.dask.submit(spec, left, spec.resources)
-        while True:
-            try:
-                answer: dict[str, Any] = future.result(timeout=0.05)
-                break
-            except TimeoutError:  # still running
-                stop = self._should_stop(job, deadline, timeout)
-                if stop is not None:
-                    future.cancel()
-                    return stop
-            except Exception as exc:  # the cluster lost the task (KilledWorker), or us
-                future.cancel()
-                message = f"the Dask cluster failed: {type(exc).__name__}: {exc}"
-                return self._end(job, Outcome("retry", message), budget=timeout)
-        log = log_path(self.project, job.id)
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("a") as out:
-            out.write(f"== pipl ci runner: build part on Dask worker {answer['worker']} ")
-            out.write(f"({answer['host']})\n{answer.get('log', '')}")
-        return answer
-
-    def _should_stop(self, job: db.Job, deadline: float, timeout: float) -> Outcome | None:
-        """Why a job on Dask must stop now (timed out, runner stopping, cancelled)."""
-        if time.monotonic() > deadline:
-            outcome = Outcome(db.FAILED, f"timed out after {timeout:.0f}s: see its log")
-            return self._end(job, outcome, budget=timeout)
-        if self.stopping.is_set():
-            db.requeue(self.conn, job.id, 0, "the runner stopped while this job ran")
-            return Outcome("retry", "the runner stopped")
-        if db.get_job(self.conn, job.id).state == db.CANCELLED:
-            return Outcome(db.CANCELLED, "cancelled")
-        return None
 
     def _start(self, folder: Path, log: Path, env: dict[str, str]) -> Any:
         """Start the job's process: forked by the prefork process when it runs (and the
@@ -356,7 +290,7 @@ class CiRunner:
             tail = [line for line in _tail(log) if line.strip()]
             last = tail[-1].strip() if tail else "no output"
             return Outcome(db.FAILED, f"the job process exited {code} without a result: {last}")
-        return _outcome(code, data, "the job process")
+        return outcome_of(code, data, "the job process")
 
     def _end(self, job: db.Job, outcome: Outcome, *, budget: float | None = None) -> Outcome:
         if outcome.state == "wait":
@@ -407,6 +341,8 @@ class CiRunner:
         if self.config.executor == "dask" and self.dask is None:
             self.dask = dask.DaskDispatch(self.config.scheduler)
             self.say(f"jobs with a build part run on the Dask cluster at {self.config.scheduler}")
+            if self.dask.plugin_error:
+                self.say(f"{self.dask.plugin_error}: its jobs fork from its first job on")
         workers = self.config.workers
         running: dict[int, Future[Outcome]] = {}
         first = True
@@ -480,26 +416,6 @@ class CiRunner:
             self.prefork.close()
             self.prefork = None
         self._close_thread()
-
-
-def _outcome(code: int, result: dict[str, Any] | None, what: str) -> Outcome:
-    """The outcome a job process's exit code and ``result.json`` say."""
-    if not result:
-        return Outcome(db.FAILED, f"{what} exited {code} without a result: see its log")
-    state, message = str(result.get("state")), str(result.get("message"))
-    if code == EXIT_PASSED and state == db.PASSED:
-        return Outcome(db.PASSED, message)
-    if code == EXIT_WAIT or state == "wait":
-        return Outcome("wait", message)
-    if code == EXIT_RETRY or state == "retry":
-        return Outcome("retry", message)
-    return Outcome(db.FAILED, message)
-
-
-def _note(log: Path, message: str) -> None:
-    """A line of the runner's in the job's log, after what the job wrote."""
-    with contextlib.suppress(OSError), log.open("a") as out:
-        out.write(f"== pipl ci runner: {message}\n")
 
 
 def _tail(path: Path, size: int = 4096) -> list[str]:

@@ -5,7 +5,7 @@ row, when the runner starts the job, a ``JobSpec``: written to the job's ``spec.
 read back by ``python -m pipl.ci.job``, which builds the handler's ``JobContext`` from it
 (``JobContext.from_spec``). One type, so the fields cannot drift between the writer and
 the reader. With ``[ci] executor = "dask"`` the same spec, as a dict, is what the runner
-sends to a Dask worker (``pipl.ci.remote``).
+sends to a Dask worker (``pipl.ci.dask``).
 """
 
 from __future__ import annotations
@@ -40,6 +40,9 @@ class JobSpec:
     part: str = ""
     server_url: str = ""
     resources: dict[str, float] = field(default_factory=dict)  # what a build part's worker has
+    # a deliver part started before its build ended waits this long (seconds, at most)
+    # for the build's files (``handback.json``); 0: they are there
+    handback_wait: float = 0.0
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(dataclasses.asdict(self), indent=1))

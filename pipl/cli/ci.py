@@ -57,9 +57,9 @@ def run(state: AppState, until_idle: bool) -> None:
     """Run the CI runner in the foreground (Ctrl-C stops it).
 
     'pipl proj start' starts it in the background beside the server. Jobs run on this
-    host, except with [ci] executor = "dask" in pipl.toml: then wheel builds run on the
-    Dask cluster at [ci] scheduler and the runner uploads what they send back (see
-    docs/dask.md).
+    host, except with [ci] executor = "dask" in pipl.toml: then wheel builds, tox runs and
+    processing run on the Dask cluster at [ci] scheduler and the runner uploads what they
+    send back (see docs/dask.md).
 
     \b
     Example:

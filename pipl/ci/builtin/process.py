@@ -16,6 +16,10 @@ A re-processing (an upstream release changed, ``pipl.ci.downstream``) installs t
 release with that upstream and publishes products ``X.postN`` when they differ from the
 last ones (``pipl.ci.remake``).
 A pipeline packl's DAG runs in pipl's engine instead (``pipl.ci.builtin.pipeline``).
+
+With ``[ci] executor = "dask"`` the install and the processing run on a Dask worker
+(``build``), which hands back the products' outputs; the runner checks them and publishes
+the products (``deliver``). A pipeline packl and a re-processing run on the runner's host.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from pipl import names
 from pipl.ci.builtin.files import announce, expect, release_files
 from pipl.ci.builtin.pipeline import pipe_data, publish_pipeline
-from pipl.ci.handlers import BaseHandler, HandlerFailed, JobContext
+from pipl.ci.handlers import BaseHandler, Handback, HandlerFailed, JobContext
 from pipl.ci.sandbox import Rejected, SandboxRunner, check_file, check_tree
 from pipl.ci.yanked import refuse_yanked
 from pipl.project.project import Project
@@ -56,7 +60,12 @@ class JobEnv(Workspace):
 
 
 class ProcessHandler(BaseHandler):
+    """With ``[ci] executor = "dask"``, ``build`` (install and process, in the sandbox)
+    runs on a Dask worker and ``deliver`` (check, build and publish the products) here;
+    a re-processing (``remake``: it reads the CI database) runs whole here."""
+
     rank = 25  # before promote (30): a release whose processing fails is not promoted
+    remakes_on_worker = False
 
     def run(self, ctx: JobContext) -> str:
         from pipl.ci import remake
@@ -69,24 +78,58 @@ class ProcessHandler(BaseHandler):
         summary = self.process(ctx, again)
         return f"{again.reason}: {summary}" if again is not None else summary
 
+    def build(self, ctx: JobContext) -> Handback:
+        """Install the release and run its processing in the sandbox (reads the index
+        only); hand back the products' outputs folders and the processing's answer."""
+        outdir = ctx.workdir / "outputs"
+        answer = install_and_process(ctx, outdir, [])
+        if answer.get("kind") != "task":  # none, or a pipeline (run by deliver)
+            return Handback(data={"kind": answer.get("kind")})
+        result = checked_result(answer.get("result"), ctx.name, outdir)
+        folders = [Path(item["outputs"]) for item in result["products"]]
+        for item, folder in zip(result["products"], folders, strict=True):
+            item["outputs"] = folder.relative_to(ctx.workdir).as_posix()
+        return Handback(tuple(dict.fromkeys(folders)), {"kind": "task", "result": result})
+
+    def deliver(self, ctx: JobContext, handback: Handback) -> str:
+        """Check what the build part handed back and publish the products (the token).
+        A pipeline packl's DAG runs here, in this host's sandbox, as with ``run``."""
+        from pipl.ci.dask import HANDBACK_DIR
+
+        refuse_yanked(ctx, "processed")
+        kind = handback.data.get("kind")
+        if kind == "pipeline":
+            ctx.log("a pipeline packl: its DAG runs on the runner's host")
+            return self.process(ctx, None)
+        if kind != "task":
+            return self.publish(ctx, {"kind": kind}, ctx.workdir, None)
+        result = dict(handback.data["result"])
+        mirror = ctx.workdir / HANDBACK_DIR  # where the worker's work folder came back
+        products = []
+        for item in result.get("products") or []:
+            if not isinstance(item, dict) or not isinstance(item.get("outputs"), str):
+                raise HandlerFailed(f"the build part of {ctx.name} handed back a bad product")
+            products.append({**item, "outputs": str(mirror / item["outputs"])})
+        answer = {"kind": "task", "result": {**result, "products": products}}
+        return self.publish(ctx, answer, mirror / "outputs", None)
+
     def process(self, ctx: JobContext, again: Plan | None) -> str:
+        outdir = ctx.workdir / "outputs"
+        extra = again.options if again is not None else []
+        answer = install_and_process(ctx, outdir, extra)
+        return self.publish(ctx, answer, outdir, again)
+
+    def publish(
+        self, ctx: JobContext, answer: dict[str, Any], outdir: Path, again: Plan | None
+    ) -> str:
+        """Check the processing's answer and publish the products it made (or run a
+        pipeline packl's DAG); the job's summary."""
         from pipl.assets.project_store import project_store
         from pipl.ci import remake
         from pipl.product.build import ProductSpec
         from pipl.product.process import publish_products
 
-        outdir = ctx.workdir / "outputs"
-        extra = again.options if again is not None else []
-        # with [ci.sandbox] network = false, the install reaches the index, the processing
-        # runs with no network at all
         split = offline_steps(ctx)
-        with ctx.phase("install and process"):
-            if split:
-                run_inside(ctx, "process", "--outdir", str(outdir), "--install", "only", *extra)
-            install = ("--install", "no") if split else ()
-            answer = run_inside(
-                ctx, "process", "--outdir", str(outdir), *install, *extra, offline=split
-            )
         kind = answer.get("kind")
         if kind == "none":
             return f"{ctx.name} {ctx.version} has no {PROCESS_GROUP} entry point: nothing to run"
@@ -170,6 +213,19 @@ class ProcessHandler(BaseHandler):
             already = ", ".join(kept) or "all"
             return f"processing made {made or 'no new product'}; {already} published already"
         return f"processing made {made}; published {len(uploaded)} file(s) to {target}"
+
+
+def install_and_process(ctx: JobContext, outdir: Path, extra: list[str]) -> dict[str, Any]:
+    """Install the release into a fresh environment and run its processing, in the job's
+    sandbox (``pipl.ci.inside process``); its checked answer."""
+    # with [ci.sandbox] network = false, the install reaches the index, the processing
+    # runs with no network at all
+    split = offline_steps(ctx)
+    with ctx.phase("install and process"):
+        if split:
+            run_inside(ctx, "process", "--outdir", str(outdir), "--install", "only", *extra)
+        install = ("--install", "no") if split else ()
+        return run_inside(ctx, "process", "--outdir", str(outdir), *install, *extra, offline=split)
 
 
 def offline_steps(ctx: JobContext) -> bool:
