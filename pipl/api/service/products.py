@@ -24,6 +24,7 @@ from pipl.api.releases import (
 from pipl.api.service import Context
 from pipl.api.service.releases import (
     MAX_PAGE,
+    caught_up,
     fresh_catalog,
     index_config,
     release_name,
@@ -157,6 +158,8 @@ def get_product(ctx: Context, product: str, version: str) -> Product:
     key, version = release_name(product, version)
     fresh_catalog(ctx)
     found = _product(ctx, key, version)
+    if found is None and caught_up(ctx):  # a product released a moment ago
+        found = _product(ctx, key, version)
     if found is None:
         raise NotFound(f"no product {key} {version} on the stages: see /products")
     return found

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,26 @@ def fresh_catalog(ctx: Context) -> tuple[int | None, bool]:
         ctx.memo["releases.fresh"] = _fresh(ctx)
     answer: tuple[int | None, bool] = ctx.memo["releases.fresh"]
     return answer
+
+
+CATCH_UP = 5.0  # seconds a lookup that misses waits for the runner's sweep
+
+
+def caught_up(ctx: Context, timeout: float = CATCH_UP) -> bool:
+    """Wait (at most ``timeout`` seconds) until the runner's sweep made the catalog true at
+    the serial this request saw; whether it did. For a lookup that found nothing in a
+    catalog known to be behind: what was just released is then found, not denied."""
+    if fresh_catalog(ctx)[1]:
+        return True
+    target = int(ctx.index.status().get("serial", -1))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        have = catalog.synced_serial(ctx.ci, ctx.project.stage_indexes)
+        if have is not None and have >= target:
+            ctx.memo["releases.fresh"] = (have, True)
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def _fresh(ctx: Context) -> tuple[int | None, bool]:
