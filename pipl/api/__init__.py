@@ -10,7 +10,7 @@ client turns into the dataclasses of this package's domain modules (``jobs``,
 
 The client side (``client/``, the domain modules, ``models``, ``ops``, ``transport``)
 needs only the standard library, httpx and pipl-pipe: a remote machine does not need
-devpi-server (``client/operations.py`` is written from the service by ``make api``).
+devpi-server (``client/operations/`` is written from the service by ``make api``).
 """
 
 from pipl.api.client import Client

@@ -1,11 +1,13 @@
-"""``pipl/api/client/operations.py``, written from the operations' declarations.
+"""``pipl/api/client/operations/``, written from the operations' declarations.
 
 Each operation becomes one typed function of the client, ``jobs_get(client, id) -> Job``:
 its parameters and defaults, its result type and its docstring are those of the function
 of ``pipl.api.service`` that carries it out, and its route comes from ``@operation``.
-The module imports only the route type and the result dataclasses, so a remote client
-needs nothing of the project's side (no devpi, no packaging). ``make api`` writes it;
-``tests/test_api_docs.py`` checks it is current.
+There is one module per domain (``jobs``, ``releases``...; ``admin`` for the top-level
+``health``, ``whoami``, ``login``) and a package that gathers them. They import only the
+route type and the result dataclasses, so a remote client needs nothing of the project's
+side (no devpi, no packaging). ``make api`` writes them; ``tests/test_api_docs.py``
+checks they are current.
 """
 
 from __future__ import annotations
@@ -20,15 +22,14 @@ from typing import Any
 
 from pipl.api import ops
 
-TARGET = Path(__file__).resolve().parent / "client" / "operations.py"
+TARGET = Path(__file__).resolve().parent / "client" / "operations"
 PLAIN = (str, int, float, bool, bytes)
 GENERIC = {list: "builtins.list", dict: "dict", tuple: "tuple", set: "set"}
 
-HEADER = '''"""The operations of pipl's API as typed functions of a client, one per operation.
+HEADER = '''"""The {domain} operations of pipl's API as typed functions of a client, one each.
 
 Written by ``make api`` (``pipl.api.codegen``) from the functions of ``pipl.api.service``
-that carry the operations out: change those, not this file. ``pipl.Client``'s methods
-are these functions (``remote``), or call them.
+that carry the operations out: change those, not this file.
 """
 
 from __future__ import annotations
@@ -92,24 +93,59 @@ def function(op: ops.Op, imports: set[tuple[str, str]]) -> str:
     )
 
 
-def client_module() -> str:
-    """The text of ``operations.py`` (formatted by ruff, like the rest of the code)."""
+PACKAGE = '''"""The operations of pipl's API as typed functions of a client, one per operation.
+
+Written by ``make api`` (``pipl.api.codegen``) from the functions of ``pipl.api.service``
+that carry the operations out: change those, not these files. ``pipl.Client``'s methods
+are these functions (``remote``), or call them.
+"""
+
+{imports}
+
+__all__ = [{names}]
+'''
+
+
+def domain_of(op: ops.Op) -> str:
+    """The module an operation's client function is written to."""
+    return op.name.split(".", 1)[0] if "." in op.name else "admin"
+
+
+def client_modules() -> dict[str, str]:
+    """The text of each file of ``operations/`` by name (formatted by ruff, like the rest
+    of the code)."""
+    domains: dict[str, list[ops.Op]] = {}
+    for op in ops.table().values():
+        domains.setdefault(domain_of(op), []).append(op)
+    files = {f"{domain}.py": _module(domain, found) for domain, found in domains.items()}
+    package = "pipl.api.client.operations"
+    imports = "\n".join(
+        f"from {package}.{domain} import {', '.join(function_name(op) for op in found)}"
+        for domain, found in domains.items()
+    )
+    names = ", ".join(f'"{function_name(op)}"' for found in domains.values() for op in found)
+    files["__init__.py"] = format_python(PACKAGE.format(imports=imports, names=names))
+    return files
+
+
+def _module(domain: str, found: list[ops.Op]) -> str:
     imports: set[tuple[str, str]] = set()
-    bodies = [function(op, imports) for op in ops.table().values()]
+    bodies = [function(op, imports) for op in found]
     modules: dict[str, list[str]] = {}
     for module, name in sorted(imports):
         modules.setdefault(module, []).append(name)
     lines = "\n".join(f"from {m} import {', '.join(sorted(n))}" for m, n in modules.items())
-    text = HEADER.format(imports=lines) + "\n\n" + "\n\n".join(bodies)
+    text = HEADER.format(domain=domain, imports=lines) + "\n\n" + "\n\n".join(bodies)
     return format_python(text)
 
 
 def format_python(text: str) -> str:
     """``text`` as ``ruff format`` and ``ruff check --fix`` leave it (the project's style)."""
     ruff = Path(sys.executable).parent / "ruff"
-    for args in (["check", "--fix-only", "--quiet", "--select", "I"], ["format"]):
+    fixes = ["--select", "I,F401,RUF022"]  # imports sorted, the unused ones out, __all__ sorted
+    for args in (["check", "--fix-only", "--quiet", *fixes], ["format"]):
         text = subprocess.run(
-            [ruff, *args, "--stdin-filename", str(TARGET), "-"],
+            [ruff, *args, "--stdin-filename", str(TARGET / "module.py"), "-"],
             input=text,
             capture_output=True,
             text=True,
@@ -119,14 +155,23 @@ def format_python(text: str) -> str:
 
 
 def write(target: Path = TARGET) -> bool:
-    """Write ``operations.py``; whether it changed."""
+    """Write the files of ``operations/`` (and remove any other module there); whether
+    something changed."""
     from pipl.fsutil import atomic_write
 
-    text = client_module()
-    if target.exists() and target.read_text() == text:
-        return False
-    atomic_write(target, text)
-    return True
+    files = client_modules()
+    target.mkdir(exist_ok=True)
+    changed = False
+    for stale in target.glob("*.py"):
+        if stale.name not in files:
+            stale.unlink()
+            changed = True
+    for name, text in files.items():
+        path = target / name
+        if not path.exists() or path.read_text() != text:
+            atomic_write(path, text)
+            changed = True
+    return changed
 
 
 if __name__ == "__main__":
