@@ -391,3 +391,25 @@ def test_the_runner_brings_an_old_database_up_to_date_as_it_starts(tmp_path: Pat
     assert len(said) == 1  # once
     with db.open_db(tmp_path, migrate=False) as conn:
         assert len(outbox.known_files(conn, "p/dev")) == 2
+
+
+def _release(name: str, version: str) -> dict[str, object]:
+    href = f"http://x/p/qa/+f/ab/{name}-{version}.tar.gz"
+    return {"+links": [{"rel": "releasefile", "href": href, "hashes": {"sha256": "ab"}}]}
+
+
+def test_a_sweep_never_undoes_a_release_recorded_after_it_read(tmp_path: Path) -> None:
+    """The sweep reads every index (a while) before it writes: a release a push or a hint
+    recorded meanwhile, at a later serial, stays in the catalog; a sweep at that serial or
+    later makes the catalog equal to what it read, as ever."""
+    with database.connect(tmp_path) as conn:
+        catalog.record(conn, "p/qa", "task", "0.1", _release("task", "0.1"), 12)
+        read_before = {"lib": {"1.0": _release("lib", "1.0")}}
+        catalog.sync_index(conn, "p/qa", read_before, 10)
+        assert catalog.get(conn, "p/qa", "task", "0.1") is not None
+        assert catalog.get(conn, "p/qa", "lib", "1.0") is not None
+        catalog.sync_index(conn, "p/qa", {"task": {"0.1": {"+links": []}}}, 11)
+        assert catalog.get(conn, "p/qa", "task", "0.1") is not None  # read before 12
+        catalog.sync_index(conn, "p/qa", read_before, 12)
+        assert catalog.get(conn, "p/qa", "task", "0.1") is None
+        assert catalog.get(conn, "p/qa", "lib", "1.0") is not None

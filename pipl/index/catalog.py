@@ -166,19 +166,26 @@ def sync_index(
     conn: sqlite3.Connection, index: str, content: dict[str, dict[str, Any]], serial: int
 ) -> None:
     """Make the catalog of ``index`` equal to ``content`` (``read_index``), true at
-    ``serial``, in one transaction."""
+    ``serial``, in one transaction.
+
+    ``content`` was read at ``serial`` or later, and reading every index takes a while: a
+    release recorded meanwhile at a later serial (by a hint or a push) may be newer than
+    what was read, so it is left as it is; the next sweep, at a later serial, checks it."""
     conn.execute("BEGIN IMMEDIATE")
     try:
+        rows = conn.execute("SELECT project, version, serial FROM releases WHERE ix = ?", (index,))
+        known = {(str(p), str(v)): int(s) for p, v, s in rows.fetchall()}
         present = set()
         for project, versions in content.items():
             key = names.normalize_dist(project)
             for version, data in versions.items():
-                record(conn, index, key, version, data, serial)
                 if _files(data):
                     present.add((key, version))
-        rows = conn.execute("SELECT project, version FROM releases WHERE ix = ?", (index,))
-        for project, version in set(rows.fetchall()) - present:
-            _forget(conn, index, project, version)
+                if known.get((key, version), -1) <= serial:
+                    record(conn, index, key, version, data, serial)
+        for (project, version), at in known.items():
+            if (project, version) not in present and at <= serial:
+                _forget(conn, index, project, version)
         conn.execute(
             "INSERT INTO catalog_indexes (ix, serial, synced) VALUES (?, ?, ?) "
             "ON CONFLICT (ix) DO UPDATE SET serial = excluded.serial, synced = excluded.synced",
