@@ -454,15 +454,36 @@ def test_processing_runs_on_a_worker_and_the_runner_publishes_the_products(
     assert report
 
 
-def test_a_re_processing_runs_whole_on_the_runners_host():
-    from pipl.ci.builtin.process import ProcessHandler
-    from pipl.ci.builtin.qa import QaHandler
-    from pipl.ci.builtin.wheel import WheelHandler
-    from pipl.ci.dask import has_worker_part
+def test_a_re_processing_runs_on_a_worker_and_the_runner_publishes_its_product(
+    farm, farmproj, tmp_path
+):
+    """An upstream release re-processes the task that uses it on a worker, with the plan
+    the runner wrote in the job's spec (the pins and N), and the runner publishes it."""
+    from flow_support import lib_sdist
+    from flow_support import task_sdist as flow_task_sdist
 
-    assert has_worker_part(ProcessHandler()) and has_worker_part(QaHandler())
-    assert not has_worker_part(ProcessHandler(), "upstream lib 2.0 released")
-    assert has_worker_part(WheelHandler(), "upstream lib 2.0 released")
+    with stage_handlers(farmproj, ["process"]) as stage:
+        with connect(farmproj, "owner") as owner:
+            owner.upload(stage, lib_sdist(tmp_path, "farm-lib", "1.0"))
+            owner.upload(stage, flow_task_sdist(tmp_path, "farm-flow", "farm-lib"))
+        first = [j for j in run_until_idle(farmproj) if j.project == "farm-flow"]
+        assert [j.state for j in first] == ["passed"], first[0].message
+        with connect(farmproj, "owner") as owner:
+            owner.upload(stage, lib_sdist(tmp_path, "farm-lib", "1.1"))
+        jobs = [j for j in run_until_idle(farmproj) if j.project == "farm-flow" and j.reason]
+    [job] = jobs
+    assert job.state == "passed", job.message
+    assert job.message.startswith(
+        "re-processing for farm-lib 1.1 (upload): processing made farm-flow-report 0.1.0.post1"
+    ), job.message
+    log = _log(farmproj, job.id)
+    on_worker = _worker_part(log)
+    assert "phase install and process took" in on_worker
+    assert "phase product build and upload took" in log.split(on_worker, 1)[1]
+    with connect(farmproj, "anonymous") as anon:
+        made = anon.versions(stage, "farm-flow-report")
+    assert made["0.1.0.post1"]["summary"] == "made with farm-lib 1.1"
+    assert made["0.1.0"]["summary"] == "made with farm-lib 1.0"
 
 
 def test_a_worker_without_pipls_ci_plugin_leaves_the_runner_running(tmp_path, hermetic):
@@ -559,3 +580,37 @@ def test_a_contract_run_on_a_worker_is_dropped_when_the_project_turns_contracts_
     )
     assert "contract" in _worker_part(_log(farmproj, job.id))  # tox ran it there
     assert _toxresults(farmproj, "nocontract") == []
+
+
+def test_the_owners_qa_checks_run_on_the_runners_host_after_tox_on_a_worker(
+    farm, farmproj, tmp_path
+):
+    """``[qa] checks``: the release's tox runs on a worker, the owner's policy packl on the
+    runner's host (the worker does not know the project's checks); a failing check fails
+    the job there."""
+    from test_qa_policy import policy_files
+
+    with connect(farmproj, "owner") as owner:
+        for path in policy_files(tmp_path):  # the owner's policy, on the base index
+            owner.upload(farmproj.base_index, path)
+    toml = farmproj.root / "pipl.toml"
+    before = toml.read_text()
+    toml.write_text(before + '\n[qa]\nchecks = ["studio-policy"]\n')
+    try:
+        with stage_handlers(farmproj, ["qa"]) as stage:
+            with connect(farmproj, "owner") as owner:
+                owner.upload(stage, task_sdist(tmp_path, "good-farm", "1.0"))
+                owner.upload(stage, task_sdist(tmp_path, "bad-farm", "1.0"))
+            wanted = ("good-farm", "bad-farm")
+            jobs = {j.project: j for j in run_until_idle(farmproj) if j.project in wanted}
+    finally:
+        toml.write_text(before)
+    good, bad = jobs["good-farm"], jobs["bad-farm"]
+    assert good.state == "passed", good.message
+    assert "owner checks passed: policy:studio-policy" in good.message
+    assert bad.state == "failed" and "names starting with bad-" in bad.message, bad.message
+    for job in (good, bad):
+        log = _log(farmproj, job.id)
+        on_worker = _worker_part(log)
+        assert "phase tox took" in on_worker and "owner checks" not in on_worker
+        assert "phase owner checks took" in log.split(on_worker, 1)[1]

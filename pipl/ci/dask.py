@@ -105,12 +105,9 @@ def pack(rels: list[str], work: Path) -> dict[str, bytes]:
     return files
 
 
-def has_worker_part(handler: object, reason: str = "") -> bool:
+def has_worker_part(handler: object) -> bool:
     """Whether a job of ``handler`` sends its build part to a worker: the handler has
-    ``build`` and ``deliver``; a job with a ``reason`` (a re-processing, not its release's
-    own upload) runs whole on the runner's host when ``remakes_on_worker`` is false."""
-    if reason and not getattr(handler, "remakes_on_worker", True):
-        return False
+    ``build`` and ``deliver``."""
     return callable(getattr(handler, "build", None)) and callable(getattr(handler, "deliver", None))
 
 

@@ -28,6 +28,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import astuple, dataclass
+from typing import Any
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
@@ -93,6 +94,31 @@ def queue(
             continue
         made += [event.id for task, v in found if remake_release(conn, event, task, v)]
     return made
+
+
+def recorded(conn: sqlite3.Connection, job: db.Job) -> dict[str, Any]:
+    """The re-processing ``job`` runs, for its spec (``JobSpec.remake``): its reason, the
+    upstream pins and N of the products' ``.postN`` (one more than the highest among the
+    products that jobs of its release on its index made); empty for a job that runs for
+    its release's own upload."""
+    remake = remake_of(conn, job.id)
+    if remake is None:
+        return {}
+    rows = conn.execute(
+        "SELECT DISTINCT m.version FROM made AS m JOIN jobs AS j ON j.id = m.job_id "
+        "WHERE j.ix = ? AND j.project = ? AND j.version = ? AND m.project != j.project",
+        (job.index, names.normalize_dist(job.project), job.version),
+    )
+    number = 1 + max((_post(str(r[0])) for r in rows), default=0)
+    reason = job.reason or describe(remake.pins, [])
+    return {"reason": reason, "pins": list(remake.pins), "number": number}
+
+
+def _post(version: str) -> int:
+    try:
+        return Version(version).post or 0
+    except InvalidVersion:
+        return 0
 
 
 def remade_for(conn: sqlite3.Connection, project: str, version: str) -> list[db.Job]:

@@ -22,9 +22,7 @@ A handler whose untrusted work can run on another host splits ``run`` in two:
   the CI user's token: it checks what came back and uploads it;
 - ``resources``: the Dask worker resources its jobs ask for (``{"render": 1}``), which
   ``[ci.resources]`` in ``pipl.toml`` overrides per handler; a build part that finds
-  the release asks for more (``release_resources``) raises ``NeedsResources``;
-- ``remakes_on_worker = False``: a re-processing (a job with a reason, ``pipl.ci.remake``)
-  runs whole on the runner's host.
+  the release asks for more (``release_resources``) raises ``NeedsResources``.
 
 With the local executor ``run`` calls both in the job's process, the same code.
 
@@ -123,6 +121,8 @@ class JobContext:
     sandbox: SandboxConfig | None = None  # [ci.sandbox]; None: the defaults
     # on a Dask worker (a build part): the resources it was chosen for; None elsewhere
     worker_resources: dict[str, float] | None = None
+    # the re-processing the job runs (``JobSpec.remake``; ``pipl.ci.remake.plan``)
+    remake: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_spec(
@@ -149,6 +149,7 @@ class JobContext:
             created=spec.created,
             sandbox=parse_sandbox(spec.sandbox or None),
             worker_resources=dict(spec.resources) if spec.part == "build" else None,
+            remake=dict(spec.remake),
         )
 
     def log(self, message: str) -> None:

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 from packaging.version import InvalidVersion, Version
 
 from pipl import names
-from pipl.ci import db, downstream
 from pipl.ci.builtin.files import download, release_files
 from pipl.ci.handlers import HandlerFailed, JobContext, is_sdist
 
@@ -51,37 +50,20 @@ class Plan:
 
 
 def plan(ctx: JobContext) -> Plan | None:
-    """The re-processing this job runs (None: it runs for its release's own upload)."""
-    with db.open_db(ctx.project.root) as conn:
-        job = db.get_job(conn, ctx.job_id)
-        remake = downstream.remake_of(conn, ctx.job_id)
-        if remake is None:
-            return None
-        number = 1 + max((_post(v) for v in made_versions(conn, ctx)), default=0)
+    """The re-processing this job runs (None: it runs for its release's own upload), as
+    the runner wrote it in the job's spec (``downstream.recorded``), less the upstream
+    names the release does not follow. The same on a Dask worker's build part as in the
+    runner's host: the spec and the release's sdist are all it reads."""
+    recorded = ctx.remake
+    if not recorded:
+        return None
     follows = followed(ctx)
     pins: list[str] = []
     ignored: list[str] = []
-    for pin in remake.pins:
-        name = names.normalize_dist(pin.split("==", 1)[0])
-        (pins if follows is None or name in follows else ignored).append(pin)
-    return Plan(job.reason or downstream.describe(remake.pins, []), pins, ignored, number)
-
-
-def made_versions(conn: Any, ctx: JobContext) -> list[str]:
-    """Versions of the products jobs of this release on this index made."""
-    rows = conn.execute(
-        "SELECT DISTINCT m.version FROM made AS m JOIN jobs AS j ON j.id = m.job_id "
-        "WHERE j.ix = ? AND j.project = ? AND j.version = ? AND m.project != j.project",
-        (ctx.index, names.normalize_dist(ctx.name), ctx.version),
-    )
-    return [str(r[0]) for r in rows]
-
-
-def _post(version: str) -> int:
-    try:
-        return Version(version).post or 0
-    except InvalidVersion:
-        return 0
+    for pin in recorded["pins"]:
+        name = names.normalize_dist(str(pin).split("==", 1)[0])
+        (pins if follows is None or name in follows else ignored).append(str(pin))
+    return Plan(str(recorded["reason"]), pins, ignored, int(recorded["number"]))
 
 
 def followed(ctx: JobContext) -> set[str] | None:

@@ -28,7 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from pipl.ci import dask, db, intake, outbox, retry
+from pipl.ci import dask, db, downstream, intake, outbox, retry
 from pipl.ci.config import CiConfig
 from pipl.ci.dask_jobs import DaskBuild, resources_for
 from pipl.ci.handlers import CiError, load
@@ -212,8 +212,9 @@ class CiRunner:
             spawned=time.time(),
             sandbox=dataclasses.asdict(self.config.sandbox),
             server_url=self.project.url,
+            remake=downstream.recorded(self.conn, job),
         )
-        on_dask = self.dask is not None and dask.has_worker_part(handler, job.reason)
+        on_dask = self.dask is not None and dask.has_worker_part(handler)
         if on_dask:  # the deliver part starts now and waits for the build's files
             spec = dataclasses.replace(spec, part="deliver", handback_wait=timeout)
         spec.write(folder / "spec.json")

@@ -43,6 +43,9 @@ class JobSpec:
     # a deliver part started before its build ended waits this long (seconds, at most)
     # for the build's files (``handback.json``); 0: they are there
     handback_wait: float = 0.0
+    # the re-processing the job runs (``pipl.ci.downstream.recorded``: reason, pins,
+    # number), read from the CI database by the runner; empty: its release's own upload
+    remake: dict[str, Any] = field(default_factory=dict)
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(dataclasses.asdict(self), indent=1))

@@ -59,13 +59,23 @@ class JobEnv(Workspace):
         return self.url
 
 
+def _not_followed(ctx: JobContext, again: Plan) -> str:
+    ignored = ", ".join(p.replace("==", " ") for p in again.ignored)
+    return f"{again.reason}: not followed ({ctx.name} does not follow {ignored})"
+
+
+def _summary(again: Plan | None, summary: str) -> str:
+    """A job's summary, led by the re-processing's reason when it runs one."""
+    return f"{again.reason}: {summary}" if again is not None else summary
+
+
 class ProcessHandler(BaseHandler):
     """With ``[ci] executor = "dask"``, ``build`` (install and process, in the sandbox)
-    runs on a Dask worker and ``deliver`` (check, build and publish the products) here;
-    a re-processing (``remake``: it reads the CI database) runs whole here."""
+    runs on a Dask worker and ``deliver`` (check, build and publish the products) here; a
+    re-processing too, its plan (``pipl.ci.remake.plan``) read from the job's spec on
+    both sides."""
 
     rank = 25  # before promote (30): a release whose processing fails is not promoted
-    remakes_on_worker = False
 
     def run(self, ctx: JobContext) -> str:
         from pipl.ci import remake
@@ -73,16 +83,19 @@ class ProcessHandler(BaseHandler):
         refuse_yanked(ctx, "processed")
         again = remake.plan(ctx)
         if again is not None and not again.pins:
-            ignored = ", ".join(p.replace("==", " ") for p in again.ignored)
-            return f"{again.reason}: not followed ({ctx.name} does not follow {ignored})"
-        summary = self.process(ctx, again)
-        return f"{again.reason}: {summary}" if again is not None else summary
+            return _not_followed(ctx, again)
+        return _summary(again, self.process(ctx, again))
 
     def build(self, ctx: JobContext) -> Handback:
         """Install the release and run its processing in the sandbox (reads the index
         only); hand back the products' outputs folders and the processing's answer."""
+        from pipl.ci import remake
+
+        again = remake.plan(ctx)
+        if again is not None and not again.pins:
+            return Handback(summary=_not_followed(ctx, again))
         outdir = ctx.workdir / "outputs"
-        answer = install_and_process(ctx, outdir, [])
+        answer = install_and_process(ctx, outdir, again.options if again is not None else [])
         if answer.get("kind") != "task":  # none, or a pipeline (run by deliver)
             return Handback(data={"kind": answer.get("kind")})
         result = checked_result(answer.get("result"), ctx.name, outdir)
@@ -94,15 +107,19 @@ class ProcessHandler(BaseHandler):
     def deliver(self, ctx: JobContext, handback: Handback) -> str:
         """Check what the build part handed back and publish the products (the token).
         A pipeline packl's DAG runs here, in this host's sandbox, as with ``run``."""
+        from pipl.ci import remake
         from pipl.ci.dask import HANDBACK_DIR
 
         refuse_yanked(ctx, "processed")
+        if handback.summary:  # nothing to deliver: a re-processing the task does not follow
+            return handback.summary
+        again = remake.plan(ctx)
         kind = handback.data.get("kind")
         if kind == "pipeline":
             ctx.log("a pipeline packl: its DAG runs on the runner's host")
-            return self.process(ctx, None)
+            return _summary(again, self.process(ctx, again))
         if kind != "task":
-            return self.publish(ctx, {"kind": kind}, ctx.workdir, None)
+            return _summary(again, self.publish(ctx, {"kind": kind}, ctx.workdir, again))
         result = dict(handback.data["result"])
         mirror = ctx.workdir / HANDBACK_DIR  # where the worker's work folder came back
         products = []
@@ -111,7 +128,7 @@ class ProcessHandler(BaseHandler):
                 raise HandlerFailed(f"the build part of {ctx.name} handed back a bad product")
             products.append({**item, "outputs": str(mirror / item["outputs"])})
         answer = {"kind": "task", "result": {**result, "products": products}}
-        return self.publish(ctx, answer, mirror / "outputs", None)
+        return _summary(again, self.publish(ctx, answer, mirror / "outputs", again))
 
     def process(self, ctx: JobContext, again: Plan | None) -> str:
         outdir = ctx.workdir / "outputs"
