@@ -512,7 +512,7 @@ def test_a_worker_sends_back_folders_of_regular_files_and_nothing_else(tmp_path)
     climbs out of the work folder is refused by the runner."""
     import json
 
-    from pipl.ci.dask import HANDBACK, pack, read_handback, store_answer
+    from pipl.ci.handback import HANDBACK, pack, read_handback, store_answer
     from pipl.ci.handlers import CiError
     from pipl.ci.sandbox import Rejected
 

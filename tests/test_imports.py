@@ -39,7 +39,8 @@ def test_console_script_runs():
 
 
 def test_imports_point_down_the_layers():
-    """The contract of ``[tool.importlinter]`` (import-linter, also in ``make lint``)."""
+    """The contracts of ``[tool.importlinter]`` (import-linter, also in ``make lint``): the
+    layers, and no import circle inside a package."""
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent

@@ -26,7 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from pipl.ci import dask, db
+from pipl.ci import dask, db, handback
 from pipl.ci.handlers import CiError
 from pipl.ci.job import EXIT_PASSED
 from pipl.ci.outcome import Outcome, note, outcome_of
@@ -90,7 +90,7 @@ class DaskBuild:
         if code != EXIT_PASSED or not result or result.get("state") != db.PASSED:
             return self.end(outcome_of(code, result, "the build part on a Dask worker"))
         try:
-            dask.store_answer(answer, folder, folder / "work")
+            handback.store_answer(answer, folder, folder / "work")
         except CiError as exc:
             return self.end(Outcome(db.FAILED, str(exc)))
         return None

@@ -12,7 +12,7 @@ from typing import Any
 
 from distributed import WorkerPlugin
 
-from pipl.ci import dask
+from pipl.ci import dask_worker
 
 
 class PreforkPlugin(WorkerPlugin):
@@ -20,10 +20,10 @@ class PreforkPlugin(WorkerPlugin):
 
     def setup(self, worker: Any) -> None:
         # in a thread: the worker answers the scheduler while pipl is being imported
-        threading.Thread(target=dask.worker_prefork, name=self.name, daemon=True).start()
+        threading.Thread(target=dask_worker.worker_prefork, name=self.name, daemon=True).start()
 
     def teardown(self, worker: Any) -> None:
-        with dask.PREFORK_LOCK:
-            prefork = dask.PREFORK.pop("process", None)
+        with dask_worker.PREFORK_LOCK:
+            prefork = dask_worker.PREFORK.pop("process", None)
         if prefork is not None:
             prefork.close()

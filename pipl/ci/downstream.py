@@ -8,7 +8,7 @@ specifier the new version matches, the new version being the highest matching on
 the index's metadata (``requires_dist``), the releases from the runner's catalog.
 
 Each dependent gets a ``process`` job of its own (key ``after NAME==VERSION``) with a
-reason, and the upstream releases it installs and pins (``pipl.ci.remake`` runs it). The
+reason, and the upstream releases it installs and pins (``pipl.ci.builtin.remake`` runs it). The
 job waits until no release has joined it for ``SETTLE`` seconds (``MAX_SETTLE`` at most):
 releases arriving meanwhile join the queued job instead of making another, so a burst
 makes one re-processing (two when one starts mid-burst), and only one re-processing of a

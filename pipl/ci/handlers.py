@@ -121,7 +121,7 @@ class JobContext:
     sandbox: SandboxConfig | None = None  # [ci.sandbox]; None: the defaults
     # on a Dask worker (a build part): the resources it was chosen for; None elsewhere
     worker_resources: dict[str, float] | None = None
-    # the re-processing the job runs (``JobSpec.remake``; ``pipl.ci.remake.plan``)
+    # the re-processing the job runs (``JobSpec.remake``; ``pipl.ci.builtin.remake.plan``)
     remake: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

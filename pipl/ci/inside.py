@@ -64,7 +64,7 @@ def fresh_env(env: Any, requirements: list[str], index_url: str, what: str) -> N
 
 
 def _env(env_dir: Path, index_url: str) -> Any:
-    from pipl.ci.builtin.process import JobEnv
+    from pipl.ci.builtin.jobenv import JobEnv
 
     return JobEnv(
         name="ci",
@@ -118,7 +118,8 @@ def process(
 
 
 def pipeline(name: str, env_dir: Path, index_url: str, prefix: Path) -> dict[str, Any]:
-    from pipl.ci.builtin.pipeline import dists, pipeline_module
+    from pipl.ci.builtin.jobenv import dists
+    from pipl.ci.builtin.pipeline import pipeline_module
     from pipl.errors import PipelineBusy, PipelineError
     from pipl.names import normalize_dist
     from pipl.pipe import installed_pipeline, prepare, run

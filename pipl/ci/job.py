@@ -159,17 +159,17 @@ class WorkerProject:
 
 def _run_part(spec: JobSpec, handler: Handler, ctx: JobContext, folder: Path) -> str:
     """Run the spec's part of ``handler``: all of it, its build, or its deliver."""
-    from pipl.ci import dask
+    from pipl.ci.handback import HANDBACK, read_handback, write_handback
 
     if spec.part == "build":
         handback = handler.build(ctx)  # type: ignore[attr-defined]  # has_worker_part
-        dask.write_handback(folder, ctx.workdir, handback)
+        write_handback(folder, ctx.workdir, handback)
         return handback.summary or f"handed back {len(handback.files)} file(s)"
     if spec.part == "deliver":
         if spec.handback_wait:
-            _await_handback(folder / dask.HANDBACK, spec.handback_wait, ctx)
+            _await_handback(folder / HANDBACK, spec.handback_wait, ctx)
         summary: str = handler.deliver(  # type: ignore[attr-defined]  # has_worker_part
-            ctx, dask.read_handback(folder, ctx.workdir)
+            ctx, read_handback(folder, ctx.workdir)
         )
         return summary
     return handler.run(ctx)

@@ -28,7 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from pipl.ci import dask, db, downstream, intake, outbox, retry
+from pipl.ci import dask, db, downstream, handback, intake, outbox, retry
 from pipl.ci.config import CiConfig
 from pipl.ci.dask_jobs import DaskBuild, resources_for
 from pipl.ci.handlers import CiError, load
@@ -192,7 +192,7 @@ class CiRunner:
         timeout = float(getattr(handler, "timeout", None) or self.config.timeout)
         folder = job_dir(self.project, job.id)
         folder.mkdir(parents=True, exist_ok=True)
-        for stale in ("result.json", dask.HANDBACK):  # an earlier attempt's
+        for stale in ("result.json", handback.HANDBACK):  # an earlier attempt's
             (folder / stale).unlink(missing_ok=True)
         shutil.rmtree(folder / "work", ignore_errors=True)  # every attempt starts afresh
         spec = JobSpec(

@@ -11,13 +11,6 @@ from pipl.cli.output import emit_json, table
 from pipl.cli.state import AppState, pass_state
 
 
-def _full_name(state: AppState, name: str) -> str:
-    """``dev`` means the project owner's ``dev``; ``bob/sandbox`` is taken as is."""
-    from pipl import names
-
-    return names.check_index(name if "/" in name else f"{state.project().owner}/{name}")
-
-
 def _split(value: str | None) -> list[str] | None:
     if value is None:
         return None
@@ -108,16 +101,16 @@ def create(
     Example:
       pipl proj index create alice/sandbox --bases dev
     """
-    full = _full_name(state, name)
+    full = state.index_name(name)
     options: dict[str, Any] = {}
     if handlers is not None:
         options["pipl_handlers"] = _split(handlers)
     if promote_to:
-        options["pipl_promote_to"] = _full_name(state, promote_to)
+        options["pipl_promote_to"] = state.index_name(promote_to)
     with state.client("admin") as client:
         client.create_index(
             full,
-            bases=[_full_name(state, b) for b in _split(bases) or []],
+            bases=[state.index_name(b) for b in _split(bases) or []],
             volatile=volatile,
             acl_upload=_split(acl_upload),
             **options,
@@ -168,7 +161,7 @@ def show(state: AppState, name: str, as_json: bool) -> None:
       pipl proj index show dev
       pipl proj index show alice/sandbox --json
     """
-    full = _full_name(state, name)
+    full = state.index_name(name)
     with state.client("anonymous") as client:
         config = client.get_index(full)
     if as_json:
@@ -203,7 +196,7 @@ def remove(state: AppState, name: str, version: str | None, stage: str | None, y
 
         remove_release(state, name, version, stage, yes)
         return
-    full = _full_name(state, name)
+    full = state.index_name(name)
     if not yes:
         click.confirm(f"Remove index {full} and all its releases?", abort=True)
     with state.client("admin") as client:
@@ -239,7 +232,7 @@ def upload(state: AppState, files: tuple[Path, ...], target: str | None, replace
     from pipl.index.stages import check_replace_allowed
 
     project = state.project()
-    full = _full_name(state, target) if target else project.stage_index()
+    full = state.index_name(target) if target else project.stage_index()
     if replace:
         check_replace_allowed(project, full)
     dists = [read_distfile(f) for f in files]  # all checked before anything is sent
@@ -380,7 +373,7 @@ def maintainers(
     """
     from pipl.index.maintainers import change_maintainers, get_maintainers
 
-    index = _full_name(state, stage) if stage else state.project().stage_index()
+    index = state.index_name(stage) if stage else state.project().stage_index()
     with state.client() as client:
         if add or remove:
             result = change_maintainers(client, index, project_name, add=add, remove=remove)

@@ -83,11 +83,10 @@ def derived(state: AppState, project_name: str, version: str, as_json: bool) -> 
 
 def remove_release(state: AppState, name: str, version: str, stage: str | None, yes: bool) -> None:
     """``pipl proj index remove PROJECT VERSION``: from the first stage only."""
-    from pipl.cli.proj_index import _full_name
     from pipl.index import lifecycle
 
     project = state.project()
-    index = _full_name(state, stage) if stage else project.stage_index()
+    index = state.index_name(stage) if stage else project.stage_index()
     lifecycle.check_removable(project, index, name, version)
     if not yes:
         click.confirm(f"Remove {name} {version} from {index}?", abort=True)

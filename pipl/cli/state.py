@@ -84,6 +84,13 @@ class AppState:
                 click.echo(f"Warning: {warning}", err=True)
         return self._project
 
+    def index_name(self, name: str) -> str:
+        """An index named on the command line, checked: ``dev`` means the project owner's
+        ``dev``; ``bob/sandbox`` is taken as is."""
+        from pipl import names
+
+        return names.check_index(name if "/" in name else f"{self.project().owner}/{name}")
+
     def project_files(self) -> ProjectFiles:
         """The project, or only its folder when its pipl.toml cannot be read (enough to
         stop its server)."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipl.errors import ProjectError
-from pipl.project.config import FILENAME, ProjectConfig
+from pipl.project.config import FILENAME, PiplToml, ProjectConfig
 from pipl.project.secrets import SecretStore
 
 CI_USER_SUFFIX = "-ci"  # the CI runner's devpi user is the owner's name and this
@@ -67,7 +67,7 @@ class Project(ProjectFiles):
     @classmethod
     def load(cls, root: Path) -> Project:
         root = Path(root).resolve()
-        return cls(root=root, config=ProjectConfig.load(root / FILENAME))
+        return cls(root=root, config=PiplToml.read(root / FILENAME).project())
 
     @property
     def name(self) -> str:

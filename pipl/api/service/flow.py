@@ -6,7 +6,7 @@ from __future__ import annotations
 from pipl.api.flow import FlowStage
 from pipl.api.ops import operation
 from pipl.api.service import Context
-from pipl.api.service.releases import index_config, short_stage, stage_index
+from pipl.api.service.stages import index_config, short_stage, stage_index
 from pipl.ci import downstream
 
 

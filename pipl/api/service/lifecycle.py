@@ -8,7 +8,7 @@ from __future__ import annotations
 from pipl.api.lifecycle import Derived, Yank
 from pipl.api.ops import operation
 from pipl.api.service import Context
-from pipl.api.service.releases import (
+from pipl.api.service.stages import (
     fresh_catalog,
     index_config,
     release_name,

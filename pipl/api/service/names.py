@@ -10,7 +10,7 @@ from pipl import names
 from pipl.api.ops import operation
 from pipl.api.releases import AllowedNames
 from pipl.api.service import Context
-from pipl.api.service.releases import short_stage
+from pipl.api.service.stages import short_stage
 
 HELD_BY_NAME = "was not first published here"  # in the message of a promote job it held
 

@@ -22,7 +22,7 @@ from pipl.api.releases import (
     Upstream,
 )
 from pipl.api.service import Context
-from pipl.api.service.releases import (
+from pipl.api.service.stages import (
     MAX_PAGE,
     caught_up,
     fresh_catalog,

@@ -19,7 +19,7 @@ from pipl.api.releases import (
     Uploaded,
 )
 from pipl.api.service import Context
-from pipl.api.service.releases import stage_index
+from pipl.api.service.stages import stage_index
 from pipl.ci import promotion
 from pipl.ci.promotion import Asked
 from pipl.errors import UsageError

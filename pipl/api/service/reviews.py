@@ -19,7 +19,7 @@ from typing import Any
 from pipl.api.ops import operation
 from pipl.api.reviews import ReleaseReview, ReleaseReviews
 from pipl.api.service import Context
-from pipl.api.service.releases import _own, release_name, short_stage, stage_index
+from pipl.api.service.stages import own_links, release_name, short_stage, stage_index
 from pipl.ci import reviews as store
 from pipl.errors import AuthError, Forbidden, NotFound
 
@@ -41,7 +41,7 @@ def subject(ctx: Context, stage: str, project: str, version: str) -> Subject:
 
     index = stage_index(ctx, stage)
     key, version = release_name(project, version)
-    data = _own(ctx.index.version_data(index, key, version), index)
+    data = own_links(ctx.index.version_data(index, key, version), index)
     links = [lk for lk in data.get("+links") or [] if lk.get("rel") == "releasefile"]
     if not links:
         raise NotFound(

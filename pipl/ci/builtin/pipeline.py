@@ -17,21 +17,18 @@ packl releases its upstream segments ran, with the sha256 of their files on the 
 
 from __future__ import annotations
 
-import importlib.metadata as md
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pipl import names
 from pipl.ci.builtin.files import announce, expect
+from pipl.ci.builtin.jobenv import JobEnv, dists
 from pipl.ci.handlers import HandlerFailed, JobContext, NotYet
 from pipl.ci.sandbox import Rejected, check_tree
 from pipl.errors import UsageError
 from pipl.names import normalize_dist
 from pipl.pipe.store import pipe_data as pipe_data  # where CI keeps each pipeline's data
-
-if TYPE_CHECKING:
-    from pipl.ci.builtin.process import JobEnv
 
 PIPELINE_GROUP = "pipl_pipe.pipeline"
 KEY = re.compile(r"[0-9a-f]{1,64}")
@@ -190,8 +187,3 @@ def _checked_pin(name: str, version: str, dist: Any, where: str) -> str:
             )
         return f"{name}=={version}"
     return f"{dist_name}=={dist_version}"
-
-
-def dists(env: JobEnv) -> list[md.Distribution]:
-    site = sorted(Path(env.venv).glob("lib/python3*/site-packages"))
-    return list(md.distributions(path=[str(p) for p in site]))

@@ -14,49 +14,36 @@ releases' files on the target. Product builds are reproducible: rerunning a rele
 uploads identical files, which the index already has, so nothing new is published.
 A re-processing (an upstream release changed, ``pipl.ci.downstream``) installs the
 release with that upstream and publishes products ``X.postN`` when they differ from the
-last ones (``pipl.ci.remake``).
+last ones (``pipl.ci.builtin.remake``).
 A pipeline packl's DAG runs in pipl's engine instead (``pipl.ci.builtin.pipeline``).
 
 With ``[ci] executor = "dask"`` the install and the processing run on a Dask worker
 (``build``), which hands back the products' outputs; the runner checks them and publishes
-the products (``deliver``). A pipeline packl and a re-processing run on the runner's host.
+the products (``deliver``); a re-processing too. A pipeline packl's DAG runs on the runner's
+host.
 """
 
 from __future__ import annotations
 
-import importlib.metadata as md
 import json
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipl import names
 from pipl.ci.builtin.files import announce, expect, release_files
+from pipl.ci.builtin.jobenv import JobEnv, dists
 from pipl.ci.builtin.pipeline import pipe_data, publish_pipeline
 from pipl.ci.handlers import BaseHandler, Handback, HandlerFailed, JobContext
 from pipl.ci.sandbox import Rejected, SandboxRunner, check_file, check_tree
 from pipl.ci.yanked import refuse_yanked
-from pipl.project.project import Project
-from pipl.workspace.workspace import Workspace
 
 if TYPE_CHECKING:
-    from pipl.ci.remake import Plan
+    from pipl.ci.builtin.remake import Plan
 
 PROCESS_GROUP = "pipl.process"
 MAX_ANSWER = 64 * 1024 * 1024  # bytes of the sandbox's answer
 MAX_OUTPUTS = 64 * 1024**3  # bytes of one product's outputs
-
-
-@dataclass(frozen=True)
-class JobEnv(Workspace):
-    """A job's fresh environment, shaped as a workspace so processing runs as it would in
-    one, installing from the job's index."""
-
-    url: str = ""
-
-    def index_url(self, project: Project) -> str:
-        return self.url
 
 
 def _not_followed(ctx: JobContext, again: Plan) -> str:
@@ -72,13 +59,13 @@ def _summary(again: Plan | None, summary: str) -> str:
 class ProcessHandler(BaseHandler):
     """With ``[ci] executor = "dask"``, ``build`` (install and process, in the sandbox)
     runs on a Dask worker and ``deliver`` (check, build and publish the products) here; a
-    re-processing too, its plan (``pipl.ci.remake.plan``) read from the job's spec on
+    re-processing too, its plan (``pipl.ci.builtin.remake.plan``) read from the job's spec on
     both sides."""
 
     rank = 25  # before promote (30): a release whose processing fails is not promoted
 
     def run(self, ctx: JobContext) -> str:
-        from pipl.ci import remake
+        from pipl.ci.builtin import remake
 
         refuse_yanked(ctx, "processed")
         again = remake.plan(ctx)
@@ -89,7 +76,7 @@ class ProcessHandler(BaseHandler):
     def build(self, ctx: JobContext) -> Handback:
         """Install the release and run its processing in the sandbox (reads the index
         only); hand back the products' outputs folders and the processing's answer."""
-        from pipl.ci import remake
+        from pipl.ci.builtin import remake
 
         again = remake.plan(ctx)
         if again is not None and not again.pins:
@@ -107,8 +94,8 @@ class ProcessHandler(BaseHandler):
     def deliver(self, ctx: JobContext, handback: Handback) -> str:
         """Check what the build part handed back and publish the products (the token).
         A pipeline packl's DAG runs here, in this host's sandbox, as with ``run``."""
-        from pipl.ci import remake
-        from pipl.ci.dask import HANDBACK_DIR
+        from pipl.ci.builtin import remake
+        from pipl.ci.handback import HANDBACK_DIR
 
         refuse_yanked(ctx, "processed")
         if handback.summary:  # nothing to deliver: a re-processing the task does not follow
@@ -142,7 +129,7 @@ class ProcessHandler(BaseHandler):
         """Check the processing's answer and publish the products it made (or run a
         pipeline packl's DAG); the job's summary."""
         from pipl.assets.project_store import project_store
-        from pipl.ci import remake
+        from pipl.ci.builtin import remake
         from pipl.product.build import ProductSpec
         from pipl.product.process import publish_products
 
@@ -327,8 +314,7 @@ def checked_result(result: Any, task: str, outdir: Path) -> dict[str, Any]:
 
 
 def has_processing(env: JobEnv, name: str) -> bool:
-    site = sorted(Path(env.venv).glob("lib/python3*/site-packages"))
-    for dist in md.distributions(path=[str(p) for p in site]):
+    for dist in dists(env):
         if names.normalize_dist(dist.metadata["Name"] or "") == names.normalize_dist(name):
             return any(ep.group == PROCESS_GROUP for ep in dist.entry_points)
     return False

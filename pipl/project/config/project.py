@@ -4,7 +4,6 @@ project is loaded, and written by ``pipl proj create`` (``to_toml``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from pipl import names
@@ -59,12 +58,6 @@ class ProjectConfig:
     @property
     def is_replica(self) -> bool:
         return self.primary_url is not None
-
-    @classmethod
-    def load(cls, path: Path) -> ProjectConfig:
-        from pipl.project.config.file import PiplToml  # the file module builds on this one
-
-        return PiplToml.read(path).project()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ProjectConfig:

@@ -1,9 +1,10 @@
 """Stages side by side with their releases and promotion, one release's page with its
-provenance graph and its project's maintainers (changed there by a maintainer), products
-with their assets and the download of an asset."""
+provenance graph, its reviews and its project's maintainers (changed there by a
+maintainer), products with their assets and the download of an asset."""
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from webob import Response
@@ -13,9 +14,23 @@ from pipl.api.releases import Maintainers, Release
 from pipl.errors import CommandError, PiplError, http_status
 from pipl.web.auth import check_csrf
 from pipl.web.pages import Page, page
-from pipl.web.pages.reviews import review_panel
 
 PAGE = 25
+
+
+def review_panel(p: Page, release: Release) -> dict[str, Any]:
+    """What the release template's reviews block shows: ``reviews`` (None when they
+    could not be read, with the reason in ``reviews_error``)."""
+    try:
+        found = p.call(
+            "releases.reviews",
+            stage=release.stage,
+            project=release.project,
+            version=release.version,
+        )
+    except PiplError as exc:
+        return {"reviews": None, "reviews_error": str(exc)}
+    return {"reviews": found, "reviews_error": ""}
 
 
 def _offsets(p: Page, stages: list[str]) -> dict[str, int]:
@@ -78,10 +93,10 @@ def promote(p: Page) -> Response:
 
 @page("GET", "/releases/{stage}/{project}/{version}")
 def release(p: Page, stage: str, project: str, version: str) -> Response:
-    return _release(p, stage, project, version, note=p.request.GET.get("changed", ""))
+    return release_page(p, stage, project, version, note=p.request.GET.get("changed", ""))
 
 
-def _release(
+def release_page(
     p: Page,
     stage: str,
     project: str,
@@ -137,7 +152,7 @@ def change_maintainers(p: Page, stage: str, project: str, version: str) -> Respo
             remove=[remove] if remove else [],
         )
     except PiplError as exc:
-        return _release(p, stage, project, version, status=http_status(exc), error=str(exc))
+        return release_page(p, stage, project, version, status=http_status(exc), error=str(exc))
     done = [f"added {add} to" if add else "", f"removed {remove} from" if remove else ""]
     note = " and ".join(filter(None, done)) + " the maintainers"
     here = f"/releases/{quote(stage)}/{quote(project)}/{quote(version)}"
