@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))  # ci_support: the CI tests' task packl
 FLOORS = ("pipl/api", "pipl/web", "pipl/ci")
 START_N = int(os.environ.get("PIPL_BENCH_START_N", "20"))
 LOOP_N = int(os.environ.get("PIPL_BENCH_LOOP_N", "7"))
@@ -110,47 +111,17 @@ def make_wheel(dest: Path, name: str, version: str) -> Path:
     return wheel
 
 
-TASK_PYPROJECT = """\
-[build-system]
-requires = ["flit_core>=3.12,<5"]
-build-backend = "flit_core.buildapi"
-
-[project]
-name = "{name}"
-version = "0.1.0"
-description = "A task packl processed by CI"
-requires-python = ">=3.11"
-dependencies = ["pipl-pipe"]
-
-[project.entry-points."pipl.process"]
-{name} = "{module}:process"
-
-[tool.pipl]
-kind = "task"
-"""
-
-TASK_MODULE = '''\
-"""A task whose processing writes one report."""
-
-
-def check():
-    return True
-
-
-def process(outdir):
-    (outdir / "report.txt").write_text("made by {name}\\n")
-    return {{"name": "{name}-report", "type": "report", "description": "{name} report"}}
-'''
-
-
 def task_sdist(venv_bin: Path, tmp: Path, name: str) -> Path:
     """The sdist of a task packl whose processing publishes ``NAME-report`` (built offline
     with flit_core from ``venv_bin``'s environment)."""
+    from ci_support import TASK_MODULE, TASK_PYPROJECT  # the CI tests' task packl
+
     module = name.replace("-", "_")
     src = tmp / "src" / name
     (src / module).mkdir(parents=True)
-    (src / "pyproject.toml").write_text(TASK_PYPROJECT.format(name=name, module=module))
-    (src / module / "__init__.py").write_text(TASK_MODULE.format(name=name))
+    pyproject = TASK_PYPROJECT.format(name=name, version="0.1.0", module=module)
+    (src / "pyproject.toml").write_text(pyproject)
+    (src / module / "__init__.py").write_text(TASK_MODULE.format(name=name, ok=True))
     out = tmp / "dist"
     argv = [venv_bin / "uv", "build", "--sdist", "--no-build-isolation", "--quiet"]
     argv += ["--python", venv_bin / "python", "--out-dir", out, src]
