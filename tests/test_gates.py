@@ -148,3 +148,17 @@ def test_a_gate_the_runner_cannot_read_stops_it_at_start(gated):
             serve(gated, stop=stopped)
     finally:
         toml.write_text(before)
+
+
+def test_a_version_missing_from_the_source_is_named_before_a_gate_is_asked(gated):
+    """``push --to qa`` of a version the first stage does not have: the error names the
+    missing release (the CLI and the API alike), not the gate of qa that it cannot meet."""
+    from pipl.errors import NotFound
+
+    dev = gated.stage_index()
+    pushed = run(["proj", "index", "push", "nowhere", "9.9", "--to", "qa"], project=gated.root)
+    [line] = [line for line in pushed.stderr.splitlines() if line.strip()]
+    assert line.startswith(f"Error: no files of nowhere 9.9 on {dev} or the indexes"), line
+    with Client.from_project(gated.root) as client, pytest.raises(NotFound) as caught:
+        client.promote("nowhere", "9.9", to="qa")
+    assert f"Error: {caught.value}" == line and pushed.exit_code == caught.value.exit_code

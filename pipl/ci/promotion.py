@@ -127,6 +127,8 @@ def resolve(project: Project, client: IndexClient, asked: list[Asked]) -> list[P
     for item in asked:
         key, version = check_release(item.name, item.version)
         source, target = endpoints(project, client, key, version, item.to, item.source)
+        if item.to:  # else found on a stage already; before any gate is asked
+            client.release_on(source, key, version)
         result.append(Promotion(key, version, source, target))
     return result
 

@@ -362,6 +362,18 @@ class IndexClient(ServerAdmin):
             raise
         return dest
 
+    def release_on(self, index: str, project: str, version: str) -> list[Link]:
+        """The files of release ``project version`` that ``index`` serves (its own, or of
+        the indexes it inherits from); ``NotFound`` when it serves none."""
+        names.check_index(index)
+        found = self.release_files(index, project, version, mirrors=True)
+        if not found:
+            raise NotFound(
+                f"no files of {project} {version} on {index} or the indexes it inherits "
+                f"from: publish or push it to {index} first",
+            )
+        return found
+
     def compare_release(
         self, source: str, target: str, project: str, version: str
     ) -> tuple[str, list[Link], set[str]]:
@@ -369,14 +381,8 @@ class IndexClient(ServerAdmin):
         them, those files, and the names ``target`` itself has already. A file of the same
         name with other content on ``target``'s chain is refused (a released file never
         changes)."""
-        names.check_index(source)
         names.check_index(target)
-        found = self.release_files(source, project, version, mirrors=True)
-        if not found:
-            raise NotFound(
-                f"no files of {project} {version} on {source} or the indexes it inherits "
-                f"from: publish or push it to {source} first",
-            )
+        found = self.release_on(source, project, version)
         holder = found[0].index
         files = [lk for lk in found if lk.index == holder]
         on_target = self.release_files(target, project, version)
